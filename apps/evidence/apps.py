@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class EvidenceConfig(AppConfig):
+    """Signed evidence bundles, their storage and the audit log."""
+
+    name = "apps.evidence"
+    label = "evidence"
+    verbose_name = "Evidence"
+    default_auto_field = "django.db.models.BigAutoField"

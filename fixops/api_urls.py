@@ -1,0 +1,8 @@
+"""Version 1 of the API. A breaking change earns api_v2 beside it, calling the same services."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.findings.api.urls")),
+]

@@ -1,0 +1,97 @@
+"""One error body for the whole API: {"error": {"code", "message", "details"}}.
+
+DRF exceptions, Django's 404/403 and unhandled errors all leave in this shape, so a client
+needs one parser. `code` is stable and machine-readable; `message` is for people; `details`
+points at what was wrong (field errors, JSON pointers, limits).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from fixops.exceptions import ApiError
+from fixops.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
+
+
+_MESSAGES = {
+    "invalid": "The request is not valid; see details.",
+    "parse_error": "The request body could not be parsed.",
+    "not_authenticated": "Authentication credentials were not provided.",
+    "authentication_failed": "The credentials are not valid.",
+    "permission_denied": "You do not have permission to perform this action.",
+    "not_found": "Not found.",
+    "method_not_allowed": "Method not allowed.",
+    "unsupported_media_type": "Unsupported media type.",
+    "throttled": "Too many requests.",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details if details is not None else {},
+            "request_id": current_request_id(),
+        }
+    }
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF exception handler producing the FixOps error body."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unhandled: Django's 500 handler answers (see server_error)
+
+    if isinstance(exc, ApiError):
+        code, message, details = exc.error_code, str(exc.detail), exc.details
+    elif isinstance(exc, exceptions.ValidationError):
+        code, message, details = "invalid", _MESSAGES["invalid"], exc.detail
+    else:
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = code if isinstance(code, str) else "error"
+        detail = getattr(exc, "detail", "")
+        message = str(detail) if isinstance(detail, str) else _MESSAGES.get(code, "Error.")
+        details = None
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            details = {"retry_after_seconds": int(exc.wait)}
+    response.data = error_body(code, message, details)
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception=None):
+    """Django 404 for URLs no view matched: JSON under /api/, HTML elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    from django.views.defaults import page_not_found as html_404
+
+    return html_404(request, exception)
+
+
+def server_error(request):
+    """Django 500: JSON under /api/ (without internals), HTML elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Internal server error; quote the request id."),
+            status=500,
+        )
+    from django.views.defaults import server_error as html_500
+
+    return html_500(request)

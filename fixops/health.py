@@ -1,0 +1,76 @@
+"""Liveness and readiness probes.
+
+/healthz answers as long as the process serves requests (no dependencies checked).
+/readyz checks what a request needs: the database and the broker, and reports beat's last
+heartbeat. A stale beat makes the status "degraded" but not 503: pulling every web node out
+of a load balancer because the single beat process died would turn a scheduling problem into
+an outage.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from fixops.celery import app as celery_app
+from fixops.models import Heartbeat
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        result = {"ok": True, **(check() or {})}
+    except Exception as exc:  # noqa: BLE001 — a probe reports any failure, it never raises
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _broker() -> dict:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return {"transport": conn.transport.driver_type}
+
+
+def _beat() -> dict:
+    row = Heartbeat.objects.filter(source="beat").first()
+    if row is None:
+        return {"status": "never", "last_seen": None, "age_seconds": None}
+    age = (timezone.now() - row.last_seen).total_seconds()
+    stale = age > settings.FIXOPS_BEAT_MAX_AGE
+    return {
+        "status": "stale" if stale else "ok",
+        "last_seen": row.last_seen.isoformat(),
+        "age_seconds": round(age, 1),
+        "beats": row.beats,
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    checks = {"database": _timed(_database), "broker": _timed(_broker)}
+    checks["beat"] = _timed(_beat) if checks["database"]["ok"] else {"ok": False}
+    beat_ok = checks["beat"]["ok"] = checks["beat"].get("status") == "ok"
+    ready = checks["database"]["ok"] and checks["broker"]["ok"]
+    status = "ok" if ready and beat_ok else ("degraded" if ready else "unavailable")
+    return JsonResponse({"status": status, "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,83 @@
+"""Create the demo tenant for `make run`: an admin, applications and a CI token.
+
+Credentials are generated and printed once; nothing has a default password. Running it again
+leaves an existing demo alone (and says how to get new credentials).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.findings.models import Criticality, DataClassification
+from apps.findings.services import application_create
+from apps.tenants.roles import Role
+from apps.tenants.selectors import tenant_get_by_slug
+from apps.tenants.services import api_token_issue, membership_set, tenant_create
+
+DEMO_APPLICATIONS = [
+    {
+        "name": "payments-api",
+        "description": "Card payments service (demo).",
+        "repo_url": "https://git.example.com/acme/payments-api",
+        "criticality": Criticality.CRITICAL,
+        "internet_exposed": True,
+        "data_classification": DataClassification.RESTRICTED,
+        "owners": ["payments-team@example.com"],
+    },
+    {
+        "name": "intranet-portal",
+        "description": "Employee portal (demo).",
+        "repo_url": "https://git.example.com/acme/intranet-portal",
+        "criticality": Criticality.MEDIUM,
+        "internet_exposed": False,
+        "data_classification": DataClassification.INTERNAL,
+        "owners": ["it@example.com"],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo tenant (idempotent); prints generated credentials once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", default="demo")
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, tenant: str, username: str, base_url: str, **options):
+        if tenant_get_by_slug(slug=tenant) is not None:
+            self.stdout.write(
+                f"Demo tenant {tenant!r} already loaded. New credentials: "
+                f"`manage.py changepassword {username}` and "
+                f"`manage.py issue_token --tenant {tenant} --name ci --role analyst`."
+            )
+            return
+        password = secrets.token_urlsafe(18)
+        user_model = get_user_model()
+        with transaction.atomic():
+            demo = tenant_create(slug=tenant, name="Demo Corp")
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                user = user_model.objects.create_superuser(username=username, password=password)
+            else:
+                password = ""
+            membership_set(tenant=demo, user=user, role=Role.ADMIN)
+            for fields in DEMO_APPLICATIONS:
+                application_create(tenant=demo, **fields)
+            token = api_token_issue(tenant=demo, name="demo-ci", role=Role.ANALYST)
+        lines = [
+            "",
+            "=" * 72,
+            f"FixOps demo tenant {tenant!r} is ready. These credentials are shown ONCE:",
+            f"  admin:     {base_url}/admin/  user {username!r}"
+            + (f"  password {password}" if password else "  (existing user, password unchanged)"),
+            f"  API token: {token.plaintext}",
+            f"  try:       curl -H 'Authorization: Bearer <token>' {base_url}/api/v1/me/",
+            "=" * 72,
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

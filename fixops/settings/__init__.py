@@ -1,0 +1,1 @@
+"""Settings package: `base` holds everything; `test` tightens it for the test suite."""

@@ -1,0 +1,195 @@
+"""FixOps settings. Every knob is an environment variable with a safe default.
+
+FIXOPS_ENV selects the defaults: `development` (the embedded `make run` stack) or
+`production`. In production, or whenever DEBUG is off, secrets have no default: start-up
+stops with a message naming the missing variable. The README lists every variable.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from fixops.env import BASE_DIR, env, var_dir
+
+FIXOPS_ENV = env.str("FIXOPS_ENV", default="development")
+if FIXOPS_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(
+        f"FIXOPS_ENV must be 'development' or 'production', not {FIXOPS_ENV!r}."
+    )
+IS_PRODUCTION = FIXOPS_ENV == "production"
+DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+# Secrets are mandatory whenever the deployment could be reachable by others.
+SECRETS_REQUIRED = IS_PRODUCTION or not DEBUG
+
+VAR_DIR = var_dir()
+
+
+def _secret(name: str, dev_default: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if SECRETS_REQUIRED:
+        raise ImproperlyConfigured(
+            f"{name} is not set. FixOps refuses to start in production mode "
+            f"(FIXOPS_ENV={FIXOPS_ENV}, DEBUG={DEBUG}) without it; see .env.example."
+        )
+    return dev_default
+
+
+# Development defaults are deliberately marked insecure and are never used in production.
+SECRET_KEY = _secret("SECRET_KEY", "django-insecure-fixops-development-only-key-do-not-deploy")
+# Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation).
+FIXOPS_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in _secret(
+        "FIXOPS_ENCRYPTION_KEYS", "ZGV2ZWxvcG1lbnQtb25seS1maXhvcHMta2V5LTAwMDA="
+    ).split(",")
+    if key.strip()
+]
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "fixops.apps.FixOpsConfig",
+    "apps.tenants",
+    "apps.findings",
+    "apps.intel",
+    "apps.policies",
+    "apps.evidence",
+    "apps.connectors",
+]
+
+MIDDLEWARE = [
+    "fixops.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "fixops.urls"
+WSGI_APPLICATION = "fixops.wsgi.application"
+ASGI_APPLICATION = "fixops.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# PostgreSQL (psycopg 3) in production and tests; SQLite for the embedded default.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'fixops.sqlite3'}"),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one file: WAL lets readers run beside the writer and
+    # IMMEDIATE transactions take the write lock up front instead of failing mid-way.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://fixops"),
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# In development WhiteNoise serves straight from the app directories (no collectstatic).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Security -------------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("FIXOPS_BEHIND_PROXY", default=False) else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Preloading binds the whole parent domain to HTTPS in browsers for months; that is the
+# operator's decision for their domain, not a product default, so its warning is silenced
+# until they opt in.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=IS_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=IS_PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- FixOps ---------------------------------------------------------------------------------
+# Beat records a heartbeat this often; /readyz calls beat stale after FIXOPS_BEAT_MAX_AGE.
+FIXOPS_HEARTBEAT_SECONDS = env.int("FIXOPS_HEARTBEAT_SECONDS", default=30)
+FIXOPS_BEAT_MAX_AGE = env.int("FIXOPS_BEAT_MAX_AGE", default=5 * 60)
+# Writing `last_used_at` on every request would make each API call a write; once a minute
+# per token is precise enough to spot unused tokens.
+FIXOPS_TOKEN_TOUCH_SECONDS = env.int("FIXOPS_TOKEN_TOUCH_SECONDS", default=60)
+
+from fixops.settings.components.celery import *  # noqa: E402, F403
+from fixops.settings.components.drf import *  # noqa: E402, F403
+from fixops.settings.components.logging import *  # noqa: E402, F403

@@ -1,0 +1,19 @@
+"""Test settings: the real PostgreSQL, a fast hasher, no network beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+
+# Tests run against PostgreSQL unless told otherwise (the embedded SQLite default is for
+# `make run`); set before base reads the environment.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fixops")
+
+from fixops.settings.base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

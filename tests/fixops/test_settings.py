@@ -1,0 +1,72 @@
+"""Production mode refuses to start without secrets; the deploy checks pass when they are set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "FIXOPS_ENCRYPTION_KEYS", "DEBUG", "FIXOPS_ENV", "DATABASE_URL"}
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "fixops.settings.base", **env_overrides})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+PRODUCTION = {
+    "FIXOPS_ENV": "production",
+    "SECRET_KEY": "x" * 64 + "-production-secret-with-enough-entropy-1234567890",
+    "FIXOPS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "fixops.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/fixops",
+}
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIXOPS_ENCRYPTION_KEYS"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = _run(env, "check")
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+    assert "production mode" in result.stderr
+
+
+def test_debug_off_in_development_also_requires_secrets():
+    result = _run({"FIXOPS_ENV": "development", "DEBUG": "false"}, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_unknown_environment_name_is_refused():
+    result = _run({"FIXOPS_ENV": "staging"}, "check")
+    assert result.returncode != 0
+    assert "FIXOPS_ENV must be 'development' or 'production'" in result.stderr
+
+
+def test_deploy_check_passes_in_production_mode():
+    result = _run(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_defaults_start_without_secrets(tmp_path):
+    result = _run({"FIXOPS_VAR_DIR": str(tmp_path)}, "check")
+    assert result.returncode == 0, result.stderr
