@@ -1,0 +1,120 @@
+"""Applications CRUD: /api/v1/applications/."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.findings.models import Criticality, DataClassification
+from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
+from apps.findings.services import application_create, application_delete, application_update
+from apps.tenants.api.base import TenantApi
+from fixops.openapi import PAGE_PARAMETERS, paginated
+from fixops.pagination import PagePagination
+
+
+class ApplicationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    repo_url = serializers.CharField()
+    criticality = serializers.CharField()
+    internet_exposed = serializers.BooleanField()
+    data_classification = serializers.CharField()
+    owners = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ApplicationInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    repo_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    criticality = serializers.ChoiceField(choices=Criticality.choices, required=False)
+    internet_exposed = serializers.BooleanField(required=False)
+    data_classification = serializers.ChoiceField(
+        choices=DataClassification.choices, required=False
+    )
+    owners = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=50
+    )
+
+
+class ApplicationFilterSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    q = serializers.CharField(required=False, help_text="Substring of name or repository URL.")
+    criticality = serializers.ChoiceField(choices=Criticality.choices, required=False)
+    internet_exposed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    data_classification = serializers.ChoiceField(
+        choices=DataClassification.choices, required=False
+    )
+    ordering = serializers.ChoiceField(choices=APPLICATION_ORDERINGS, required=False)
+
+
+class ApplicationCollectionApi(TenantApi):
+    scope_resource = "applications"
+
+    @extend_schema(
+        parameters=[ApplicationFilterSerializer, *PAGE_PARAMETERS],
+        responses=paginated(ApplicationOutputSerializer, "PaginatedApplicationList"),
+        summary="List applications",
+    )
+    def get(self, request):
+        filters = ApplicationFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = PagePagination()
+        qs = application_list(tenant=request.tenant, filters=filters.validated_data)
+        page = paginator.paginate_queryset(qs, request, self)
+        return paginator.get_paginated_response(ApplicationOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ApplicationInputSerializer,
+        responses={201: ApplicationOutputSerializer},
+        summary="Create an application",
+    )
+    def post(self, request):
+        data = ApplicationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        application = application_create(tenant=request.tenant, **data.validated_data)
+        return Response(
+            ApplicationOutputSerializer(application).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ApplicationDetailApi(TenantApi):
+    scope_resource = "applications"
+
+    @extend_schema(responses=ApplicationOutputSerializer, summary="One application")
+    def get(self, request, application_id: int):
+        application = application_get(tenant=request.tenant, application_id=application_id)
+        return Response(ApplicationOutputSerializer(application).data)
+
+    @extend_schema(
+        request=ApplicationInputSerializer,
+        responses=ApplicationOutputSerializer,
+        summary="Replace an application's fields",
+    )
+    def put(self, request, application_id: int):
+        return self._update(request, application_id, partial=False)
+
+    @extend_schema(
+        request=ApplicationInputSerializer(partial=True),
+        responses=ApplicationOutputSerializer,
+        summary="Change some of an application's fields",
+    )
+    def patch(self, request, application_id: int):
+        return self._update(request, application_id, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Delete an application (admin)")
+    def delete(self, request, application_id: int):
+        application = application_get(tenant=request.tenant, application_id=application_id)
+        application_delete(application=application)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request, application_id: int, *, partial: bool):
+        application = application_get(tenant=request.tenant, application_id=application_id)
+        data = ApplicationInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        application = application_update(application=application, **data.validated_data)
+        return Response(ApplicationOutputSerializer(application).data)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class FindingsConfig(AppConfig):
+    name = "apps.findings"
+    label = "findings"
+    verbose_name = "Applications and findings"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,139 @@
+"""Normalised records every parser produces, and the contract a parser module fulfils.
+
+Parsers are pure: bytes in, normalised records out, no database. The ingestion service turns
+records into rows; dedup computes identities. Keeping parsers free of Django makes them fast
+to test against hostile input and lets a new format land without touching anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar
+
+KINDS = ("sast", "sca", "iac", "secret", "dast", "container")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+class ParseError(Exception):
+    """The report cannot be imported. Names the format and where it failed.
+
+    `pointer` is a JSON pointer (RFC 6901) into the report for JSON formats, or `line:N`
+    for XML and other line-oriented input; empty when the failure is about the whole file.
+    """
+
+    def __init__(self, fmt: str, message: str, *, pointer: str = "") -> None:
+        self.format = fmt
+        self.message = message
+        self.pointer = pointer
+        where = f" at {pointer}" if pointer else ""
+        super().__init__(f"{fmt}: {message}{where}")
+
+
+@dataclass(frozen=True, slots=True)
+class Cvss:
+    version: str  # "2.0", "3.0", "3.1", "4.0"
+    vector: str  # normalised vector string, "" when only a score was given
+    score: float | None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """An entry of the application's component inventory (from an SBOM or a scanner)."""
+
+    name: str
+    version: str = ""
+    purl: str = ""  # canonical purl (packageurl-python), "" when none or invalid
+    type: str = ""  # library, application, container, os, framework, file, ...
+    ref: str = ""  # bom-ref / SPDXID, used to resolve the dependency graph
+    cpe: str = ""
+    licenses: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()  # refs of direct dependencies
+    scope: str = ""  # required / optional / excluded (CycloneDX)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedFinding:
+    """One result of one tool, normalised. Many of these may collapse into one Finding."""
+
+    kind: str  # one of KINDS
+    tool: str  # tool name as reported, lower-cased ("semgrep", "trivy", "codeql")
+    rule_id: str  # tool rule / check id / vulnerability id for SCA
+    title: str
+    severity: str  # one of SEVERITIES
+    message: str = ""
+    # Where in the report this result came from: JSON pointer or line:N. Used in errors.
+    pointer: str = ""
+    confidence: str = ""  # high / medium / low when the tool says so
+    cwes: tuple[int, ...] = ()
+    # Vulnerability ids exactly as reported (CVE-..., GHSA-..., PYSEC-..., OSV ids),
+    # first the primary id, then aliases the report itself gives.
+    vuln_ids: tuple[str, ...] = ()
+    component: Component | None = None
+    path: str = ""  # relative POSIX path inside the repository / image, never absolute
+    start_line: int | None = None
+    end_line: int | None = None
+    start_column: int | None = None
+    snippet: str = ""  # the matched region's text when the report carries it
+    # The tool's own stable identities: SARIF fingerprints/partialFingerprints
+    # ("name/version" -> value), gitleaks "Fingerprint", ...
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    resource: str = ""  # IaC resource address (aws_s3_bucket.data) or container image
+    secret_hash: str = ""  # sha256 hex of the secret; the secret itself is never kept
+    cvss: tuple[Cvss, ...] = ()
+    fixed_versions: tuple[str, ...] = ()
+    suppressed: bool = False
+    suppression: str = ""  # kind/justification of the suppression, when suppressed
+    baseline_state: str = ""  # SARIF baselineState (new, unchanged, updated, absent)
+    # VEX analysis from the report (CycloneDX analysis.state / justification).
+    vex_state: str = ""
+    vex_justification: str = ""
+    references: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ParseIssue:
+    """A result that was skipped; reported back to the caller, never silently dropped."""
+
+    pointer: str
+    message: str
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """What a parser returns.
+
+    `findings` and `components` are iterators so a 100,000-result report is never held whole
+    as Python objects by the parser; the consumer iterates them once, in order. `tool_name`
+    and `tool_version` may be filled while iterating (SARIF runs), so read them after the
+    iterators are exhausted. `skipped` collects results that could not be parsed; the
+    ingestion rule is documented in docs/ingestion.md.
+    """
+
+    format: str
+    tool_name: str = ""
+    tool_version: str = ""
+    findings: Iterator[NormalizedFinding] = field(default_factory=lambda: iter(()))
+    components: Iterator[Component] = field(default_factory=lambda: iter(()))
+    skipped: list[ParseIssue] = field(default_factory=list)
+
+
+class Parser:
+    """Base class of a format parser. Subclasses register themselves by defining `format`."""
+
+    format: ClassVar[str]  # registry key, e.g. "sarif", "cyclonedx-json"
+    label: ClassVar[str]  # human name for docs and errors
+    # Higher wins when several detectors accept the same head (a generic JSON detector
+    # must lose to a specific one).
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def detect(cls, head: bytes) -> bool:
+        """True when the first bytes of a file (up to 64 KiB) look like this format."""
+        raise NotImplementedError  # abstract: every registered subclass implements it
+
+    def parse(self, stream: BinaryIO) -> ParseResult:
+        """Parse a binary stream positioned at the start of the report."""
+        raise NotImplementedError  # abstract: every registered subclass implements it

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from apps.tenants.api import views
+
+urlpatterns = [
+    path("me/", views.MeApi.as_view(), name="me"),
+    path("me/tenant/", views.MeTenantSelectApi.as_view(), name="me-tenant"),
+    path("tokens/", views.TokenCollectionApi.as_view(), name="token-list"),
+    path("tokens/<str:prefix>/", views.TokenDetailApi.as_view(), name="token-detail"),
+]

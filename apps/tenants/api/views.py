@@ -1,0 +1,155 @@
+"""Who am I, tenant selection for signed-in users, and API token management."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.tenants.api.base import TenantApi
+from apps.tenants.permissions import SESSION_TENANT_KEY
+from apps.tenants.roles import Role
+from apps.tenants.scopes import SCOPES
+from apps.tenants.selectors import api_token_get, api_token_list, membership_list
+from apps.tenants.services import api_token_issue, api_token_revoke
+from fixops.openapi import PAGE_PARAMETERS, paginated
+from fixops.pagination import PagePagination
+
+
+class TenantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class TokenSerializer(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    live = serializers.BooleanField(source="is_live")
+
+
+class MeApi(TenantApi):
+    scope_resource = "me"
+    requires_scope = False
+
+    class OutputSerializer(serializers.Serializer):
+        tenant = TenantSerializer()
+        role = serializers.CharField()
+        auth = serializers.ChoiceField(choices=["token", "session"])
+        user = serializers.CharField(allow_null=True)
+        token = TokenSerializer(allow_null=True)
+        tenants = TenantSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer, summary="The caller's tenant, role and token")
+    def get(self, request):
+        context = request.tenant_context
+        tenants = (
+            [m.tenant for m in membership_list(user=context.user)]
+            if context.user is not None
+            else [context.tenant]
+        )
+        data = {
+            "tenant": context.tenant,
+            "role": context.role,
+            "auth": "token" if context.token else "session",
+            "user": getattr(context.user, "username", None),
+            "token": context.token,
+            "tenants": tenants,
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class MeTenantSelectApi(APIView):
+    """Signed-in users with several memberships choose the tenant they act in.
+
+    Not a TenantApi: it must work before a tenant is selected. It only reads the caller's own
+    memberships and accepts session authentication only (a token has exactly one tenant).
+    """
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        tenant = serializers.SlugField()
+
+    @extend_schema(request=InputSerializer, responses=TenantSerializer, summary="Select tenant")
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data["tenant"]
+        membership = next(
+            (m for m in membership_list(user=request.user) if m.tenant.slug == slug), None
+        )
+        if membership is None:
+            raise ValidationError({"tenant": [f"You are not a member of a tenant named {slug!r}."]})
+        request.session[SESSION_TENANT_KEY] = membership.tenant_id
+        return Response(TenantSerializer(membership.tenant).data)
+
+
+class TokenCollectionApi(TenantApi):
+    scope_resource = "tokens"
+    role_map = {"GET": Role.ADMIN, "POST": Role.ADMIN}
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        role = serializers.ChoiceField(choices=Role.choices, default=Role.ANALYST)
+        scopes = serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            default=list,
+            help_text=f"Empty: everything the role allows. Known: {', '.join(SCOPES)}.",
+        )
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    class IssuedSerializer(TokenSerializer):
+        token = serializers.CharField(help_text="Shown once; store it now.")
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(TokenSerializer, "PaginatedTokenList"),
+        summary="List API tokens",
+    )
+    def get(self, request):
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(api_token_list(tenant=request.tenant), request, self)
+        return paginator.get_paginated_response(TokenSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: IssuedSerializer},
+        summary="Issue an API token (shown once)",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = api_token_issue(
+            tenant=request.tenant,
+            created_by=request.tenant_context.user,
+            **data.validated_data,
+        )
+        body = {**TokenSerializer(issued.token).data, "token": issued.plaintext}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenDetailApi(TenantApi):
+    scope_resource = "tokens"
+    role_map = {"GET": Role.ADMIN, "DELETE": Role.ADMIN}
+
+    @extend_schema(responses=TokenSerializer, summary="One API token")
+    def get(self, request, prefix: str):
+        return Response(TokenSerializer(api_token_get(tenant=request.tenant, prefix=prefix)).data)
+
+    @extend_schema(responses={204: None}, summary="Revoke an API token")
+    def delete(self, request, prefix: str):
+        api_token_revoke(token=api_token_get(tenant=request.tenant, prefix=prefix))
+        return Response(status=status.HTTP_204_NO_CONTENT)

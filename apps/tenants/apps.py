@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class TenantsConfig(AppConfig):
+    name = "apps.tenants"
+    label = "tenants"
+    verbose_name = "Tenants and access"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the Bearer scheme with drf-spectacular.
+        import fixops.openapi  # noqa: F401

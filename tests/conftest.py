@@ -1,0 +1,122 @@
+"""Shared fixtures: two tenants and three personas (Healthchecks' alice, bob and charlie).
+
+- alice: admin of acme (the owner)
+- bob: viewer of acme (a member)
+- charlie: admin of globex (the outsider; every API test checks he gets 404 on acme's rows)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def service_available(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, port: int) -> None:
+    """Skip locally when a service is down; in CI a missing service is a failure."""
+    if service_available("127.0.0.1", port):
+        return
+    message = f"{name} is not reachable on 127.0.0.1:{port}"
+    if IN_CI:
+        pytest.fail(f"{message}; CI requires it (see .ci/run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", 6379)
+    return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def acme(db):
+    from tests.tenants.factories import TenantFactory
+
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def globex(db):
+    from tests.tenants.factories import TenantFactory
+
+    return TenantFactory(slug="globex", name="Globex")
+
+
+def _member(username: str, tenant, role: str):
+    from tests.tenants.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(username=username)
+    MembershipFactory(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(acme):
+    return _member("alice", acme, "admin")
+
+
+@pytest.fixture
+def bob(acme):
+    return _member("bob", acme, "viewer")
+
+
+@pytest.fixture
+def charlie(globex):
+    return _member("charlie", globex, "admin")
+
+
+@pytest.fixture
+def issue_token(db) -> Callable[..., str]:
+    """issue_token(tenant, role="analyst", **kw) -> plaintext token."""
+    from apps.tenants.services import api_token_issue
+
+    def issue(tenant, role: str = "analyst", name: str = "test", **kwargs) -> str:
+        return api_token_issue(tenant=tenant, name=name, role=role, **kwargs).plaintext
+
+    return issue
+
+
+@pytest.fixture
+def api_client() -> Callable[[str | None], APIClient]:
+    """api_client(token) -> a DRF client that sends `Authorization: Bearer <token>`."""
+
+    def make(token: str | None = None) -> APIClient:
+        client = APIClient()
+        if token:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def acme_admin(acme, issue_token, api_client) -> APIClient:
+    return api_client(issue_token(acme, role="admin"))
+
+
+@pytest.fixture
+def acme_analyst(acme, issue_token, api_client) -> APIClient:
+    return api_client(issue_token(acme, role="analyst"))
+
+
+@pytest.fixture
+def acme_viewer(acme, issue_token, api_client) -> APIClient:
+    return api_client(issue_token(acme, role="viewer"))
+
+
+@pytest.fixture
+def globex_admin(globex, issue_token, api_client) -> APIClient:
+    return api_client(issue_token(globex, role="admin"))

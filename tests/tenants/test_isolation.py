@@ -1,0 +1,116 @@
+"""Tenant isolation across every API route, discovered from the URL conf.
+
+Every `/api/v1/` pattern is exercised with a token of tenant A against tenant B's objects. A
+new route with a path parameter must register how to create tenant B's object below, or this
+test fails: no endpoint can land without being covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.findings.models import Application
+from apps.tenants.models import ApiToken
+from tests.findings.factories import ApplicationFactory
+
+pytestmark = pytest.mark.django_db
+
+def _app(tenant):
+    app = ApplicationFactory(tenant=tenant, name=f"victim-app-{tenant.slug}")
+    return app.pk, app.name
+
+
+def _token(tenant, issue):
+    prefix = issue(tenant, name="victim").split("_")[1]
+    return prefix, prefix
+
+
+# URL kwarg -> maker(tenant, issue_token) -> (kwarg value, a string unique to that object).
+OBJECT_MAKERS: dict[str, Callable] = {
+    "application_id": lambda tenant, _issue: _app(tenant),
+    "prefix": _token,
+}
+# Routes outside tenant data (they act on the caller only); each says why.
+NOT_TENANT_DATA = {
+    "me-tenant": "session-only tenant switch among the caller's own memberships",
+}
+METHODS = ("get", "put", "patch", "delete", "post")
+
+
+def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def api_routes() -> list[tuple[str, URLPattern]]:
+    return [
+        (route, p) for route, p in _walk(get_resolver().url_patterns) if route.startswith("api/v1/")
+    ]
+
+
+def test_the_walker_sees_the_api():
+    names = {p.name for _, p in api_routes()}
+    assert {"me", "application-list", "application-detail", "token-list"} <= names
+
+
+@pytest.mark.parametrize(("route", "pattern"), api_routes(), ids=str)
+def test_foreign_tenant_cannot_touch_objects(route, pattern, acme, globex, issue_token, api_client):
+    if pattern.name in NOT_TENANT_DATA:
+        return
+    kwargs = list(pattern.pattern.converters)
+    missing = set(kwargs) - set(OBJECT_MAKERS)
+    assert not missing, f"register a maker for {missing} of {route} in OBJECT_MAKERS"
+    foreign = {name: maker(globex, issue_token) for name, maker in OBJECT_MAKERS.items()}
+    intruder = api_client(issue_token(acme, role="admin"))
+    path = reverse(f"v1:{pattern.name}", kwargs={k: foreign[k][0] for k in kwargs})
+    view = pattern.callback.view_class
+    for method in METHODS:
+        if not hasattr(view, method):
+            continue
+        response = getattr(intruder, method)(path, {}, format="json")
+        body = response.content.decode()
+        if kwargs:
+            # Another tenant's object must look exactly like a missing one.
+            assert response.status_code == 404, (method, path, body)
+        else:
+            assert response.status_code in (200, 201, 400), (method, path, body)
+        for _, marker in foreign.values():
+            assert marker not in body, (method, path)
+    # Nothing of globex changed or disappeared.
+    for name, (value, marker) in foreign.items():
+        assert OBJECT_STILL_THERE[name](globex, value, marker)
+
+
+OBJECT_STILL_THERE: dict[str, Callable] = {
+    "application_id": lambda tenant, pk, name: Application.objects.filter(
+        tenant=tenant, pk=pk, name=name
+    ).exists(),
+    "prefix": lambda tenant, prefix, _: ApiToken.objects.filter(
+        tenant=tenant, prefix=prefix, revoked_at__isnull=True
+    ).exists(),
+}
+
+
+def test_lists_only_show_own_rows(acme, globex, issue_token, api_client):
+    ApplicationFactory(tenant=acme, name="mine")
+    ApplicationFactory(tenant=globex, name="theirs")
+    client = api_client(issue_token(acme, role="viewer"))
+    names = [a["name"] for a in client.get("/api/v1/applications/").json()["results"]]
+    assert names == ["mine"]
+    tokens = api_client(issue_token(acme, role="admin")).get("/api/v1/tokens/").json()
+    globex_prefixes = {issue_token(globex).split("_")[1]}
+    assert not globex_prefixes & {t["prefix"] for t in tokens["results"]}
+
+
+def test_tenant_cannot_be_chosen_by_the_request(acme, globex, issue_token, api_client):
+    ApplicationFactory(tenant=globex, name="theirs")
+    client = api_client(issue_token(acme))
+    for attempt in ({"tenant": "globex"}, {"tenant_id": globex.pk}):
+        response = client.get("/api/v1/applications/", attempt, HTTP_X_FIXOPS_TENANT="globex")
+        assert [a["name"] for a in response.json()["results"]] == []
