@@ -1,0 +1,63 @@
+# FixOps developer commands. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.fixops-deps
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench migrate shell sync-schedules requirements up down check-deploy
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: FixOps needs Python 3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/base.txt -r requirements/dev.txt
+	@touch $@
+
+install: $(STAMP) ## Create the venv in .venv and install pinned requirements
+
+run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127.0.0.1:8000
+	PY=$(PY) HOST=$(HOST) PORT=$(PORT) bin/run-embedded
+
+test: $(STAMP) ## Run the whole test suite (PostgreSQL, Redis) with coverage
+	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Check style and lint (never writes)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## Format and auto-fix
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks in tests/bench (prints figures; not part of make test)
+	$(PY) -m pytest tests/bench -p no:randomly -s -q -o addopts="" --ds=fixops.settings.test $(PYTEST_ARGS)
+
+migrate: $(STAMP) ## Apply database migrations
+	$(PY) manage.py migrate
+
+shell: $(STAMP) ## Django shell
+	$(PY) manage.py shell
+
+sync-schedules: $(STAMP) ## Write the periodic tasks declared in fixops/schedules.py to beat
+	$(PY) manage.py sync_schedules
+
+check-deploy: $(STAMP) ## Django's deployment checks in production mode (needs the secrets set)
+	FIXOPS_ENV=production $(PY) manage.py check --deploy --fail-level WARNING
+
+requirements: $(STAMP) ## Re-compile requirements/*.txt from the .in files
+	cd requirements && ../$(PY) -m piptools compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o base.txt base.in
+	cd requirements && ../$(PY) -m piptools compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o dev.txt dev.in
+
+up: ## Start the production-like stack with Docker Compose
+	docker compose -f docker/compose.yaml up --build -d
+
+down: ## Stop the Docker Compose stack
+	docker compose -f docker/compose.yaml down
