@@ -44,5 +44,6 @@ def test_bench_authenticated_request_vs_bare_lookup():
     print(
         f"\nAPI auth: {N / measured:,.0f} GET /api/v1/me/ per s "
         f"({measured / N * 1000:.2f} ms each); bare token SELECT baseline "
-        f"{N / baseline:,.0f} per s ({baseline / N * 1000:.3f} ms); ratio {measured / baseline:.1f}x"
+        f"{N / baseline:,.0f} per s ({baseline / N * 1000:.3f} ms); "
+        f"ratio {measured / baseline:.1f}x"
     )
