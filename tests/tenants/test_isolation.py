@@ -18,6 +18,7 @@ from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
+
 def _app(tenant):
     app = ApplicationFactory(tenant=tenant, name=f"victim-app-{tenant.slug}")
     return app.pk, app.name

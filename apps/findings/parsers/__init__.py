@@ -13,6 +13,7 @@ from .base import ParseError, Parser
 
 HEAD_BYTES = 64 * 1024
 
+
 def _all_subclasses(cls: type[Parser]) -> list[type[Parser]]:
     out = []
     for sub in cls.__subclasses__():
