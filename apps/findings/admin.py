@@ -1,7 +1,20 @@
 from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Component, Finding, Occurrence, Scan
 from apps.tenants.admin_scoping import TenantScopedAdmin
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `cap` rows, so a changelist over millions of findings never runs a full
+    COUNT(*) (the idea of Healthchecks' PingsPaginator); narrow with filters to page deeper."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.cap].count()
 
 
 @admin.register(Application)
@@ -10,3 +23,74 @@ class ApplicationAdmin(TenantScopedAdmin):
     list_filter = ("criticality", "internet_exposed", "data_classification", "tenant")
     search_fields = ("name", "repo_url")
     list_select_related = ("tenant",)
+
+
+@admin.register(Scan)
+class ScanAdmin(TenantScopedAdmin):
+    list_display = ("id", "application", "format", "tool_name", "branch", "status", "created_at")
+    list_filter = ("status", "format", "tenant")
+    search_fields = ("application__name", "commit", "pipeline_run", "sha256")
+    list_select_related = ("application", "tenant")
+    readonly_fields = [f.name for f in Scan._meta.fields]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # scans arrive through the API, which validates and deduplicates them
+
+
+class OccurrenceInline(admin.TabularInline):
+    model = Occurrence
+    fields = ("tool", "branch", "path", "line", "suppressed", "last_seen", "retracted_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Finding)
+class FindingAdmin(TenantScopedAdmin):
+    list_display = (
+        "id",
+        "title",
+        "severity",
+        "status",
+        "kind",
+        "application",
+        "vuln_id",
+        "last_seen",
+    )
+    list_filter = ("status", "severity", "kind", "dedup_strategy", "tenant")
+    search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
+    list_select_related = ("application", "tenant")
+    readonly_fields = (
+        "dedup_key",
+        "dedup_strategy",
+        "first_seen",
+        "last_seen",
+        "first_scan",
+        "last_scan",
+        "closed_at",
+        "closed_by_scan",
+        "reopen_count",
+    )
+    raw_id_fields = ("application",)
+    inlines = [OccurrenceInline]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("message", "cvss")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Component)
+class ComponentAdmin(TenantScopedAdmin):
+    list_display = ("name", "version", "purl", "application", "last_seen")
+    search_fields = ("name", "purl")
+    list_filter = ("tenant",)
+    list_select_related = ("application",)
+    readonly_fields = [f.name for f in Component._meta.fields]
+    paginator = CappedCountPaginator
+    show_full_result_count = False

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Finding, Occurrence, Scan
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
 
@@ -33,3 +33,66 @@ def application_list(
 def application_get(*, tenant: Tenant, application_id: int) -> Application:
     """One application of `tenant`; NotFound whether it is missing or another tenant's."""
     return get_scoped_or_404(Application.objects.all(), tenant=tenant, pk=application_id)
+
+
+def application_find(*, tenant: Tenant, ref: str) -> Application | None:
+    """The application of `tenant` whose name is `ref`, or whose id is `ref` if numeric."""
+    qs = Application.objects.for_tenant(tenant)
+    found = qs.filter(name=ref).first()
+    if found is None and ref.isdigit():
+        found = qs.filter(pk=int(ref)).first()
+    return found
+
+
+def scan_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Scan]:
+    """Scans of `tenant`, newest first; filter by application, status, format, branch."""
+    filters = filters or {}
+    qs = Scan.objects.for_tenant(tenant).select_related("application")
+    for field in ("application", "status", "format", "branch", "commit"):
+        if filters.get(field) not in (None, ""):
+            qs = qs.filter(**{field: filters[field]})
+    return qs.defer("skipped", "noise")
+
+
+def scan_get(*, tenant: Tenant, scan_id: int) -> Scan:
+    """One scan of `tenant`; NotFound otherwise."""
+    return get_scoped_or_404(Scan.objects.select_related("application"), tenant=tenant, pk=scan_id)
+
+
+FINDING_FILTERS = {
+    "application": "application_id",
+    "status": "status__in",
+    "severity": "severity__in",
+    "kind": "kind__in",
+    "tool": "occurrences__tool",  # any tool that reports it, not only the first
+    "cve": "vuln_id",
+    "cwe": "cwe",
+    "dedup_strategy": "dedup_strategy",
+}
+
+
+def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Finding]:
+    """Findings of `tenant` filtered by the documented fields (lists mean any of)."""
+    filters = filters or {}
+    qs = Finding.objects.for_tenant(tenant)
+    for name, lookup in FINDING_FILTERS.items():
+        value = filters.get(name)
+        if value not in (None, "", []):
+            qs = qs.filter(**{lookup: value})
+    if filters.get("tool"):
+        qs = qs.distinct()
+    return qs.select_related("application").defer("message", "cvss")
+
+
+def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
+    """One finding of `tenant`; NotFound otherwise."""
+    return get_scoped_or_404(
+        Finding.objects.select_related("application"), tenant=tenant, pk=finding_id
+    )
+
+
+def occurrence_list(*, finding: Finding) -> QuerySet[Occurrence]:
+    """Who reports `finding` (one row per scan stream), live ones first."""
+    return Occurrence.objects.filter(tenant_id=finding.tenant_id, finding=finding).order_by(
+        "retracted_at", "tool", "branch"
+    )

@@ -1,12 +1,18 @@
-"""Writes for applications (and, with ingestion, findings)."""
+"""Writes for applications and scans (ingestion itself lives in ingestion.py)."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Scan, ScanStatus
+from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
 from apps.tenants.models import Tenant
 from fixops.exceptions import ApiError
 
@@ -57,3 +63,196 @@ def application_delete(*, application: Application) -> None:
     """Delete an application and everything that belongs to it."""
     with transaction.atomic():
         application.delete()
+
+
+# --- Scans -------------------------------------------------------------------------------------
+
+
+def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Application:
+    """The application named `ref` (or with id `ref`); created on first use when `create`."""
+    from apps.findings.selectors import application_find
+
+    application = application_find(tenant=tenant, ref=ref)
+    if application is not None:
+        return application
+    if not create:
+        raise ApiError(
+            f"No application {ref!r}; your role may not create applications.",
+            code="unknown_application",
+            status_code=404,
+        )
+    try:
+        return application_create(tenant=tenant, name=ref.strip())
+    except ApiError:
+        # Created concurrently by another upload: use theirs.
+        return application_find(tenant=tenant, ref=ref)
+
+
+def scan_submit(
+    *,
+    tenant: Tenant,
+    application: Application,
+    upload: UploadedFile,
+    format: str = "",
+    tool: str = "",
+    commit: str = "",
+    branch: str = "",
+    pipeline_run: str = "",
+    uploaded_by: str = "",
+) -> tuple[Scan, bool]:
+    """Import an uploaded report in one transaction; returns (scan, created). Large files are
+    queued for a worker. A bad report raises ApiError and stores nothing."""
+    sha256, size, head = _digest(upload)
+    parser = _choose_parser(format, head)
+    scan = Scan(
+        tenant=tenant,
+        application=application,
+        sha256=sha256,
+        size_bytes=size,
+        format=parser.format,
+        tool_name=tool[:100],
+        commit=commit[:100],
+        branch=branch[:255],
+        pipeline_run=pipeline_run[:255],
+        uploaded_by=uploaded_by[:150],
+    )
+    try:
+        with transaction.atomic():
+            # Serialises imports per application: dedup and closure see a stable picture.
+            Application.objects.select_for_update().filter(pk=application.pk).first()
+            current = _current_scan_with_bytes(application, scan.branch, sha256)
+            if current is not None:
+                return current, False
+            if size > settings.FIXOPS_INGEST_ASYNC_BYTES:
+                return _queue(scan, upload), True
+            scan.status = ScanStatus.PROCESSING
+            scan.save()
+            upload.seek(0)
+            _apply(scan, parser, upload, tool)
+    except ParseError as exc:
+        raise ApiError(
+            f"The {exc.format} report is not valid: {exc.message}",
+            code="invalid_report",
+            details=parse_error_details(exc),
+        ) from None
+    return scan, True
+
+
+def _current_scan_with_bytes(application: Application, branch: str, sha256: str) -> Scan | None:
+    """The scan to answer with when these bytes were already imported and are still the
+    latest report of their stream (application, branch, tool). Re-sending a CI job's report
+    changes nothing; the same bytes after a newer report of that stream (A, B, A) are
+    imported again, because they change the state back."""
+    candidate = (
+        Scan.objects.filter(application=application, branch=branch, sha256=sha256)
+        .exclude(status=ScanStatus.FAILED)
+        .order_by("-id")
+        .first()
+    )
+    if candidate is None:
+        return None
+    newer = Scan.objects.filter(
+        application=application, branch=branch, tool_name=candidate.tool_name, id__gt=candidate.pk
+    ).exclude(status=ScanStatus.FAILED)
+    return None if newer.exists() else candidate
+
+
+def scan_process(*, scan_id: int) -> Scan | None:
+    """Import a queued scan (worker side). A failure marks the scan failed with the error and
+    stores no finding; running it twice is harmless."""
+    scan = Scan.objects.filter(pk=scan_id).first()
+    if scan is None or scan.status in (ScanStatus.DONE, ScanStatus.FAILED):
+        return scan
+    path = Path(scan.upload)
+    try:
+        with transaction.atomic(), path.open("rb") as stream:
+            Scan.objects.filter(pk=scan.pk).update(status=ScanStatus.PROCESSING, progress=10)
+            _apply(scan, get_parser(scan.format), stream, scan.tool_name)
+    except ParseError as exc:
+        Scan.objects.filter(pk=scan.pk).update(
+            status=ScanStatus.FAILED, error=parse_error_details(exc), finished_at=timezone.now()
+        )
+    path.unlink(missing_ok=True)
+    Scan.objects.filter(pk=scan.pk).update(upload="")
+    scan.refresh_from_db()
+    return scan
+
+
+def parse_error_details(exc: ParseError) -> dict:
+    return {"format": exc.format, "pointer": exc.pointer, "reason": exc.message}
+
+
+def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
+    from apps.findings.ingestion import ingest_report
+
+    outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
+    scan.tool_name = outcome.tool_name[:100]
+    scan.tool_version = outcome.tool_version[:100]
+    scan.counts = outcome.counts
+    scan.noise = outcome.noise
+    scan.skipped = outcome.skipped[:1000]
+    scan.status = ScanStatus.DONE
+    scan.progress = 100
+    scan.finished_at = timezone.now()
+    scan.save(
+        update_fields=[
+            "tool_name",
+            "tool_version",
+            "counts",
+            "noise",
+            "skipped",
+            "status",
+            "progress",
+            "finished_at",
+        ]
+    )
+
+
+def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    upload.seek(0)
+    for chunk in upload.chunks(1024 * 1024):
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        digest.update(chunk)
+        size += len(chunk)
+    if size > settings.FIXOPS_UPLOAD_MAX_BYTES:
+        raise ApiError(
+            f"The report is {size} bytes; the limit is {settings.FIXOPS_UPLOAD_MAX_BYTES}.",
+            code="too_large",
+            status_code=413,
+            details={"limit_bytes": settings.FIXOPS_UPLOAD_MAX_BYTES},
+        )
+    if size == 0:
+        raise ApiError(
+            "The uploaded file is empty.", code="invalid_report", details={"file": ["empty"]}
+        )
+    return digest.hexdigest(), size, head
+
+
+def _choose_parser(fmt: str, head: bytes):
+    try:
+        return get_parser(fmt) if fmt else detect_parser(head)
+    except ParseError as exc:
+        raise ApiError(
+            exc.message, code="unknown_format", details=parse_error_details(exc)
+        ) from None
+
+
+def _queue(scan: Scan, upload: UploadedFile) -> Scan:
+    from apps.findings.tasks import scan_process_task
+
+    directory = Path(settings.FIXOPS_UPLOAD_DIR) / str(scan.tenant_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{scan.sha256}.report"
+    upload.seek(0)
+    with target.open("wb") as out:
+        for chunk in upload.chunks(1024 * 1024):
+            out.write(chunk)
+    scan.status = ScanStatus.QUEUED
+    scan.upload = str(target)
+    scan.save()
+    transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk))
+    return scan

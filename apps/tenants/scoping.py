@@ -32,7 +32,11 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: igno
 class TenantOwned(models.Model):
     """Abstract base of every row that belongs to a tenant."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every tenant-owned table has composite indexes that lead with the
+    # tenant or with a tenant-scoped parent; one more index per table slows bulk imports.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
 
     objects = TenantManager()
 

@@ -190,6 +190,12 @@ FIXOPS_BEAT_MAX_AGE = env.int("FIXOPS_BEAT_MAX_AGE", default=5 * 60)
 # per token is precise enough to spot unused tokens.
 FIXOPS_TOKEN_TOUCH_SECONDS = env.int("FIXOPS_TOKEN_TOUCH_SECONDS", default=60)
 
+# Scan uploads: above FIXOPS_UPLOAD_MAX_BYTES answer 413; above FIXOPS_INGEST_ASYNC_BYTES the
+# report is stored under FIXOPS_UPLOAD_DIR and imported by a worker (202 + status URL).
+FIXOPS_UPLOAD_MAX_BYTES = env.int("FIXOPS_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)
+FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 1024 * 1024)
+FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
+
 from fixops.settings.components.celery import *  # noqa: E402, F403
 from fixops.settings.components.drf import *  # noqa: E402, F403
 from fixops.settings.components.logging import *  # noqa: E402, F403

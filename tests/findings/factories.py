@@ -1,6 +1,6 @@
 import factory
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Finding, Scan
 from tests.tenants.factories import TenantFactory
 
 
@@ -11,3 +11,30 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"app-{n}")
     repo_url = factory.LazyAttribute(lambda o: f"https://git.example.com/{o.name}")
+
+
+class ScanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scan
+
+    tenant = factory.SubFactory(TenantFactory)
+    application = factory.SubFactory(ApplicationFactory, tenant=factory.SelfAttribute("..tenant"))
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    size_bytes = 100
+    format = "sarif"
+    tool_name = "semgrep"
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Finding
+
+    tenant = factory.SubFactory(TenantFactory)
+    application = factory.SubFactory(ApplicationFactory, tenant=factory.SelfAttribute("..tenant"))
+    dedup_key = factory.Sequence(lambda n: f"{n:064x}")
+    dedup_strategy = "fallback"
+    kind = "sast"
+    severity = "high"
+    tool = "semgrep"
+    rule_id = "rule"
+    title = factory.Sequence(lambda n: f"finding {n}")

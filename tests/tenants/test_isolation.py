@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Finding, Scan
 from apps.tenants.models import ApiToken
-from tests.findings.factories import ApplicationFactory
+from tests.findings.factories import ApplicationFactory, FindingFactory, ScanFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +33,24 @@ def _token(tenant, issue):
 OBJECT_MAKERS: dict[str, Callable] = {
     "application_id": lambda tenant, _issue: _app(tenant),
     "prefix": _token,
+    "scan_id": lambda tenant, _issue: _scan(tenant),
+    "finding_id": lambda tenant, _issue: _finding(tenant),
 }
 # Routes outside tenant data (they act on the caller only); each says why.
 NOT_TENANT_DATA = {
     "me-tenant": "session-only tenant switch among the caller's own memberships",
 }
 METHODS = ("get", "put", "patch", "delete", "post")
+
+
+def _scan(tenant):
+    scan = ScanFactory(tenant=tenant, tool_name="victim-scan-tool")
+    return scan.pk, scan.tool_name
+
+
+def _finding(tenant):
+    finding = FindingFactory(tenant=tenant, title="victim-finding-title")
+    return finding.pk, finding.title
 
 
 def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
@@ -80,7 +92,7 @@ def test_foreign_tenant_cannot_touch_objects(route, pattern, acme, globex, issue
             # Another tenant's object must look exactly like a missing one.
             assert response.status_code == 404, (method, path, body)
         else:
-            assert response.status_code in (200, 201, 400), (method, path, body)
+            assert response.status_code in (200, 201, 400, 415), (method, path, body)
         for _, marker in foreign.values():
             assert marker not in body, (method, path)
     # Nothing of globex changed or disappeared.
@@ -92,6 +104,8 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
     "application_id": lambda tenant, pk, name: Application.objects.filter(
         tenant=tenant, pk=pk, name=name
     ).exists(),
+    "scan_id": lambda tenant, pk, _: Scan.objects.filter(tenant=tenant, pk=pk).exists(),
+    "finding_id": lambda tenant, pk, _: Finding.objects.filter(tenant=tenant, pk=pk).exists(),
     "prefix": lambda tenant, prefix, _: ApiToken.objects.filter(
         tenant=tenant, prefix=prefix, revoked_at__isnull=True
     ).exists(),

@@ -76,8 +76,8 @@ class NormalizedFinding:
     end_line: int | None = None
     start_column: int | None = None
     snippet: str = ""  # the matched region's text when the report carries it
-    # The tool's own stable identities: SARIF fingerprints/partialFingerprints
-    # ("name/version" -> value), gitleaks "Fingerprint", ...
+    # The tool's own stable identities, keyed "fp:<name>" (SARIF fingerprints), "pfp:<name>"
+    # (SARIF partialFingerprints) or "gitleaks" (its Fingerprint field).
     fingerprints: dict[str, str] = field(default_factory=dict)
     resource: str = ""  # IaC resource address (aws_s3_bucket.data) or container image
     secret_hash: str = ""  # sha256 hex of the secret; the secret itself is never kept

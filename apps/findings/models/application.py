@@ -1,4 +1,4 @@
-"""Applications (what is built and shipped) and, with ingestion, their findings."""
+"""Applications: what is built and shipped, with the context that feeds risk."""
 
 from __future__ import annotations
 

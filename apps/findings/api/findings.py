@@ -1,0 +1,109 @@
+"""Findings: /api/v1/findings/ (keyset pages, stable order) and one finding with occurrences."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from apps.findings.models import FindingStatus, Severity
+from apps.findings.models.finding import FindingKind
+from apps.findings.selectors import finding_get, finding_list, occurrence_list
+from apps.tenants.api.base import TenantApi
+from fixops.pagination import KeysetPagination
+
+
+class FindingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    application = serializers.CharField(source="application.name")
+    application_id = serializers.IntegerField()
+    dedup_key = serializers.CharField()
+    dedup_strategy = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    severity = serializers.CharField()
+    tool = serializers.CharField()
+    rule_id = serializers.CharField()
+    title = serializers.CharField()
+    cwe = serializers.IntegerField(allow_null=True)
+    vuln_id = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    component_purl = serializers.CharField()
+    component_name = serializers.CharField()
+    component_version = serializers.CharField()
+    fixed_versions = serializers.ListField(child=serializers.CharField())
+    path = serializers.CharField()
+    line = serializers.IntegerField(allow_null=True)
+    resource = serializers.CharField()
+    vex_state = serializers.CharField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_by_scan_id = serializers.IntegerField(allow_null=True)
+    reopen_count = serializers.IntegerField()
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    branch = serializers.CharField()
+    rule_id = serializers.CharField()
+    path = serializers.CharField()
+    line = serializers.IntegerField(allow_null=True)
+    fingerprints = serializers.DictField()
+    suppressed = serializers.BooleanField()
+    suppression = serializers.CharField()
+    baseline_state = serializers.CharField()
+    first_scan_id = serializers.IntegerField(allow_null=True)
+    last_scan_id = serializers.IntegerField(allow_null=True)
+    last_seen = serializers.DateTimeField()
+    retracted_at = serializers.DateTimeField(allow_null=True)
+
+
+class FindingDetailSerializer(FindingOutputSerializer):
+    message = serializers.CharField()
+    cvss = serializers.ListField(child=serializers.DictField())
+    vex_justification = serializers.CharField()
+    occurrences = OccurrenceSerializer(many=True, source="occurrence_rows")
+
+
+class FindingCollectionApi(TenantApi):
+    scope_resource = "findings"
+
+    class FilterSerializer(serializers.Serializer):
+        application = serializers.IntegerField(required=False)
+        status = serializers.MultipleChoiceField(choices=FindingStatus.choices, required=False)
+        severity = serializers.MultipleChoiceField(choices=Severity.choices, required=False)
+        kind = serializers.MultipleChoiceField(choices=FindingKind.choices, required=False)
+        tool = serializers.CharField(required=False)
+        cve = serializers.CharField(required=False, help_text="CVE / GHSA / OSV id")
+        cwe = serializers.IntegerField(required=False, min_value=1)
+        dedup_strategy = serializers.CharField(required=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=FindingOutputSerializer(many=True),
+        summary="List findings (keyset pages, newest first)",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = {
+            k: (sorted(v) if isinstance(v, set) else v) for k, v in filters.validated_data.items()
+        }
+        if values.get("cve"):
+            values["cve"] = values["cve"].upper()
+        paginator = KeysetPagination()
+        page = paginator.paginate_queryset(
+            finding_list(tenant=request.tenant, filters=values), request, self
+        )
+        return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
+
+
+class FindingDetailApi(TenantApi):
+    scope_resource = "findings"
+
+    @extend_schema(responses=FindingDetailSerializer, summary="One finding with its occurrences")
+    def get(self, request, finding_id: int):
+        finding = finding_get(tenant=request.tenant, finding_id=finding_id)
+        finding.occurrence_rows = list(occurrence_list(finding=finding))
+        return Response(FindingDetailSerializer(finding).data)

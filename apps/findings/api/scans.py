@@ -1,0 +1,161 @@
+"""Scan upload and status: /api/v1/scans/."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from apps.findings.models import ScanStatus
+from apps.findings.parsers import registry
+from apps.findings.selectors import scan_get, scan_list
+from apps.findings.services import application_resolve, scan_submit
+from apps.tenants.api.base import TenantApi
+from apps.tenants.roles import Role, role_at_least
+from apps.tenants.scopes import scope_granted
+from fixops.exceptions import ApiError
+from fixops.pagination import KeysetPagination
+
+# Multipart framing around the file; a request this much over the limit is refused unread.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class ToolSerializer(serializers.Serializer):
+    name = serializers.CharField(source="tool_name")
+    version = serializers.CharField(source="tool_version")
+
+
+class ScanOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    application = serializers.CharField(source="application.name")
+    application_id = serializers.IntegerField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField()
+    format = serializers.CharField()
+    tool = ToolSerializer(source="*")
+    commit = serializers.CharField()
+    branch = serializers.CharField()
+    pipeline_run = serializers.CharField()
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    counts = serializers.DictField()
+    error = serializers.DictField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    status_url = serializers.SerializerMethodField()
+    decision_url = serializers.SerializerMethodField()
+
+    def get_status_url(self, scan) -> str:
+        return reverse("v1:scan-detail", kwargs={"scan_id": scan.pk})
+
+    def get_decision_url(self, scan) -> str | None:
+        # The gate (POST /api/v1/decisions/) lands with the policies work; until then there is
+        # no decision to point at, and saying so beats a link that 404s.
+        return None
+
+
+class ScanDetailOutputSerializer(ScanOutputSerializer):
+    noise = serializers.DictField()
+    skipped = serializers.ListField(child=serializers.DictField())
+
+
+class ScanCollectionApi(TenantApi):
+    scope_resource = "scans"
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(allow_empty_file=False)
+        application = serializers.CharField(max_length=200, help_text="Name or id.")
+        commit = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        branch = serializers.CharField(required=False, allow_blank=True, max_length=255)
+        pipeline_run = serializers.CharField(required=False, allow_blank=True, max_length=255)
+        format = serializers.ChoiceField(
+            choices=[],
+            required=False,
+            allow_blank=True,
+            help_text="Override content-based detection.",
+        )
+        tool = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["format"].choices = sorted(registry())
+
+    class FilterSerializer(serializers.Serializer):
+        application = serializers.IntegerField(required=False)
+        status = serializers.ChoiceField(choices=ScanStatus.choices, required=False)
+        format = serializers.CharField(required=False)
+        branch = serializers.CharField(required=False)
+        commit = serializers.CharField(required=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=ScanOutputSerializer(many=True),
+        summary="List scans (keyset pages, newest first)",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = KeysetPagination()
+        page = paginator.paginate_queryset(
+            scan_list(tenant=request.tenant, filters=filters.validated_data), request, self
+        )
+        return paginator.get_paginated_response(ScanOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer},
+        responses={201: ScanOutputSerializer, 200: ScanOutputSerializer, 202: ScanOutputSerializer},
+        summary="Upload a scanner report",
+        description="201: imported. 200: the same bytes were already imported for this "
+        "application (same scan, nothing new). 202: queued for a worker; poll status_url.",
+    )
+    def post(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.FIXOPS_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD:
+            raise ApiError(
+                f"The upload is {length} bytes; the limit is {settings.FIXOPS_UPLOAD_MAX_BYTES}.",
+                code="too_large",
+                status_code=413,
+                details={"limit_bytes": settings.FIXOPS_UPLOAD_MAX_BYTES},
+            )
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        application = application_resolve(
+            tenant=request.tenant,
+            ref=values["application"],
+            create=_may_create_application(request.tenant_context),
+        )
+        scan, created = scan_submit(
+            tenant=request.tenant,
+            application=application,
+            upload=values["file"],
+            format=values.get("format", ""),
+            tool=values.get("tool", ""),
+            commit=values.get("commit", ""),
+            branch=values.get("branch", ""),
+            pipeline_run=values.get("pipeline_run", ""),
+            uploaded_by=str(request.user),
+        )
+        code = status.HTTP_200_OK
+        if created:
+            code = status.HTTP_202_ACCEPTED if scan.status == ScanStatus.QUEUED else 201
+        return Response(ScanOutputSerializer(scan).data, status=code)
+
+
+def _may_create_application(context) -> bool:
+    if not role_at_least(context.role, Role.ANALYST):
+        return False
+    return context.token is None or scope_granted(context.token.scopes, "applications:write")
+
+
+class ScanDetailApi(TenantApi):
+    scope_resource = "scans"
+
+    @extend_schema(responses=ScanDetailOutputSerializer, summary="One scan: status and counts")
+    def get(self, request, scan_id: int):
+        scan = scan_get(tenant=request.tenant, scan_id=scan_id)
+        return Response(ScanDetailOutputSerializer(scan).data)

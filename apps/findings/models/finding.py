@@ -1,0 +1,192 @@
+"""Findings (one real problem per application) and occurrences (who reported it, where)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from apps.tenants.scoping import TenantOwned
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Info"
+
+
+SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    TRIAGED = "triaged", "Triaged"
+    IN_PROGRESS = "in_progress", "In progress"
+    FIXED = "fixed", "Fixed (pending verification)"
+    VERIFIED = "verified", "Verified fixed"
+    RISK_ACCEPTED = "risk_accepted", "Risk accepted"
+    FALSE_POSITIVE = "false_positive", "False positive"
+    REOPENED = "reopened", "Reopened"
+
+
+class FindingKind(models.TextChoices):
+    SAST = "sast", "SAST"
+    SCA = "sca", "SCA"
+    IAC = "iac", "IaC"
+    SECRET = "secret", "Secret"
+    DAST = "dast", "DAST"
+    CONTAINER = "container", "Container"
+
+
+# Hot-path tables (a 100,000-result import writes 200,000 rows) keep only the foreign keys
+# that guard real integrity (finding -> application, occurrence -> finding): PostgreSQL
+# checks each constraint per row at commit, and the tenant and scan references are set by
+# construction in apps/findings/ingestion.py and removed by Django's deletion collector.
+_UNCHECKED = {"db_constraint": False, "db_index": False, "related_name": "+"}
+
+
+class Finding(TenantOwned):
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, **_UNCHECKED)
+    # Covered by finding_identity_uniq (tenant, application, dedup_key).
+    application = models.ForeignKey(
+        "findings.Application", on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
+    dedup_key = models.CharField(max_length=64)
+    dedup_strategy = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20, choices=FindingKind.choices)
+    status = models.CharField(
+        max_length=20, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    tool = models.CharField(max_length=100)  # the tool that first reported it
+    rule_id = models.CharField(max_length=500)
+    title = models.CharField(max_length=1000)
+    message = models.TextField(blank=True)
+    cwe = models.PositiveIntegerField(null=True, blank=True)
+    vuln_id = models.CharField(max_length=100, blank=True)  # CVE preferred over GHSA/OSV ids
+    aliases = models.JSONField(default=list, blank=True)
+    component_purl = models.CharField(max_length=1000, blank=True)
+    component_name = models.CharField(max_length=500, blank=True)
+    component_version = models.CharField(max_length=200, blank=True)
+    fixed_versions = models.JSONField(default=list, blank=True)
+    path = models.CharField(max_length=2000, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    resource = models.CharField(max_length=1000, blank=True)
+    cvss = models.JSONField(default=list, blank=True)
+    vex_state = models.CharField(max_length=40, blank=True)
+    vex_justification = models.CharField(max_length=100, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    first_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    last_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    reopen_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "application", "dedup_key"], name="finding_identity_uniq"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "application", "status"], name="finding_app_status_idx"),
+            models.Index(fields=["tenant", "-id"], name="finding_tenant_recent_idx"),
+            models.Index(fields=["tenant", "vuln_id"], name="finding_tenant_vuln_idx"),
+        ]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.title}"
+
+
+class Occurrence(TenantOwned):
+    """A finding as reported by one scan stream (application, tool, branch).
+
+    One row per (finding, stream), updated on each scan of that stream: a stream that stops
+    reporting the finding retracts its occurrence; the finding is fixed when no stream still
+    reports it. Rows stay bounded however often the same report is re-imported.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, **_UNCHECKED)
+    application = models.ForeignKey("findings.Application", on_delete=models.CASCADE, **_UNCHECKED)
+    # Covered by the leading column of occurrence_stream_uniq.
+    finding = models.ForeignKey(
+        Finding, on_delete=models.CASCADE, related_name="occurrences", db_index=False
+    )
+    tool = models.CharField(max_length=100)
+    branch = models.CharField(max_length=255, blank=True)
+    rule_id = models.CharField(max_length=500)
+    path = models.CharField(max_length=2000, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    fingerprints = models.JSONField(default=dict, blank=True)
+    suppressed = models.BooleanField(default=False)
+    suppression = models.CharField(max_length=500, blank=True)
+    baseline_state = models.CharField(max_length=20, blank=True)
+    first_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    last_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    last_seen = models.DateTimeField(default=timezone.now)
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    retracted_by_scan = models.ForeignKey(
+        "findings.Scan",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["finding", "tool", "branch"], name="occurrence_stream_uniq"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["application", "tool", "branch", "retracted_at"],
+                name="occurrence_stream_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool}@{self.branch or '-'} -> {self.finding_id}"

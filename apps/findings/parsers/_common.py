@@ -1,0 +1,419 @@
+"""Helpers shared by the SARIF, checkov and gitleaks parsers.
+
+- `JsonEvents`: a pull reader over ijson's (C) event stream, so a parser walks the document
+  it expects, builds only the values it needs and skips the rest. Every low-level failure
+  becomes a `ParseError` naming where the reader was, and never echoes input text (yajl's
+  messages quote the bytes around the error, which in a secret scanner's report may be the
+  secret).
+- `iter_items`: values at an ijson prefix, each built by ijson's C builder (the fast path for
+  many small results). `JsonReader` strips a UTF-8 BOM and can peek the top-level type.
+- `rewindable`: a seekable stream for two-pass parsing (non-seekable input is spooled).
+- `primed`: runs a findings generator to its first item, so early errors surface in parse().
+- `clean_path`: the one rule for turning a reported path into a relative POSIX path.
+- `pointer`: RFC 6901 JSON pointers for error messages and `NormalizedFinding.pointer`.
+- small value helpers: line-number guards, text capping, secret hashing and redaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import unquote
+
+import ijson
+
+from .base import ParseError
+
+try:  # the C backend is several times faster; ijson falls back to pure Python without it
+    _ijson = ijson.get_backend("yajl2_c")
+except ImportError:  # pragma: no cover - depends on how ijson was built
+    _ijson = ijson
+
+MAX_DEPTH = 128  # deeper nesting is hostile; real reports stay under 20
+MAX_LINE = 10**9  # larger line/column numbers are treated as absent
+MAX_TEXT = 64 * 1024  # message/description cap (characters)
+MAX_SNIPPET = 16 * 1024
+MAX_TITLE = 500
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+_STARTS = frozenset(("start_map", "start_array"))
+_ENDS = frozenset(("end_map", "end_array"))
+T = TypeVar("T")
+_SCALAR_TYPES = {
+    "string": "a string",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+    "start_map": "an object",
+    "start_array": "an array",
+}
+
+
+def pointer(*parts: str | int) -> str:
+    """Build a JSON pointer from path segments, escaping `~` and `/` as RFC 6901 requires."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def type_name(value: Any) -> str:
+    """Name a decoded JSON value's type the way error messages say it ("an object", ...)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def event_type_name(event: str) -> str:
+    """Name the type of the value an ijson event starts ("an array", "a number", ...)."""
+    return _SCALAR_TYPES.get(event, event)
+
+
+class JsonReader:
+    """A binary stream as ijson should see it: without a leading UTF-8 byte order mark (yajl
+    rejects it), and with `first_byte()` to learn the top-level type before parsing."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buffer = b""
+        self._started = False
+
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            head = self._stream.read(len(_BOM)) or b""
+            self._buffer = head[len(_BOM) :] if head.startswith(_BOM) else head
+
+    def first_byte(self) -> bytes:
+        """The first non-whitespace byte (b"" for empty input); leading whitespace is dropped."""
+        self._start()
+        while True:
+            self._buffer = self._buffer.lstrip(b" \t\r\n")
+            if self._buffer:
+                return self._buffer[:1]
+            chunk = self._stream.read(4096)
+            if not chunk:
+                return b""
+            self._buffer = chunk
+
+    def read(self, size: int = -1) -> bytes:
+        """File-like read: buffered head bytes first, then the wrapped stream."""
+        self._start()
+        if not self._buffer:
+            return self._stream.read(size)
+        buffer = self._buffer
+        if size is None or size < 0:
+            self._buffer = b""
+            return buffer + self._stream.read()
+        if size <= len(buffer):
+            self._buffer = buffer[size:]
+            return buffer[:size]
+        self._buffer = b""
+        return buffer + self._stream.read(size - len(buffer))
+
+
+class JsonEvents:
+    """Pull-style access to ijson's basic events with depth and error guards.
+
+    Callers walk the structure they expect; `where` is the JSON pointer of the value being
+    read and is attached to every error, so a truncated file reports "/runs/0/results/17".
+    """
+
+    def __init__(self, stream: BinaryIO, fmt: str) -> None:
+        self.fmt = fmt
+        self.where = ""
+        self._events = _ijson.basic_parse(JsonReader(stream), use_float=True)
+
+    def error(self, message: str, where: str | None = None) -> ParseError:
+        """A ParseError for this format at `where` (default: the current position)."""
+        return ParseError(self.fmt, message, pointer=self.where if where is None else where)
+
+    def next(self) -> tuple[str, Any]:
+        """The next (event, value); truncated or malformed input becomes a ParseError."""
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise self.error("unexpected end of input (the JSON is truncated)") from None
+        except ijson.JSONError as exc:
+            raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None
+
+    def end(self) -> None:
+        """Require that nothing but whitespace follows the top-level value."""
+        self.where = ""
+        try:
+            extra = next(self._events, None)
+        except ijson.JSONError as exc:
+            raise self.error(
+                f"invalid JSON after the top-level value: {_first_line(exc)}"
+            ) from None
+        if extra is not None:
+            raise self.error("unexpected data after the top-level JSON value")
+
+    def members(self) -> Iterator[str]:
+        """Keys of the object whose start_map was just read; the caller consumes each value."""
+        while True:
+            event, value = self.next()
+            if event == "end_map":
+                return
+            yield value
+
+    def elements(self) -> Iterator[tuple[str, Any]]:
+        """First (event, value) of each element of the array whose start_array was just read."""
+        while True:
+            event, value = self.next()
+            if event == "end_array":
+                return
+            yield event, value
+
+    def value(self, event: str, value: Any) -> Any:
+        """Build the whole value that starts with (event, value); depth-limited, iterative."""
+        root = _new_container(event)
+        if root is None:
+            return value
+        stack: list[Any] = [root]
+        keys: list[Any] = [None]
+        while stack:
+            kind, scalar = self.next()
+            if kind == "map_key":
+                keys[-1] = scalar
+                continue
+            if kind in _ENDS:
+                stack.pop()
+                keys.pop()
+                continue
+            child = _new_container(kind)
+            top = stack[-1]
+            if type(top) is dict:
+                top[keys[-1]] = scalar if child is None else child
+            else:
+                top.append(scalar if child is None else child)
+            if child is not None:
+                if len(stack) >= MAX_DEPTH:
+                    raise self.error(f"JSON nested deeper than {MAX_DEPTH} levels")
+                stack.append(child)
+                keys.append(None)
+        return root
+
+    def skip(self, event: str) -> None:
+        """Consume the rest of a value we do not need, without building it.
+
+        This is the hot loop of a first pass over a large report, so it iterates the C event
+        generator directly instead of going through `next()`.
+        """
+        if event not in _STARTS:
+            return
+        depth = 1
+        try:
+            for kind, _ in self._events:
+                if kind in _STARTS:
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise self.error(f"JSON nested deeper than {MAX_DEPTH} levels")
+                elif kind in _ENDS:
+                    depth -= 1
+                    if not depth:
+                        return
+        except ijson.JSONError as exc:
+            raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None
+        raise self.error("unexpected end of input (the JSON is truncated)")
+
+
+def _new_container(event: str) -> dict[str, Any] | list[Any] | None:
+    """The empty container a start event opens, None for a scalar event."""
+    if event == "start_map":
+        return {}
+    if event == "start_array":
+        return []
+    return None
+
+
+def iter_items(source: BinaryIO | JsonReader, prefix: str, fmt: str) -> Iterator[Any]:
+    """Values at an ijson prefix ("item", "runs.item.results.item"), each built in C.
+
+    Errors carry no pointer; callers that know the position re-raise with one.
+    """
+    reader = source if isinstance(source, JsonReader) else JsonReader(source)
+    try:
+        yield from _ijson.items(reader, prefix, use_float=True)
+    except ijson.JSONError as exc:
+        raise ParseError(fmt, f"invalid or truncated JSON: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    """yajl's first message line; the following lines quote input bytes and are dropped."""
+    text = str(exc.args[0] if exc.args else exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:]
+    return text.replace("\\n", "\n").splitlines()[0].strip() or "parse error"
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_DRIVE = re.compile(r"^/?[A-Za-z]:/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def strip_file_scheme(uri: str) -> str | None:
+    """`file:` URI or plain path -> %-decoded path; None for other schemes (http:, ...).
+
+    `file:///a/b` -> `/a/b`; `file://host/a` -> `//host/a` (kept absolute, so it is rejected
+    unless it lies under a declared root); a Windows drive `C:/x` is a path, not a scheme.
+    """
+    match = _SCHEME.match(uri)
+    if match and not _DRIVE.match(uri):
+        if match.group(1).lower() != "file":
+            return None
+        uri = uri[len("file:") :]
+        if uri.startswith("//"):
+            host_and_path = uri[2:]
+            host, slash, rest = host_and_path.partition("/")
+            uri = "/" + rest if host in ("", "localhost") else f"//{host}{slash}{rest}"
+    return unquote(uri)
+
+
+def is_absolute(path: str) -> bool:
+    """POSIX-absolute, UNC (`//host/`) or Windows drive (`C:/`, `/C:/`) paths."""
+    return path.startswith("/") or bool(_DRIVE.match(path))
+
+
+def as_root(path: str) -> str:
+    """Normalise an absolute root directory for prefix matching: forward slashes, one `/` end."""
+    path = path.replace("\\", "/")
+    if _DRIVE.match(path) and path.startswith("/"):
+        path = path[1:]
+    return path.rstrip("/") + "/"
+
+
+def clean_path(
+    raw: str, *, fmt: str, where: str, roots: Sequence[str] = (), prefix: str = ""
+) -> str:
+    """The repository-relative POSIX path for a reported path (the rule every parser uses).
+
+    - backslashes become `/`; `.` segments and empty segments are dropped; `..` is resolved;
+    - an absolute path is made relative when it lies under one of `roots` (absolute
+      directories the report itself declares, or the caller configures); any other absolute
+      path is a ParseError at `where`, never stored;
+    - `prefix` (a relative base such as a SARIF uriBaseId resolving to `src/`) is prepended;
+    - a path whose `..` climbs above the root, or that contains control characters, is a
+      ParseError at `where`.
+    """
+    path = raw.replace("\\", "/")
+    if _CONTROL.search(path):
+        raise ParseError(fmt, "path contains control characters", pointer=where)
+    if is_absolute(path):
+        path = _relative_to_roots(path, roots, fmt=fmt, where=where)
+    elif prefix:
+        path = prefix.rstrip("/") + "/" + path
+    parts: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not parts:
+                raise ParseError(
+                    fmt, f"path {_show(raw)} escapes the scanned directory with '..'", pointer=where
+                )
+            parts.pop()
+            continue
+        parts.append(segment)
+    return "/".join(parts)
+
+
+def _relative_to_roots(path: str, roots: Sequence[str], *, fmt: str, where: str) -> str:
+    """`path` relative to the first root (as given) that contains it, else a ParseError."""
+    normal = path[1:] if _DRIVE.match(path) and path.startswith("/") else path
+    for root in roots:
+        if normal.startswith(root) or normal + "/" == root:
+            return normal[len(root) :]
+    raise ParseError(
+        fmt,
+        f"absolute path {_show(path)} is not under any declared source root; run the scanner "
+        "with relative paths or declare the root (SARIF originalUriBaseIds)",
+        pointer=where,
+    )
+
+
+def _show(text: str, limit: int = 200) -> str:
+    """repr() of user-supplied text, shortened for error messages."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def line_number(value: Any) -> int | None:
+    """A 1-based line/column number, or None when absent, not an integer or absurd."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_LINE else None
+
+
+def cap(text: str, limit: int) -> str:
+    """Shorten text to `limit` characters, marking the cut, so one result cannot bloat a row."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def sha256_hex(text: str) -> str:
+    """sha256 hex of UTF-8 text: how a secret is remembered without being kept."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """Replace every occurrence of each non-empty secret in text with `[REDACTED]`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def as_str(value: Any) -> str:
+    """A JSON scalar as text ("" for null/containers); numbers keep their JSON spelling."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return ""
+
+
+def primed(items: Iterator[T]) -> Iterator[T]:
+    """Advance a generator to its first item now, so a file that is broken from the start
+    fails inside `parse()` rather than later in the consumer's loop."""
+    try:
+        first = next(items)
+    except StopIteration:
+        return iter(())
+    return itertools.chain((first,), items)
+
+
+def json_head(head: bytes) -> bytes:
+    """The head without a UTF-8 BOM and leading whitespace, for content detection."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    return head.lstrip(b" \t\r\n")
+
+
+def rewindable(stream: BinaryIO) -> tuple[BinaryIO, int]:
+    """A seekable stream with the same content, and the offset where the report starts.
+
+    Two-pass parsers need to read the report twice. Uploaded files are seekable and are
+    used as they are; anything else is first copied to a temporary file that stays in memory
+    up to 8 MiB (the caller closes it when it is not the stream it passed in).
+    """
+    seekable = getattr(stream, "seekable", None)
+    if seekable is not None and seekable():
+        try:
+            return stream, stream.tell()
+        except OSError:
+            pass
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    shutil.copyfileobj(stream, spool, 1024 * 1024)
+    spool.seek(0)
+    return spool, 0  # type: ignore[return-value]

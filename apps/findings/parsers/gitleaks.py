@@ -1,0 +1,174 @@
+"""gitleaks' native JSON report (`gitleaks detect -f json`, v8): an array of findings.
+
+Each element has RuleID, Description, StartLine, EndLine, StartColumn, EndColumn, Match,
+Secret, File, SymlinkFile, Commit, Entropy, Author, Email, Date, Message, Tags, Fingerprint
+(and Link in newer versions). Mapping:
+
+- kind "secret", tool "gitleaks", severity "high" (gitleaks has no severity; every leaked
+  credential is treated alike), rule_id = RuleID, title = Description (else RuleID),
+  path = File (the `_common.clean_path` rule: relative POSIX; an absolute path outside the
+  configured roots or ".." above the root is a ParseError), lines/column from
+  StartLine/EndLine/StartColumn, fingerprints = {"gitleaks": Fingerprint}, references = Link.
+- The secret is never kept: `secret_hash` = sha256 hex of Secret, the snippet stays empty,
+  the commit message is dropped, and Match and Secret are removed from every kept string
+  (title, message, properties). A Secret that gitleaks already redacted (`--redact`:
+  "REDACTED" or a prefix ending in "...") gives no hash, since it no longer identifies it.
+- properties: commit, author, email, date, entropy, tags (comma-separated).
+
+Errors: invalid or truncated JSON (the error never quotes input, which may be a secret), a
+top level that is not an array, an element that is not an object: ParseError with the JSON
+pointer. An element without RuleID is skipped and reported. An empty array is a valid report
+with no findings; detection does not claim a bare "[]" (it carries no gitleaks keys), so such
+a file needs the explicit format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+from ._common import (
+    MAX_TEXT,
+    MAX_TITLE,
+    JsonReader,
+    as_root,
+    as_str,
+    cap,
+    clean_path,
+    iter_items,
+    json_head,
+    line_number,
+    pointer,
+    primed,
+    redact,
+    sha256_hex,
+    type_name,
+)
+from .base import NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+
+FORMAT = "gitleaks"
+SEVERITY = "high"
+_RULE_HINT = re.compile(rb'"RuleID"\s*:')
+_KEYS = (b"Description", b"StartLine", b"EndLine", b"StartColumn", b"Match", b"Secret", b"File")
+_KEY_HINTS = tuple(re.compile(rb'"' + key + rb'"\s*:') for key in _KEYS)
+_ARRAY_OF_OBJECTS = re.compile(rb"^\[\s*\{")
+_END = object()
+_REDACTION_MARKERS = frozenset({"REDACTED"})  # what `gitleaks --redact` writes
+_TOP_LEVEL = {b"{": "an object", b'"': "a string", b"t": "a boolean", b"f": "a boolean"}
+_TOP_LEVEL |= {b"n": "null", b"": "empty input", b"-": "a number"}
+_TOP_LEVEL |= {str(d).encode(): "a number" for d in range(10)}
+_PROPERTIES = {"Commit": "commit", "Author": "author", "Email": "email", "Date": "date"}
+
+
+class GitleaksParser(Parser):
+    """gitleaks `-f json`; `roots` are absolute directories absolute paths may be under."""
+
+    format = FORMAT
+    label = "gitleaks JSON"
+    priority = 10
+
+    def __init__(self, *, roots: Sequence[str] = ()) -> None:
+        self.roots = tuple(as_root(root) for root in roots)
+
+    @classmethod
+    def detect(cls, head: bytes) -> bool:
+        """An array of objects with "RuleID" and two more of gitleaks' capitalised keys."""
+        if not _ARRAY_OF_OBJECTS.match(json_head(head)) or not _RULE_HINT.search(head):
+            return False
+        return sum(1 for hint in _KEY_HINTS if hint.search(head)) >= 2
+
+    def parse(self, stream: BinaryIO) -> ParseResult:
+        result = ParseResult(format=FORMAT, tool_name="gitleaks")
+        result.findings = primed(self._findings(JsonReader(stream), result))
+        return result
+
+    def _findings(self, reader: JsonReader, result: ParseResult) -> Iterator[NormalizedFinding]:
+        """Each array element is built in C; the index gives truncation errors their pointer."""
+        first = reader.first_byte()
+        if first != b"[":
+            raise ParseError(
+                FORMAT,
+                "a gitleaks report must be a JSON array of findings, got "
+                + _TOP_LEVEL.get(first, "something that is not JSON"),
+            )
+        index = 0
+        items = iter_items(reader, "item", FORMAT)
+        while True:
+            try:
+                item = next(items, _END)
+            except ParseError as exc:
+                raise ParseError(FORMAT, exc.message, pointer=pointer(index)) from None
+            if item is _END:
+                return
+            finding = self._finding(item, pointer(index), result)
+            if finding is not None:
+                yield finding
+            index += 1
+
+    def _finding(self, item: Any, where: str, result: ParseResult) -> NormalizedFinding | None:
+        if not isinstance(item, dict):
+            raise ParseError(
+                FORMAT, f"a finding must be a JSON object, got {type_name(item)}", pointer=where
+            )
+        rule_id = as_str(item.get("RuleID"))
+        if not rule_id:
+            result.skipped.append(ParseIssue(pointer=where, message="finding has no RuleID"))
+            return None
+        secret = as_str(item.get("Secret"))
+        hidden = sorted({secret, as_str(item.get("Match"))}, key=len, reverse=True)
+        description = redact(as_str(item.get("Description")), hidden)
+        fingerprint = redact(as_str(item.get("Fingerprint")), hidden)
+        link = redact(as_str(item.get("Link")), hidden)
+        return NormalizedFinding(
+            kind="secret",
+            tool="gitleaks",
+            rule_id=rule_id,
+            title=cap(description or rule_id, MAX_TITLE),
+            severity=SEVERITY,
+            message=cap(description, MAX_TEXT),
+            pointer=where,
+            path=self._path(item, where),
+            start_line=line_number(item.get("StartLine")),
+            end_line=_end_line(item),
+            start_column=line_number(item.get("StartColumn")),
+            fingerprints={"gitleaks": fingerprint} if fingerprint else {},
+            secret_hash=sha256_hex(secret) if _usable_secret(secret) else "",
+            references=(link,) if link else (),
+            properties=_properties(item, hidden),
+        )
+
+    def _path(self, item: dict[str, Any], where: str) -> str:
+        raw = item.get("File")
+        if raw is None or raw == "":
+            return ""
+        if not isinstance(raw, str):
+            raise ParseError(
+                FORMAT, f"File must be a string, got {type_name(raw)}", pointer=f"{where}/File"
+            )
+        return clean_path(raw, fmt=FORMAT, where=f"{where}/File", roots=self.roots)
+
+
+def _usable_secret(secret: str) -> bool:
+    """False for empty secrets and for values gitleaks itself redacted."""
+    return bool(secret) and secret not in _REDACTION_MARKERS and not secret.endswith("...")
+
+
+def _end_line(item: dict[str, Any]) -> int | None:
+    start, end = line_number(item.get("StartLine")), line_number(item.get("EndLine"))
+    return end if start is not None and end is not None and end >= start else None
+
+
+def _properties(item: dict[str, Any], hidden: list[str]) -> dict[str, str]:
+    properties = {
+        name: redact(as_str(item.get(key)), hidden)
+        for key, name in _PROPERTIES.items()
+        if as_str(item.get(key))
+    }
+    entropy = item.get("Entropy")
+    if isinstance(entropy, int | float) and not isinstance(entropy, bool):
+        properties["entropy"] = f"{entropy:.4g}"
+    tags = item.get("Tags")
+    if isinstance(tags, list) and tags:
+        properties["tags"] = redact(",".join(as_str(t) for t in tags if as_str(t)), hidden)
+    return properties

@@ -1,0 +1,257 @@
+"""grype native JSON parser (`grype <target> -o json`).
+
+Mapping rules (tool = descriptor.name lower-cased, "grype" by default; version =
+descriptor.version unless it is grype's "[not provided]" placeholder):
+- matches[] -> one finding each. kind "container" when source.type is "image" and the
+  artifact is an OS package (apk, deb, rpm, alpm, portage), else "sca"; resource = the image
+  (source.target.userInput) for image scans.
+- rule_id = vulnerability.id; vuln_ids = (vulnerability.id, relatedVulnerabilities[].id...),
+  so a GHSA match carries its CVE alias.
+- component from artifact: name, version, purl (canonicalised), type "library",
+  ref = artifact.id, cpe = the first of cpes, licenses; path = the first location's path,
+  made relative to the scanned root or image.
+- CVSS: vulnerability.cvss[] then each related vulnerability's cvss[], re-scored from the
+  vector (an invalid vector keeps metrics.baseScore and records a ParseIssue).
+- Severity: vulnerability.severity: Critical/High/Medium/Low map directly; Negligible -> info
+  (Debian/Ubuntu "negligible": no practical security impact); Unknown or missing -> the best
+  CVSS score's band, else "info". The original word is kept in properties["tool_severity"].
+- fixed_versions = vulnerability.fix.versions; fix.state in properties.
+- CWEs: vulnerability.cwes when present, else the CWEs of knownExploited[] entries.
+- ignoredMatches[] (grype ignore rules) are findings with suppressed=True and
+  suppression "grype-ignore-rule"; a VEX-based rule sets vex_state / vex_justification.
+
+Streaming: pass one reads source, distro and descriptor (written after the matches); pass
+two, while `findings` is iterated, streams matches and ignoredMatches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from ._jsonstream import Rewindable, iter_array, walk
+from ._sbom import (
+    InvalidVector,
+    as_dict,
+    as_list,
+    as_score,
+    cvss_version_of,
+    cwe_number,
+    parse_cvss,
+    purl_or_issue,
+    relative_path,
+    resolve_severity,
+    severity_word,
+    text,
+    unique,
+)
+from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+
+FORMAT = "grype"
+TOOL = "grype"
+_OS_TYPES = frozenset({"apk", "deb", "rpm", "alpm", "portage"})
+_MATCHES = re.compile(r'(?<!\\)"matches"\s*:\s*\[')
+_GRYPE_DESCRIPTOR = re.compile(r'(?<!\\)"descriptor"\s*:\s*\{\s*"name"\s*:\s*"grype"')
+_MATCH_KEYS = (
+    re.compile(r'(?<!\\)"matchDetails"\s*:'),
+    re.compile(r'(?<!\\)"relatedVulnerabilities"\s*:'),
+    re.compile(r'(?<!\\)"artifact"\s*:'),
+)
+
+
+class GrypeParser(Parser):
+    """grype's own JSON report."""
+
+    format = FORMAT
+    label = "Grype JSON"
+    priority = 10
+
+    @classmethod
+    def detect(cls, head: bytes) -> bool:
+        text_head = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
+        if not text_head.startswith("{") or not _MATCHES.search(text_head):
+            return False
+        # descriptor is written last, so a long report's head only shows grype's match shape
+        return bool(_GRYPE_DESCRIPTOR.search(text_head)) or all(
+            p.search(text_head) for p in _MATCH_KEYS
+        )
+
+    def parse(self, stream: BinaryIO) -> ParseResult:
+        doc = Rewindable(stream)
+        header, lists = _read_header(doc)
+        descriptor = as_dict(header.get("descriptor"))
+        version = text(descriptor.get("version"))
+        issues: list[ParseIssue] = []
+        return ParseResult(
+            format=FORMAT,
+            tool_name=text(descriptor.get("name")).lower() or TOOL,
+            tool_version="" if version.startswith("[") else version,
+            findings=_findings(doc, _Mapper(header, issues), lists),
+            skipped=issues,
+        )
+
+
+def _read_header(doc: Rewindable) -> tuple[dict[str, Any], set[str]]:
+    header: dict[str, Any] = {}
+    seen: set[str] = set()
+    arrays = ("matches", "ignoredMatches")
+    for prefix, _where, value in walk(
+        doc.rewind(), FORMAT, ("source", "descriptor"), arrays, seen=seen
+    ):
+        header[prefix] = value
+    if "matches" not in seen:
+        raise ParseError(FORMAT, "matches is missing: not a grype JSON report")
+    return header, seen
+
+
+def _findings(doc: Rewindable, mapper: _Mapper, lists: set[str]) -> Iterator[NormalizedFinding]:
+    for name in ("matches", "ignoredMatches"):
+        if name not in lists:
+            continue
+        for where, match in iter_array(doc.rewind(), FORMAT, name):
+            finding = mapper.finding(match, where, ignored=name == "ignoredMatches")
+            if finding is not None:
+                yield finding
+
+
+class _Mapper:
+    """Turns grype matches into findings, knowing the scan's source (directory or image)."""
+
+    def __init__(self, header: dict[str, Any], issues: list[ParseIssue]) -> None:
+        source = as_dict(header.get("source"))
+        self.issues = issues
+        self.tool = text(as_dict(header.get("descriptor")).get("name")).lower() or TOOL
+        self.image = text(source.get("type")) == "image"
+        target = source.get("target")
+        self.resource = text(as_dict(target).get("userInput")) if self.image else ""
+
+    def finding(self, match: object, where: str, *, ignored: bool) -> NormalizedFinding | None:
+        match = as_dict(match)
+        vuln = match.get("vulnerability")
+        artifact = match.get("artifact")
+        if not isinstance(vuln, dict) or not isinstance(artifact, dict):
+            self.issues.append(
+                ParseIssue(where, "match lacks a vulnerability or artifact; skipped")
+            )
+            return None
+        vuln_id = text(vuln.get("id"))
+        if not vuln_id:
+            self.issues.append(ParseIssue(where, "vulnerability has no id; skipped"))
+            return None
+        related = [as_dict(r) for r in as_list(match.get("relatedVulnerabilities"))]
+        component = self._component(artifact, where)
+        scores = self._cvss(vuln, related, where)
+        stated = text(vuln.get("severity"))
+        fix = as_dict(vuln.get("fix"))
+        details = [as_dict(d) for d in as_list(match.get("matchDetails"))]
+        rules = [as_dict(r) for r in as_list(match.get("appliedIgnoreRules"))]
+        vex_rule = next((r for r in rules if text(r.get("vex-status"))), {})
+        os_package = text(artifact.get("type")) in _OS_TYPES
+        locations = [as_dict(loc) for loc in as_list(artifact.get("locations"))]
+        return NormalizedFinding(
+            kind="container" if self.image and os_package else "sca",
+            tool=self.tool,
+            rule_id=vuln_id,
+            title=f"{vuln_id} in {component.name} {component.version}".strip(),
+            severity=resolve_severity([severity_word(stated)], scores),
+            message=text(vuln.get("description"))
+            or next(
+                (text(r.get("description")) for r in related if text(r.get("description"))), ""
+            ),
+            pointer=where,
+            cwes=_cwes(vuln),
+            vuln_ids=unique([vuln_id, *(text(r.get("id")) for r in related)]),
+            component=component,
+            path=relative_path(locations[0].get("path")) if locations else "",
+            resource=self.resource,
+            cvss=tuple(scores),
+            fixed_versions=unique(text(v) for v in as_list(fix.get("versions"))),
+            suppressed=ignored,
+            suppression="grype-ignore-rule" if ignored else "",
+            vex_state=text(vex_rule.get("vex-status")),
+            vex_justification=text(vex_rule.get("vex-justification")),
+            references=_references(vuln, related),
+            properties=_props(
+                tool_severity=stated,
+                fix_state=text(fix.get("state")),
+                namespace=text(vuln.get("namespace")),
+                matcher=text(details[0].get("matcher")) if details else "",
+                match_type=text(details[0].get("type")) if details else "",
+                artifact_type=text(artifact.get("type")),
+                language=text(artifact.get("language")),
+                ignore_reason="; ".join(
+                    text(r.get("reason")) for r in rules if text(r.get("reason"))
+                ),
+            ),
+        )
+
+    def _component(self, artifact: dict[str, Any], where: str) -> Component:
+        at = f"{where}/artifact/purl"
+        purl = purl_or_issue(text(artifact.get("purl")), at, self.issues, "kept without one")
+        cpes = [text(c) for c in as_list(artifact.get("cpes"))]
+        return Component(
+            name=text(artifact.get("name")),
+            version=text(artifact.get("version")),
+            purl=purl,
+            type="library",
+            ref=text(artifact.get("id")),
+            cpe=next((c for c in cpes if c), ""),
+            licenses=unique(_license(x) for x in as_list(artifact.get("licenses"))),
+        )
+
+    def _cvss(self, vuln: dict[str, Any], related: list[dict[str, Any]], where: str) -> list[Cvss]:
+        out: list[Cvss] = []
+        seen: set[tuple[str, str]] = set()
+        owners = [("/vulnerability", vuln)]
+        owners += [(f"/relatedVulnerabilities/{i}", r) for i, r in enumerate(related)]
+        for owner_at, owner in owners:
+            for j, entry in enumerate(as_list(owner.get("cvss"))):
+                score = self._one_cvss(as_dict(entry), f"{where}{owner_at}/cvss/{j}")
+                if score is not None and (score.vector, score.source) not in seen:
+                    seen.add((score.vector, score.source))
+                    out.append(score)
+        return out
+
+    def _one_cvss(self, entry: dict[str, Any], at: str) -> Cvss | None:
+        vector = text(entry.get("vector"))
+        version = text(entry.get("version"))
+        version = "2.0" if version == "2" else version
+        source = text(entry.get("source"))
+        score = as_score(as_dict(entry.get("metrics")).get("baseScore"))
+        if vector:
+            try:
+                return parse_cvss(vector, hint=version, source=source)
+            except InvalidVector as exc:
+                self.issues.append(ParseIssue(f"{at}/vector", f"{exc}; kept with its score only"))
+        version = version or cvss_version_of(vector)
+        return Cvss(version, "", score, source) if version and score is not None else None
+
+
+def _license(raw: object) -> str:
+    if isinstance(raw, dict):
+        return text(raw.get("value")) or text(raw.get("spdxExpression"))
+    return text(raw)
+
+
+def _cwes(vuln: dict[str, Any]) -> tuple[int, ...]:
+    raw = as_list(vuln.get("cwes"))
+    if not raw:
+        raw = [
+            c
+            for ke in as_list(vuln.get("knownExploited"))
+            for c in as_list(as_dict(ke).get("cwes"))
+        ]
+    return tuple(dict.fromkeys(n for n in map(cwe_number, raw) if n))
+
+
+def _references(vuln: dict[str, Any], related: list[dict[str, Any]]) -> tuple[str, ...]:
+    urls = [text(vuln.get("dataSource")), *map(text, as_list(vuln.get("urls")))]
+    urls += [text(as_dict(a).get("link")) for a in as_list(vuln.get("advisories"))]
+    for rel in related:
+        urls += [text(rel.get("dataSource")), *map(text, as_list(rel.get("urls")))]
+    return unique(urls)
+
+
+def _props(**values: str) -> dict[str, str]:
+    return {key: value for key, value in values.items() if value}

@@ -1,0 +1,136 @@
+"""Ingestion throughput on PostgreSQL against a COPY baseline measured in the same run.
+
+Targets (issue 3): a first import of 100,000 SARIF results at >= 10% of the COPY baseline's
+rows/s and under 20 s; a re-import (10% changed) faster than the first import; peak RSS under
+500 MB; SQL statements independent of the number of results.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.findings.services import scan_submit
+from tests.bench.generate import cyclonedx_file, sarif_file
+from tests.findings.factories import ApplicationFactory
+from tests.tenants.factories import TenantFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _upload(path: Path):
+    return SimpleUploadedFile(path.name, path.read_bytes())
+
+
+def _import(tenant, app, path: Path, settings) -> tuple[float, int, dict]:
+    settings.FIXOPS_INGEST_ASYNC_BYTES = 10**12  # measure the import itself, in-process
+    settings.FIXOPS_UPLOAD_MAX_BYTES = 10**12
+    upload = _upload(path)
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        scan, _ = scan_submit(tenant=tenant, application=app, upload=upload, branch="main")
+    print(f"  phases (ms) {scan.noise.get('timings_ms')}")
+    return time.perf_counter() - started, len(queries.captured_queries), scan.counts
+
+
+def _copy_baseline(rows: int) -> float:
+    """COPY the same number of finding-shaped rows into a bare table."""
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_copy (LIKE findings_finding)")
+        columns = (
+            "tenant_id, application_id, dedup_key, dedup_strategy, kind, status, severity,"
+            " tool, rule_id, title, message, path, line, first_seen, last_seen, updated_at,"
+            " aliases, fixed_versions, cvss, component_purl, component_name,"
+            " component_version, resource, vuln_id, vex_state, vex_justification,"
+            " reopen_count, id"
+        )
+        with cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN") as copy:
+            for i in range(rows):
+                copy.write_row(
+                    (
+                        1,
+                        1,
+                        f"{i:064x}",
+                        "sast",
+                        "sast",
+                        "open",
+                        "medium",
+                        "semgrep",
+                        f"python.security.rule-{i % 50}",
+                        f"Security rule {i % 50}",
+                        f"Potential issue {i}",
+                        f"src/module_{i // 20}.py",
+                        10 + i % 400,
+                        "2026-01-01",
+                        "2026-01-01",
+                        "2026-01-01",
+                        "[]",
+                        "[]",
+                        "[]",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        0,
+                        i,
+                    )
+                )
+        cursor.execute("DROP TABLE bench_copy")
+    return time.perf_counter() - started
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_bench_sarif_100k(tmp_path, settings):
+    n = 100_000
+    tenant = TenantFactory(slug="bench-sarif")
+    app = ApplicationFactory(tenant=tenant, name="bench")
+    first_file = sarif_file(tmp_path / "first.sarif", n)
+    second_file = sarif_file(tmp_path / "second.sarif", n, changed=0.10)
+    small_file = sarif_file(tmp_path / "small.sarif", 1_000)
+
+    baseline = _copy_baseline(n)
+    first_s, first_q, counts = _import(tenant, app, first_file, settings)
+    second_s, second_q, counts2 = _import(tenant, app, second_file, settings)
+    small_app = ApplicationFactory(tenant=tenant, name="bench-small")
+    _, small_q, _ = _import(tenant, small_app, small_file, settings)
+
+    print(f"\nSARIF {n:,} results ({first_file.stat().st_size / 1e6:.0f} MB):")
+    print(f"  COPY baseline        {n / baseline:>10,.0f} rows/s  ({baseline:.2f} s)")
+    print(
+        f"  first import         {n / first_s:>10,.0f} results/s ({first_s:.2f} s), "
+        f"{first_q} SQL statements, {100 * baseline / first_s:.1f}% of COPY; {counts}"
+    )
+    print(
+        f"  re-import 10% churn  {n / second_s:>10,.0f} results/s ({second_s:.2f} s), "
+        f"{second_q} SQL statements; {counts2}"
+    )
+    print(f"  SQL statements for 1,000 results: {small_q} (100,000: {first_q})")
+    print(f"  peak RSS of the process: {_rss_mb():.0f} MB")
+    assert counts["findings_new"] == n  # a benchmark that imported nothing measured nothing
+
+
+def test_bench_cyclonedx_20k_50k(tmp_path, settings):
+    tenant = TenantFactory(slug="bench-cdx")
+    app = ApplicationFactory(tenant=tenant, name="bench")
+    path = cyclonedx_file(tmp_path / "bom.json", 20_000, 50_000)
+    seconds, queries, counts = _import(tenant, app, path, settings)
+    print(
+        f"\nCycloneDX 20,000 components / 50,000 vulnerabilities "
+        f"({path.stat().st_size / 1e6:.0f} MB): {seconds:.2f} s, "
+        f"{50_000 / seconds:,.0f} findings/s, {queries} SQL statements; {counts}; "
+        f"peak RSS {_rss_mb():.0f} MB"
+    )
+    assert counts["findings_new"] == 50_000
