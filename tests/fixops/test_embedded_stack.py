@@ -18,6 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
+
+from tests.findings.reports import Result, sarif
 
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "node_modules", "*.pyc")
@@ -78,6 +81,7 @@ def test_make_run_serves_health_and_beats(tmp_path):
         assert ready["checks"]["beat"]["beats"] >= 1
         assert "API token: fxo_" in output and "password" in output
         assert (workdir / "var" / "fixops.sqlite3").exists()
+        _upload_a_report_through_the_api(base, output)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:
@@ -87,6 +91,32 @@ def test_make_run_serves_health_and_beats(tmp_path):
             pytest.fail("the stack did not stop within 40 s of Ctrl-C")
         log.close()
     assert not _processes_in(workdir), "processes survived Ctrl-C"
+
+
+def _upload_a_report_through_the_api(base: str, output: str) -> None:
+    """The SQLite code paths of ingestion (no COPY) work end to end, twice (re-import)."""
+    token = output.split("API token: ")[1].split()[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    first = sarif([Result(), Result(path="src/other.py")])
+    response = requests.post(
+        f"{base}/api/v1/scans/",
+        headers=headers,
+        timeout=30,
+        files={"file": ("r.sarif", first)},
+        data={"application": "payments-api", "branch": "main"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["counts"]["findings_new"] == 2
+    second = requests.post(
+        f"{base}/api/v1/scans/",
+        headers=headers,
+        timeout=30,
+        files={"file": ("r.sarif", sarif([Result()]))},
+        data={"application": "payments-api", "branch": "main"},
+    )
+    assert second.json()["counts"]["findings_closed"] == 1, second.text
+    listed = requests.get(f"{base}/api/v1/findings/", headers=headers, timeout=30).json()
+    assert sorted(f["status"] for f in listed["results"]) == ["fixed", "open"]
 
 
 def _processes_in(directory: Path) -> list[str]:

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from apps.findings.models import Application
+from apps.findings.models import Application, Finding, Scan
 from apps.tenants.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +21,11 @@ def test_demo_prints_working_credentials_once():
     assert admin.is_superuser and admin.check_password(password)
     assert Membership.objects.get(user=admin).role == "admin"
     assert Application.objects.filter(tenant__slug="demo").count() == 2
+    assert Scan.objects.filter(tenant__slug="demo", status="done").count() == 7
+    portal = Finding.objects.filter(application__name="intranet-portal")
+    # trivy and grype report the same advisories: one finding, two occurrences
+    assert portal.filter(occurrences__tool="trivy").filter(occurrences__tool="grype").exists()
+    assert "sample scans" in text
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get("/api/v1/me/").json()["tenant"]["slug"] == "demo"

@@ -7,13 +7,15 @@ leaves an existing demo alone (and says how to get new credentials).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.findings.models import Criticality, DataClassification
-from apps.findings.services import application_create
+from apps.findings.services import application_create, scan_submit
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, membership_set, tenant_create
@@ -37,6 +39,19 @@ DEMO_APPLICATIONS = [
         "data_classification": DataClassification.INTERNAL,
         "owners": ["it@example.com"],
     },
+]
+
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+# (report, application, branch): two tools on one code base show cross-tool deduplication.
+DEMO_SCANS = [
+    ("semgrep.sarif", "payments-api", "main"),
+    ("bandit.sarif", "payments-api", "main"),
+    ("checkov-terraform.json", "payments-api", "main"),
+    ("gitleaks.json", "payments-api", "main"),
+    ("fs-demo-shop.json", "intranet-portal", "main"),
+    ("dir-demo-shop.json", "intranet-portal", "main"),
+    ("vex-osv-1.5.cdx.json", "intranet-portal", "main"),
 ]
 
 
@@ -66,13 +81,27 @@ class Command(BaseCommand):
             else:
                 password = ""
             membership_set(tenant=demo, user=user, role=Role.ADMIN)
-            for fields in DEMO_APPLICATIONS:
-                application_create(tenant=demo, **fields)
+            applications = {
+                fields["name"]: application_create(tenant=demo, **fields)
+                for fields in DEMO_APPLICATIONS
+            }
             token = api_token_issue(tenant=demo, name="demo-ci", role=Role.ANALYST)
+        imported = 0
+        for filename, app_name, branch in DEMO_SCANS:
+            path = DEMO_DIR / filename
+            scan, _ = scan_submit(
+                tenant=demo,
+                application=applications[app_name],
+                branch=branch,
+                upload=SimpleUploadedFile(filename, path.read_bytes()),
+                uploaded_by="load_demo",
+            )
+            imported += scan.counts.get("findings_new", 0)
         lines = [
             "",
             "=" * 72,
-            f"FixOps demo tenant {tenant!r} is ready. These credentials are shown ONCE:",
+            f"FixOps demo tenant {tenant!r} is ready with {len(DEMO_SCANS)} sample scans and "
+            f"{imported} findings. These credentials are shown ONCE:",
             f"  admin:     {base_url}/admin/  user {username!r}"
             + (f"  password {password}" if password else "  (existing user, password unchanged)"),
             f"  API token: {token.plaintext}",

@@ -1,0 +1,90 @@
+"""Real scanner outputs (tests/fixtures/scans) through the whole ingestion service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.findings.models import Component, Finding, Occurrence
+from apps.findings.services import scan_submit
+from tests.findings.factories import ApplicationFactory
+
+pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scans"
+REPORTS = sorted(
+    p
+    for p in FIXTURES.rglob("*")
+    if p.is_file() and "hostile" not in p.parts and p.suffix in {".json", ".sarif", ".xml"}
+)
+
+
+# Content that no detector may claim on its own: a bare `[]` could be any JSON list.
+NEEDS_FORMAT = {"gitleaks/empty.json": "gitleaks"}
+
+
+def _submit(app, path: Path, **kwargs):
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    return scan_submit(tenant=app.tenant, application=app, upload=upload, **kwargs)
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_every_fixture_imports_and_reimports_idempotently(acme, path):
+    app = ApplicationFactory(tenant=acme)
+    fmt = NEEDS_FORMAT.get(str(path.relative_to(FIXTURES)), "")
+    scan, created = _submit(app, path, branch="main", format=fmt)
+    assert created and scan.status == "done"
+    assert (
+        scan.counts["results"]
+        == Finding.objects.filter(application=app).count() + scan.counts["duplicates_collapsed"]
+    )
+    rows = (Finding.objects.count(), Occurrence.objects.count(), Component.objects.count())
+    again, created_again = _submit(app, path, branch="main", format=fmt)
+    assert (again.pk, created_again) == (scan.pk, False)
+    assert (Finding.objects.count(), Occurrence.objects.count(), Component.objects.count()) == rows
+
+
+def test_trivy_and_grype_collapse_on_the_same_vulnerabilities(acme):
+    app = ApplicationFactory(tenant=acme)
+    trivy, _ = _submit(app, FIXTURES / "trivy" / "fs-demo-shop.json", branch="main")
+    grype, _ = _submit(app, FIXTURES / "grype" / "dir-demo-shop.json", branch="main")
+    shared = Finding.objects.filter(application=app, occurrences__tool="trivy").filter(
+        occurrences__tool="grype"
+    )
+    assert grype.counts["findings_existing"] > 0
+    assert shared.count() == grype.counts["findings_existing"]
+    for finding in shared:
+        assert finding.dedup_strategy == "sca" and finding.vuln_id
+
+
+def test_sbom_fills_the_component_inventory(acme):
+    app = ApplicationFactory(tenant=acme)
+    scan, _ = _submit(app, FIXTURES / "spdx" / "sbom4python-requests.spdx.json")
+    assert scan.counts["components"] > 0
+    assert Component.objects.filter(application=app).count() == scan.counts["components"]
+    assert Component.objects.filter(application=app).exclude(purl="").exists()
+    assert not Finding.objects.filter(application=app).exists()
+
+
+def test_vex_not_affected_marks_false_positive(acme):
+    app = ApplicationFactory(tenant=acme)
+    _submit(app, FIXTURES / "cyclonedx" / "vex-osv-1.5.cdx.json")
+    dismissed = Finding.objects.filter(
+        application=app, vex_state__in=["not_affected", "false_positive"]
+    )
+    assert dismissed.exists()
+    assert set(dismissed.values_list("status", flat=True)) == {"false_positive"}
+
+
+def test_gitleaks_secret_never_reaches_the_database(acme):
+    app = ApplicationFactory(tenant=acme)
+    path = FIXTURES / "gitleaks" / "report.json"
+    _submit(app, path)
+    import json
+
+    secrets = [leak["Secret"] for leak in json.loads(path.read_text()) if leak.get("Secret")]
+    stored = " ".join(
+        str(row) for row in Finding.objects.filter(application=app).values()
+    ) + " ".join(str(row) for row in Occurrence.objects.filter(application=app).values())
+    assert secrets and not any(secret in stored for secret in secrets)
