@@ -1,9 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from apps.findings.models import Application, Component, Finding, Occurrence, Scan
+from apps.findings.models import (
+    Application,
+    Component,
+    Finding,
+    FindingEvent,
+    Occurrence,
+    Scan,
+)
+from apps.findings.services import finding_transition
 from apps.tenants.admin_scoping import TenantScopedAdmin
+from fixops.exceptions import ApiError
 
 
 class CappedCountPaginator(Paginator):
@@ -47,6 +56,41 @@ class OccurrenceInline(admin.TabularInline):
     can_delete = False
 
 
+class FindingEventInline(admin.TabularInline):
+    model = FindingEvent
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(status: str, label: str):
+    @admin.action(description=label)
+    def action(modeladmin, request, queryset):
+        done, refused = 0, []
+        for finding in queryset.select_related("tenant"):
+            try:
+                finding_transition(
+                    tenant=finding.tenant,
+                    finding=finding,
+                    to_status=status,
+                    actor=f"user:{request.user.get_username()}",
+                    reason="admin bulk action",
+                )
+                done += 1
+            except ApiError as exc:
+                refused.append(f"#{finding.pk}: {exc.detail}")
+        modeladmin.message_user(request, f"{done} finding(s) moved to {status}.", messages.SUCCESS)
+        if refused:
+            modeladmin.message_user(request, "; ".join(refused[:20]), messages.WARNING)
+
+    action.__name__ = f"mark_{status}"
+    return action
+
+
 @admin.register(Finding)
 class FindingAdmin(TenantScopedAdmin):
     list_display = (
@@ -74,7 +118,13 @@ class FindingAdmin(TenantScopedAdmin):
         "reopen_count",
     )
     raw_id_fields = ("application",)
-    inlines = [OccurrenceInline]
+    inlines = [OccurrenceInline, FindingEventInline]
+    actions = [
+        _transition_action("triaged", "Mark selected findings triaged"),
+        _transition_action("in_progress", "Mark selected findings in progress"),
+        _transition_action("false_positive", "Mark selected findings false positive"),
+        _transition_action("verified", "Mark selected fixed findings verified"),
+    ]
     paginator = CappedCountPaginator
     show_full_result_count = False
 

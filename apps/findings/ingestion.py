@@ -31,7 +31,14 @@ from apps.findings.dedup import (
     primary_vuln_id,
 )
 from apps.findings.lifecycle import ACTIVE, CLOSED
-from apps.findings.models import Application, Component, Finding, Occurrence, Scan
+from apps.findings.models import (
+    Application,
+    Component,
+    Finding,
+    FindingEvent,
+    Occurrence,
+    Scan,
+)
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser
@@ -236,6 +243,7 @@ def _upsert_findings(scan: Scan, groups: dict[str, list[Keyed]], now, counts) ->
     bulk.insert_rows(
         Finding, FINDING_FIELDS, (_finding_row(scan, key, groups[key], now) for key in new_keys)
     )
+    existing_status = {pk: status for pk, status in existing.values()}
     seen_ids = [existing[key][0] for key in groups if key in existing]
     reopen = [existing[key][0] for key in groups if key in existing and existing[key][1] in CLOSED]
     dismissed = [
@@ -255,6 +263,18 @@ def _upsert_findings(scan: Scan, groups: dict[str, list[Keyed]], now, counts) ->
         reopen_count=F("reopen_count") + 1,
     )
     bulk.update_by_ids(Finding, dismissed, status=FindingStatus.FALSE_POSITIVE)
+    _record_events(
+        scan,
+        now,
+        [(pk, existing_status[pk], FindingStatus.REOPENED) for pk in reopen],
+        reason="reported again",
+    )
+    _record_events(
+        scan,
+        now,
+        [(pk, existing_status[pk], FindingStatus.FALSE_POSITIVE) for pk in dismissed],
+        reason="VEX statement: not affected / false positive",
+    )
     counts["findings_new"] = len(new_keys)
     counts["findings_existing"] = len(seen_ids)
     counts["findings_reopened"] = len(reopen)
@@ -366,13 +386,20 @@ def _close_missing(scan: Scan, streams: set[str], seen_finding_ids: set[int], no
             "finding_id",
         )
     }
-    to_close = [
-        pk
+    closing = [
+        (pk, status)
         for pk, status in bulk.values_for_ids(
             Finding.objects.all(), "id", candidates, "id", "status"
         )
         if status in ACTIVE and pk not in still_reported
     ]
+    to_close = [pk for pk, _ in closing]
+    _record_events(
+        scan,
+        now,
+        [(pk, status, FindingStatus.FIXED) for pk, status in closing],
+        reason="no longer reported by any scan stream",
+    )
     bulk.update_by_ids(
         Finding,
         to_close,
@@ -382,6 +409,30 @@ def _close_missing(scan: Scan, streams: set[str], seen_finding_ids: set[int], no
         updated_at=now,
     )
     return len(to_close)
+
+
+EVENT_FIELDS = (
+    "tenant_id",
+    "finding_id",
+    "from_status",
+    "to_status",
+    "actor",
+    "scan_id",
+    "reason",
+    "created_at",
+)
+
+
+def _record_events(scan: Scan, now, changes: list[tuple[int, str, str]], reason: str = "") -> None:
+    """One FindingEvent per status change an import makes, in the import's transaction."""
+    bulk.insert_rows(
+        FindingEvent,
+        EVENT_FIELDS,
+        (
+            (scan.tenant_id, pk, old, new, f"scan:{scan.pk}", scan.pk, reason, now)
+            for pk, old, new in changes
+        ),
+    )
 
 
 COMPONENT_FIELDS = (

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.findings.models import Application, Scan, ScanStatus
+from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
+from apps.findings.models import Application, Finding, FindingEvent, FindingStatus, Scan, ScanStatus
 from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
 from apps.tenants.models import Tenant
 from fixops.exceptions import ApiError
@@ -256,3 +257,46 @@ def _queue(scan: Scan, upload: UploadedFile) -> Scan:
     scan.save()
     transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk))
     return scan
+
+
+# --- Findings ----------------------------------------------------------------------------------
+
+
+def finding_transition(
+    *, tenant: Tenant, finding: Finding, to_status: str, actor: str, reason: str = ""
+) -> Finding:
+    """Move a finding through its lifecycle (apps/findings/lifecycle.py) and record who did it.
+
+    Risk acceptance is not a plain transition: it needs an approved request (separation of
+    duties), so this refuses it.
+    """
+    if to_status == FindingStatus.RISK_ACCEPTED:
+        raise ApiError(
+            "Accepting a risk needs an approved risk-acceptance request, not a status change.",
+            code="acceptance_required",
+            status_code=409,
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().get(pk=finding.pk, tenant_id=tenant.pk)
+        try:
+            check_transition(locked.status, to_status)
+        except TransitionError as exc:
+            raise ApiError(str(exc), code="invalid_transition", status_code=409) from None
+        previous = locked.status
+        locked.status = to_status
+        locked.updated_at = now
+        if to_status == FindingStatus.FIXED:
+            locked.closed_at = now
+        elif to_status in ACTIVE:
+            locked.closed_at = None
+        locked.save(update_fields=["status", "updated_at", "closed_at"])
+        FindingEvent.objects.create(
+            tenant_id=tenant.pk,
+            finding=locked,
+            from_status=previous,
+            to_status=to_status,
+            actor=actor[:150],
+            reason=reason,
+        )
+    return locked

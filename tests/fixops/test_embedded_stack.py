@@ -103,7 +103,7 @@ def _upload_a_report_through_the_api(base: str, output: str) -> None:
         headers=headers,
         timeout=30,
         files={"file": ("r.sarif", first)},
-        data={"application": "payments-api", "branch": "main"},
+        data={"application": "smoke-app", "branch": "main"},
     )
     assert response.status_code == 201, response.text
     assert response.json()["counts"]["findings_new"] == 2
@@ -112,10 +112,13 @@ def _upload_a_report_through_the_api(base: str, output: str) -> None:
         headers=headers,
         timeout=30,
         files={"file": ("r.sarif", sarif([Result()]))},
-        data={"application": "payments-api", "branch": "main"},
+        data={"application": "smoke-app", "branch": "main"},
     )
     assert second.json()["counts"]["findings_closed"] == 1, second.text
-    listed = requests.get(f"{base}/api/v1/findings/", headers=headers, timeout=30).json()
+    app_id = response.json()["application_id"]
+    listed = requests.get(
+        f"{base}/api/v1/findings/", params={"application": app_id}, headers=headers, timeout=30
+    ).json()
     assert sorted(f["status"] for f in listed["results"]) == ["fixed", "open"]
 
 

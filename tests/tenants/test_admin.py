@@ -83,3 +83,21 @@ def test_revoke_action(staff_alice, acme, issue_token, api_client):
         {"action": "revoke_selected", "_selected_action": [row.pk]},
     )
     assert api_client(token).get("/api/v1/me/").status_code == 401
+
+
+def test_finding_changelist_and_bulk_triage(staff_alice, acme, globex):
+    from apps.findings.models import Finding
+    from tests.findings.factories import FindingFactory
+
+    mine = FindingFactory(tenant=acme, title="acme-finding", status="open")
+    theirs = FindingFactory(tenant=globex, title="globex-finding", status="open")
+    page = staff_alice.get("/admin/findings/finding/").content.decode()
+    assert "acme-finding" in page and "globex-finding" not in page
+    staff_alice.post(
+        "/admin/findings/finding/",
+        {"action": "mark_triaged", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    assert Finding.objects.get(pk=mine.pk).status == "triaged"
+    assert Finding.objects.get(pk=theirs.pk).status == "open"  # not in alice's queryset
+    detail = staff_alice.get(f"/admin/findings/finding/{mine.pk}/change/").content.decode()
+    assert "admin bulk action" in detail

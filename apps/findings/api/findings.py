@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from apps.findings.models import FindingStatus, Severity
 from apps.findings.models.finding import FindingKind
 from apps.findings.selectors import finding_get, finding_list, occurrence_list
-from apps.tenants.api.base import TenantApi
+from apps.findings.services import finding_transition
+from apps.tenants.api.base import TenantApi, actor_label
 from fixops.pagination import KeysetPagination
 
 
@@ -107,3 +108,33 @@ class FindingDetailApi(TenantApi):
         finding = finding_get(tenant=request.tenant, finding_id=finding_id)
         finding.occurrence_rows = list(occurrence_list(finding=finding))
         return Response(FindingDetailSerializer(finding).data)
+
+
+class FindingTransitionApi(TenantApi):
+    """Triage: move a finding to another status (open, triaged, in_progress, fixed, verified,
+    false_positive, reopened) when the lifecycle allows it."""
+
+    scope_resource = "findings"
+
+    class InputSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=FindingStatus.choices)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=FindingOutputSerializer,
+        summary="Change a finding's status (validated, recorded)",
+    )
+    def post(self, request, finding_id: int):
+        # Look the finding up first: a foreign id answers 404 whatever the body says.
+        finding = finding_get(tenant=request.tenant, finding_id=finding_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        finding = finding_transition(
+            tenant=request.tenant,
+            finding=finding,
+            to_status=data.validated_data["status"],
+            reason=data.validated_data.get("reason", ""),
+            actor=actor_label(request),
+        )
+        return Response(FindingOutputSerializer(finding).data)

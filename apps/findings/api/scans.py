@@ -13,7 +13,7 @@ from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
 from apps.findings.services import application_resolve, scan_submit
-from apps.tenants.api.base import TenantApi
+from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted
 from fixops.exceptions import ApiError
@@ -138,7 +138,7 @@ class ScanCollectionApi(TenantApi):
             commit=values.get("commit", ""),
             branch=values.get("branch", ""),
             pipeline_run=values.get("pipeline_run", ""),
-            uploaded_by=str(request.user),
+            uploaded_by=actor_label(request),
         )
         code = status.HTTP_200_OK
         if created:

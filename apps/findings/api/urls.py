@@ -13,4 +13,9 @@ urlpatterns = [
     path("scans/<int:scan_id>/", scans.ScanDetailApi.as_view(), name="scan-detail"),
     path("findings/", findings.FindingCollectionApi.as_view(), name="finding-list"),
     path("findings/<int:finding_id>/", findings.FindingDetailApi.as_view(), name="finding-detail"),
+    path(
+        "findings/<int:finding_id>/transition/",
+        findings.FindingTransitionApi.as_view(),
+        name="finding-transition",
+    ),
 ]

@@ -1,7 +1,13 @@
 """Applications, their component inventory, scans, findings and occurrences."""
 
 from apps.findings.models.application import Application, Criticality, DataClassification
-from apps.findings.models.finding import Finding, FindingStatus, Occurrence, Severity
+from apps.findings.models.finding import (
+    Finding,
+    FindingEvent,
+    FindingStatus,
+    Occurrence,
+    Severity,
+)
 from apps.findings.models.scan import Component, Scan, ScanStatus
 
 __all__ = [
@@ -10,6 +16,7 @@ __all__ = [
     "Criticality",
     "DataClassification",
     "Finding",
+    "FindingEvent",
     "FindingStatus",
     "Occurrence",
     "Scan",

@@ -190,3 +190,31 @@ class Occurrence(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.tool}@{self.branch or '-'} -> {self.finding_id}"
+
+
+class FindingEvent(TenantOwned):
+    """One status change of a finding: who or which scan moved it, from what to what, why.
+
+    Written by the same transaction as the change (bulk for imports). The tamper-evident,
+    hash-chained audit log of the evidence work records these changes again at platform level.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, **_UNCHECKED)
+    finding = models.ForeignKey(
+        Finding, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    from_status = models.CharField(max_length=20, choices=FindingStatus.choices)
+    to_status = models.CharField(max_length=20, choices=FindingStatus.choices)
+    actor = models.CharField(max_length=150)  # "user:alice", "token:ab12…", "scan:42"
+    scan = models.ForeignKey(
+        "findings.Scan", null=True, blank=True, on_delete=models.SET_NULL, **_UNCHECKED
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["finding", "-id"], name="finding_event_finding_idx")]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id}: {self.from_status} -> {self.to_status} by {self.actor}"

@@ -48,3 +48,11 @@ class TenantApi(APIView):
     @classmethod
     def required_role(cls, method: str) -> str:
         return cls.role_map.get(method, DEFAULT_ROLE_MAP.get(method, Role.ADMIN))
+
+
+def actor_label(request) -> str:
+    """Who acts, for audit records: "user:<username>" or "token:<prefix>"."""
+    context = request.tenant_context
+    if context.token is not None:
+        return f"token:{context.token.prefix}"
+    return f"user:{context.user.get_username()}"
