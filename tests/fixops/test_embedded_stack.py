@@ -95,7 +95,7 @@ def test_make_run_serves_health_and_beats(tmp_path):
 
 def _upload_a_report_through_the_api(base: str, output: str) -> None:
     """The SQLite code paths of ingestion (no COPY) work end to end, twice (re-import)."""
-    token = output.split("API token: ")[1].split()[0]
+    token = output.split("API token: ")[1].split(maxsplit=1)[0]
     headers = {"Authorization": f"Bearer {token}"}
     first = sarif([Result(), Result(path="src/other.py")])
     response = requests.post(
