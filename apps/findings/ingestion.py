@@ -8,7 +8,8 @@ Re-import rule (a scan stream is application + tool + branch): an occurrence of 
 the new scan of that stream no longer reports is retracted; a finding whose occurrences are
 all retracted becomes FIXED (pending verification) with the time and the scan that closed it.
 A finding reported again while FIXED or VERIFIED is REOPENED. If any result of the report was
-skipped as unreadable, nothing is closed: a finding the parser could not read is not fixed.
+skipped as unreadable (ParseIssue.lost_finding), nothing is closed: a finding the parser could
+not read is not fixed. Warnings about kept data do not stop closure.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def ingest_report(
     streams = {nf.tool for nf in results} | {tool_name}
     _upsert_occurrences(scan, groups, finding_ids, now)
     timer.lap("occurrences")
-    if not result.skipped:
+    if not any(issue.lost_finding for issue in result.skipped):
         counts["findings_closed"] = _close_missing(scan, streams, set(finding_ids.values()), now)
     timer.lap("close")
     counts["components"] = _upsert_components(scan, components, now)
@@ -108,8 +109,12 @@ def ingest_report(
     noise = {**noise_summary(keyed), "timings_ms": timer.laps}
     counts["duplicates_collapsed"] = noise["duplicates_collapsed"]
     logger.info("scan %s imported: %s; phases (ms) %s", scan.pk, counts, timer.laps)
-    skipped = [{"pointer": s.pointer, "message": s.message} for s in result.skipped]
-    counts["skipped"] = len(skipped)
+    skipped = [
+        {"pointer": s.pointer, "message": s.message, "lost_finding": s.lost_finding}
+        for s in result.skipped
+    ]
+    counts["skipped"] = sum(1 for s in result.skipped if s.lost_finding)
+    counts["warnings"] = len(skipped) - counts["skipped"]
     return Outcome(
         counts=counts,
         noise=noise,

@@ -124,11 +124,11 @@ def licenses_of(raw: object) -> tuple[str, ...]:
 def component_of(obj: object, where: str, issues: list[ParseIssue]) -> Component | None:
     """One component without its nested components and dependencies."""
     if not isinstance(obj, dict):
-        issues.append(ParseIssue(where, "component is not an object; skipped"))
+        issues.append(ParseIssue(where, "component is not an object; skipped", lost_finding=False))
         return None
     name = text(obj.get("name"))
     if not name:
-        issues.append(ParseIssue(where, "component has no name; skipped"))
+        issues.append(ParseIssue(where, "component has no name; skipped", lost_finding=False))
         return None
     group = text(obj.get("group"))
     return Component(
@@ -193,7 +193,9 @@ class InventoryBuilder:
     def add_dependency(self, obj: object, where: str) -> None:
         ref = text(as_dict(obj).get("ref"))
         if not ref:
-            self.inventory.issues.append(ParseIssue(where, "dependency has no ref; skipped"))
+            self.inventory.issues.append(
+                ParseIssue(where, "dependency has no ref; skipped", lost_finding=False)
+            )
             return
         depends = [text(r) for r in as_list(as_dict(obj).get("dependsOn"))]
         self._depends[ref] = unique([*self._depends.get(ref, ()), *depends])
@@ -227,7 +229,7 @@ class InventoryBuilder:
             message = (
                 f"duplicate bom-ref {quoted(ref)} (first at {first}); refs resolve to the first"
             )
-            self.inventory.issues.append(ParseIssue(where, message))
+            self.inventory.issues.append(ParseIssue(where, message, lost_finding=False))
 
 
 class VulnerabilityMapper:
@@ -279,7 +281,9 @@ class VulnerabilityMapper:
         for i, rating in enumerate(as_list(vuln.get("ratings"))):
             at = item_pointer(where, rating, "ratings", i)
             if not isinstance(rating, dict):
-                self.issues.append(ParseIssue(at, "rating is not an object; ignored"))
+                self.issues.append(
+                    ParseIssue(at, "rating is not an object; ignored", lost_finding=False)
+                )
                 continue
             stated.append(severity_word(rating.get("severity")))
             score = self._cvss(rating, at)
@@ -299,7 +303,9 @@ class VulnerabilityMapper:
                 return parse_cvss(vector, hint=hint, source=source)
             except InvalidVector as exc:
                 message = f"{exc}; rating kept with its score only"
-                self.issues.append(ParseIssue(sub_pointer(where, "vector"), message))
+                self.issues.append(
+                    ParseIssue(sub_pointer(where, "vector"), message, lost_finding=False)
+                )
         version = hint or cvss_version_of(vector)
         if score is None or not version:
             return None
@@ -311,7 +317,9 @@ class VulnerabilityMapper:
             number = cwe_number(raw)
             if number is None:
                 message = f"CWE {quoted(raw)} is not a CWE number; ignored"
-                self.issues.append(ParseIssue(sub_pointer(where, "cwes", i), message))
+                self.issues.append(
+                    ParseIssue(sub_pointer(where, "cwes", i), message, lost_finding=False)
+                )
             else:
                 out.append(number)
         return tuple(dict.fromkeys(out))

@@ -65,7 +65,7 @@ def purl_or_issue(raw: str, where: str, issues: list[ParseIssue], consequence: s
         return canonical_purl(raw)
     except ValueError as exc:
         message = f"invalid purl {quoted(raw)} ({clip(str(exc))}); {consequence}"
-        issues.append(ParseIssue(where, message))
+        issues.append(ParseIssue(where, message, lost_finding=False))
         return ""
 
 

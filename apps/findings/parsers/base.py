@@ -95,10 +95,18 @@ class NormalizedFinding:
 
 @dataclass(slots=True)
 class ParseIssue:
-    """A result that was skipped; reported back to the caller, never silently dropped."""
+    """Something in the report that was skipped or kept with a warning; reported back to the
+    caller, never silently dropped.
+
+    `lost_finding` is True when a result that could have been a finding was skipped. Ingestion
+    then closes nothing for that scan (a finding the parser could not read is not fixed).
+    Warnings about kept data (an invalid purl or vector, a component without a name, licence
+    results that are not security findings) set it False.
+    """
 
     pointer: str
     message: str
+    lost_finding: bool = True
 
 
 @dataclass(slots=True)

@@ -223,7 +223,11 @@ class _Mapper:
             try:
                 return parse_cvss(vector, hint=version, source=source)
             except InvalidVector as exc:
-                self.issues.append(ParseIssue(f"{at}/vector", f"{exc}; kept with its score only"))
+                self.issues.append(
+                    ParseIssue(
+                        f"{at}/vector", f"{exc}; kept with its score only", lost_finding=False
+                    )
+                )
         version = version or cvss_version_of(vector)
         return Cvss(version, "", score, source) if version and score is not None else None
 

@@ -124,18 +124,18 @@ def _components(packages: list[tuple[str, Any]], issues: list[ParseIssue]) -> li
             first = first_at.setdefault(component.ref, where)
             if first != where:
                 message = f"duplicate SPDXID {quoted(component.ref)} (first at {first})"
-                issues.append(ParseIssue(where, message))
+                issues.append(ParseIssue(where, message, lost_finding=False))
         out.append(component)
     return out
 
 
 def _component(package: object, where: str, issues: list[ParseIssue]) -> Component | None:
     if not isinstance(package, dict):
-        issues.append(ParseIssue(where, "package is not an object; skipped"))
+        issues.append(ParseIssue(where, "package is not an object; skipped", lost_finding=False))
         return None
     name = text(package.get("name"))
     if not name:
-        issues.append(ParseIssue(where, "package has no name; skipped"))
+        issues.append(ParseIssue(where, "package has no name; skipped", lost_finding=False))
         return None
     refs = as_list(package.get("externalRefs"))
     purpose = text(package.get("primaryPackagePurpose"))

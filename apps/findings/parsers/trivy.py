@@ -123,7 +123,7 @@ def _package(obj: object, where: str, issues: list[ParseIssue]) -> Component | N
     package = as_dict(obj)
     name = text(package.get("Name"))
     if not name:
-        issues.append(ParseIssue(where, "package has no Name; skipped"))
+        issues.append(ParseIssue(where, "package has no Name; skipped", lost_finding=False))
         return None
     purl = text(as_dict(package.get("Identifier")).get("PURL"))
     return Component(
@@ -196,7 +196,7 @@ class _Mapper:
         if result.licenses:
             where = f"/Results/{result.index}/Licenses"
             message = f"{result.licenses} licence findings not imported (not a security finding)"
-            self.issues.append(ParseIssue(where, message))
+            self.issues.append(ParseIssue(where, message, lost_finding=False))
 
     def item(
         self, result: _Result, key: str, where: str, value: Any
@@ -292,7 +292,9 @@ class _Mapper:
             try:
                 return parse_cvss(vector, hint=version, source=source)
             except InvalidVector as exc:
-                self.issues.append(ParseIssue(at, f"{exc}; kept with its score only"))
+                self.issues.append(
+                    ParseIssue(at, f"{exc}; kept with its score only", lost_finding=False)
+                )
         return Cvss(version, "", score, source)
 
     def _misconfiguration(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.findings.models import Component, Finding, Occurrence
 from apps.findings.services import scan_submit
 from tests.findings.factories import ApplicationFactory
+from tests.findings.reports import many, sarif
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scans"
@@ -81,10 +83,35 @@ def test_gitleaks_secret_never_reaches_the_database(acme):
     app = ApplicationFactory(tenant=acme)
     path = FIXTURES / "gitleaks" / "report.json"
     _submit(app, path)
-    import json
-
     secrets = [leak["Secret"] for leak in json.loads(path.read_text()) if leak.get("Secret")]
     stored = " ".join(
         str(row) for row in Finding.objects.filter(application=app).values()
     ) + " ".join(str(row) for row in Occurrence.objects.filter(application=app).values())
     assert secrets and not any(secret in stored for secret in secrets)
+
+
+def test_warnings_do_not_stop_closure_but_lost_results_do(acme):
+    """trivy licence results are warnings (kept data); a skipped result blocks closure."""
+    app = ApplicationFactory(tenant=acme)
+    scan, _ = _submit(app, FIXTURES / "trivy" / "fs-demo-shop.json", branch="main")
+    assert scan.counts["warnings"] >= 1 and scan.counts["skipped"] == 0
+    empty = (
+        b'{"SchemaVersion": 2, "ArtifactName": ".", "ArtifactType": "filesystem", "Results": []}'
+    )
+    upload = SimpleUploadedFile("t.json", empty)
+    closing, _ = scan_submit(tenant=acme, application=app, upload=upload, branch="main")
+    assert closing.counts["findings_closed"] > 0
+
+    # A report that no longer lists one finding but also has an unreadable result: nothing
+    # may close, since the unreadable result could be that finding.
+    _submit_bytes(app, sarif(many(2)), branch="dev")
+    partial = json.loads(sarif(many(1)))
+    partial["runs"][0]["results"].append({"level": "error"})  # no rule, no message: skipped
+    second, _ = _submit_bytes(app, json.dumps(partial).encode(), branch="dev")
+    assert second.counts["skipped"] == 1 and second.counts["findings_closed"] == 0
+    assert not Finding.objects.filter(application=app, status="fixed", path__startswith="src/mod")
+
+
+def _submit_bytes(app, content: bytes, **kwargs):
+    upload = SimpleUploadedFile("report", content)
+    return scan_submit(tenant=app.tenant, application=app, upload=upload, **kwargs)
