@@ -33,7 +33,9 @@ def _with_json(row: Sequence, json_at: list[int]) -> Sequence:
         return row
     out = list(row)
     for i in json_at:
-        out[i] = json.dumps(out[i])
+        value = out[i]
+        # Most JSON columns of an import are empty: skip the encoder for them.
+        out[i] = "[]" if value == [] else "{}" if value == {} else json.dumps(value)
     return out
 
 

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -24,7 +25,7 @@ def redis_celery(redis_url):
     redis_app.conf.broker_url = redis_url
     redis_app.conf.broker_transport_options = {"visibility_timeout": 60}
     redis_app.conf.task_default_queue = "fixops-test"
-    redis_app.autodiscover_tasks(["fixops"], force=True)
+    redis_app.autodiscover_tasks([c.name for c in django_apps.get_app_configs()], force=True)
     yield redis_app
     redis_app.close()
 
@@ -74,3 +75,34 @@ def test_sync_schedules_is_idempotent_and_keeps_admin_edits():
     assert PeriodicTask.objects.filter(name="platform heartbeat").count() == 1
     assert PeriodicTask.objects.get(name="platform heartbeat").enabled is False
     assert PeriodicTask.objects.filter(name="added by an admin").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_queued_scan_is_imported_by_a_worker_on_redis(redis_celery, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.findings.models import Finding, Scan
+    from apps.findings.services import scan_submit
+    from tests.findings.factories import ApplicationFactory
+    from tests.findings.reports import many, sarif
+
+    settings.FIXOPS_INGEST_ASYNC_BYTES = 10
+    settings.FIXOPS_UPLOAD_DIR = tmp_path
+    app = ApplicationFactory()
+    upload = SimpleUploadedFile("r.sarif", sarif(many(5)))
+    scan, _ = scan_submit(tenant=app.tenant, application=app, upload=upload, branch="main")
+    assert scan.status == "queued" and not Finding.objects.exists()
+    with start_worker(
+        redis_celery, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        redis_celery.tasks["fixops.findings.scan_process"].delay(scan_id=scan.pk)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if Scan.objects.get(pk=scan.pk).status == "done":
+                break
+            time.sleep(0.2)
+    scan.refresh_from_db()
+    assert scan.status == "done" and scan.counts["findings_new"] == 5
+    assert Finding.objects.filter(application=app).count() == 5
