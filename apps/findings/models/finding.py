@@ -105,6 +105,13 @@ class Finding(TenantOwned):
         db_constraint=False,
     )
     reopen_count = models.PositiveIntegerField(default=0)
+    # Risk (apps/intel/risk.py): the score, each component's contribution, and the intel it
+    # used, copied here so lists filter and sort without joining the intel tables.
+    risk_score = models.FloatField(null=True, blank=True)
+    risk_explanation = models.JSONField(default=dict, blank=True)
+    ssvc = models.CharField(max_length=10, blank=True)  # Track, Track*, Attend, Act
+    epss = models.FloatField(null=True, blank=True)
+    kev = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -117,6 +124,7 @@ class Finding(TenantOwned):
             models.Index(fields=["tenant", "application", "status"], name="finding_app_status_idx"),
             models.Index(fields=["tenant", "-id"], name="finding_tenant_recent_idx"),
             models.Index(fields=["tenant", "vuln_id"], name="finding_tenant_vuln_idx"),
+            models.Index(fields=["tenant", "-risk_score", "-id"], name="finding_tenant_risk_idx"),
         ]
         ordering = ["-id"]
 
