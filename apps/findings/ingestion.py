@@ -191,6 +191,9 @@ FINDING_FIELDS = (
     "last_scan_id",
     "reopen_count",
     "updated_at",
+    "risk_explanation",
+    "ssvc",
+    "kev",
 )
 
 
@@ -234,6 +237,9 @@ def _finding_row(scan: Scan, key: str, group: list[Keyed], now) -> tuple:
         scan.pk,
         0,
         now,
+        {},  # risk_explanation, ssvc, kev: filled by the risk refresh after import
+        "",
+        False,
     )
 
 
