@@ -96,6 +96,9 @@ class FindingAdmin(TenantScopedAdmin):
     list_display = (
         "id",
         "title",
+        "risk_score",
+        "ssvc",
+        "kev",
         "severity",
         "status",
         "kind",
@@ -103,7 +106,7 @@ class FindingAdmin(TenantScopedAdmin):
         "vuln_id",
         "last_seen",
     )
-    list_filter = ("status", "severity", "kind", "dedup_strategy", "tenant")
+    list_filter = ("status", "severity", "kind", "ssvc", "kev", "dedup_strategy", "tenant")
     search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
     list_select_related = ("application", "tenant")
     readonly_fields = (
@@ -116,6 +119,11 @@ class FindingAdmin(TenantScopedAdmin):
         "closed_at",
         "closed_by_scan",
         "reopen_count",
+        "risk_score",
+        "ssvc",
+        "epss",
+        "kev",
+        "risk_explanation",
     )
     raw_id_fields = ("application",)
     inlines = [OccurrenceInline, FindingEventInline]

@@ -20,7 +20,7 @@ from django.db import connection, models
 SQLITE_BATCH = 500  # stays under SQLite's bound-parameter limit
 # One array parameter, joined as a set: `col = ANY(array)` would scan the array once per row
 # (100,000 rows x 10,000 ids took 10 s); a semi-join over unnest() is hashed.
-_IN_ARRAY = "{column} IN (SELECT unnest(%s::bigint[]))"
+_IN_ARRAY = "{column} IN (SELECT unnest(%s::{array_type}[]))"
 
 
 def _is_postgres() -> bool:
@@ -75,7 +75,8 @@ def update_by_ids(model: type[models.Model], ids: Sequence[int], **values: Any) 
         return 0
     manager = model._base_manager
     if _is_postgres():
-        return manager.extra(where=[_IN_ARRAY.format(column="id")], params=[list(ids)]).update(  # noqa: S608, S610 - see module docstring
+        where = _IN_ARRAY.format(column="id", array_type="bigint")
+        return manager.extra(where=[where], params=[list(ids)]).update(  # noqa: S608, S610 - see module docstring
             **values
         )
     total = 0
@@ -126,7 +127,7 @@ def update_rows(
 
 
 def values_for_ids(
-    queryset: models.QuerySet, field: str, ids: Sequence[int], *columns: str
+    queryset: models.QuerySet, field: str, ids: Sequence[int] | Sequence[str], *columns: str
 ) -> list[tuple]:
     """`queryset.filter(<field> IN ids).values_list(*columns)`, as one array parameter on
     PostgreSQL and in parameter-limit-sized chunks elsewhere."""
@@ -134,8 +135,11 @@ def values_for_ids(
         return []
     column = queryset.model._meta.get_field(field).column
     if _is_postgres():
+        array_type = "text" if isinstance(ids[0], str) else "bigint"
         return list(
-            queryset.extra(where=[_IN_ARRAY.format(column=column)], params=[list(ids)]).values_list(  # noqa: S608, S610 - see module docstring
+            queryset.extra(
+                where=[_IN_ARRAY.format(column=column, array_type=array_type)], params=[list(ids)]
+            ).values_list(  # noqa: S608, S610 - see module docstring
                 *columns
             )
         )

@@ -56,6 +56,7 @@ class Outcome:
     skipped: list[dict] = field(default_factory=list)
     tool_name: str = ""
     tool_version: str = ""
+    finding_ids: list[int] = field(default_factory=list)
 
 
 def _clip(value: str | None, length: int) -> str:
@@ -116,6 +117,7 @@ def ingest_report(
     counts["skipped"] = sum(1 for s in result.skipped if s.lost_finding)
     counts["warnings"] = len(skipped) - counts["skipped"]
     return Outcome(
+        finding_ids=sorted(finding_ids.values()),
         counts=counts,
         noise=noise,
         skipped=skipped,

@@ -68,6 +68,10 @@ FINDING_FILTERS = {
     "cve": "vuln_id",
     "cwe": "cwe",
     "dedup_strategy": "dedup_strategy",
+    "kev": "kev",
+    "epss_min": "epss__gte",
+    "risk_min": "risk_score__gte",
+    "ssvc": "ssvc__in",
 }
 
 
@@ -77,7 +81,7 @@ def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> Qu
     qs = Finding.objects.for_tenant(tenant)
     for name, lookup in FINDING_FILTERS.items():
         value = filters.get(name)
-        if value not in (None, "", []):
+        if value not in (None, "", []):  # kev=False is a filter too: only None means unset
             qs = qs.filter(**{lookup: value})
     if filters.get("tool"):
         qs = qs.distinct()

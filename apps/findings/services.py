@@ -187,6 +187,7 @@ def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
     from apps.findings.ingestion import ingest_report
 
     outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
+    _refresh_risk(scan, outcome.finding_ids)
     scan.tool_name = outcome.tool_name[:100]
     scan.tool_version = outcome.tool_version[:100]
     scan.counts = outcome.counts
@@ -207,6 +208,19 @@ def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
             "finished_at",
         ]
     )
+
+
+def _refresh_risk(scan: Scan, finding_ids: list[int]) -> None:
+    """Score the scan's findings: inline for CI-sized reports, so the answer (and a gate that
+    follows) sees fresh scores; by a worker after commit for big ones."""
+    from apps.findings.tasks import risk_refresh_task
+    from apps.intel.scoring import risk_refresh
+
+    if len(finding_ids) <= settings.FIXOPS_RISK_INLINE_MAX:
+        risk_refresh(finding_ids=finding_ids)
+    else:
+        application_id = scan.application_id
+        transaction.on_commit(lambda: risk_refresh_task.delay(application_id=application_id))
 
 
 def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:

@@ -194,6 +194,9 @@ FIXOPS_TOKEN_TOUCH_SECONDS = env.int("FIXOPS_TOKEN_TOUCH_SECONDS", default=60)
 # report is stored under FIXOPS_UPLOAD_DIR and imported by a worker (202 + status URL).
 FIXOPS_UPLOAD_MAX_BYTES = env.int("FIXOPS_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)
 FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 1024 * 1024)
+# Imports of up to this many findings are risk-scored inside the upload request; larger ones
+# are scored by a worker right after commit.
+FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
 
 from fixops.settings.components.celery import *  # noqa: E402, F403

@@ -42,6 +42,10 @@ class FindingOutputSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     closed_by_scan_id = serializers.IntegerField(allow_null=True)
     reopen_count = serializers.IntegerField()
+    risk_score = serializers.FloatField(allow_null=True)
+    ssvc = serializers.CharField()
+    epss = serializers.FloatField(allow_null=True)
+    kev = serializers.BooleanField()
 
 
 class OccurrenceSerializer(serializers.Serializer):
@@ -64,6 +68,9 @@ class FindingDetailSerializer(FindingOutputSerializer):
     message = serializers.CharField()
     cvss = serializers.ListField(child=serializers.DictField())
     vex_justification = serializers.CharField()
+    risk_explanation = serializers.DictField(
+        help_text="Each component of the risk score: prior, evidence, impact, SSVC inputs."
+    )
     occurrences = OccurrenceSerializer(many=True, source="occurrence_rows")
 
 
@@ -79,6 +86,18 @@ class FindingCollectionApi(TenantApi):
         cve = serializers.CharField(required=False, help_text="CVE / GHSA / OSV id")
         cwe = serializers.IntegerField(required=False, min_value=1)
         dedup_strategy = serializers.CharField(required=False)
+        kev = serializers.BooleanField(required=False, allow_null=True, default=None)
+        epss_min = serializers.FloatField(required=False, min_value=0, max_value=1)
+        risk_min = serializers.FloatField(required=False, min_value=0, max_value=100)
+        ssvc = serializers.MultipleChoiceField(
+            choices=["Track", "Track*", "Attend", "Act"], required=False
+        )
+        ordering = serializers.ChoiceField(
+            choices=["-id", "-risk_score"],
+            required=False,
+            default="-id",
+            help_text="Newest first (default) or riskiest first.",
+        )
 
     @extend_schema(
         parameters=[FilterSerializer],
@@ -94,6 +113,9 @@ class FindingCollectionApi(TenantApi):
         if values.get("cve"):
             values["cve"] = values["cve"].upper()
         paginator = KeysetPagination()
+        paginator.ordering = (
+            ("-risk_score", "-id") if values.pop("ordering") == "-risk_score" else ("-id",)
+        )
         page = paginator.paginate_queryset(
             finding_list(tenant=request.tenant, filters=values), request, self
         )
