@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 SQLITE_BATCH = 500  # stays under SQLite's bound-parameter limit
 # One array parameter, joined as a set: `col = ANY(array)` would scan the array once per row
@@ -96,7 +96,8 @@ def update_rows(
         meta = model._meta
         table = connection.ops.quote_name(meta.db_table)
         columns = [meta.get_field(name).column for name in fields]
-        with connection.cursor() as cursor:
+        # Atomic: the temporary table lives until the end of the transaction (ON COMMIT DROP).
+        with transaction.atomic(), connection.cursor() as cursor:
             cols = ", ".join(connection.ops.quote_name(c) for c in ["id", *columns])
             # Same column types as the target, none of its constraints.
             cursor.execute(

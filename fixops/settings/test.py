@@ -13,6 +13,8 @@ from fixops.settings.base import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# A name of its own lets benchmarks and a second suite run beside the first one.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("FIXOPS_TEST_DB", "test_fixops")}  # noqa: F405
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
