@@ -63,7 +63,9 @@ def test_import_scores_findings_inline(acme_analyst):
         format="multipart",
     ).json()
     assert body["counts"]["findings_new"] == 3
-    scores = list(Finding.objects.values_list("risk_score", flat=True))
+    scores = list(
+        Finding.objects.filter(application__name="web").values_list("risk_score", flat=True)
+    )
     assert len(scores) == 3 and all(s is not None and s > 0 for s in scores)
     listed = acme_analyst.get("/api/v1/findings/", {"ordering": "-risk_score"}).json()
     assert listed["results"][0]["risk_score"] is not None
