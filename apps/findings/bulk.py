@@ -138,11 +138,9 @@ def values_for_ids(
     if _is_postgres():
         array_type = "text" if isinstance(ids[0], str) else "bigint"
         return list(
-            queryset.extra(
+            queryset.extra(  # noqa: S610 - see module docstring
                 where=[_IN_ARRAY.format(column=column, array_type=array_type)], params=[list(ids)]
-            ).values_list(  # noqa: S608, S610 - see module docstring
-                *columns
-            )
+            ).values_list(*columns)
         )
     rows: list[tuple] = []
     for start in range(0, len(ids), SQLITE_BATCH):

@@ -7,7 +7,10 @@ structure, keeps each run's metadata (tool and rules, `originalUriBaseIds`, `inv
 at a time with ijson's C builder and converts them with their run's metadata. So a
 100,000-result log is never held whole, key order inside a run does not matter (Semgrep
 writes `results` before `tool`), and a truncated or malformed file fails inside `parse()`
-before any finding is produced.
+before any finding is produced. Pass 2 is the per-result hot loop, so what depends only on the
+rule (kind, title, CWEs, default severity) is derived once per (ruleId, ruleIndex) of a run,
+a path is normalised once per distinct uri, the optional parts most results lack are read
+only when present, and findings are built with `_common.slots_builder`.
 
 Mapping of one result to a `NormalizedFinding`:
 
@@ -70,6 +73,7 @@ integers in 1..10**9 are treated as absent and noted in `properties["ignored"]`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -77,6 +81,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ._common import (
+    MAX_LINE,
     MAX_SNIPPET,
     MAX_TEXT,
     MAX_TITLE,
@@ -89,12 +94,12 @@ from ._common import (
     is_absolute,
     iter_items,
     json_head,
-    line_number,
     pointer,
     primed,
     redact,
     rewindable,
     sha256_hex,
+    slots_builder,
     strip_file_scheme,
     type_name,
 )
@@ -102,8 +107,8 @@ from .base import Component, NormalizedFinding, ParseError, ParseIssue, Parser, 
 
 FORMAT = "sarif"
 SARIF_VERSION = "2.1.0"
-_MISSING = object()
 PATH_CACHE_SIZE = 65536
+FACTS_CACHE_SIZE = 65536
 
 SECRET_TOOLS = frozenset({"gitleaks", "trufflehog", "detect-secrets", "ggshield"})
 IAC_TOOLS = frozenset(
@@ -130,6 +135,42 @@ _SCHEMA_HINT = re.compile(rb'"\$schema"\s*:\s*"[^"]*sarif', re.IGNORECASE)
 _VERSION_HINT = re.compile(rb'"version"\s*:\s*"2\.1\.0"')
 _RUNS_HINT = re.compile(rb'"runs"\s*:\s*\[')
 _DRIVER_HINT = re.compile(rb'"driver"\s*:\s*\{')
+
+# Pointers below a result to its first location's parts (only formatted for errors).
+_LOCATION = "/locations/0"
+_PHYSICAL = _LOCATION + "/physicalLocation"
+_ARTIFACT = _PHYSICAL + "/artifactLocation"
+_NO_LOCATION = ("", None, None, None, "", "")
+_NO_PROPERTIES: dict[str, Any] = {}
+_NOT_SCA: tuple[tuple[str, ...], Component | None, tuple[str, ...]] = ((), None, ())
+# The NormalizedFinding fields `_build` sets, in the order it passes them.
+_FINDING_FIELDS = (
+    "kind",
+    "tool",
+    "rule_id",
+    "title",
+    "severity",
+    "message",
+    "pointer",
+    "confidence",
+    "cwes",
+    "vuln_ids",
+    "component",
+    "path",
+    "start_line",
+    "end_line",
+    "start_column",
+    "snippet",
+    "fingerprints",
+    "secret_hash",
+    "fixed_versions",
+    "suppressed",
+    "suppression",
+    "baseline_state",
+    "references",
+    "properties",
+)
+_new_finding = slots_builder(NormalizedFinding, _FINDING_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +203,20 @@ class _Component:
             self.by_id.setdefault(rule.id, rule)
 
 
+@dataclass(frozen=True, slots=True)
+class _RuleFacts:
+    """What a result's rule decides, derived once per rule of a run instead of per result
+    (100,000 results typically share a few dozen rules)."""
+
+    rule: _Rule | None  # as resolved; None when the log does not declare it
+    effective: _Rule  # `rule`, else a bare _Rule carrying the result's ruleId
+    rule_id: str
+    kind: str  # finding kind from the tool and the rule's tags (result tags may change it)
+    score_severity: str  # from the rule's security-severity; "" when it has none
+    level: str  # invocation override, else the rule's default level; "" when neither
+    references: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class _Run:
     """What a run declares that results refer to."""
@@ -179,6 +234,8 @@ class _Run:
     count: int = 0  # results in this run, counted by pass 1
     # (uri, uriBaseId) -> (path, non-file uri): results of one run share few distinct files
     paths: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (ruleId, ruleIndex) -> what that rule decides; None when the result has no rule id
+    facts: dict[tuple[str | None, int | None], _RuleFacts | None] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -338,16 +395,19 @@ def _rule_from(raw: Any, where: str) -> _Rule:
     )
 
 
-def _get(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    """obj[key] if it has the SARIF type (None when absent or null), else a ParseError."""
+def _get(obj: dict[str, Any], key: str, kind: type, where: str, inner: str = "") -> Any:
+    """obj[key] if it has the SARIF type (None when absent or null), else a ParseError at
+    `where` + `inner` + "/key" (the pointer is only formatted for the error)."""
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or value.__class__ is kind:  # the exact type ijson builds: no isinstance
+        return value
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     expected = {dict: "an object", list: "an array", str: "a string", int: "an integer"}[kind]
     raise ParseError(
-        FORMAT, f"{key} must be {expected}, got {type_name(value)}", pointer=f"{where}/{key}"
+        FORMAT,
+        f"{key} must be {expected}, got {type_name(value)}",
+        pointer=f"{where}{inner}/{key}",
     )
 
 
@@ -372,16 +432,7 @@ class _Reader:
             stream.seek(start)
             results = iter_items(stream, "runs.item.results.item", FORMAT)
             for run in runs:
-                for i in range(run.count):
-                    where = pointer("runs", run.index, "results", i)
-                    raw = next(results, _MISSING)
-                    if raw is _MISSING:
-                        raise ParseError(
-                            FORMAT, "the report changed while it was read", pointer=where
-                        )
-                    finding = self._convert(raw, run, where)
-                    if finding is not None:
-                        yield finding
+                yield from self._run_findings(run, results)
         finally:
             if stream is not self.stream:
                 stream.close()
@@ -582,59 +633,121 @@ class _Reader:
 
     # -- pass 2: results ---------------------------------------------------------------
 
+    def _run_findings(self, run: _Run, results: Iterator[Any]) -> Iterator[NormalizedFinding]:
+        """The findings of one run: the next `run.count` results of the stream."""
+        base = f"/runs/{run.index}/results/"
+        convert = self._convert
+        done = 0
+        for raw in itertools.islice(results, run.count):
+            finding = convert(raw, run, f"{base}{done}")
+            done += 1
+            if finding is not None:
+                yield finding
+        if done < run.count:
+            where = f"{base}{done}"
+            raise ParseError(FORMAT, "the report changed while it was read", pointer=where)
+
     def _convert(self, raw: Any, run: _Run, where: str) -> NormalizedFinding | None:
         """One result -> a finding; None for non-defects and for results recorded as skipped."""
         if not isinstance(raw, dict):
             raise ParseError(
                 FORMAT, f"a result must be a JSON object, got {type_name(raw)}", pointer=where
             )
-        sarif_kind = _get(raw, "kind", str, where) or "fail"
-        sarif_kind = sarif_kind if sarif_kind in RESULT_KINDS else "fail"
-        if sarif_kind in NOT_DEFECTS:
-            return None
+        sarif_kind = raw.get("kind")
+        if sarif_kind is None:
+            sarif_kind = "fail"
+        else:
+            sarif_kind = _get(raw, "kind", str, where) or "fail"
+            if sarif_kind in NOT_DEFECTS:
+                return None
+            if sarif_kind not in RESULT_KINDS:
+                sarif_kind = "fail"
+        facts = self._facts(raw, run, where)
+        if facts is None:
+            return self._skip(where, "result has no ruleId and no resolvable rule")
+        message = self._message(raw, facts.rule, where)
+        if not message:
+            return self._skip(where, "result has no message text")
+        return self._build(raw, run, where, facts, message=message, sarif_kind=sarif_kind)
+
+    def _skip(self, where: str, message: str) -> None:
+        self.result.skipped.append(ParseIssue(pointer=where, message=message))
+
+    def _facts(self, raw: dict[str, Any], run: _Run, where: str) -> _RuleFacts | None:
+        """What the result's rule decides, cached per (ruleId, ruleIndex) within the run.
+
+        A result with a `rule` reference object (rare) is resolved without the cache, since
+        the reference takes part in the lookup. None: no rule id at all (skip the result).
+        """
+        if "rule" in raw:
+            return self._derive_facts(raw, run, where)
+        rule_id = raw.get("ruleId")
+        if rule_id.__class__ is not str:
+            rule_id = _get(raw, "ruleId", str, where)
+        index = raw.get("ruleIndex")
+        key = (rule_id, index if index.__class__ is int else None)
+        try:
+            return run.facts[key]
+        except KeyError:
+            pass
+        if len(run.facts) >= FACTS_CACHE_SIZE:
+            run.facts.clear()
+        facts = run.facts[key] = self._derive_facts(raw, run, where)
+        return facts
+
+    def _derive_facts(self, raw: dict[str, Any], run: _Run, where: str) -> _RuleFacts | None:
         rule, rule_index = self._rule(raw, run, where)
         ref = _get(raw, "rule", dict, where) or {}
         rule_id = (
             _get(raw, "ruleId", str, where) or as_str(ref.get("id")) or (rule.id if rule else "")
         )
         if not rule_id:
-            return self._skip(where, "result has no ruleId and no resolvable rule")
-        message = self._message(raw, rule, where)
-        if not message:
-            return self._skip(where, "result has no message text")
-        return self._build(
-            raw,
-            run,
-            where=where,
-            rule=rule or _Rule(id=rule_id),
-            rule_index=rule_index,
-            rule_id=rule_id,
-            message=message,
-            sarif_kind=sarif_kind,
+            return None
+        effective = rule or _Rule(id=rule_id)
+        score = effective.security_severity
+        level = (
+            run.overrides.get(effective.id)
+            or (run.index_overrides.get(rule_index) if rule_index is not None else None)
+            or effective.level
         )
-
-    def _skip(self, where: str, message: str) -> None:
-        self.result.skipped.append(ParseIssue(pointer=where, message=message))
+        return _RuleFacts(
+            rule=rule,
+            effective=effective,
+            rule_id=rule_id,
+            kind=infer_kind(run.tool, rule_id, effective.tags),
+            score_severity=(severity_band(score) or "medium") if score is not None else "",
+            level=level or "",
+            references=(effective.help_uri,) if effective.help_uri else (),
+        )
 
     def _build(
         self,
         raw: dict[str, Any],
         run: _Run,
-        *,
         where: str,
-        rule: _Rule,
-        rule_index: int | None,
-        rule_id: str,
+        facts: _RuleFacts,
+        *,
         message: str,
         sarif_kind: str,
     ) -> NormalizedFinding:
+        """The finding for one result. Optional parts most results lack (result tags, taxa,
+        fingerprints, suppressions) are only looked at when present."""
         notes: list[str] = []
-        props = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
-        result_tags = props.get("tags") if isinstance(props.get("tags"), list) else []
-        tags = list(rule.tags) + [t for t in result_tags if isinstance(t, str)]
-        kind = infer_kind(run.tool, rule_id, tags)
-        path, lines, snippet, uri = self._location(raw, run, where, notes)
-        fingerprints = _fingerprints(raw, where)
+        props = raw.get("properties")
+        if props.__class__ is not dict:
+            props = props if isinstance(props, dict) else _NO_PROPERTIES
+        rule = facts.effective
+        kind, cwes = facts.kind, rule.cwes
+        if props:
+            kind, cwes = _with_result_tags(props, run.tool, facts, kind, cwes)
+        if raw.get("taxa") is not None:
+            cwes = tuple(dict.fromkeys(cwes + _cwes(_taxa_cwes(raw["taxa"]))))
+        path, start, end, column, snippet, uri = self._location(raw, run, where, notes)
+        fingerprints = (
+            _fingerprints(raw, where)
+            if "fingerprints" in raw or "partialFingerprints" in raw
+            else {}
+        )
         secret_hash = ""
         title = rule.title or cap(_first_line(message), MAX_TITLE)
         if kind == "secret":
@@ -643,7 +756,7 @@ class _Reader:
             title = redact(title, [snippet])
             fingerprints = {k: redact(v, [snippet]) for k, v in fingerprints.items()}
             snippet = ""
-        suppressed, suppression = _suppression(raw, where)
+        suppressed, suppression = _suppression(raw, where) if "suppressions" in raw else (False, "")
         properties: dict[str, str] = {}
         if sarif_kind != "fail":
             properties["sarif_kind"] = sarif_kind
@@ -652,40 +765,37 @@ class _Reader:
         if notes:
             properties["ignored"] = "; ".join(notes)
         baseline = raw.get("baselineState")
-        vuln_ids, component, fixed = _sca_details(kind, rule_id, message)
-        return NormalizedFinding(
-            kind=kind,
-            tool=run.tool,
-            rule_id=rule_id,
-            title=title,
-            severity=self._severity(
-                raw,
-                props,
-                rule=rule,
-                rule_index=rule_index,
-                run=run,
-                sarif_kind=sarif_kind,
-                kind=kind,
-            ),
-            message=cap(message, MAX_TEXT),
-            pointer=where,
-            confidence=_confidence(props) or rule.confidence,
-            cwes=tuple(dict.fromkeys(rule.cwes + _cwes(tags) + _cwes(_taxa_cwes(raw.get("taxa"))))),
-            vuln_ids=vuln_ids,
-            component=component,
-            path=path,
-            start_line=lines[0],
-            end_line=lines[1],
-            start_column=lines[2],
-            snippet=cap(snippet, MAX_SNIPPET),
-            fingerprints=fingerprints,
-            secret_hash=secret_hash,
-            fixed_versions=fixed,
-            suppressed=suppressed,
-            suppression=suppression,
-            baseline_state=baseline if baseline in BASELINE_STATES else "",
-            references=(rule.help_uri,) if rule.help_uri else (),
-            properties=properties,
+        if not isinstance(baseline, str):
+            baseline = ""
+        vuln_ids, component, fixed = (
+            _sca_details(facts.rule_id, message) if kind == "sca" else _NOT_SCA
+        )
+        # Positional, in _FINDING_FIELDS order (see `slots_builder` for why not keywords).
+        return _new_finding(
+            kind,
+            run.tool,
+            facts.rule_id,
+            title,
+            _severity(raw, props, facts, sarif_kind, kind),
+            cap(message, MAX_TEXT),
+            where,
+            (_confidence(props) if props else "") or rule.confidence,
+            cwes,
+            vuln_ids,
+            component,
+            path,
+            start,
+            end,
+            column,
+            cap(snippet, MAX_SNIPPET),
+            fingerprints,
+            secret_hash,
+            fixed,
+            suppressed,
+            suppression,
+            baseline if baseline in BASELINE_STATES else "",
+            facts.references,
+            properties,
         )
 
     def _rule(self, raw: dict[str, Any], run: _Run, where: str) -> tuple[_Rule | None, int | None]:
@@ -693,7 +803,7 @@ class _Reader:
         ref = _get(raw, "rule", dict, where) or {}
         component = run.driver
         in_driver = True
-        tool_ref = _get(ref, "toolComponent", dict, f"{where}/rule") if ref else None
+        tool_ref = _get(ref, "toolComponent", dict, where, "/rule") if ref else None
         if tool_ref:
             component, in_driver = self._component_for(tool_ref, run)
         index = ref.get("index") if isinstance(ref.get("index"), int) else raw.get("ruleIndex")
@@ -718,9 +828,14 @@ class _Reader:
         return run.driver, True
 
     def _message(self, raw: dict[str, Any], rule: _Rule | None, where: str) -> str:
-        message = _get(raw, "message", dict, where)
+        message = raw.get("message")
+        if message.__class__ is not dict:
+            message = _get(raw, "message", dict, where)
         if not message:
             return ""
+        text = message.get("text")
+        if text.__class__ is str and text.strip():  # the usual case, checked first
+            return text
         for key in ("text", "markdown"):
             text = message.get(key)
             if isinstance(text, str) and text.strip():
@@ -737,70 +852,65 @@ class _Reader:
 
         return _PLACEHOLDER.sub(fill, template)
 
-    def _severity(
-        self,
-        raw: dict[str, Any],
-        props: dict[str, Any],
-        *,
-        rule: _Rule,
-        rule_index: int | None,
-        run: _Run,
-        sarif_kind: str,
-        kind: str,
-    ) -> str:
-        if sarif_kind != "fail":
-            return "info"
-        score = _score(props.get("security-severity"))
-        score = score if score is not None else rule.security_severity
-        if score is not None:
-            return severity_band(score) or "medium"
-        level = raw.get("level")
-        if level not in LEVEL_SEVERITY:
-            level = run.overrides.get(rule.id) or (
-                run.index_overrides.get(rule_index) if rule_index is not None else None
-            )
-        level = level or rule.level
-        if not level and kind == "secret":
-            return DEFAULT_LEAK_SEVERITY
-        return LEVEL_SEVERITY[level or "warning"]
-
     # -- location ----------------------------------------------------------------------
 
     def _location(
         self, raw: dict[str, Any], run: _Run, where: str, notes: list[str]
-    ) -> tuple[str, tuple[int | None, int | None, int | None], str, str]:
-        """(path, (start line, end line, start column), snippet, non-file uri)."""
-        locations = _get(raw, "locations", list, where)
-        empty: tuple[int | None, int | None, int | None] = (None, None, None)
+    ) -> tuple[str, int | None, int | None, int | None, str, str]:
+        """(path, start line, end line, start column, snippet, non-file uri).
+
+        The hot path of a large log: each level is read with a plain `get` and an exact type
+        test, and `_get` (type error with its pointer) is only called when that test fails.
+        """
+        locations = raw.get("locations")
+        if locations.__class__ is not list:
+            locations = _get(raw, "locations", list, where)
         if not locations:
-            return "", empty, "", ""
-        loc_where = f"{where}/locations/0"
+            return _NO_LOCATION
         first = locations[0]
         if not isinstance(first, dict):
             raise ParseError(
                 FORMAT,
                 f"a location must be a JSON object, got {type_name(first)}",
-                pointer=loc_where,
+                pointer=where + _LOCATION,
             )
-        physical = _get(first, "physicalLocation", dict, loc_where)
+        physical = first.get("physicalLocation")
+        if physical.__class__ is not dict:
+            physical = _get(first, "physicalLocation", dict, where, _LOCATION)
         if not physical:
-            return "", empty, "", ""
-        phys_where = f"{loc_where}/physicalLocation"
-        artifact = _get(physical, "artifactLocation", dict, phys_where) or {}
-        path, uri = self._path(artifact, run, f"{phys_where}/artifactLocation")
-        region = _get(physical, "region", dict, phys_where) or {}
-        context = _get(physical, "contextRegion", dict, phys_where) or {}
-        lines = _region_lines(region, notes)
-        snippet = _text(region, "snippet") or _text(context, "snippet")
-        return path, lines, snippet, uri
+            return _NO_LOCATION
+        artifact = physical.get("artifactLocation")
+        if artifact.__class__ is not dict:
+            artifact = _get(physical, "artifactLocation", dict, where, _PHYSICAL)
+        path, uri = self._path(artifact, run, where) if artifact else ("", "")
+        region = physical.get("region")
+        if region.__class__ is not dict:
+            region = _get(physical, "region", dict, where, _PHYSICAL)
+        context = physical.get("contextRegion")
+        if context is not None:
+            context = _get(physical, "contextRegion", dict, where, _PHYSICAL)
+        start = end = column = None
+        snippet = ""
+        if region:
+            start, end, column = _region_lines(region, notes)
+            snippet = _text(region, "snippet")
+        if not snippet and context:
+            snippet = _text(context, "snippet")
+        return path, start, end, column, snippet, uri
 
     def _path(self, artifact: dict[str, Any], run: _Run, where: str) -> tuple[str, str]:
-        uri = _get(artifact, "uri", str, where)
-        base = _get(artifact, "uriBaseId", str, where) or ""
-        index = artifact.get("index")
-        if uri is None and isinstance(index, int) and 0 <= index < len(run.artifacts):
-            uri, base = run.artifacts[index]
-            base = base or ""
+        """(path, non-file uri) of an artifactLocation; normalised once per distinct uri."""
+        uri = artifact.get("uri")
+        if uri.__class__ is not str:
+            uri = _get(artifact, "uri", str, where, _ARTIFACT)
+        base = artifact.get("uriBaseId")
+        if base.__class__ is not str:
+            base = _get(artifact, "uriBaseId", str, where, _ARTIFACT) or ""
+        if uri is None:
+            index = artifact.get("index")
+            if isinstance(index, int) and 0 <= index < len(run.artifacts):
+                uri, base = run.artifacts[index]
+                base = base or ""
         if not uri:
             return "", ""
         cached = run.paths.get((uri, base))
@@ -813,7 +923,11 @@ class _Reader:
             prefix = "" if is_absolute(path) else self._base_prefix(base, run)
             resolved = (
                 clean_path(
-                    path, fmt=FORMAT, where=f"{where}/uri", roots=self._roots(run), prefix=prefix
+                    path,
+                    fmt=FORMAT,
+                    where=f"{where}{_ARTIFACT}/uri",
+                    roots=self._roots(run),
+                    prefix=prefix,
                 ),
                 "",
             )
@@ -883,18 +997,63 @@ def _lookup(rule_id: str, preferred: list[_Component], run: _Run) -> _Rule | Non
 def _region_lines(
     region: dict[str, Any], notes: list[str]
 ) -> tuple[int | None, int | None, int | None]:
-    values = []
-    for key in ("startLine", "endLine", "startColumn"):
-        raw = region.get(key)
-        value = line_number(raw)
-        if raw is not None and value is None:
-            notes.append(f"region.{key}={cap(json.dumps(raw), 40)}")
-        values.append(value)
-    start, end, column = values
+    start, end, column = region.get("startLine"), region.get("endLine"), region.get("startColumn")
+    if not (  # usual case: absent, or an int in 1..MAX_LINE (a bool is not an int here)
+        (start is None or (start.__class__ is int and 0 < start <= MAX_LINE))
+        and (end is None or (end.__class__ is int and 0 < end <= MAX_LINE))
+        and (column is None or (column.__class__ is int and 0 < column <= MAX_LINE))
+    ):
+        start = _line(region, "startLine", notes)
+        end = _line(region, "endLine", notes)
+        column = _line(region, "startColumn", notes)
     if start is not None and end is not None and end < start:
         notes.append(f"region.endLine={end} before startLine")
         end = None
     return start, end, column
+
+
+def _line(region: dict[str, Any], key: str, notes: list[str]) -> int | None:
+    """region[key] when it is a usable line/column number; anything else present is noted
+    (spelled as JSON, which is only worth doing for such abnormal values)."""
+    value = region.get(key)
+    if value is None:
+        return None
+    if value.__class__ is int and 0 < value <= MAX_LINE:  # bool is not int here
+        return value
+    notes.append(f"region.{key}={cap(json.dumps(value), 40)}")
+    return None
+
+
+def _with_result_tags(
+    props: dict[str, Any], tool: str, facts: _RuleFacts, kind: str, cwes: tuple[int, ...]
+) -> tuple[str, tuple[int, ...]]:
+    """Kind and CWEs when the result adds its own `properties.tags` to the rule's."""
+    tags = props.get("tags")
+    extra = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    if not extra:
+        return kind, cwes
+    kind = infer_kind(tool, facts.rule_id, facts.effective.tags + tuple(extra))
+    return kind, tuple(dict.fromkeys(cwes + _cwes(extra)))
+
+
+def _severity(
+    raw: dict[str, Any], props: dict[str, Any], facts: _RuleFacts, sarif_kind: str, kind: str
+) -> str:
+    """Result security-severity, rule security-severity, result level, invocation override,
+    rule level, then the secret default or "warning" (see the module docstring)."""
+    if sarif_kind != "fail":
+        return "info"
+    score = _score(props["security-severity"]) if "security-severity" in props else None
+    if score is not None:
+        return severity_band(score) or "medium"
+    if facts.score_severity:
+        return facts.score_severity
+    level = raw.get("level")
+    if not isinstance(level, str) or level not in LEVEL_SEVERITY:
+        level = facts.level
+    if not level and kind == "secret":
+        return DEFAULT_LEAK_SEVERITY
+    return LEVEL_SEVERITY[level or "warning"]
 
 
 def _fingerprints(raw: dict[str, Any], where: str) -> dict[str, str]:
@@ -932,11 +1091,9 @@ def _confidence(props: dict[str, Any]) -> str:
 
 
 def _sca_details(
-    kind: str, rule_id: str, message: str
+    rule_id: str, message: str
 ) -> tuple[tuple[str, ...], Component | None, tuple[str, ...]]:
     """vuln_ids, component and fixed versions of an SCA result (trivy's message lines)."""
-    if kind != "sca":
-        return (), None, ()
     fields = dict(_TRIVY_LINE.findall(message))
     name = fields.get("Package", "")
     component = Component(name=name, version=fields.get("Installed Version", "")) if name else None
