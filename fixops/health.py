@@ -59,6 +59,16 @@ def _beat() -> dict:
     }
 
 
+def _feeds() -> list[dict]:
+    """Each intel feed's last success, row count, version, last error and age."""
+    from apps.intel.feeds.status import feed_statuses
+
+    try:
+        return feed_statuses()
+    except Exception as exc:  # noqa: BLE001 — a probe reports any failure, it never raises
+        return [{"error": f"{type(exc).__name__}: {exc}"[:300]}]
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -73,4 +83,7 @@ def readyz(request):
     beat_ok = checks["beat"]["ok"] = checks["beat"].get("status") == "ok"
     ready = checks["database"]["ok"] and checks["broker"]["ok"]
     status = "ok" if ready and beat_ok else ("degraded" if ready else "unavailable")
-    return JsonResponse({"status": status, "checks": checks}, status=200 if ready else 503)
+    # Feeds are informational: stale intel must not take web nodes out of the load balancer.
+    feeds = _feeds() if checks["database"]["ok"] else []
+    body = {"status": status, "checks": checks, "feeds": feeds}
+    return JsonResponse(body, status=200 if ready else 503)

@@ -32,4 +32,28 @@ def schedules() -> list[Schedule]:
             every=settings.FIXOPS_HEARTBEAT_SECONDS,
             description="Proves beat, broker and worker work end to end; shown on /readyz.",
         ),
+        Schedule(
+            name="refresh EPSS",
+            task="fixops.intel.refresh_feed",
+            # Every day at 05:15 UTC: FIRST publishes one file a day; otherwise 304.
+            crontab="15 5 * * *",
+            kwargs={"name": "epss"},
+            description="Loads the FIRST EPSS daily file (304 when unchanged); see /readyz.",
+        ),
+        Schedule(
+            name="refresh KEV",
+            task="fixops.intel.refresh_feed",
+            # Every day at 05:30 UTC; a day without catalog changes costs one 304.
+            crontab="30 5 * * *",
+            kwargs={"name": "kev"},
+            description="Loads the CISA KEV catalog (304 when unchanged); see /readyz.",
+        ),
+        Schedule(
+            name="refresh OSV",
+            task="fixops.intel.refresh_feed",
+            # Every day at 05:45 UTC, after EPSS and KEV so new findings get today's intel.
+            crontab="45 5 * * *",
+            kwargs={"name": "osv"},
+            description="Loads the OSV advisories export and re-matches components.",
+        ),
     ]

@@ -199,6 +199,25 @@ FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 10
 FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
 
+# Public vulnerability feeds (apps/intel/feeds/): URLs are settings so a company can point
+# them at an internal mirror (file:// works too). Downloads stop past FIXOPS_FEED_MAX_BYTES
+# and wait at most FIXOPS_FEED_TIMEOUT seconds for the server to answer or send more bytes.
+FIXOPS_EPSS_URL = env.str(
+    "FIXOPS_EPSS_URL", default="https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+)
+FIXOPS_KEV_URL = env.str(
+    "FIXOPS_KEV_URL",
+    default="https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+)
+FIXOPS_OSV_URL = env.str(
+    "FIXOPS_OSV_URL", default="https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+)
+FIXOPS_FEED_MAX_BYTES = env.int("FIXOPS_FEED_MAX_BYTES", default=512 * 1024 * 1024)
+FIXOPS_FEED_TIMEOUT = env.float("FIXOPS_FEED_TIMEOUT", default=60.0)
+# An EPSS file with fewer rows is rejected as truncated (the real one has ~300,000); the
+# default of 1 suits fixtures, production can raise it (e.g. 200000).
+FIXOPS_EPSS_MIN_ROWS = env.int("FIXOPS_EPSS_MIN_ROWS", default=1)
+
 from fixops.settings.components.celery import *  # noqa: E402, F403
 from fixops.settings.components.drf import *  # noqa: E402, F403
 from fixops.settings.components.logging import *  # noqa: E402, F403

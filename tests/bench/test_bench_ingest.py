@@ -49,7 +49,7 @@ def _copy_baseline(rows: int) -> float:
             " tool, rule_id, title, message, path, line, first_seen, last_seen, updated_at,"
             " aliases, fixed_versions, cvss, component_purl, component_name,"
             " component_version, resource, vuln_id, vex_state, vex_justification,"
-            " reopen_count, id"
+            " reopen_count, risk_explanation, ssvc, kev, id"
         )
         with cursor.copy(f"COPY bench_copy ({columns}) FROM STDIN") as copy:
             for i in range(rows):
@@ -82,6 +82,9 @@ def _copy_baseline(rows: int) -> float:
                         "",
                         "",
                         0,
+                        "{}",
+                        "",
+                        False,
                         i,
                     )
                 )
