@@ -188,6 +188,10 @@ def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
 
     outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
     _refresh_risk(scan, outcome.finding_ids)
+    if outcome.counts.get("components"):
+        outcome.counts["advisory_findings_new"] = _match_advisories(
+            scan, outcome.counts["components"]
+        )
     scan.tool_name = outcome.tool_name[:100]
     scan.tool_version = outcome.tool_version[:100]
     scan.counts = outcome.counts
@@ -221,6 +225,20 @@ def _refresh_risk(scan: Scan, finding_ids: list[int]) -> None:
     else:
         application_id = scan.application_id
         transaction.on_commit(lambda: risk_refresh_task.delay(application_id=application_id))
+
+
+def _match_advisories(scan: Scan, components: int) -> int | None:
+    """Match an SBOM's components against the stored OSV advisories, so a plain SBOM yields
+    findings: inline for CI-sized SBOMs (returns how many findings are new), by a worker after
+    commit for large ones (returns None: not known yet)."""
+    from apps.intel.osv_match import match_application_components
+    from apps.intel.tasks import match_application_task
+
+    if components <= settings.FIXOPS_RISK_INLINE_MAX:
+        return match_application_components(scan.application_id).get("findings_new", 0)
+    application_id = scan.application_id
+    transaction.on_commit(lambda: match_application_task.delay(application_id=application_id))
+    return None
 
 
 def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:

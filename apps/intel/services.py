@@ -130,16 +130,12 @@ def _loader(name: str) -> Loader:
 
 
 def _osv_loader() -> Loader:
-    """Extension point: apps/intel/feeds/osv.py provides `load_osv(path) -> int` (it owns
-    advisory storage, matching and re-scoring); this adapts it to the loader signature and
-    turns its rejection of a whole export into FeedRejected."""
-    try:
-        from apps.intel.feeds import osv
-    except ModuleNotFoundError as exc:
-        if exc.name != "apps.intel.feeds.osv":
-            raise
-        raise FeedError("the OSV loader (apps.intel.feeds.osv.load_osv) is not installed") from None
-    rejected = getattr(osv, "OsvFeedError", ())
+    """apps/intel/feeds/osv.py owns advisory storage, matching and re-scoring; this adapts
+    `load_osv(path) -> int` to the loader signature and turns its rejection of a whole export
+    into FeedRejected."""
+    from apps.intel.feeds import osv
+
+    rejected = osv.OsvFeedError
 
     def load(path: Path, *, announce: bool = True) -> FeedResult:
         try:

@@ -22,3 +22,11 @@ def refresh_feed_task(*, name: str) -> dict[str, Any]:
         "events": run.result.events if run.result else 0,
         "rescored": run.rescored,
     }
+
+
+@shared_task(name="fixops.intel.match_application", acks_late=True, ignore_result=True)
+def match_application_task(*, application_id: int) -> dict[str, Any]:
+    """Match an application's components against OSV advisories (after a large SBOM)."""
+    from apps.intel.osv_match import match_application_components
+
+    return match_application_components(application_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from io import StringIO
 
 import pytest
@@ -82,18 +81,6 @@ def test_usage_errors():
         run("kev", "--file", "a", "--url", "http://127.0.0.1/b")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("apps.intel.feeds.osv") is not None,
-    reason="the OSV loader is installed; its own tests cover it",
-)
-def test_osv_without_its_loader_is_a_clear_error(tmp_path):
-    with pytest.raises(CommandError, match="OSV loader .* is not installed"):
-        run("osv", "--file", str(tmp_path / "all.zip"))
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("apps.intel.feeds.osv") is None, reason="no OSV loader yet"
-)
 def test_osv_goes_through_its_loader(tmp_path):
     out = run("osv", "--file", str(OSV_FIXTURES))
     assert out.startswith("osv: loaded 20 rows, version -, sha256 ")
