@@ -26,6 +26,11 @@ def test_demo_prints_working_credentials_once():
     # trivy and grype report the same advisories: one finding, two occurrences
     assert portal.filter(occurrences__tool="trivy").filter(occurrences__tool="grype").exists()
     assert "sample scans" in text
+    # the demo SBOM (requests 2.19, jinja2 2.10, django 3.2) matches the bundled advisories
+    assert Finding.objects.filter(
+        application__name="intranet-portal", occurrences__tool="osv"
+    ).exists()
+    assert not Finding.objects.filter(tenant__slug="demo", risk_score__isnull=True).exists()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get("/api/v1/me/").json()["tenant"]["slug"] == "demo"

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from apps.findings.models import Criticality, DataClassification
 from apps.findings.services import application_create, scan_submit
+from apps.intel.services import feed_refresh
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, membership_set, tenant_create
@@ -86,6 +87,10 @@ class Command(BaseCommand):
                 for fields in DEMO_APPLICATIONS
             }
             token = api_token_issue(tenant=demo, name="demo-ci", role=Role.ANALYST)
+        # Real intel first (a CISA KEV sample, PyPA OSV advisories), so the demo's findings
+        # show KEV status, SSVC outcomes and advisory matches.
+        feed_refresh(name="kev", path=str(DEMO_DIR / "kev.json"))
+        feed_refresh(name="osv", path=str(DEMO_DIR / "osv"))
         imported = 0
         for filename, app_name, branch in DEMO_SCANS:
             path = DEMO_DIR / filename
