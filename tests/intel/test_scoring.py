@@ -89,6 +89,7 @@ def test_findings_api_filters_on_intel(acme, acme_viewer):
     assert ids(kev="false") == [cold.pk]
     assert ids(epss_min=0.5) == [hot.pk]
     assert ids(ordering="-risk_score") == [hot.pk, cold.pk]
+    assert ids(ordering="-epss") == [hot.pk, cold.pk]
     assert ids(ssvc=["Attend", "Act", "Track*"]) == [hot.pk]
 
 

@@ -93,10 +93,10 @@ class FindingCollectionApi(TenantApi):
             choices=["Track", "Track*", "Attend", "Act"], required=False
         )
         ordering = serializers.ChoiceField(
-            choices=["-id", "-risk_score"],
+            choices=["-id", "-risk_score", "-epss"],
             required=False,
             default="-id",
-            help_text="Newest first (default) or riskiest first.",
+            help_text="Newest first (default), riskiest first, or most likely exploited first.",
         )
 
     @extend_schema(
@@ -113,9 +113,8 @@ class FindingCollectionApi(TenantApi):
         if values.get("cve"):
             values["cve"] = values["cve"].upper()
         paginator = KeysetPagination()
-        paginator.ordering = (
-            ("-risk_score", "-id") if values.pop("ordering") == "-risk_score" else ("-id",)
-        )
+        order = values.pop("ordering")
+        paginator.ordering = (order, "-id") if order != "-id" else ("-id",)
         page = paginator.paginate_queryset(
             finding_list(tenant=request.tenant, filters=values), request, self
         )
