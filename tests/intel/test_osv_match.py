@@ -22,13 +22,8 @@ from apps.findings.parsers.base import NormalizedFinding
 from apps.findings.services import scan_submit
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.models import IntelEvent
-from apps.intel.osv_match import (
-    affected_key,
-    compile_ranges,
-    component_key,
-    match_application_components,
-    match_components,
-)
+from apps.intel.osv_match import match_application_components, match_components
+from apps.intel.osv_versions import affected_key, compile_ranges, component_key
 from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db

@@ -38,8 +38,9 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from apps.findings.parsers._sbom import cwe_number
-from apps.intel.osv_match import affected_key, match_components
+from apps.intel.osv_match import match_components
 from apps.intel.osv_store import Advisory, AffectedPackage, osv_advisories_store
+from apps.intel.osv_versions import affected_key
 from apps.intel.scoring import risk_refresh
 
 logger = logging.getLogger(__name__)
