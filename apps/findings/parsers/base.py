@@ -7,6 +7,7 @@ to test against hostile input and lets a new format land without touching anythi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar
@@ -128,7 +129,7 @@ class ParseResult:
     skipped: list[ParseIssue] = field(default_factory=list)
 
 
-class Parser:
+class Parser(ABC):
     """Base class of a format parser. Subclasses register themselves by defining `format`."""
 
     format: ClassVar[str]  # registry key, e.g. "sarif", "cyclonedx-json"
@@ -138,10 +139,10 @@ class Parser:
     priority: ClassVar[int] = 0
 
     @classmethod
+    @abstractmethod
     def detect(cls, head: bytes) -> bool:
         """True when the first bytes of a file (up to 64 KiB) look like this format."""
-        raise NotImplementedError  # abstract: every registered subclass implements it
 
+    @abstractmethod
     def parse(self, stream: BinaryIO) -> ParseResult:
         """Parse a binary stream positioned at the start of the report."""
-        raise NotImplementedError  # abstract: every registered subclass implements it
