@@ -7,14 +7,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable
 
 import pytest
 from rest_framework.test import APIClient
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def service_available(host: str, port: int) -> bool:
@@ -26,13 +23,12 @@ def service_available(host: str, port: int) -> bool:
 
 
 def require_service(name: str, port: int) -> None:
-    """Skip locally when a service is down; in CI a missing service is a failure."""
-    if service_available("127.0.0.1", port):
-        return
-    message = f"{name} is not reachable on 127.0.0.1:{port}"
-    if IN_CI:
-        pytest.fail(f"{message}; CI requires it (see .ci/run)", pytrace=False)
-    pytest.skip(message)
+    """A missing service is a failure, never a silent skip: the tests that need it would
+    otherwise pass by not running (.ci/run starts the services when they are installed)."""
+    if not service_available("127.0.0.1", port):
+        pytest.fail(
+            f"{name} is not reachable on 127.0.0.1:{port}; start it (see .ci/run)", pytrace=False
+        )
 
 
 @pytest.fixture

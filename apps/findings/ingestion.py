@@ -14,10 +14,12 @@ not read is not fixed. Warnings about kept data do not stop closure.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from django.db.models import F
@@ -140,8 +142,6 @@ class _PhaseTimer:
 
 
 def _with_tool(nf: NormalizedFinding, tool: str) -> NormalizedFinding:
-    from dataclasses import replace
-
     return replace(nf, tool=tool)
 
 
@@ -466,9 +466,6 @@ COMPONENT_FIELDS = (
 
 
 def _component_identity(component: ParsedComponent) -> str:
-    import hashlib
-    import json
-
     return hashlib.sha256(
         json.dumps([component.purl, component.name, component.version]).encode()
     ).hexdigest()

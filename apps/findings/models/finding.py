@@ -46,6 +46,13 @@ class FindingKind(models.TextChoices):
 _UNCHECKED = {"db_constraint": False, "db_index": False, "related_name": "+"}
 
 
+def _scan_ref() -> models.ForeignKey:
+    """A reference to the scan that saw, closed or retracted a row (informational, unchecked)."""
+    return models.ForeignKey(
+        "findings.Scan", null=True, blank=True, on_delete=models.SET_NULL, **_UNCHECKED
+    )
+
+
 class Finding(TenantOwned):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, **_UNCHECKED)
     # Covered by finding_identity_uniq (tenant, application, dedup_key).
@@ -78,32 +85,10 @@ class Finding(TenantOwned):
     vex_justification = models.CharField(max_length=100, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
-    first_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    last_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    first_scan = _scan_ref()
+    last_scan = _scan_ref()
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    closed_by_scan = _scan_ref()
     reopen_count = models.PositiveIntegerField(default=0)
     # Risk (apps/intel/risk.py): the score, each component's contribution, and the intel it
     # used, copied here so lists filter and sort without joining the intel tables.
@@ -155,33 +140,11 @@ class Occurrence(TenantOwned):
     suppressed = models.BooleanField(default=False)
     suppression = models.CharField(max_length=500, blank=True)
     baseline_state = models.CharField(max_length=20, blank=True)
-    first_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    last_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    first_scan = _scan_ref()
+    last_scan = _scan_ref()
     last_seen = models.DateTimeField(default=timezone.now)
     retracted_at = models.DateTimeField(null=True, blank=True)
-    retracted_by_scan = models.ForeignKey(
-        "findings.Scan",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    retracted_by_scan = _scan_ref()
 
     class Meta:
         constraints = [
@@ -214,9 +177,7 @@ class FindingEvent(TenantOwned):
     from_status = models.CharField(max_length=20, choices=FindingStatus.choices)
     to_status = models.CharField(max_length=20, choices=FindingStatus.choices)
     actor = models.CharField(max_length=150)  # "user:alice", "token:ab12…", "scan:42"
-    scan = models.ForeignKey(
-        "findings.Scan", null=True, blank=True, on_delete=models.SET_NULL, **_UNCHECKED
-    )
+    scan = _scan_ref()
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -38,6 +38,7 @@ _SEVERITY_WORDS = {
     "informational": "info",
     "none": "info",
     "negligible": "info",
+    "off": "info",
 }
 _RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info 0 .. critical 4
 _PREFIXES = {"3.0": "CVSS:3.0/", "3.1": "CVSS:3.1/", "4.0": "CVSS:4.0/"}

@@ -56,21 +56,11 @@ from ._common import (
     primed,
     type_name,
 )
+from ._sbom import severity_word
 from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
 FORMAT = "checkov"
 DEFAULT_SEVERITY = "medium"
-SEVERITIES = {
-    "critical": "critical",
-    "high": "high",
-    "important": "high",
-    "medium": "medium",
-    "moderate": "medium",
-    "low": "low",
-    "info": "info",
-    "none": "info",
-    "off": "info",
-}
 _CHECK_LISTS = {"failed_checks": False, "skipped_checks": True}  # name -> suppressed
 
 _CVSS_VERSION = re.compile(r"^CVSS:(3\.[01]|4\.0)/")
@@ -279,7 +269,7 @@ def _cvss(details: dict[str, Any]) -> tuple[Cvss, ...]:
 
 def _severity(value: Any) -> tuple[str, bool]:
     """(severity, defaulted): checkov's own severity when present, else the default."""
-    mapped = SEVERITIES.get(value.lower()) if isinstance(value, str) else None
+    mapped = severity_word(value)
     return (mapped, False) if mapped else (DEFAULT_SEVERITY, True)
 
 

@@ -103,6 +103,7 @@ from ._common import (
     strip_file_scheme,
     type_name,
 )
+from ._sbom import severity_from_score
 from .base import Component, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
 FORMAT = "sarif"
@@ -297,15 +298,7 @@ def infer_kind(tool: str, rule_id: str, tags: Sequence[str]) -> str:
 
 def severity_band(score: float) -> str | None:
     """GitHub's security-severity bands; None for 0, negative, > 10 or NaN."""
-    if not 0 < score <= 10:
-        return None
-    if score >= 9:
-        return "critical"
-    if score >= 7:
-        return "high"
-    if score >= 4:
-        return "medium"
-    return "low"
+    return severity_from_score(score) if 0 < score <= 10 else None
 
 
 def _score(value: Any) -> float | None:

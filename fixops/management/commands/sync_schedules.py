@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -31,8 +33,6 @@ class Command(BaseCommand):
     help = "Create or update the periodic tasks declared in code (never deletes admin edits)."
 
     def handle(self, *args, **options) -> None:
-        import json
-
         with transaction.atomic():
             for entry in schedules():
                 # update_or_create by name keeps `enabled` and any task an admin added by hand.
