@@ -90,6 +90,9 @@ class Finding(TenantOwned):
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by_scan = _scan_ref()
     reopen_count = models.PositiveIntegerField(default=0)
+    # When the SLA clock (re)started; NULL means first_seen. Set when a risk acceptance expires
+    # and the tenant restarts the clock (apps/policies/acceptances.py).
+    sla_started_at = models.DateTimeField(null=True, blank=True)
     # Risk (apps/intel/risk.py): the score, each component's contribution, and the intel it
     # used, copied here so lists filter and sort without joining the intel tables.
     risk_score = models.FloatField(null=True, blank=True)
