@@ -56,4 +56,20 @@ def schedules() -> list[Schedule]:
             kwargs={"name": "osv"},
             description="Loads the OSV advisories export and re-matches components.",
         ),
+        Schedule(
+            name="expire risk acceptances",
+            task="fixops.policies.expire_acceptances",
+            # Every 15 minutes: an acceptance ends within a quarter hour of its expiry.
+            every=900,
+            description="Expires approved risk acceptances; their findings reopen.",
+        ),
+        Schedule(
+            name="drain outbox",
+            task="fixops.connectors.drain",
+            # Every FIXOPS_OUTBOX_POLL_SECONDS (5 s by default): the safety net behind the
+            # drain triggered after each commit; also retries and breaker probes when due.
+            every=settings.FIXOPS_OUTBOX_POLL_SECONDS,
+            kwargs={"reason": "beat"},
+            description="Delivers due outbox messages (tickets, chat messages, check runs).",
+        ),
     ]

@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_default_policy(sender, **kwargs) -> None:
+    from apps.policies.services import default_policy_ensure
+
+    default_policy_ensure()
 
 
 class PoliciesConfig(AppConfig):
@@ -8,3 +15,7 @@ class PoliciesConfig(AppConfig):
     label = "policies"
     verbose_name = "Policies and decisions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # A fresh install gates with the shipped pack from its first decision.
+        post_migrate.connect(_ensure_default_policy, sender=self)

@@ -13,6 +13,9 @@ from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
 from apps.findings.services import application_resolve, scan_submit
+from apps.policies.api.decisions import decision_queryset
+from apps.policies.api.serializers import DecisionSerializer
+from apps.policies.decisions import decision_make
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted
@@ -51,10 +54,9 @@ class ScanOutputSerializer(serializers.Serializer):
     def get_status_url(self, scan) -> str:
         return reverse("v1:scan-detail", kwargs={"scan_id": scan.pk})
 
-    def get_decision_url(self, scan) -> str | None:
-        # The gate (POST /api/v1/decisions/) lands with the policies work; until then there is
-        # no decision to point at, and saying so beats a link that 404s.
-        return None
+    def get_decision_url(self, scan) -> str:
+        """The decisions that covered this scan (POST /api/v1/decisions/ makes one)."""
+        return f"{reverse('v1:decision-list')}?scan={scan.pk}"
 
 
 class ScanDetailOutputSerializer(ScanOutputSerializer):
@@ -79,6 +81,12 @@ class ScanCollectionApi(TenantApi):
             help_text="Override content-based detection.",
         )
         tool = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        decide = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Gate in the same call: answer with the decision over the application "
+            "after this import (needs a synchronous import; see FIXOPS_INGEST_ASYNC_BYTES).",
+        )
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -124,6 +132,17 @@ class ScanCollectionApi(TenantApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        context = request.tenant_context
+        if (
+            values["decide"]
+            and context.token
+            and not scope_granted(context.token.scopes, "decisions:write")
+        ):
+            raise ApiError(
+                "decide=true needs the decisions:write scope as well as scans:write.",
+                code="scope_missing",
+                status_code=403,
+            )
         application = application_resolve(
             tenant=request.tenant,
             ref=values["application"],
@@ -143,7 +162,27 @@ class ScanCollectionApi(TenantApi):
         code = status.HTTP_200_OK
         if created:
             code = status.HTTP_202_ACCEPTED if scan.status == ScanStatus.QUEUED else 201
-        return Response(ScanOutputSerializer(scan).data, status=code)
+        body = ScanOutputSerializer(scan).data
+        if values["decide"]:
+            body["decision"] = _decide(request, application, scan)
+        return Response(body, status=code)
+
+
+def _decide(request, application, scan) -> dict | None:
+    """One-call gating. A queued import has no findings yet: no decision, and the answer says
+    how to get one (poll status_url, then POST /api/v1/decisions/ with the scan id)."""
+    if scan.status != ScanStatus.DONE:
+        return None
+    decision = decision_make(
+        tenant=request.tenant,
+        application=application,
+        commit=scan.commit,
+        branch=scan.branch,
+        pipeline_run=scan.pipeline_run,
+        scan_ids=[scan.pk],
+        actor=actor_label(request),
+    )
+    return DecisionSerializer(decision_queryset(request.tenant).get(pk=decision.pk)).data
 
 
 def _may_create_application(context) -> bool:

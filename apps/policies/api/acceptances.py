@@ -1,0 +1,160 @@
+"""Risk acceptances: analysts request, approvers (never the requester) approve or reject."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.findings.selectors import application_get, finding_get
+from apps.policies import acceptances
+from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
+from apps.tenants.api.base import TenantApi, actor_label
+from apps.tenants.roles import Role
+from apps.tenants.scoping import get_scoped_or_404
+from fixops.pagination import KeysetPagination
+
+
+class AcceptanceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.CharField()
+    status = serializers.CharField()
+    application_id = serializers.IntegerField(allow_null=True)
+    finding_id = serializers.IntegerField(allow_null=True)
+    vuln_id = serializers.CharField()
+    rule_id = serializers.CharField()
+    path_pattern = serializers.CharField()
+    justification = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    requested_by = serializers.CharField(source="requested_label")
+    requested_at = serializers.DateTimeField()
+    reviewed_by = serializers.CharField(source="reviewed_label")
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    review_note = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+def _user(request):
+    """The person behind the request; None for API tokens (they cannot review)."""
+    context = request.tenant_context
+    return None if context.token is not None else context.user
+
+
+class AcceptanceCollectionApi(TenantApi):
+    scope_resource = "findings"
+
+    class InputSerializer(serializers.Serializer):
+        scope = serializers.ChoiceField(choices=AcceptanceScope.choices)
+        finding = serializers.IntegerField(required=False, min_value=1)
+        application = serializers.IntegerField(required=False, min_value=1)
+        vuln_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        rule_id = serializers.CharField(required=False, allow_blank=True, max_length=500)
+        path_pattern = serializers.CharField(required=False, allow_blank=True, max_length=500)
+        justification = serializers.CharField(max_length=10_000)
+        expires_at = serializers.DateTimeField()
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=AcceptanceStatus.choices, required=False)
+        application = serializers.IntegerField(required=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=AcceptanceSerializer(many=True),
+        summary="List risk acceptances",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = RiskAcceptance.objects.for_tenant(request.tenant)
+        if "status" in filters.validated_data:
+            queryset = queryset.filter(status=filters.validated_data["status"])
+        if "application" in filters.validated_data:
+            queryset = queryset.filter(application_id=filters.validated_data["application"])
+        paginator = KeysetPagination()
+        page = paginator.paginate_queryset(queryset, request, self)
+        return paginator.get_paginated_response(AcceptanceSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: AcceptanceSerializer},
+        summary="Request a risk acceptance",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        tenant = request.tenant
+        if values.get("finding"):
+            values["finding"] = finding_get(tenant=tenant, finding_id=values["finding"])
+        if values.get("application"):
+            values["application"] = application_get(
+                tenant=tenant, application_id=values["application"]
+            )
+        acceptance = acceptances.acceptance_request(
+            tenant=tenant, user=_user(request), actor=actor_label(request), **values
+        )
+        return Response(AcceptanceSerializer(acceptance).data, status=status.HTTP_201_CREATED)
+
+
+class AcceptanceDetailApi(TenantApi):
+    scope_resource = "findings"
+
+    @extend_schema(responses=AcceptanceSerializer, summary="One risk acceptance")
+    def get(self, request, acceptance_id: int):
+        acceptance = get_scoped_or_404(
+            RiskAcceptance.objects.all(), tenant=request.tenant, pk=acceptance_id
+        )
+        return Response(AcceptanceSerializer(acceptance).data)
+
+
+class _ReviewApi(TenantApi):
+    scope_resource = "findings"
+    role_map = {"POST": Role.APPROVER}
+    action = staticmethod(acceptances.acceptance_approve)
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+    def post(self, request, acceptance_id: int):
+        acceptance = get_scoped_or_404(
+            RiskAcceptance.objects.all(), tenant=request.tenant, pk=acceptance_id
+        )
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        done = self.action(
+            acceptance=acceptance,
+            user=_user(request),
+            actor=actor_label(request),
+            note=data.validated_data["note"],
+        )
+        return Response(AcceptanceSerializer(done).data)
+
+
+@extend_schema(
+    request=_ReviewApi.InputSerializer,
+    responses=AcceptanceSerializer,
+    summary="Approve (approver role, not the requester)",
+)
+class AcceptanceApproveApi(_ReviewApi):
+    scope_resource = "findings"
+    action = staticmethod(acceptances.acceptance_approve)
+
+
+@extend_schema(
+    request=_ReviewApi.InputSerializer,
+    responses=AcceptanceSerializer,
+    summary="Reject with a note (approver role, not the requester)",
+)
+class AcceptanceRejectApi(_ReviewApi):
+    scope_resource = "findings"
+    action = staticmethod(acceptances.acceptance_reject)
+
+
+@extend_schema(
+    request=_ReviewApi.InputSerializer,
+    responses=AcceptanceSerializer,
+    summary="Revoke an approved acceptance early; its findings reopen",
+)
+class AcceptanceRevokeApi(_ReviewApi):
+    scope_resource = "findings"
+    action = staticmethod(acceptances.acceptance_revoke)

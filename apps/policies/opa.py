@@ -1,0 +1,73 @@
+"""An external OPA server as the evaluator, through its REST API (same input, same result).
+
+Before the first evaluation of a policy version on a server, FixOps uploads the module
+(`PUT /v1/policies/fixops-gate`) and its parameters (`PUT /v1/data/fixops/params`), then asks
+`POST /v1/data/fixops/gate` with `{"input": ...}`. Any failure raises EngineError: the gate
+fails closed exactly as with the in-process engine.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+
+from apps.policies import engine
+
+TIMEOUT = (3.0, 10.0)
+_uploaded: dict[str, str] = {}  # server URL -> digest uploaded by this process
+_lock = threading.Lock()
+
+
+def _call(method: str, url: str, **kwargs) -> requests.Response:
+    try:
+        response = requests.request(method, url, timeout=TIMEOUT, **kwargs)
+    except requests.RequestException as exc:
+        raise engine.EngineError(f"OPA at {url} is unreachable: {exc.__class__.__name__}") from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("message", "")
+        except ValueError:
+            detail = response.text[:300]
+        raise engine.EngineError(f"OPA answered {response.status_code} to {method}: {detail}")
+    return response
+
+
+def evaluate(base_url: str, source: str, parameters: dict, document: dict) -> engine.Evaluation:
+    base = base_url.rstrip("/")
+    digest = engine.policy_digest(source, parameters)
+    for attempt in range(2):
+        with _lock:
+            uploaded = _uploaded.get(base) == digest
+        if not uploaded:
+            _upload(base, source, parameters, digest)
+        response = _call("POST", f"{base}/v1/data/fixops/gate", json={"input": document})
+        try:
+            body = response.json()
+        except ValueError:
+            raise engine.EngineError("OPA answered something that is not JSON") from None
+        if isinstance(body.get("result"), dict):
+            return engine.interpret(body["result"])
+        if uploaded and attempt == 0:  # the server lost our module (restart): upload again
+            forget()
+            continue
+        break
+    raise engine.EngineError("data.fixops.gate is undefined on the OPA server")
+
+
+def _upload(base: str, source: str, parameters: dict, digest: str) -> None:
+    _call(
+        "PUT",
+        f"{base}/v1/policies/fixops-gate",
+        data=source.encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+    _call("PUT", f"{base}/v1/data/fixops/params", json=parameters)
+    with _lock:
+        _uploaded[base] = digest
+
+
+def forget() -> None:
+    """Drop the upload memo (tests; a restarted OPA server loses its policies too)."""
+    with _lock:
+        _uploaded.clear()

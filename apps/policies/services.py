@@ -1,0 +1,221 @@
+"""Policy lifecycle: create, version (validated on save), activate/roll back, assign."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from apps.findings.models import Application
+from apps.policies import engine
+from apps.policies.models import AssignmentMode, Policy, PolicyAssignment, PolicyVersion
+from apps.tenants.models import Tenant
+from fixops.exceptions import ApiError
+
+logger = logging.getLogger(__name__)
+
+PACKS = Path(__file__).resolve().parent / "packs"
+DEFAULT_POLICY_NAME = "FixOps default"
+
+
+def pack(name: str = "default") -> tuple[str, dict]:
+    """The Rego source and parameters of a shipped policy pack."""
+    source = (PACKS / f"{name}.rego").read_text()
+    parameters = json.loads((PACKS / f"{name}.json").read_text())
+    return source, parameters
+
+
+def policy_validate(*, source: str, parameters: dict | None = None) -> None:
+    """ApiError 400 naming the line when the source does not compile or cannot decide."""
+    if not isinstance(parameters, dict | None):
+        raise ApiError("parameters must be a JSON object", code="invalid_policy")
+    try:
+        engine.validate(source, parameters or {})
+    except engine.EngineError as exc:
+        raise ApiError(
+            f"The policy is not valid: {exc.message}",
+            code="invalid_policy",
+            details=exc.as_dict(),
+        ) from None
+
+
+def policy_create(
+    *,
+    tenant: Tenant | None,
+    name: str,
+    source: str,
+    parameters: dict | None = None,
+    description: str = "",
+    actor: str = "",
+    note: str = "",
+) -> Policy:
+    """A policy with its first version, active. `tenant=None` makes a global policy."""
+    policy_validate(source=source, parameters=parameters)
+    with transaction.atomic():
+        try:
+            policy = Policy.objects.create(tenant=tenant, name=name, description=description)
+        except IntegrityError:
+            raise ApiError(
+                f"A policy named {name!r} already exists.", code="duplicate", status_code=409
+            ) from None
+        version = _add_version(policy, source, parameters or {}, actor, note or "created")
+        _activate(policy, version)
+    return policy
+
+
+def policy_version_add(
+    *,
+    policy: Policy,
+    source: str,
+    parameters: dict | None = None,
+    actor: str = "",
+    note: str = "",
+    activate: bool = False,
+) -> PolicyVersion:
+    """A new immutable version; the active one changes only when `activate` says so."""
+    policy_validate(source=source, parameters=parameters)
+    with transaction.atomic():
+        locked = Policy.objects.select_for_update().get(pk=policy.pk)
+        version = _add_version(locked, source, parameters or {}, actor, note)
+        if activate:
+            _activate(locked, version)
+    return version
+
+
+def policy_activate(*, policy: Policy, number: int, actor: str = "") -> Policy:
+    """Make version `number` the active one: activation and rollback are the same act."""
+    version = PolicyVersion.objects.filter(policy=policy, number=number).first()
+    if version is None:
+        raise ApiError(
+            f"Policy {policy.name!r} has no version {number}.", code="not_found", status_code=404
+        )
+    with transaction.atomic():
+        locked = Policy.objects.select_for_update().get(pk=policy.pk)
+        _activate(locked, version)
+    logger.info("policy %s: version %s activated by %s", policy.pk, number, actor)
+    return locked
+
+
+def policy_update(*, policy: Policy, **fields) -> Policy:
+    for name in ("name", "description"):
+        if name in fields:
+            setattr(policy, name, fields[name])
+    policy.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            policy.save(update_fields=["name", "description", "updated_at"])
+    except IntegrityError:
+        raise ApiError(
+            f"A policy named {policy.name!r} already exists.", code="duplicate", status_code=409
+        ) from None
+    return policy
+
+
+def _add_version(policy: Policy, source: str, parameters: dict, actor: str, note: str):
+    number = (policy.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return PolicyVersion.objects.create(
+        policy=policy,
+        number=number,
+        source=source,
+        parameters=parameters,
+        digest=engine.policy_digest(source, parameters),
+        created_by=actor[:150],
+        note=note[:500],
+    )
+
+
+def _activate(policy: Policy, version: PolicyVersion) -> None:
+    policy.active_version = version
+    policy.updated_at = timezone.now()
+    policy.save(update_fields=["active_version", "updated_at"])
+
+
+def policies_visible(tenant: Tenant):
+    """The tenant's own policies and the global ones."""
+    return Policy.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True))
+
+
+def policy_assign(
+    *,
+    tenant: Tenant,
+    policy: Policy,
+    application: Application | None,
+    mode: str,
+    actor: str = "",
+) -> PolicyAssignment:
+    if policy.tenant_id not in (None, tenant.pk):
+        raise ApiError("No such policy.", code="not_found", status_code=404)
+    if policy.active_version_id is None:
+        raise ApiError("The policy has no active version.", code="no_active_version")
+    try:
+        with transaction.atomic():
+            return PolicyAssignment.objects.create(
+                tenant=tenant,
+                policy=policy,
+                application=application,
+                mode=mode,
+                created_by=actor[:150],
+            )
+    except IntegrityError:
+        where = f"application {application.name!r}" if application else "the tenant"
+        raise ApiError(
+            f"{where} already has an enforcing policy, or this policy is already assigned; "
+            "remove that assignment first",
+            code="duplicate",
+            status_code=409,
+        ) from None
+
+
+def policy_unassign(*, assignment: PolicyAssignment) -> None:
+    assignment.delete()
+
+
+def default_policy_ensure() -> Policy:
+    """The global default policy, created from the shipped pack when missing. An existing
+    default is never changed behind its owners' backs: new pack releases are added as versions
+    with `manage.py load_policy_pack` and activated deliberately."""
+    existing = Policy.objects.filter(is_default=True).first()
+    if existing is not None:
+        return existing
+    source, parameters = pack()
+    with transaction.atomic():
+        policy = policy_create(
+            tenant=None,
+            name=DEFAULT_POLICY_NAME,
+            source=source,
+            parameters=parameters,
+            description="The shipped default pack (docs/policies.md).",
+            actor="system",
+            note="shipped default pack",
+        )
+        policy.is_default = True
+        policy.save(update_fields=["is_default"])
+    return policy
+
+
+def policies_for(*, tenant: Tenant, application: Application):
+    """(enforcing PolicyVersion, [log-only PolicyVersions]) for an application: its own
+    enforcing assignment, else the tenant's, else the global default."""
+    assignments = list(
+        PolicyAssignment.objects.for_tenant(tenant)
+        .filter(Q(application__isnull=True) | Q(application=application))
+        .select_related("policy__active_version__policy")
+    )
+    enforcing = sorted(
+        (a for a in assignments if a.mode == AssignmentMode.ENFORCE),
+        key=lambda a: a.application_id is None,  # the application's own first
+    )
+    if enforcing:
+        version = enforcing[0].policy.active_version
+    else:
+        version = default_policy_ensure().active_version
+    shadows = [
+        a.policy.active_version
+        for a in assignments
+        if a.mode == AssignmentMode.LOG_ONLY and a.policy.active_version_id
+    ]
+    return version, shadows
