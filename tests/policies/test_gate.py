@@ -176,7 +176,9 @@ def test_application_assignment_beats_tenant_assignment_and_log_only_is_recorded
         tenant=acme,
         name="strict",
         source=HEADER
-        + 'deny contains {"rule": "S", "message": "any open finding", "finding_ids": [f.id | some f in input.findings]} if { count(input.findings) > 0 }\nreview := set()\nwarn := set()\n',
+        + 'deny contains {"rule": "S", "message": "any open finding", '
+        + '"finding_ids": [f.id | some f in input.findings]} if { count(input.findings) > 0 }\n'
+        + "review := set()\nwarn := set()\n",
     )
     lenient = services.policy_create(
         tenant=acme,
