@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""FixOps CI gate: upload scanner reports, ask for the decision, print why, exit with it.
+
+Standard library only, so any CI image with Python 3.9+ can run it:
+
+    python fixops_gate.py --application shop reports/semgrep.sarif reports/bom.json
+
+Configuration comes from flags or the environment: FIXOPS_URL, FIXOPS_TOKEN (a token with
+scans:write and decisions:write), and the commit/branch/run id of GitHub Actions, GitLab CI or
+Jenkins when not given. Exit codes: ALLOW 0, BLOCK 1, NEEDS_REVIEW 2 (change them with
+--exit-codes), 3 when FixOps could not be asked (bad token, unreachable, invalid report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib import error, request
+
+DEFAULT_EXIT_CODES = {"ALLOW": 0, "BLOCK": 1, "NEEDS_REVIEW": 2}
+FAILURE = 3
+CI_VARIABLES = {
+    "commit": ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"),
+    "branch": ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME"),
+    "pipeline_run": ("GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_TAG"),
+}
+
+
+class GateError(Exception):
+    """FixOps could not be asked; the message says why."""
+
+
+def _from_env(name: str) -> str:
+    return next((os.environ[v] for v in CI_VARIABLES[name] if os.environ.get(v)), "")
+
+
+class Client:
+    def __init__(self, url: str, token: str, timeout: float):
+        if not url.startswith(("https://", "http://")):
+            raise GateError(f"--url must be an http(s) URL, got {url!r}")
+        self.base = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: bytes | None = None, content_type: str = ""):
+        # Links the server returns (status_url) are absolute paths on the same server.
+        url = f"{self.base}{path}"
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        req = request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
+        try:
+            with request.urlopen(req, timeout=self.timeout) as response:  # noqa: S310 (http(s) only)
+                return json.loads(response.read() or b"null")
+        except error.HTTPError as exc:
+            raise GateError(f"{method} {url}: HTTP {exc.code}: {_error_text(exc)}") from None
+        except (error.URLError, TimeoutError, OSError) as exc:
+            raise GateError(f"{method} {url}: {getattr(exc, 'reason', exc)}") from None
+
+    def upload(self, path: Path, fields: dict[str, str]) -> dict:
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in fields.items():
+            if value:
+                parts.append(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                    f"{value}\r\n".encode()
+                )
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + path.read_bytes()
+            + b"\r\n"
+        )
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self.call(
+            "POST", "/api/v1/scans/", b"".join(parts), f"multipart/form-data; boundary={boundary}"
+        )
+
+
+def _error_text(exc) -> str:
+    try:
+        body = json.loads(exc.read())
+        problem = body.get("error", body)
+        return f"{problem.get('message', '')} {json.dumps(problem.get('details') or '')}".strip()
+    except (ValueError, AttributeError):
+        return exc.reason
+
+
+def _wait(client: Client, scan: dict, deadline: float) -> dict:
+    """Poll a queued import until it is done (or failed, or the deadline passes)."""
+    while scan["status"] in ("queued", "processing"):
+        if time.monotonic() > deadline:
+            raise GateError(f"scan {scan['id']} still {scan['status']} at the deadline")
+        time.sleep(2)
+        scan = client.call("GET", scan["status_url"])
+    if scan["status"] == "failed":
+        raise GateError(f"scan {scan['id']} failed: {json.dumps(scan.get('error'))}")
+    return scan
+
+
+def render(decision: dict) -> str:
+    """The decision as a plain-text table, widest reasons first readable in any CI log."""
+    policy = decision["policy"]
+    lines = [
+        f"FixOps decision {decision['id']}: {decision['outcome']} "
+        f"(confidence {decision['confidence']:.2f}; policy {policy['name']} v{policy['version']})",
+    ]
+    rows = [("LEVEL", "RULE", "FINDINGS", "MESSAGE")] + [
+        (r["level"].upper(), r["rule"], str(len(r["finding_ids"])), r["message"])
+        for r in decision["reasons"]
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        lines.append(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3]
+        )
+    if len(rows) == 1:
+        lines.append("(no reasons: nothing in the policy objected)")
+    for factor in decision.get("confidence_detail", {}).get("factors", []):
+        lines.append(f"confidence x{factor['factor']}: {factor['reason']}")
+    if decision.get("evidence_url"):
+        lines.append(f"evidence: {decision['evidence_url']}")
+    return "\n".join(lines)
+
+
+def parse_exit_codes(text: str) -> dict[str, int]:
+    codes = dict(DEFAULT_EXIT_CODES)
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        outcome, _, code = item.partition("=")
+        if outcome not in codes or not code.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"bad exit code mapping {item!r}")
+        codes[outcome] = int(code)
+    return codes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", nargs="*", type=Path, help="report files to upload")
+    parser.add_argument("--url", default=os.environ.get("FIXOPS_URL", ""))
+    parser.add_argument("--token", default=os.environ.get("FIXOPS_TOKEN", ""))
+    parser.add_argument("--application", required=True, help="application name or id")
+    parser.add_argument("--commit", default=_from_env("commit"))
+    parser.add_argument("--branch", default=_from_env("branch"))
+    parser.add_argument("--pipeline-run", default=_from_env("pipeline_run"))
+    parser.add_argument("--exit-codes", type=parse_exit_codes, default=DEFAULT_EXIT_CODES,
+                        help="e.g. NEEDS_REVIEW=0 to let reviews pass")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=300, help="seconds for the whole gate")
+    parser.add_argument("--json", action="store_true", help="print the decision as JSON")
+    args = parser.parse_args(argv)
+    if not args.url or not args.token:
+        print("fixops-gate: set --url/FIXOPS_URL and --token/FIXOPS_TOKEN", file=sys.stderr)
+        return FAILURE
+    try:
+        client = Client(args.url, args.token, timeout=60)
+    except GateError as exc:
+        print(f"fixops-gate: {exc}", file=sys.stderr)
+        return FAILURE
+    deadline = time.monotonic() + args.timeout
+    fields = {
+        "application": args.application,
+        "commit": args.commit,
+        "branch": args.branch,
+        "pipeline_run": args.pipeline_run,
+    }
+    try:
+        scan_ids = []
+        for path in args.reports:
+            if not path.is_file():
+                raise GateError(f"{path}: no such file")
+            scan = _wait(client, client.upload(path, fields), deadline)
+            print(f"uploaded {path} -> scan {scan['id']} ({scan['format']}, {scan['counts']})")
+            scan_ids.append(scan["id"])
+        body = json.dumps({**fields, "scans": scan_ids}).encode()
+        decision = client.call("POST", "/api/v1/decisions/", body, "application/json")
+    except GateError as exc:
+        print(f"fixops-gate: {exc}", file=sys.stderr)
+        return FAILURE
+    print(json.dumps(decision, indent=2) if args.json else render(decision))
+    return args.exit_codes.get(decision["outcome"], FAILURE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
