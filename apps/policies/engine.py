@@ -2,7 +2,8 @@
 regopy (or on an external OPA server), and turn its result document into an outcome.
 
 Contract with a policy (docs/policies.md): package `fixops.gate` defines `deny`, `review` and
-`warn` as sets of `{"rule", "message", "finding_ids"}` objects. The engine queries
+`warn` as sets of `{"rule", "message", "finding_ids", "profiles"}` objects (either id list may
+be absent; profile refs are expanded here into their member finding ids). The engine queries
 `data.fixops.gate` once and reads those three sets. Any failure (compile error, strict
 built-in error, a missing or malformed set) raises EngineError, and the decision service
 turns that into BLOCK: the gate fails closed, never open.
@@ -20,6 +21,7 @@ from typing import Any
 
 from regopy import Input, Interpreter, RegoError
 
+from apps.policies.inputs import empty_document, policy_view, profile_members
 from apps.policies.models import Outcome
 
 PACKAGE = "fixops.gate"
@@ -142,14 +144,14 @@ class CompiledPolicy:
 
     def evaluate(self, document: dict) -> Evaluation:
         interpreter = _interpreter()
-        interpreter.set_input(Input(document))
+        interpreter.set_input(Input(policy_view(document)))
         output = interpreter.query_bundle_entrypoint(self.bundle, QUERY_PATH)
         if not output.ok():
             raise EngineError(f"the policy failed at run time: {_runtime_error(output)}")
         expressions = output[0].expressions if len(output) else []
         if not expressions or not isinstance(expressions[0], dict):
             raise EngineError(f"data.{PACKAGE} is undefined for this input")
-        return interpret(expressions[0])
+        return interpret(expressions[0], profile_members(document))
 
 
 def _runtime_error(output) -> str:
@@ -175,8 +177,9 @@ def _runtime_error(output) -> str:
     return "; ".join(parts) or "unknown error"
 
 
-def interpret(result: dict[str, Any]) -> Evaluation:
-    """Validate the policy's result document and derive the outcome from it."""
+def interpret(result: dict[str, Any], members: dict[str, list[int]] | None = None) -> Evaluation:
+    """Validate the policy's result document and derive the outcome from it; `members` maps
+    profile refs to finding ids."""
     reasons: list[Reason] = []
     for level in LEVELS:
         if level not in result:
@@ -188,7 +191,7 @@ def interpret(result: dict[str, Any]) -> Evaluation:
                 " (a Rego v0 `deny[msg]` head makes an object)"
             )
         for entry in entries:
-            reasons.append(_reason(level, entry))
+            reasons.append(_reason(level, entry, members or {}))
     levels = {reason.level for reason in reasons}
     outcome = next((o for lvl, o in _OUTCOME_BY_LEVEL if lvl in levels), Outcome.ALLOW)
     order = {level: i for i, level in enumerate(LEVELS)}
@@ -196,7 +199,7 @@ def interpret(result: dict[str, Any]) -> Evaluation:
     return Evaluation(outcome=outcome, reasons=reasons, result=result)
 
 
-def _reason(level: str, entry: Any) -> Reason:
+def _reason(level: str, entry: Any, members: dict[str, list[int]]) -> Reason:
     if isinstance(entry, str):  # a bare message is accepted, as conftest does
         return Reason(level=level, rule=level, message=entry[:MAX_MESSAGE])
     if not isinstance(entry, dict) or "message" not in entry:
@@ -207,6 +210,11 @@ def _reason(level: str, entry: Any) -> Reason:
     ids = entry.get("finding_ids", [])
     if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
         raise EngineError(f"{level} entry {entry.get('rule')!r}: finding_ids must be integers")
+    refs = entry.get("profiles", [])
+    unknown = [r for r in refs if r not in members] if isinstance(refs, list) else refs
+    if unknown:
+        raise EngineError(f"{level} entry {entry.get('rule')!r}: unknown profiles {unknown}")
+    ids = [*ids, *(i for ref in refs for i in members[ref])]
     return Reason(
         level=level,
         rule=str(entry.get("rule", level))[:200],
@@ -254,6 +262,4 @@ def validate(source: str, parameters: dict | None = None) -> None:
     """Compile and run the policy once on an empty input, so a policy that cannot produce
     the three sets is refused when saved rather than at the first gate."""
     compiled = compile_policy(source, parameters)
-    from apps.policies.inputs import empty_document
-
     compiled.evaluate(empty_document())

@@ -13,6 +13,7 @@ import threading
 import requests
 
 from apps.policies import engine
+from apps.policies.inputs import policy_view, profile_members
 
 TIMEOUT = (3.0, 10.0)
 _uploaded: dict[str, str] = {}  # server URL -> digest uploaded by this process
@@ -41,13 +42,15 @@ def evaluate(base_url: str, source: str, parameters: dict, document: dict) -> en
             uploaded = _uploaded.get(base) == digest
         if not uploaded:
             _upload(base, source, parameters, digest)
-        response = _call("POST", f"{base}/v1/data/fixops/gate", json={"input": document})
+        response = _call(
+            "POST", f"{base}/v1/data/fixops/gate", json={"input": policy_view(document)}
+        )
         try:
             body = response.json()
         except ValueError:
             raise engine.EngineError("OPA answered something that is not JSON") from None
         if isinstance(body.get("result"), dict):
-            return engine.interpret(body["result"])
+            return engine.interpret(body["result"], profile_members(document))
         if uploaded and attempt == 0:  # the server lost our module (restart): upload again
             forget()
             continue

@@ -6,7 +6,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from apps.policies.inputs import DAY_NS, empty_document
+from apps.policies.inputs import (
+    DAY_NS,
+    NOT_AFFECTED_VEX,
+    assemble,
+    candidate_filter,
+    empty_document,
+)
+from apps.policies.services import pack
 
 _ids = itertools.count(1)
 
@@ -34,16 +41,22 @@ def finding(**facts: Any) -> dict[str, Any]:
         "accepted": None,
     }
     row.update(facts)
+    row["actionable"] = row["accepted"] is None and row["vex"] not in NOT_AFFECTED_VEX
     return row
 
 
-def document(*findings: dict, exposed: bool = False, **summary: Any) -> dict[str, Any]:
+def document(
+    *findings: dict, exposed: bool = False, filt: dict | None = None, now_ns: int | None = None
+) -> dict[str, Any]:
+    """A document as inputs.build makes it: profiles over every finding, detail for the
+    candidate filter (the default pack's unless `filt` is given)."""
     doc = empty_document()
+    if now_ns is not None:
+        doc["now_ns"] = now_ns
     doc["application"].update(id=1, name="shop", internet_exposed=exposed)
-    doc["findings"] = list(findings)
-    doc["summary"].update(summary)
+    doc.update(assemble(list(findings), filt or candidate_filter(pack()[1])))
     return doc
 
 
-def accepted_for(doc: dict, days: int) -> dict[str, Any]:
-    return {"id": 99, "scope": "finding", "expires_ns": doc["now_ns"] + days * DAY_NS + 1}
+def accepted_for(now_ns: int, days: int) -> dict[str, Any]:
+    return {"id": 99, "scope": "finding", "expires_ns": now_ns + days * DAY_NS + 1}

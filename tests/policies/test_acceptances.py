@@ -153,8 +153,13 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
     decision = decision_make(tenant=acme, application=app)
     assert decision.outcome == "ALLOW"
     assert [r["rule"] for r in decision.reasons] == ["FX-ACCEPTED"]
-    [entry] = decision.input["findings"]
-    assert entry["accepted"]["id"] == acceptance.pk
+    [profile] = decision.input["profiles"]
+    assert (profile["accepted"], profile["actionable"], profile["members"]) == (
+        True,
+        False,
+        [log4j.pk],
+    )
+    assert decision.reasons[0]["finding_ids"] == [log4j.pk]
 
     later = timezone.now() + timedelta(days=6)
     assert acceptances.acceptances_expire(now=later) == 1

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apps.policies import engine
-from apps.policies.inputs import _is_candidate, candidate_filter
 from apps.policies.services import pack
 from tests.policies.documents import accepted_for, document, finding
 
@@ -74,10 +73,9 @@ def test_high_epss_warns_and_still_allows(policy):
 
 
 def test_accepted_finding_passes_and_stays_visible_with_its_expiry(policy):
-    doc = document(exposed=True)
-    secret = finding(kind="secret", accepted=accepted_for(doc, days=12), status="risk_accepted")
-    doc["findings"] = [secret]
-    result = policy.evaluate(doc)
+    now = document()["now_ns"]
+    secret = finding(kind="secret", accepted=accepted_for(now, days=12), status="risk_accepted")
+    result = policy.evaluate(document(secret, exposed=True, now_ns=now))
     assert result.outcome == "ALLOW"
     [reason] = result.reasons
     assert (reason.level, reason.rule, reason.finding_ids) == (
@@ -107,17 +105,38 @@ facts = st.fixed_dictionaries(
         "kev": st.booleans(),
         "ssvc": st.sampled_from(["", "Track", "Track*", "Attend", "Act"]),
         "past_sla": st.booleans(),
+        "in_scope": st.booleans(),
         "vex": st.sampled_from(["", "not_affected", "exploitable"]),
+        "accepted": st.sampled_from([None, {"id": 1, "scope": "finding", "expires_ns": 2**62}]),
     }
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(rows=st.lists(facts, max_size=12), exposed=st.booleans())
-def test_candidate_filter_never_changes_the_default_packs_answer(policy, rows, exposed):
-    """The pack is evaluated on every finding and on the filtered list: same reasons."""
+def oracle(findings, exposed):
+    """The default pack's rules written in plain Python over every finding."""
+    live = [f for f in findings if f["actionable"]]
+    ids = lambda pred: sorted(f["id"] for f in live if pred(f))  # noqa: E731
+    reasons = {
+        ("deny", "FX-SECRET"): ids(lambda f: f["kind"] == "secret"),
+        ("deny" if exposed else "review", "FX-KEV-EXPOSED" if exposed else "FX-KEV-INTERNAL"): ids(
+            lambda f: f["kev"]
+        ),
+        ("deny", "FX-SSVC-ACT"): ids(lambda f: f["ssvc"] == "Act"),
+        ("review", "FX-SSVC-ATTEND"): ids(lambda f: f["ssvc"] in ("Attend", "Track*")),
+        ("review", "FX-SLA"): ids(lambda f: f["past_sla"] and f["severity"] == "critical"),
+        ("warn", "FX-EPSS"): ids(lambda f: f["epss"] is not None and f["epss"] >= 0.5),
+        ("warn", "FX-ACCEPTED"): sorted(f["id"] for f in findings if f["accepted"]),
+    }
+    reasons = {key: value for key, value in reasons.items() if value}
+    levels = {level for level, _ in reasons}
+    outcome = "BLOCK" if "deny" in levels else "NEEDS_REVIEW" if "review" in levels else "ALLOW"
+    return outcome, reasons
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(facts, max_size=15), exposed=st.booleans())
+def test_profiles_and_candidates_never_hide_a_finding_from_the_default_pack(policy, rows, exposed):
+    """Through profiles and the candidate filter, the pack names exactly the findings its
+    rules name when written in Python over every finding."""
     findings = [finding(**row) for row in rows]
-    _, parameters = pack()
-    filt = candidate_filter(parameters)
-    kept = [f for f in findings if _is_candidate(f, filt)]
-    assert decide(policy, *findings, exposed=exposed) == decide(policy, *kept, exposed=exposed)
+    assert decide(policy, *findings, exposed=exposed) == oracle(findings, exposed)

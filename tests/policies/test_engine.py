@@ -55,7 +55,7 @@ def test_strict_builtin_error_is_an_engine_error_not_an_undefined():
     )
     compiled = engine.compile_policy(source)
     with pytest.raises(engine.EngineError, match="Unable to parse time"):
-        compiled.evaluate(document(finding(path="not-a-time")))
+        compiled.evaluate(document(finding(path="not-a-time"), filt={"all": True}))
 
 
 def test_entry_without_message_is_refused():

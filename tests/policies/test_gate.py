@@ -154,7 +154,7 @@ def test_decisions_are_immutable(acme):
 def test_broken_policy_closes_the_gate(acme):
     """A run-time failure is a BLOCK with the engine's message, never an ALLOW."""
     app = ApplicationFactory(tenant=acme)
-    FindingFactory(tenant=acme, application=app, path="src/x.py", severity="critical")
+    FindingFactory(tenant=acme, application=app, path="src/x.py", kind="secret")
     source = HEADER + (
         'deny contains {"rule": "t", "message": "m", "finding_ids": [f.id]} if {\n'
         "  some f in input.findings\n  time.parse_rfc3339_ns(f.path) > 0\n}\n"
@@ -177,7 +177,7 @@ def test_application_assignment_beats_tenant_assignment_and_log_only_is_recorded
         name="strict",
         source=HEADER
         + 'deny contains {"rule": "S", "message": "any open finding", '
-        + '"finding_ids": [f.id | some f in input.findings]} if { count(input.findings) > 0 }\n'
+        + '"profiles": [p.ref | some p in input.profiles]} if { count(input.profiles) > 0 }\n'
         + "review := set()\nwarn := set()\n",
     )
     lenient = services.policy_create(

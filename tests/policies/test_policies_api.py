@@ -135,7 +135,8 @@ def test_simulation_reports_changed_outcomes_and_why(acme, approver, acme_analys
     assert (blocked.outcome, allowed.outcome) == ("BLOCK", "ALLOW")
     default_id = blocked.policy_version.policy_id
     source, parameters = pack()
-    lenient = source.replace('deny contains reason("FX-SECRET"', 'warn contains reason("FX-SECRET"')
+    secret_rule = 'contains grouped("FX-SECRET"'
+    lenient = source.replace(f"deny {secret_rule}", f"warn {secret_rule}")
     response = acme_analyst.post(
         f"/api/v1/policies/{default_id}/simulate/",
         {"source": lenient, "parameters": parameters},

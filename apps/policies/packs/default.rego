@@ -1,79 +1,78 @@
 # FixOps default policy pack (Rego v1). Input: docs/policy-input.schema.json.
-# Each rule names the findings that triggered it; accepted findings and findings whose VEX
-# state says they do not apply never deny or review (FX-ACCEPTED keeps them visible).
+#
+# Most rules read input.profiles: every open or accepted finding is in exactly one profile
+# (findings sharing kind, severity, KEV, SSVC, actionability, acceptance, SLA state, scope),
+# and a reason naming a profile's ref names all its findings. Accepted findings and findings
+# whose VEX state says they do not apply are not `actionable`: they never deny or review, and
+# FX-ACCEPTED keeps the accepted ones visible.
 package fixops.gate
 
 import rego.v1
 
 params := data.fixops.params
 
-not_affected := {"not_affected", "false_positive", "resolved", "resolved_with_pedigree"}
-
-actionable(f) if {
-	f.accepted == null
-	not f.vex in not_affected
+# A reason naming profiles: "%d" in the message becomes the number of findings in them.
+grouped(rule, template, ps) := {
+	"rule": rule,
+	"message": sprintf(template, [sum([p.count | some p in ps])]),
+	"profiles": [p.ref | some p in ps],
 }
-
-reason(rule, message, ids) := {"rule": rule, "message": message, "finding_ids": ids}
 
 # FX-SECRET: a leaked secret is compromised the moment it is pushed.
-secret_ids := sort([f.id | some f in input.findings; f.kind == "secret"; actionable(f)])
+secrets := [p | some p in input.profiles; p.kind == "secret"; p.actionable]
 
-deny contains reason("FX-SECRET", sprintf("%d leaked secret(s): revoke and remove them", [count(secret_ids)]), secret_ids) if {
-	count(secret_ids) > 0
+deny contains grouped("FX-SECRET", "%d leaked secret(s): revoke and remove them", secrets) if {
+	count(secrets) > 0
 }
 
-# FX-KEV-EXPOSED: known exploited vulnerabilities in an internet-exposed application.
-kev_ids := sort([f.id | some f in input.findings; f.kev; actionable(f)])
+# FX-KEV-EXPOSED / FX-KEV-INTERNAL: known exploited vulnerabilities (CISA KEV).
+kev := [p | some p in input.profiles; p.kev; p.actionable]
 
-deny contains reason("FX-KEV-EXPOSED", sprintf("%d CISA KEV vulnerabilit(y/ies) in an internet-exposed application", [count(kev_ids)]), kev_ids) if {
+deny contains grouped("FX-KEV-EXPOSED", "%d CISA KEV finding(s) in an internet-exposed application", kev) if {
 	input.application.internet_exposed
-	count(kev_ids) > 0
+	count(kev) > 0
 }
 
-# FX-KEV-INTERNAL: the same in an internal application needs a person to look.
-review contains reason("FX-KEV-INTERNAL", sprintf("%d CISA KEV vulnerabilit(y/ies) in an internal application", [count(kev_ids)]), kev_ids) if {
+review contains grouped("FX-KEV-INTERNAL", "%d CISA KEV finding(s) in an internal application", kev) if {
 	not input.application.internet_exposed
-	count(kev_ids) > 0
+	count(kev) > 0
 }
 
 # FX-SSVC-ACT: CISA SSVC says act now.
-act_ids := sort([f.id | some f in input.findings; f.ssvc in params.block_ssvc; actionable(f)])
+act := [p | some p in input.profiles; p.ssvc in params.block_ssvc; p.actionable]
 
-deny contains reason("FX-SSVC-ACT", sprintf("%d finding(s) with SSVC decision %v", [count(act_ids), params.block_ssvc]), act_ids) if {
-	count(act_ids) > 0
+deny contains grouped("FX-SSVC-ACT", concat("", ["%d finding(s) with SSVC decision ", concat("/", params.block_ssvc)]), act) if {
+	count(act) > 0
 }
 
-# FX-SSVC-ATTEND: SSVC Attend / Track* need attention before shipping.
-attend_ids := sort([f.id | some f in input.findings; f.ssvc in params.review_ssvc; actionable(f)])
+# FX-SSVC-ATTEND: SSVC Attend / Track* need a person before shipping.
+attend := [p | some p in input.profiles; p.ssvc in params.review_ssvc; p.actionable]
 
-review contains reason("FX-SSVC-ATTEND", sprintf("%d finding(s) with SSVC decision %v", [count(attend_ids), params.review_ssvc]), attend_ids) if {
-	count(attend_ids) > 0
+review contains grouped("FX-SSVC-ATTEND", concat("", ["%d finding(s) with SSVC decision ", concat("/", params.review_ssvc)]), attend) if {
+	count(attend) > 0
 }
 
 # FX-SLA: findings of the listed severities open past their SLA.
-sla_ids := sort([f.id |
-	some f in input.findings
-	f.past_sla
-	f.severity in params.sla_review_severities
-	actionable(f)
-])
+late := [p | some p in input.profiles; p.past_sla; p.severity in params.sla_review_severities; p.actionable]
 
-review contains reason("FX-SLA", sprintf("%d %v finding(s) open past their SLA", [count(sla_ids), params.sla_review_severities]), sla_ids) if {
-	count(sla_ids) > 0
+review contains grouped("FX-SLA", concat("", ["%d ", concat("/", params.sla_review_severities), " finding(s) open past their SLA"]), late) if {
+	count(late) > 0
 }
 
-# FX-EPSS: likely to be exploited soon (FIRST EPSS), worth a warning.
-epss_ids := sort([f.id | some f in input.findings; f.epss != null; f.epss >= params.epss_warn; actionable(f)])
+# FX-EPSS: likely to be exploited soon (FIRST EPSS). Per finding, from input.findings, which
+# lists every finding at or above the threshold (the candidate filter follows epss_warn).
+epss_ids := sort([f.id | some f in input.findings; f.epss != null; f.epss >= params.epss_warn; f.accepted == null; not f.vex in not_affected])
 
-warn contains reason("FX-EPSS", sprintf("%d finding(s) with EPSS >= %v", [count(epss_ids), params.epss_warn]), epss_ids) if {
+not_affected := {"not_affected", "false_positive", "resolved", "resolved_with_pedigree"}
+
+warn contains {"rule": "FX-EPSS", "message": sprintf("%d finding(s) with EPSS >= %v", [count(epss_ids), params.epss_warn]), "finding_ids": epss_ids} if {
 	count(epss_ids) > 0
 }
 
 # FX-ACCEPTED: what passes only because a risk acceptance covers it, and when that ends.
-accepted := [f | some f in input.findings; f.accepted != null]
+accepted := [p | some p in input.profiles; p.accepted]
 
-warn contains reason("FX-ACCEPTED", sprintf("%d finding(s) pass under risk acceptance; the first expires in %d day(s)", [count(accepted), days]), sort([f.id | some f in accepted])) if {
+warn contains grouped("FX-ACCEPTED", concat("", ["%d finding(s) pass under risk acceptance; the first expires in ", format_int(days, 10), " day(s)"]), accepted) if {
 	count(accepted) > 0
-	days := floor((min([f.accepted.expires_ns | some f in accepted]) - input.now_ns) / 86400000000000)
+	days := floor((min([p.first_expiry_ns | some p in accepted]) - input.now_ns) / 86400000000000)
 }
