@@ -59,6 +59,9 @@ class Outcome:
     tool_name: str = ""
     tool_version: str = ""
     finding_ids: list[int] = field(default_factory=list)
+    # Finding ids whose status this import set (opened / reopened / closed), for the outbound
+    # tickets of apps/connectors (queued by services._apply in the same transaction).
+    changed: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _clip(value: str | None, length: int) -> str:
@@ -99,13 +102,16 @@ def ingest_report(
         "duplicates_collapsed": 0,
     }
 
-    finding_ids = _upsert_findings(scan, groups, now, counts)
+    changed: dict[str, list[int]] = {"opened": [], "reopened": [], "closed": []}
+    finding_ids = _upsert_findings(scan, groups, now, counts, changed)
     timer.lap("findings")
     streams = {nf.tool for nf in results} | {tool_name}
     _upsert_occurrences(scan, groups, finding_ids, now)
     timer.lap("occurrences")
     if not any(issue.lost_finding for issue in result.skipped):
-        counts["findings_closed"] = _close_missing(scan, streams, set(finding_ids.values()), now)
+        counts["findings_closed"] = _close_missing(
+            scan, streams, set(finding_ids.values()), now, changed
+        )
     timer.lap("close")
     counts["components"] = _upsert_components(scan, components, now)
     timer.lap("components")
@@ -125,6 +131,7 @@ def ingest_report(
         skipped=skipped,
         tool_name=tool_name,
         tool_version=result.tool_version,
+        changed=changed,
     )
 
 
@@ -245,7 +252,9 @@ def _finding_row(scan: Scan, key: str, group: list[Keyed], now) -> tuple:
     )
 
 
-def _upsert_findings(scan: Scan, groups: dict[str, list[Keyed]], now, counts) -> dict[str, int]:
+def _upsert_findings(
+    scan: Scan, groups: dict[str, list[Keyed]], now, counts, changed: dict[str, list[int]]
+) -> dict[str, int]:
     existing = {
         key: (pk, status)
         for key, pk, status in Finding.objects.filter(
@@ -298,6 +307,9 @@ def _upsert_findings(scan: Scan, groups: dict[str, list[Keyed]], now, counts) ->
                 tenant_id=scan.tenant_id, application_id=scan.application_id, first_scan_id=scan.pk
             ).values_list("dedup_key", "id")
         )
+    changed["opened"] = [ids[key] for key in new_keys]
+    changed["reopened"] = reopen
+    changed["closed"] = dismissed
     return ids
 
 
@@ -376,7 +388,9 @@ def _upsert_occurrences(scan: Scan, groups, finding_ids: dict[str, int], now) ->
     bulk.update_rows(Occurrence, OCCURRENCE_UPDATE, updates)
 
 
-def _close_missing(scan: Scan, streams: set[str], seen_finding_ids: set[int], now) -> int:
+def _close_missing(
+    scan: Scan, streams: set[str], seen_finding_ids: set[int], now, changed: dict[str, list[int]]
+) -> int:
     active = Occurrence.objects.filter(
         application_id=scan.application_id,
         branch=scan.branch,
@@ -407,6 +421,7 @@ def _close_missing(scan: Scan, streams: set[str], seen_finding_ids: set[int], no
         if status in ACTIVE and pk not in still_reported
     ]
     to_close = [pk for pk, _ in closing]
+    changed["closed"] = changed["closed"] + to_close
     _record_events(
         scan,
         now,

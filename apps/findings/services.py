@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.connectors.services import finding_status_changed, scan_findings_changed
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus, Scan, ScanStatus
 from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
@@ -188,6 +189,9 @@ def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
 
     outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
     _refresh_risk(scan, outcome.finding_ids)
+    # Outbound tickets (apps/connectors): queued in this transaction, after the risk refresh
+    # so integrations' risk thresholds see fresh scores; one bulk insert per scan.
+    scan_findings_changed(scan=scan, **outcome.changed)
     if outcome.counts.get("components"):
         outcome.counts["advisory_findings_new"] = _match_advisories(
             scan, outcome.counts["components"]
@@ -323,12 +327,16 @@ def finding_transition(
         elif to_status in ACTIVE:
             locked.closed_at = None
         locked.save(update_fields=["status", "updated_at", "closed_at"])
-        FindingEvent.objects.create(
+        event = FindingEvent.objects.create(
             tenant_id=tenant.pk,
             finding=locked,
             from_status=previous,
             to_status=to_status,
             actor=actor[:150],
             reason=reason,
+        )
+        # Outbound tickets (apps/connectors): open/close the finding's tickets, same transaction.
+        finding_status_changed(
+            finding=locked, previous=previous, event_id=event.pk, actor=actor, reason=reason
         )
     return locked

@@ -1,0 +1,213 @@
+"""Integrations: /api/v1/integrations/ (admins write, viewers read; credentials write-only),
+plus /test (ask the vendor) and /sync (push what is not in sync, answer the counts)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.connectors.models import Grouping, Kind
+from apps.connectors.selectors import (
+    integration_get,
+    integration_health,
+    integration_list,
+    queue_depths,
+)
+from apps.connectors.services import (
+    integration_create,
+    integration_delete,
+    integration_sync,
+    integration_test,
+    integration_update,
+)
+from apps.findings.models import Severity
+from apps.tenants.api.base import TenantApi
+from apps.tenants.roles import Role
+from fixops.openapi import PAGE_PARAMETERS, paginated
+from fixops.pagination import PagePagination
+
+ADMIN_WRITES = {"POST": Role.ADMIN, "PUT": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
+
+
+class QueueSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    in_flight = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    dead = serializers.IntegerField()
+
+
+class HealthSerializer(serializers.Serializer):
+    breaker_state = serializers.CharField(help_text="closed, open or half_open")
+    breaker_failures = serializers.IntegerField()
+    breaker_until = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_failure_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    queue = QueueSerializer()
+
+
+class IntegrationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    base_url = serializers.CharField()
+    has_credentials = serializers.SerializerMethodField()
+    settings = serializers.DictField()
+    min_severity = serializers.CharField()
+    min_risk = serializers.FloatField(allow_null=True)
+    grouping = serializers.CharField()
+    templates = serializers.DictField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    health = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_has_credentials(self, obj) -> bool:
+        return bool(obj.credentials_token)
+
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, obj) -> dict:
+        depths = self.context.get("depths") or {}
+        return HealthSerializer(integration_health(obj, depths.get(obj.pk))).data
+
+
+class IntegrationInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    name = serializers.CharField(max_length=200)
+    base_url = serializers.URLField(max_length=500)
+    credentials = serializers.DictField(
+        help_text="Write-only; e.g. Jira Cloud {email, api_token}. Never returned."
+    )
+    settings = serializers.DictField(required=False)
+    min_severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    min_risk = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100)
+    grouping = serializers.ChoiceField(choices=Grouping.choices, required=False)
+    templates = serializers.DictField(child=serializers.CharField(), required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+def _out(integrations, many: bool = False):
+    items = integrations if many else [integrations]
+    depths = queue_depths([i.pk for i in items])
+    return IntegrationOutputSerializer(integrations, many=many, context={"depths": depths}).data
+
+
+class IntegrationCollectionApi(TenantApi):
+    scope_resource = "integrations"
+    role_map = ADMIN_WRITES
+
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+        enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        parameters=[FilterSerializer, *PAGE_PARAMETERS],
+        responses=paginated(IntegrationOutputSerializer, "PaginatedIntegrationList"),
+        summary="List integrations with their health",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = PagePagination()
+        qs = integration_list(tenant=request.tenant, filters=filters.validated_data)
+        page = paginator.paginate_queryset(qs, request, self)
+        return paginator.get_paginated_response(_out(page, many=True))
+
+    @extend_schema(
+        request=IntegrationInputSerializer,
+        responses={201: IntegrationOutputSerializer},
+        summary="Configure an integration (admin)",
+    )
+    def post(self, request):
+        data = IntegrationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        integration = integration_create(tenant=request.tenant, **data.validated_data)
+        return Response(_out(integration), status=status.HTTP_201_CREATED)
+
+
+class IntegrationDetailApi(TenantApi):
+    scope_resource = "integrations"
+    role_map = ADMIN_WRITES
+
+    @extend_schema(responses=IntegrationOutputSerializer, summary="One integration")
+    def get(self, request, integration_id: int):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        return Response(_out(integration))
+
+    @extend_schema(
+        request=IntegrationInputSerializer,
+        responses=IntegrationOutputSerializer,
+        summary="Replace an integration's fields (admin)",
+    )
+    def put(self, request, integration_id: int):
+        return self._update(request, integration_id, partial=False)
+
+    @extend_schema(
+        request=IntegrationInputSerializer(partial=True),
+        responses=IntegrationOutputSerializer,
+        summary="Change some fields (admin); credentials only when given",
+    )
+    def patch(self, request, integration_id: int):
+        return self._update(request, integration_id, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Delete an integration and its queue (admin)")
+    def delete(self, request, integration_id: int):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        integration_delete(integration=integration)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request, integration_id: int, *, partial: bool):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        data = IntegrationInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        integration = integration_update(integration=integration, **data.validated_data)
+        return Response(_out(integration))
+
+
+class IntegrationTestApi(TenantApi):
+    """Check the stored credentials against the vendor."""
+
+    scope_resource = "integrations"
+    role_map = ADMIN_WRITES
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "IntegrationTestResult",
+                {"ok": serializers.BooleanField(), "message": serializers.CharField()},
+            )
+        },
+        summary="Test the connection (502 with the vendor's message on failure)",
+    )
+    def post(self, request, integration_id: int):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        return Response({"ok": True, "message": integration_test(integration=integration)})
+
+
+class IntegrationSyncApi(TenantApi):
+    """Push everything not yet in sync for this integration, now."""
+
+    scope_resource = "integrations"
+    role_map = ADMIN_WRITES
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "IntegrationSyncResult",
+                {
+                    "queued": serializers.IntegerField(help_text="Messages written by this sync"),
+                    "delivered": serializers.IntegerField(),
+                    "failed": serializers.IntegerField(help_text="Attempts that failed"),
+                    "dead": serializers.IntegerField(),
+                    "pending": serializers.IntegerField(help_text="Still queued afterwards"),
+                },
+            )
+        },
+        summary="Sync: enqueue what is missing and deliver it; answers the counts",
+    )
+    def post(self, request, integration_id: int):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        return Response(integration_sync(integration=integration))

@@ -1,0 +1,50 @@
+from django.urls import path
+
+from apps.connectors.api import integrations, outbox
+
+urlpatterns = [
+    path(
+        "integrations/",
+        integrations.IntegrationCollectionApi.as_view(),
+        name="integration-list",
+    ),
+    path(
+        "integrations/<int:integration_id>/",
+        integrations.IntegrationDetailApi.as_view(),
+        name="integration-detail",
+    ),
+    # The paths have no trailing slash; both spellings answer (a POST cannot follow
+    # APPEND_SLASH's redirect).
+    path(
+        "integrations/<int:integration_id>/test",
+        integrations.IntegrationTestApi.as_view(),
+        name="integration-test",
+    ),
+    path(
+        "integrations/<int:integration_id>/test/",
+        integrations.IntegrationTestApi.as_view(),
+        name="integration-test-slash",
+    ),
+    path(
+        "integrations/<int:integration_id>/sync",
+        integrations.IntegrationSyncApi.as_view(),
+        name="integration-sync",
+    ),
+    path(
+        "integrations/<int:integration_id>/sync/",
+        integrations.IntegrationSyncApi.as_view(),
+        name="integration-sync-slash",
+    ),
+    path("outbox/", outbox.OutboxCollectionApi.as_view(), name="outbox-list"),
+    path("outbox/<int:message_id>/", outbox.OutboxDetailApi.as_view(), name="outbox-detail"),
+    path(
+        "outbox/<int:message_id>/replay/",
+        outbox.OutboxReplayApi.as_view(),
+        name="outbox-replay",
+    ),
+    path(
+        "outbox/<int:message_id>/cancel/",
+        outbox.OutboxCancelApi.as_view(),
+        name="outbox-cancel",
+    ),
+]

@@ -1,0 +1,5 @@
+"""Azure DevOps work items connector."""
+
+from apps.connectors.azure_devops.client import AzureDevOpsConnector
+
+__all__ = ["AzureDevOpsConnector"]

@@ -1,0 +1,151 @@
+"""The one small interface every vendor connector implements.
+
+The outbox only ever talks to a `Connector`: it builds a `Ticket` (what the remote object
+should say), calls create / update / transition / comment / find_by_reference, stores the
+`RemoteRef` it gets back, and classifies failures by the two error classes below —
+`TransientError` (retry later, honouring `retry_after`) and `PermanentError` (dead letter
+with the vendor's own message).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+STATUSES = ("open", "closed")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the remote object should say."""
+
+    reference: str  # our stable reference, stamped on the remote object
+    title: str
+    body: str  # plain text / light markdown; each vendor mapping converts it
+    severity: str = "medium"  # critical | high | medium | low | info
+    labels: tuple[str, ...] = ()
+    status: str = "open"  # open | closed
+    url: str = ""  # link back to FixOps
+    extra: dict = field(default_factory=dict)  # vendor specifics (GitHub check run, ...)
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    """Where the remote object lives."""
+
+    id: str  # vendor id (issue id, sys_id, iid, work item id, message ts, page id)
+    key: str = ""  # human key (PROJ-12, INC0010001, #12)
+    url: str = ""
+    status: str = ""  # remote status as the vendor names it
+    version: int | None = None  # Confluence page version, etc.
+    extra: dict = field(default_factory=dict)  # e.g. Slack channel
+
+
+class ConnectorError(Exception):
+    """A connector call failed; `permanent` tells the outbox whether to retry."""
+
+    permanent: ClassVar[bool] = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransientError(ConnectorError):
+    """5xx, 408, 409, 429, timeouts, dropped connections: worth retrying later."""
+
+    permanent = False
+
+
+class PermanentError(ConnectorError):
+    """Other 4xx (message = vendor's error text), bad configuration, SSRF refusal."""
+
+    permanent = True
+
+
+class Connector(ABC):
+    """Base class of the vendor connectors (one subclass per `kind`)."""
+
+    kind: ClassVar[str]
+    # Credential field sets accepted by this kind (any one set must be complete).
+    credential_sets: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    required_settings: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: dict,
+        settings: dict,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        self.base_url = (base_url or "").rstrip("/")
+        self.credentials = dict(credentials or {})
+        self.settings = dict(settings or {})
+        self.timeout = timeout
+        errors = self.validate(self.credentials, self.settings)
+        if errors:
+            problems = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
+            raise PermanentError(f"invalid {self.kind} configuration: {problems}")
+
+    @classmethod
+    def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:
+        """Field -> error for a configuration of this kind ({} when valid)."""
+        errors: dict[str, str] = {}
+        if not isinstance(credentials, dict):
+            return {"credentials": "must be an object"}
+        if not isinstance(settings, dict):
+            return {"settings": "must be an object"}
+        if cls.credential_sets and not any(
+            all(_filled(credentials.get(f)) for f in fields) for fields in cls.credential_sets
+        ):
+            wanted = " or ".join("{" + ", ".join(fields) + "}" for fields in cls.credential_sets)
+            errors["credentials"] = f"{cls.kind} needs {wanted}"
+        for name in cls.required_settings:
+            if not _filled(settings.get(name)):
+                errors[f"settings.{name}"] = "required"
+        return errors
+
+    @abstractmethod
+    def test_connection(self) -> str:
+        """Check the credentials; a short description of who we are, e.g. "authenticated as …"."""
+
+    @abstractmethod
+    def create(self, ticket: Ticket) -> RemoteRef:
+        """Create the remote object, stamped with `ticket.reference`."""
+
+    @abstractmethod
+    def update(self, ref: RemoteRef, ticket: Ticket) -> RemoteRef:
+        """Make the remote object say what `ticket` says (title, body, labels, status)."""
+
+    @abstractmethod
+    def transition(self, ref: RemoteRef, status: str) -> RemoteRef:
+        """Move the remote object to "open" or "closed"."""
+
+    @abstractmethod
+    def comment(self, ref: RemoteRef, body: str) -> None:
+        """Add a comment to the remote object."""
+
+    @abstractmethod
+    def find_by_reference(self, reference: str) -> RemoteRef | None:
+        """The remote object carrying `reference`, or None (idempotency look-up)."""
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def check_status(status: str) -> str:
+    """Validate a FixOps ticket status ("open" | "closed")."""
+    if status not in STATUSES:
+        raise PermanentError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    return status

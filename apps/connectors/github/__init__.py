@@ -1,0 +1,5 @@
+"""GitHub issues and check runs connector."""
+
+from apps.connectors.github.client import GitHubConnector
+
+__all__ = ["GitHubConnector"]

@@ -1,0 +1,5 @@
+"""GitLab issues connector."""
+
+from apps.connectors.gitlab.client import GitLabConnector
+
+__all__ = ["GitLabConnector"]

@@ -1,0 +1,182 @@
+"""Jira Cloud (REST v3, email + API token, ADF bodies) and Jira Data Center (REST v2, PAT).
+
+settings: project_key (required), issue_type ("Bug"), deployment ("cloud" | "datacenter"),
+transitions ({"open": "Reopen", "closed": "Done"}: transition — or target status — names),
+priority_map (optional {severity: priority name}).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from urllib.parse import quote
+
+from apps.connectors.base import (
+    Connector,
+    PermanentError,
+    RemoteRef,
+    Ticket,
+    check_status,
+)
+from apps.connectors.http import build_session, json_body
+from apps.connectors.jira import mapping
+
+DEPLOYMENTS = ("cloud", "datacenter")
+PAGE_SIZE = 50
+
+
+class JiraConnector(Connector):
+    kind: ClassVar[str] = "jira"
+    required_settings = ("project_key",)
+
+    @classmethod
+    def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:
+        errors = super().validate(credentials, settings)
+        if "credentials" in errors or "settings" in errors:
+            return errors
+        deployment = settings.get("deployment", "cloud")
+        if deployment not in DEPLOYMENTS:
+            errors["settings.deployment"] = f"must be one of {', '.join(DEPLOYMENTS)}"
+            return errors
+        wanted = ("email", "api_token") if deployment == "cloud" else ("token",)
+        missing = [f for f in wanted if not str(credentials.get(f) or "").strip()]
+        if missing:
+            errors["credentials"] = (
+                f"Jira {deployment} needs {{{', '.join(wanted)}}}; missing {', '.join(missing)}"
+            )
+        transitions = settings.get("transitions", {})
+        if not isinstance(transitions, dict) or not all(
+            k in ("open", "closed") and isinstance(v, str) and v for k, v in transitions.items()
+        ):
+            errors["settings.transitions"] = 'must map "open"/"closed" to transition names'
+        if not isinstance(settings.get("priority_map", {}), dict):
+            errors["settings.priority_map"] = "must map severities to Jira priority names"
+        return errors
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.cloud = self.settings.get("deployment", "cloud") == "cloud"
+        self.api = f"{self.base_url}/rest/api/{'3' if self.cloud else '2'}"
+        if self.cloud:
+            auth = (self.credentials["email"], self.credentials["api_token"])
+            self.session = build_session(label="jira", timeout=self.timeout, auth=auth)
+        else:
+            self.session = build_session(
+                label="jira",
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.credentials['token']}"},
+            )
+        self.transitions = {**mapping.DEFAULT_TRANSITIONS, **self.settings.get("transitions", {})}
+
+    # -- the interface ------------------------------------------------------------------------
+
+    def test_connection(self) -> str:
+        me = json_body(self.session.get(f"{self.api}/myself"), label="jira")
+        who = me.get("emailAddress") or me.get("name") or me.get("displayName") or "?"
+        project = self.settings["project_key"]
+        try:
+            self.session.get(f"{self.api}/project/{quote(project, safe='')}")
+        except PermanentError as exc:
+            if exc.status == 404:
+                raise PermanentError(
+                    f"jira: authenticated as {who}, but project {project!r} is not visible: {exc}",
+                    status=404,
+                ) from exc
+            raise
+        return f"authenticated as {who}; project {project} reachable"
+
+    def create(self, ticket: Ticket) -> RemoteRef:
+        fields = mapping.issue_fields(ticket, self.settings, cloud=self.cloud, create=True)
+        created = json_body(
+            self.session.post(f"{self.api}/issue", json={"fields": fields}), label="jira"
+        )
+        ref = RemoteRef(
+            id=str(created["id"]),
+            key=created.get("key", ""),
+            url=f"{self.base_url}/browse/{created.get('key', '')}",
+            status="",
+        )
+        if ticket.status == "closed":
+            return self.transition(ref, "closed")
+        return self._get(ref.key or ref.id)
+
+    def update(self, ref: RemoteRef, ticket: Ticket) -> RemoteRef:
+        fields = mapping.issue_fields(ticket, self.settings, cloud=self.cloud, create=False)
+        self.session.put(f"{self.api}/issue/{self._key(ref)}", json={"fields": fields})
+        return self.transition(ref, ticket.status)
+
+    def transition(self, ref: RemoteRef, status: str) -> RemoteRef:
+        check_status(status)
+        key = self._key(ref)
+        issue = self._get_raw(key)
+        if mapping.fixops_status(issue) == status:
+            return mapping.remote_ref(issue, self.base_url)
+        wanted = self.transitions[status]
+        data = json_body(self.session.get(f"{self.api}/issue/{key}/transitions"), label="jira")
+        available = data.get("transitions", [])
+        chosen = next(
+            (
+                t
+                for t in available
+                if t.get("name", "").casefold() == wanted.casefold()
+                or ((t.get("to") or {}).get("name", "")).casefold() == wanted.casefold()
+            ),
+            None,
+        )
+        if chosen is None:
+            names = ", ".join(repr(t.get("name")) for t in available) or "none"
+            raise PermanentError(
+                f"jira: no transition named {wanted!r} from status "
+                f"{issue['fields']['status'].get('name')!r} of {key} (available: {names}); "
+                f"set settings.transitions.{status}"
+            )
+        self.session.post(
+            f"{self.api}/issue/{key}/transitions", json={"transition": {"id": chosen["id"]}}
+        )
+        return self._get(key)
+
+    def comment(self, ref: RemoteRef, body: str) -> None:
+        self.session.post(
+            f"{self.api}/issue/{self._key(ref)}/comment",
+            json={"body": mapping.comment_body(body, cloud=self.cloud)},
+        )
+
+    def find_by_reference(self, reference: str) -> RemoteRef | None:
+        """Search the reference label with JQL. Jira Cloud search is eventually consistent:
+        an issue created seconds ago may not be found yet (see docs/connectors.md)."""
+        jql = mapping.jql_for(reference, self.settings["project_key"])
+        if self.cloud:
+            data = json_body(
+                self.session.post(
+                    f"{self.api}/search/jql",
+                    json={"jql": jql, "fields": ["status", "labels"], "maxResults": PAGE_SIZE},
+                ),
+                label="jira",
+            )
+        else:
+            data = json_body(
+                self.session.get(
+                    f"{self.api}/search",
+                    params={"jql": jql, "fields": "status,labels", "maxResults": PAGE_SIZE},
+                ),
+                label="jira",
+            )
+        wanted = mapping.label(reference)
+        for issue in data.get("issues", []):
+            if wanted in ((issue.get("fields") or {}).get("labels") or []):
+                return mapping.remote_ref(issue, self.base_url)
+        return None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(ref: RemoteRef) -> str:
+        return quote(ref.key or ref.id, safe="")
+
+    def _get_raw(self, key: str) -> dict:
+        return json_body(
+            self.session.get(f"{self.api}/issue/{key}", params={"fields": "status,labels"}),
+            label="jira",
+        )
+
+    def _get(self, key: str) -> RemoteRef:
+        return mapping.remote_ref(self._get_raw(quote(key, safe="")), self.base_url)

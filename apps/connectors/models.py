@@ -1,0 +1,232 @@
+"""Integrations, the transactional outbox, its attempt ledger and links to remote objects.
+
+The outbox row is the truth: services write it in the same transaction as the change that
+causes it; the Celery trigger after commit only lowers latency (see drain.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.findings.models.finding import Severity
+from apps.tenants.scoping import TenantOwned
+from fixops import crypto
+
+
+class Kind(models.TextChoices):
+    JIRA = "jira", "Jira"
+    SERVICENOW = "servicenow", "ServiceNow"
+    GITLAB = "gitlab", "GitLab"
+    GITHUB = "github", "GitHub"
+    AZURE_DEVOPS = "azure_devops", "Azure DevOps"
+    SLACK = "slack", "Slack"
+    CONFLUENCE = "confluence", "Confluence"
+
+
+# Trackers open one ticket per finding (or group of findings); chat and wiki kinds carry
+# decisions and notifications only.
+TRACKER_KINDS = frozenset({Kind.JIRA, Kind.SERVICENOW, Kind.GITLAB, Kind.GITHUB, Kind.AZURE_DEVOPS})
+
+
+class Grouping(models.TextChoices):
+    FINDING = "finding", "One ticket per finding"
+    RULE = "rule", "One ticket per rule and application"
+    COMPONENT = "component", "One ticket per component and application"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (delivering)"
+    OPEN = "open", "Open (vendor failing; waiting)"
+    HALF_OPEN = "half_open", "Half-open (probing)"
+
+
+class Integration(TenantOwned):
+    """One configured vendor endpoint of a tenant, with its delivery health."""
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    base_url = models.URLField(max_length=500)
+    # MultiFernet token of the JSON credentials; never shown, never returned by the API.
+    credentials_token = models.BinaryField(editable=False, default=b"")
+    settings = models.JSONField(default=dict, blank=True)
+    min_severity = models.CharField(max_length=10, choices=Severity.choices, default="high")
+    min_risk = models.FloatField(null=True, blank=True, help_text="0-100; empty: no risk bar.")
+    grouping = models.CharField(max_length=20, choices=Grouping.choices, default=Grouping.FINDING)
+    templates = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Circuit breaker, in the database so every worker shares it (breaker.py).
+    breaker_state = models.CharField(
+        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
+    )
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_opens = models.PositiveIntegerField(default=0)  # consecutive opens: longer waits
+    breaker_until = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="integration_tenant_name_uniq")
+        ]
+        indexes = [models.Index(fields=["tenant", "kind"], name="integration_tenant_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def credentials(self) -> dict:
+        if not self.credentials_token:
+            return {}
+        return json.loads(crypto.decrypt(bytes(self.credentials_token)))
+
+    @credentials.setter
+    def credentials(self, value: dict) -> None:
+        self.credentials_token = crypto.encrypt(json.dumps(value, sort_keys=True).encode())
+
+
+class MessageKind(models.TextChoices):
+    UPSERT = "upsert", "Create or update the remote object"
+    TRANSITION = "transition", "Open or close the remote object"
+    COMMENT = "comment", "Comment on the remote object"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (will retry)"
+    DEAD = "dead", "Dead"
+
+
+# Messages that still hold their ordering key: a later message of the key waits for them.
+UNFINISHED = (MessageStatus.PENDING, MessageStatus.IN_FLIGHT, MessageStatus.FAILED)
+
+
+class OutboxMessage(TenantOwned):
+    """One effect to apply at a vendor, written in the transaction of its cause."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    # Our stable reference stamped on the remote object ("fixops-f-42").
+    reference = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=300, unique=True)
+    # Messages with the same key apply in id order: "<integration id>:<reference>".
+    ordering_key = models.CharField(max_length=250)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=10)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The claim: due pending/failed rows, oldest first.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="outbox_due_idx",
+                condition=Q(status__in=["pending", "failed"]),
+            ),
+            # Re-claim of rows whose worker died.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="outbox_lease_idx",
+                condition=Q(status="in_flight"),
+            ),
+            # "Is an earlier message of this key unfinished?" and "was anything sent for it before?"
+            models.Index(fields=["ordering_key", "id"], name="outbox_order_idx"),
+            models.Index(fields=["tenant", "-id"], name="outbox_tenant_recent_idx"),
+            models.Index(
+                fields=["integration", "status", "-id"], name="outbox_integration_status_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.reference} ({self.status})"
+
+
+class AttemptOutcome(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    RETRY = "retry", "Transient error (retry)"
+    DEAD = "dead", "Permanent error or out of attempts"
+    LEASE_EXPIRED = "lease_expired", "Worker lost (lease expired)"
+
+
+class OutboxAttempt(models.Model):
+    """One delivery attempt of a message: when, how long, what happened."""
+
+    message = models.ForeignKey(
+        OutboxMessage, on_delete=models.CASCADE, related_name="attempt_rows", db_index=False
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["message", "number"]
+        indexes = [models.Index(fields=["message", "number"], name="outbox_attempt_msg_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}#{self.number} {self.outcome}"
+
+
+class ExternalLink(TenantOwned):
+    """A remote object (ticket, chat message, check run, page) created for our reference."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="links", db_index=False
+    )
+    reference = models.CharField(max_length=200)
+    # Set for one-ticket-per-finding links; grouped tickets cover several findings.
+    finding = models.ForeignKey(
+        "findings.Finding",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="external_links",
+        db_constraint=False,
+    )
+    decision_id = models.BigIntegerField(null=True, blank=True)
+    remote_id = models.CharField(max_length=200)
+    remote_key = models.CharField(max_length=200, blank=True)
+    remote_url = models.CharField(max_length=1000, blank=True)
+    remote_status = models.CharField(max_length=100, blank=True)  # the vendor's word
+    state = models.CharField(max_length=10, default="open")  # open | closed, as we last set it
+    remote_version = models.IntegerField(null=True, blank=True)
+    remote_extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sync_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "reference"], name="external_link_reference_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "-id"], name="external_link_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} -> {self.remote_key or self.remote_id}"

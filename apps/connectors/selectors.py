@@ -1,0 +1,92 @@
+"""Reads for integrations and the outbox; the tenant always comes first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from apps.connectors.models import Integration, MessageStatus, OutboxAttempt, OutboxMessage
+from apps.tenants.models import Tenant
+from apps.tenants.scoping import get_scoped_or_404
+
+
+def integration_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet:
+    """Integrations of `tenant`, by name; filter by kind and enabled."""
+    filters = filters or {}
+    qs = Integration.objects.for_tenant(tenant)
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if filters.get("enabled") is not None:
+        qs = qs.filter(enabled=filters["enabled"])
+    return qs.order_by("name", "id")
+
+
+def integration_get(*, tenant: Tenant, integration_id: int) -> Integration:
+    """One integration of `tenant`; NotFound whether missing or another tenant's."""
+    return get_scoped_or_404(Integration.objects.all(), tenant=tenant, pk=integration_id)
+
+
+def queue_depths(integration_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Messages per status for each integration (one grouped query)."""
+    depths: dict[int, dict[str, int]] = {
+        pk: {s: 0 for s in MessageStatus.values} for pk in integration_ids
+    }
+    rows = (
+        OutboxMessage.objects.filter(integration_id__in=integration_ids)
+        .exclude(status=MessageStatus.DELIVERED)
+        .values_list("integration_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for integration_id, status, n in rows:
+        depths[integration_id][status] = n
+    return depths
+
+
+def integration_health(integration: Integration, depth: dict[str, int] | None = None) -> dict:
+    """What operators look at: breaker, last success / failure, queue depth."""
+    if depth is None:
+        depth = queue_depths([integration.pk])[integration.pk]
+    return {
+        "breaker_state": integration.breaker_state,
+        "breaker_failures": integration.breaker_failures,
+        "breaker_until": integration.breaker_until,
+        "last_success_at": integration.last_success_at,
+        "last_failure_at": integration.last_failure_at,
+        "last_error": integration.last_error,
+        "queue": {
+            "pending": depth.get(MessageStatus.PENDING, 0),
+            "in_flight": depth.get(MessageStatus.IN_FLIGHT, 0),
+            "failed": depth.get(MessageStatus.FAILED, 0),
+            "dead": depth.get(MessageStatus.DEAD, 0),
+        },
+    }
+
+
+def message_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet:
+    """Outbox messages of `tenant`, newest first; filter by status, integration, kind,
+    reference and age (older than N seconds)."""
+    filters = filters or {}
+    qs = OutboxMessage.objects.for_tenant(tenant).select_related("integration")
+    if filters.get("status"):
+        qs = qs.filter(status__in=filters["status"])
+    for field in ("integration", "kind", "reference"):
+        if filters.get(field):
+            qs = qs.filter(**{field: filters[field]})
+    if filters.get("older_than"):
+        qs = qs.filter(created_at__lt=timezone.now() - timedelta(seconds=filters["older_than"]))
+    return qs.defer("payload")
+
+
+def message_get(*, tenant: Tenant, message_id: int) -> OutboxMessage:
+    """One message of `tenant`; NotFound otherwise."""
+    return get_scoped_or_404(
+        OutboxMessage.objects.select_related("integration"), tenant=tenant, pk=message_id
+    )
+
+
+def attempt_list(*, message: OutboxMessage) -> QuerySet:
+    """The attempts of one message, first first."""
+    return OutboxAttempt.objects.filter(message=message).order_by("number", "id")

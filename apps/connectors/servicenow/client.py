@@ -1,0 +1,154 @@
+"""ServiceNow incidents through the Table API, basic auth of an integration user.
+
+settings: table ("incident"), close_code ("Solution provided"), close_notes, resolved_state
+("6"), reopen_state ("2"), comment_field ("work_notes" | "comments"), assignment_group,
+caller_id, category (optional, set on create).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from apps.connectors.base import Connector, PermanentError, RemoteRef, Ticket, check_status
+from apps.connectors.http import build_session, json_body
+from apps.connectors.servicenow import mapping
+
+_SAFE_REFERENCE = re.compile(r"^[A-Za-z0-9._:-]+$")
+_SAFE_TABLE = re.compile(r"^[a-z0-9_]+$")
+
+
+class ServiceNowConnector(Connector):
+    kind: ClassVar[str] = "servicenow"
+    credential_sets = (("username", "password"),)
+
+    @classmethod
+    def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:
+        errors = super().validate(credentials, settings)
+        if isinstance(settings, dict):
+            if not _SAFE_TABLE.match(str(settings.get("table", "incident"))):
+                errors["settings.table"] = "a table name such as incident"
+            if settings.get("comment_field", "work_notes") not in ("work_notes", "comments"):
+                errors["settings.comment_field"] = 'must be "work_notes" or "comments"'
+        return errors
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.table = self.settings.get("table") or "incident"
+        self.api = f"{self.base_url}/api/now/table"
+        self.session = build_session(
+            label="servicenow",
+            timeout=self.timeout,
+            auth=(self.credentials["username"], self.credentials["password"]),
+        )
+
+    def _record(self, response) -> dict:
+        return json_body(response, label="servicenow").get("result") or {}
+
+    def _ref(self, record: dict) -> RemoteRef:
+        return mapping.remote_ref(record, self.base_url, self.table)
+
+    def test_connection(self) -> str:
+        username = self.credentials["username"]
+        users = self._record(
+            self.session.get(
+                f"{self.api}/sys_user",
+                params={
+                    "sysparm_query": f"user_name={username}",
+                    "sysparm_fields": "user_name,name",
+                    "sysparm_limit": "1",
+                },
+            )
+        )
+        self.session.get(
+            f"{self.api}/{self.table}", params={"sysparm_limit": "1", "sysparm_fields": "sys_id"}
+        )
+        name = users[0].get("name") if users else ""
+        return (
+            f"authenticated as {username}"
+            + (f" ({name})" if name else "")
+            + f"; table {self.table} readable"
+        )
+
+    def create(self, ticket: Ticket) -> RemoteRef:
+        self._check_reference(ticket.reference)
+        fields = mapping.incident_fields(ticket, self.settings, create=True)
+        if ticket.status == "closed":
+            fields.update(mapping.state_fields("closed", self.settings))
+        record = self._record(
+            self.session.post(
+                f"{self.api}/{self.table}", params={"sysparm_fields": mapping.FIELDS}, json=fields
+            )
+        )
+        return self._ref(record)
+
+    def update(self, ref: RemoteRef, ticket: Ticket) -> RemoteRef:
+        check_status(ticket.status)
+        current = self._get(ref.id)
+        fields = mapping.incident_fields(ticket, self.settings, create=False)
+        if mapping.fixops_status(current["state"]) != ticket.status:
+            self._refuse_closed(current, ticket.status)
+            fields.update(mapping.state_fields(ticket.status, self.settings))
+        return self._patch(ref.id, fields)
+
+    def transition(self, ref: RemoteRef, status: str) -> RemoteRef:
+        check_status(status)
+        current = self._get(ref.id)
+        if mapping.fixops_status(current["state"]) == status:
+            return self._ref(current)
+        self._refuse_closed(current, status)
+        return self._patch(ref.id, mapping.state_fields(status, self.settings))
+
+    def comment(self, ref: RemoteRef, body: str) -> None:
+        field = self.settings.get("comment_field") or "work_notes"
+        self._patch(ref.id, {field: body})
+
+    def find_by_reference(self, reference: str) -> RemoteRef | None:
+        self._check_reference(reference)
+        records = self._record(
+            self.session.get(
+                f"{self.api}/{self.table}",
+                params={
+                    "sysparm_query": f"correlation_id={reference}^ORDERBYsys_created_on",
+                    "sysparm_fields": mapping.FIELDS,
+                    "sysparm_limit": "1",
+                },
+            )
+        )
+        return self._ref(records[0]) if records else None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_reference(reference: str) -> None:
+        # Encoded queries treat ^ and = as syntax: only plain references are searchable.
+        if not _SAFE_REFERENCE.match(reference or ""):
+            raise PermanentError(
+                f"servicenow: reference {reference!r} has characters that "
+                "cannot be used in a sysparm_query"
+            )
+
+    def _get(self, sys_id: str) -> dict:
+        return self._record(
+            self.session.get(
+                f"{self.api}/{self.table}/{sys_id}", params={"sysparm_fields": mapping.FIELDS}
+            )
+        )
+
+    def _patch(self, sys_id: str, fields: dict) -> RemoteRef:
+        return self._ref(
+            self._record(
+                self.session.patch(
+                    f"{self.api}/{self.table}/{sys_id}",
+                    params={"sysparm_fields": mapping.FIELDS},
+                    json=fields,
+                )
+            )
+        )
+
+    @staticmethod
+    def _refuse_closed(record: dict, status: str) -> None:
+        if str(record.get("state")) == "7" and status == "open":
+            raise PermanentError(
+                f"servicenow: {record.get('number')} is Closed (read-only); it cannot be reopened"
+            )

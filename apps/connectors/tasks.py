@@ -1,0 +1,15 @@
+"""Celery wrappers for the outbox (thin: the work is in drain.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="fixops.connectors.drain", acks_late=True, ignore_result=True)
+def drain_task(*, reason: str = "beat", integration_id: int | None = None) -> dict[str, int]:
+    """Deliver due outbox messages until none is left or the time budget is spent. Triggered
+    after each commit that wrote messages and by beat; safe to run any number of times in
+    parallel (claims are exclusive)."""
+    from apps.connectors.drain import drain
+
+    return drain(integration_id=integration_id).as_dict()

@@ -1,0 +1,211 @@
+"""Fake GitLab REST v4: /user, /projects/:id (numeric or URL-encoded path), issues
+create/list/edit (state_event close/reopen, comma-separated labels, all-labels filter),
+notes; PRIVATE-TOKEN or Bearer auth; page/per_page pagination with X-Total, X-Next-Page and
+Link on the fake's own host; 429 with RateLimit-* and Retry-After."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import unquote, urlencode
+
+from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+
+
+class FakeGitLab(FakeServer):
+    name = "gitlab"
+    routes = (
+        ("GET", r"/api/v4/user", "user"),
+        ("GET", r"/api/v4/projects/(?P<pid>[^/]+)", "project"),
+        ("GET", r"/api/v4/projects/(?P<pid>[^/]+)/issues", "list_issues"),
+        ("POST", r"/api/v4/projects/(?P<pid>[^/]+)/issues", "create_issue"),
+        ("GET", r"/api/v4/projects/(?P<pid>[^/]+)/issues/(?P<iid>\d+)", "get_issue"),
+        ("PUT", r"/api/v4/projects/(?P<pid>[^/]+)/issues/(?P<iid>\d+)", "edit_issue"),
+        ("POST", r"/api/v4/projects/(?P<pid>[^/]+)/issues/(?P<iid>\d+)/notes", "add_note"),
+    )
+
+    def __init__(
+        self, *, token: str = "glpat-fixops", project_id: int = 42, path: str = "acme/app"
+    ) -> None:
+        self.token, self.project_id, self.project_path = token, project_id, path
+        super().__init__()
+
+    def reset_state(self) -> None:
+        self.state = {"issues": {}, "next_id": 9000}
+
+    def config(self, **settings) -> dict:
+        return {
+            "kind": "gitlab",
+            "base_url": self.url,
+            "credentials": {"token": self.token},
+            "settings": {"project": self.project_path, **settings},
+        }
+
+    def check_auth(self, req: RecordedRequest) -> Response | None:
+        token = req.header("PRIVATE-TOKEN") or req.header("Authorization").removeprefix("Bearer ")
+        if token == self.token:
+            return None
+        return Response(401, {"message": "401 Unauthorized"})
+
+    def error_response(self, status, message, headers=None):
+        return Response(
+            status,
+            {"message": message} if status != 404 else {"message": "404 Not found"},
+            headers or {},
+        )
+
+    def rate_limit_headers(self, retry_after):
+        reset = int(time.time()) + 60
+        headers = {
+            "RateLimit-Limit": "600",
+            "RateLimit-Observed": "601",
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(reset),
+            "RateLimit-ResetTime": format_datetime(datetime.fromtimestamp(reset, UTC), usegmt=True),
+        }
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return headers
+
+    def with_reference(self, reference: str) -> list[dict]:
+        with self.lock:
+            return [i for i in self.state["issues"].values() if reference in i["labels"]]
+
+    def _project_ok(self, pid: str) -> bool:
+        return unquote(pid) in (str(self.project_id), self.project_path)
+
+    def _not_found(self, what="Project"):
+        return Response(404, {"message": f"404 {what} Not Found"})
+
+    def user(self, req):
+        return json_response(
+            200, {"id": 7, "username": "fixops-bot", "name": "FixOps Bot", "state": "active"}
+        )
+
+    def project(self, req, pid):
+        if not self._project_ok(pid):
+            return self._not_found()
+        return json_response(
+            200,
+            {
+                "id": self.project_id,
+                "path_with_namespace": self.project_path,
+                "web_url": f"{self.url}/{self.project_path}",
+            },
+        )
+
+    def _labels(self, value) -> list[str]:
+        if isinstance(value, list):
+            return [v.strip() for v in value if v.strip()]
+        return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+    def create_issue(self, req, pid):
+        if not self._project_ok(pid):
+            return self._not_found()
+        body = req.json or req.form
+        if not body.get("title"):
+            return Response(400, {"error": "title is missing"})
+        with self.lock:
+            self.state["next_id"] += 1
+            iid = len(self.state["issues"]) + 1
+            issue = {
+                "id": self.state["next_id"],
+                "iid": iid,
+                "project_id": self.project_id,
+                "title": body["title"],
+                "description": body.get("description"),
+                "state": "opened",
+                "labels": self._labels(body.get("labels")),
+                "created_at": datetime.now(UTC).isoformat(),
+                "closed_at": None,
+                "web_url": f"{self.url}/{self.project_path}/-/issues/{iid}",
+                "notes": [],
+                "events": [],
+            }
+            self.state["issues"][iid] = issue
+            return json_response(201, self._public(issue))
+
+    @staticmethod
+    def _public(issue):
+        return {k: v for k, v in issue.items() if k not in ("notes", "events")}
+
+    def list_issues(self, req, pid):
+        if not self._project_ok(pid):
+            return self._not_found()
+        with self.lock:
+            issues = sorted(
+                self.state["issues"].values(),
+                key=lambda i: i["id"],
+                reverse=req.arg("sort", "desc") == "desc",
+            )
+            wanted = self._labels(req.arg("labels"))
+            issues = [i for i in issues if all(w in i["labels"] for w in wanted)]
+            state = req.arg("state", "all")
+            if state in ("opened", "closed"):
+                issues = [i for i in issues if i["state"] == state]
+            page = int(req.arg("page", "1"))
+            per_page = min(int(req.arg("per_page", "20")), 100)
+            chunk = issues[(page - 1) * per_page : page * per_page]
+            pages = max(1, -(-len(issues) // per_page))
+            headers = {
+                "X-Total": str(len(issues)),
+                "X-Total-Pages": str(pages),
+                "X-Page": str(page),
+                "X-Per-Page": str(per_page),
+                "X-Next-Page": str(page + 1) if page < pages else "",
+                "X-Prev-Page": str(page - 1) if page > 1 else "",
+            }
+            params = {k: v[-1] for k, v in req.query.items()}
+            links = []
+            if page < pages:
+                links.append(
+                    f'<{self.url}{req.path}?{urlencode({**params, "page": page + 1})}>; rel="next"'
+                )
+            links.append(f'<{self.url}{req.path}?{urlencode({**params, "page": 1})}>; rel="first"')
+            headers["Link"] = ", ".join(links)
+            return json_response(200, [self._public(i) for i in chunk], **headers)
+
+    def get_issue(self, req, pid, iid):
+        with self.lock:
+            issue = self.state["issues"].get(int(iid)) if self._project_ok(pid) else None
+            if issue is None:
+                return self._not_found("Issue")
+            return json_response(200, self._public(issue))
+
+    def edit_issue(self, req, pid, iid):
+        body = req.json or req.form
+        with self.lock:
+            issue = self.state["issues"].get(int(iid)) if self._project_ok(pid) else None
+            if issue is None:
+                return self._not_found("Issue")
+            event = body.get("state_event")
+            if event not in (None, "close", "reopen"):
+                return Response(400, {"error": "state_event does not have a valid value"})
+            if "title" in body:
+                if not body["title"]:
+                    return Response(400, {"message": {"title": ["can't be blank"]}})
+                issue["title"] = body["title"]
+            if "description" in body:
+                issue["description"] = body["description"]
+            if "labels" in body:
+                issue["labels"] = self._labels(body["labels"])
+            if event == "close" and issue["state"] != "closed":
+                issue["state"], issue["closed_at"] = "closed", datetime.now(UTC).isoformat()
+                issue["events"].append("close")
+            elif event == "reopen" and issue["state"] != "opened":
+                issue["state"], issue["closed_at"] = "opened", None
+                issue["events"].append("reopen")
+            return json_response(200, self._public(issue))
+
+    def add_note(self, req, pid, iid):
+        body = req.json or req.form
+        with self.lock:
+            issue = self.state["issues"].get(int(iid)) if self._project_ok(pid) else None
+            if issue is None:
+                return self._not_found("Issue")
+            if not body.get("body"):
+                return Response(400, {"error": "body is missing"})
+            note = {"id": 500 + len(issue["notes"]), "body": body["body"], "system": False}
+            issue["notes"].append(note)
+            return json_response(201, note)

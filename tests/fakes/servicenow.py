@@ -1,0 +1,236 @@
+"""Fake ServiceNow Table API: incidents and sys_user, basic auth, {"result": …} bodies,
+{"error": {"message", "detail"}, "status": "failure"} errors, sysparm_query (field=value joined
+by ^, ORDERBY…), sysparm_limit/sysparm_offset pagination with Link and X-Total-Count."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from urllib.parse import urlencode
+
+from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+
+
+class FakeServiceNow(FakeServer):
+    name = "servicenow"
+    routes = (
+        ("GET", r"/api/now/table/(?P<table>[a-z_]+)", "list_records"),
+        ("POST", r"/api/now/table/(?P<table>[a-z_]+)", "create_record"),
+        ("GET", r"/api/now/table/(?P<table>[a-z_]+)/(?P<sys_id>[0-9a-f]{32})", "get_record"),
+        ("PATCH", r"/api/now/table/(?P<table>[a-z_]+)/(?P<sys_id>[0-9a-f]{32})", "patch_record"),
+        ("PUT", r"/api/now/table/(?P<table>[a-z_]+)/(?P<sys_id>[0-9a-f]{32})", "patch_record"),
+    )
+
+    def __init__(
+        self, *, username: str = "fixops.integration", password: str = "snow-pass"
+    ) -> None:
+        self.username, self.password = username, password
+        super().__init__()
+
+    def reset_state(self) -> None:
+        self.state = {
+            "incident": {},
+            "sys_user": {
+                "6816f79cc0a8016401c5a33be04be441": {
+                    "sys_id": "6816f79cc0a8016401c5a33be04be441",
+                    "user_name": self.username,
+                    "name": "FixOps Integration",
+                }
+            },
+            "next_number": 10001,
+        }
+
+    def config(self, **settings) -> dict:
+        return {
+            "kind": "servicenow",
+            "base_url": self.url,
+            "credentials": {"username": self.username, "password": self.password},
+            "settings": {**settings},
+        }
+
+    def check_auth(self, req: RecordedRequest) -> Response | None:
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if req.header("Authorization") == expected:
+            return None
+        return Response(
+            401,
+            {
+                "error": {
+                    "message": "User Not Authenticated",
+                    "detail": "Required to provide Auth information",
+                },
+                "status": "failure",
+            },
+            {"WWW-Authenticate": 'BASIC realm="Service-now"'},
+        )
+
+    def error_response(self, status, message, headers=None):
+        return Response(
+            status,
+            {"error": {"message": message, "detail": None}, "status": "failure"},
+            headers or {},
+        )
+
+    def rate_limit_headers(self, retry_after):
+        headers = {
+            "X-RateLimit-Limit": "1000",
+            "X-RateLimit-Reset": str(int(time.time()) + 30),
+            "X-RateLimit-Rule": "fixops-integration",
+        }
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return headers
+
+    def with_reference(self, reference: str) -> list[dict]:
+        with self.lock:
+            return [
+                r for r in self.state["incident"].values() if r.get("correlation_id") == reference
+            ]
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _table(self, table):
+        if table not in ("incident", "sys_user"):
+            return None
+        return self.state[table]
+
+    @staticmethod
+    def _fields(record: dict, req: RecordedRequest) -> dict:
+        wanted = req.arg("sysparm_fields")
+        if not wanted:
+            return dict(record)
+        return {f: record.get(f, "") for f in wanted.split(",")}
+
+    @staticmethod
+    def _query(records: list[dict], query: str) -> list[dict] | None:
+        order = None
+        for term in filter(None, query.split("^")):
+            if term.startswith("ORDERBY"):
+                order = term[len("ORDERBY") :]
+                continue
+            if "=" not in term:
+                return None
+            field, value = term.split("=", 1)
+            records = [r for r in records if str(r.get(field, "")) == value]
+        if order:
+            records = sorted(records, key=lambda r: r.get(order, ""))
+        return records
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    def list_records(self, req, table):
+        with self.lock:
+            rows = self._table(table)
+            if rows is None:
+                return self.error_response(400, "Invalid table " + table)
+            records = self._query(list(rows.values()), req.arg("sysparm_query", "") or "")
+            if records is None:
+                return self.error_response(400, "Invalid query")
+            limit = int(req.arg("sysparm_limit", "10000"))
+            offset = int(req.arg("sysparm_offset", "0"))
+            page = records[offset : offset + limit]
+            headers = {"X-Total-Count": str(len(records))}
+            links = []
+            base = f"{self.url}{req.path}"
+            params = {k: v[-1] for k, v in req.query.items()}
+            if offset + limit < len(records):
+                links.append(
+                    f'<{base}?{urlencode({**params, "sysparm_offset": offset + limit})}>;rel="next"'
+                )
+            links.append(f'<{base}?{urlencode({**params, "sysparm_offset": 0})}>;rel="first"')
+            headers["Link"] = ",".join(links)
+            return json_response(200, {"result": [self._fields(r, req) for r in page]}, **headers)
+
+    def create_record(self, req, table):
+        body = req.json
+        if not isinstance(body, dict):
+            return self.error_response(
+                400,
+                "Exception while reading request",
+            )
+        with self.lock:
+            rows = self._table(table)
+            if rows is None or table != "incident":
+                return self.error_response(403, "Operation Failed")
+            sys_id = uuid.uuid4().hex
+            record = {
+                "sys_id": sys_id,
+                "number": f"INC{self.state['next_number']:07d}",
+                "state": "1",
+                "sys_created_on": f"{time.time():.6f}",
+                "work_notes_log": [],
+                "comments_log": [],
+            }
+            self.state["next_number"] += 1
+            self._apply(record, body)
+            if record["state"] == "6" and not record.get("close_code"):
+                return self.error_response(
+                    403, "Data Policy Exception: Resolution code is mandatory"
+                )
+            rows[sys_id] = record
+            location = f"{self.url}/api/now/table/{table}/{sys_id}"
+            return json_response(201, {"result": self._fields(record, req)}, Location=location)
+
+    @staticmethod
+    def _apply(record: dict, body: dict) -> None:
+        for field, value in body.items():
+            if field in ("work_notes", "comments"):
+                record[f"{field}_log"].append(value)
+            elif field not in ("sys_id", "number", "sys_created_on"):
+                record[field] = str(value) if field == "state" else value
+
+    def get_record(self, req, table, sys_id):
+        with self.lock:
+            rows = self._table(table) or {}
+            record = rows.get(sys_id)
+            if record is None:
+                return Response(
+                    404,
+                    {
+                        "error": {
+                            "message": "No Record found",
+                            "detail": "Record doesn't exist or ACL restricts the record retrieval",
+                        },
+                        "status": "failure",
+                    },
+                )
+            return json_response(200, {"result": self._fields(record, req)})
+
+    def patch_record(self, req, table, sys_id):
+        body = req.json
+        if not isinstance(body, dict):
+            return self.error_response(400, "Exception while reading request")
+        with self.lock:
+            rows = self._table(table) or {}
+            record = rows.get(sys_id)
+            if record is None:
+                return Response(
+                    404,
+                    {
+                        "error": {
+                            "message": "No Record found",
+                            "detail": "Record doesn't exist or ACL restricts the record retrieval",
+                        },
+                        "status": "failure",
+                    },
+                )
+            if record["state"] == "7":
+                return Response(
+                    403,
+                    {
+                        "error": {
+                            "message": "Operation Failed",
+                            "detail": "ACL Exception Update Failed due to security constraints",
+                        },
+                        "status": "failure",
+                    },
+                )
+            if str(body.get("state")) == "6" and not (
+                body.get("close_code") or record.get("close_code")
+            ):
+                return self.error_response(
+                    403, "Data Policy Exception: Resolution code is mandatory"
+                )
+            self._apply(record, body)
+            return json_response(200, {"result": self._fields(record, req)})
