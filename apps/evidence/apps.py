@@ -8,3 +8,7 @@ class EvidenceConfig(AppConfig):
     label = "evidence"
     verbose_name = "Evidence"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the system checks: no signing key in production, unusable keys.
+        from apps.evidence import encryption, keys  # noqa: F401

@@ -1,0 +1,176 @@
+"""Evidence: signed decision bundles, the public keys that verify them, per-tenant retention,
+and the hash-chained audit log with its signed checkpoints."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from apps.tenants.scoping import TenantManager, TenantOwned
+
+
+class LockMode(models.TextChoices):
+    # S3 Object Lock modes; on Azure compliance is a locked, governance an unlocked policy.
+    COMPLIANCE = "compliance", "Compliance (nobody can shorten or remove it)"
+    GOVERNANCE = "governance", "Governance (privileged users may bypass)"
+
+
+class EvidenceKey(models.Model):
+    """A public key that verifies bundles. Not tenant data: one keyring per installation.
+    `retired_at` set: signatures made after that moment are refused (older ones still verify)."""
+
+    keyid = models.CharField(max_length=64, unique=True)  # sha256 hex of DER SubjectPublicKeyInfo
+    algorithm = models.CharField(max_length=30)
+    public_pem = models.TextField()
+    source = models.CharField(max_length=20)  # signing, configured, dev
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.keyid[:16]}"
+
+
+class EvidenceSettings(TenantOwned):
+    """A tenant's retention: how long its bundles stay immutable, and the lock mode."""
+
+    retention_days = models.PositiveIntegerField()
+    lock_mode = models.CharField(max_length=10, choices=LockMode.choices)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="evidence_settings_uniq")]
+        verbose_name_plural = "evidence settings"
+
+    def __str__(self) -> str:
+        return f"evidence retention of {self.tenant_id}: {self.retention_days} days"
+
+
+class EvidenceBundle(TenantOwned):
+    """Where a decision's signed, encrypted DSSE envelope is stored, and its digests."""
+
+    decision = models.OneToOneField(
+        "policies.Decision", on_delete=models.PROTECT, related_name="evidence"
+    )
+    envelope_digest = models.CharField(max_length=64)  # sha256 of the envelope bytes
+    payload_digest = models.CharField(max_length=64)  # sha256 of the signed statement bytes
+    subjects = models.JSONField(default=list)  # the statement's subjects, for look-ups
+    keyid = models.CharField(max_length=64)
+    algorithm = models.CharField(max_length=30)
+    backend = models.CharField(max_length=10)
+    location = models.CharField(max_length=1000)
+    size_bytes = models.PositiveIntegerField()  # envelope
+    stored_bytes = models.PositiveIntegerField()  # ciphertext
+    retention_until = models.DateTimeField()
+    lock_mode = models.CharField(max_length=10, choices=LockMode.choices)
+    # Incremented by each re-encryption under a new Fernet key (the signed bytes never change).
+    encryption_generation = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="evidence_tenant_recent_idx"),
+            models.Index(fields=["tenant", "created_at"], name="evidence_tenant_time_idx"),
+        ]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"evidence of decision {self.decision_id}"
+
+
+class AuditEvent(models.Model):
+    """One state change. Append-only: each row holds the hash of the previous row of its chain
+    (one chain per tenant; tenant NULL is the chain of global changes)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    seq = models.PositiveBigIntegerField()
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=100)
+    target_type = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=100)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "seq"], name="audit_event_chain_uniq", nulls_distinct=False
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "target_type", "target_id"], name="audit_target_idx")
+        ]
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor} {self.action} {self.target_type}:{self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The last row of one chain; writers lock it, so two writers cannot fork the chain."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], name="audit_head_tenant_uniq", nulls_distinct=False
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"audit head of {self.tenant_id or 'global'}: #{self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of a chain's head at a moment: rows cut off the end afterwards (a
+    truncation) no longer reach the checkpointed sequence number and hash."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    seq = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    envelope = models.BinaryField()  # the DSSE envelope bytes as signed (public content)
+    keyid = models.CharField(max_length=64)
+    backend = models.CharField(max_length=10)
+    location = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-seq"], name="audit_checkpoint_idx")]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint of {self.tenant_id or 'global'} at #{self.seq}"

@@ -1,0 +1,408 @@
+"""Evidence services: a signed, encrypted, stored bundle per decision; reading and verifying
+it; key registry and retirement; re-encryption under a new Fernet key; GRC export."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cryptography.fernet import InvalidToken
+from django.db import transaction
+from django.utils import timezone
+
+from apps.evidence import encryption
+from apps.evidence.canonical import canonical_bytes, sha256_hex
+from apps.evidence.keys import PublicKey, SigningKey, configured_verifiers, load_public_pem, signer
+from apps.evidence.models import EvidenceBundle, EvidenceKey, EvidenceSettings, LockMode
+from apps.evidence.signing import SignedBundle, VerificationError, sign_document, verify_envelope
+from apps.evidence.statement import decision_statement, rfc3339
+from apps.evidence.storage import StorageError, get_storage
+
+if TYPE_CHECKING:
+    from apps.policies.models import Decision
+    from apps.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "fixops-evidence-export/v1"
+MANIFEST_TYPE = "application/vnd.fixops.evidence-manifest+json"
+
+
+class EvidenceTampered(Exception):
+    """Stored bytes no longer match the digest recorded when the bundle was made."""
+
+
+def evidence_key_register(*, key: SigningKey | PublicKey, source: str) -> None:
+    """Record a public key in the registry (idempotent), so it verifies after rotation."""
+    public = key.public if isinstance(key, SigningKey) else key
+    EvidenceKey.objects.bulk_create(
+        [
+            EvidenceKey(
+                keyid=public.keyid, algorithm=public.algorithm, public_pem=public.pem, source=source
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def keyring() -> dict[str, PublicKey]:
+    """Every key this installation trusts, by keyid: the registry (with retirement dates), the
+    configured verification keys and the current signing key."""
+    keys: dict[str, PublicKey] = {}
+    for row in EvidenceKey.objects.all():
+        keys[row.keyid] = load_public_pem(row.public_pem.encode(), row.algorithm).with_retirement(
+            row.retired_at
+        )
+    for key in (*configured_verifiers(), signer().public):
+        if key.keyid not in keys:
+            keys[key.keyid] = key
+    return keys
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    keyid: str
+    algorithm: str
+    pem: str
+    status: str  # active | retired
+    signing: bool
+    source: str
+    created_at: datetime | None = None
+    retired_at: datetime | None = None
+
+
+def evidence_key_list() -> list[KeyInfo]:
+    """Public keys with their status: the signing key first, then active, then retired."""
+    current = signer()
+    rows = {row.keyid: row for row in EvidenceKey.objects.all()}
+    infos = []
+    for keyid, key in keyring().items():
+        row = rows.get(keyid)
+        infos.append(
+            KeyInfo(
+                keyid=keyid,
+                algorithm=key.algorithm,
+                pem=key.pem,
+                status="retired" if key.retired_at else "active",
+                signing=keyid == current.keyid,
+                source=row.source
+                if row
+                else ("signing" if keyid == current.keyid else "configured"),
+                created_at=row.created_at if row else None,
+                retired_at=key.retired_at,
+            )
+        )
+    infos.sort(key=lambda i: (not i.signing, i.status == "retired", i.keyid))
+    return infos
+
+
+def evidence_key_retire(*, keyid: str, at: datetime | None = None) -> EvidenceKey:
+    """Retire a key: signatures it makes after `at` (default now) no longer verify."""
+    if keyid == signer().keyid:
+        raise ValueError("the current signing key cannot be retired; configure a new one first")
+    for key in configured_verifiers():
+        if key.keyid == keyid:
+            evidence_key_register(key=key, source="configured")
+    with transaction.atomic():
+        row = EvidenceKey.objects.select_for_update().filter(keyid=keyid).first()
+        if row is None:
+            raise ValueError(f"no registered key has keyid {keyid}")
+        row.retired_at = at or timezone.now()
+        row.save(update_fields=["retired_at"])
+    return row
+
+
+# Per-process caches for the hot path (one query each saved per bundle): a tenant's retention
+# settings for RETENTION_TTL seconds, and which signing keys are already in the registry.
+RETENTION_TTL = 30.0
+_retention_cache: dict[int | None, tuple[float, int | None, str | None]] = {}
+_registered: set[str] = set()
+
+
+def _retention(tenant: Tenant | None) -> tuple[datetime, str]:
+    from django.conf import settings
+
+    tenant_id = tenant.pk if tenant is not None else None
+    cached = _retention_cache.get(tenant_id)
+    if cached is None or cached[0] < time.monotonic():
+        custom = (
+            EvidenceSettings.objects.for_tenant(tenant)
+            .values("retention_days", "lock_mode")
+            .first()
+            if tenant is not None
+            else None
+        )
+        cached = (
+            time.monotonic() + RETENTION_TTL,
+            custom["retention_days"] if custom else None,
+            custom["lock_mode"] if custom else None,
+        )
+        _retention_cache[tenant_id] = cached
+    days = cached[1] if cached[1] is not None else settings.FIXOPS_EVIDENCE_RETENTION_DAYS
+    mode = cached[2] or settings.FIXOPS_EVIDENCE_LOCK_MODE
+    return timezone.now() + timedelta(days=days), mode
+
+
+def sign_and_store(
+    *, tenant: Tenant | None, document: Any, key_name: str, payload_type: str | None = None
+) -> tuple[SignedBundle, str, str, int, datetime, str]:
+    """Sign `document`, encrypt the envelope, store it write-once; returns what was stored."""
+    from django.conf import settings
+
+    key = signer()
+    if key.keyid not in _registered:
+        evidence_key_register(key=key, source=key.source)
+        _registered.add(key.keyid)
+    signed = (
+        sign_document(document, key, payload_type=payload_type)
+        if payload_type
+        else sign_document(document, key)
+    )
+    token = encryption.encrypt(signed.envelope)
+    retain_until, mode = _retention(tenant)
+    backend = settings.FIXOPS_EVIDENCE_STORAGE
+    location = get_storage(backend).put(key_name, token, retain_until=retain_until, mode=mode)
+    return signed, backend, location, len(token), retain_until, mode
+
+
+def bundle_for_decision(decision: Decision) -> EvidenceBundle:
+    """Build, sign, encrypt and store the evidence of `decision`; call inside its transaction
+    (a storage failure raises, so the decision rolls back with it)."""
+    statement = decision_statement(decision)
+    now = timezone.now()
+    name = (
+        f"t{decision.tenant_id}/{now:%Y/%m/%d}/decision-{decision.pk}-"
+        f"{secrets.token_hex(4)}.dsse.fernet"
+    )
+    signed, backend, location, stored, retain_until, mode = sign_and_store(
+        tenant=decision.tenant, document=statement, key_name=name
+    )
+    return EvidenceBundle.objects.create(
+        tenant_id=decision.tenant_id,
+        decision=decision,
+        envelope_digest=signed.envelope_digest,
+        payload_digest=signed.payload_digest,
+        subjects=statement["subject"],
+        keyid=signed.keyid,
+        algorithm=signed.algorithm,
+        backend=backend,
+        location=location,
+        size_bytes=len(signed.envelope),
+        stored_bytes=stored,
+        retention_until=retain_until,
+        lock_mode=mode if mode in LockMode.values else LockMode.COMPLIANCE,
+        created_at=now,
+    )
+
+
+def evidence_envelope(bundle: EvidenceBundle) -> bytes:
+    """The envelope bytes exactly as signed (EvidenceTampered if they changed)."""
+    token = get_storage(bundle.backend).get(bundle.location)
+    try:
+        envelope = encryption.decrypt(token)
+    except InvalidToken:
+        raise EvidenceTampered(
+            f"bundle {bundle.pk} does not decrypt with any configured evidence key"
+        ) from None
+    if sha256_hex(envelope) != bundle.envelope_digest:
+        raise EvidenceTampered(f"bundle {bundle.pk}'s bytes differ from their recorded digest")
+    return envelope
+
+
+def expected_subjects(decision: Decision) -> list[dict[str, Any]]:
+    """The subjects the decision's current rows imply (to compare with the signed ones)."""
+    version = decision.policy_version
+    subjects = [
+        {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
+        for scan in sorted(decision.scans.all(), key=lambda scan: scan.pk)
+    ]
+    subjects.append(
+        {
+            "name": f"policy/{version.policy.name}/v{version.number}",
+            "digest": {"sha256": version.digest},
+        }
+    )
+    subjects.append(
+        {"name": f"decision-input/{decision.pk}", "digest": {"sha256": decision.input_digest}}
+    )
+    return subjects
+
+
+@dataclass
+class VerifyReport:
+    valid: bool
+    reason: str | None = None
+    message: str = ""
+    keyid: str | None = None
+    algorithm: str | None = None
+    checks: dict[str, str] = field(default_factory=dict)
+
+
+def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
+    """Read, decrypt and verify a bundle: digests, signature and the decision's inputs."""
+    report = VerifyReport(valid=False)
+    try:
+        token = get_storage(bundle.backend).get(bundle.location)
+        envelope = encryption.decrypt(token)
+    except (StorageError, InvalidToken) as exc:
+        report.reason, report.message = "unreadable", str(exc) or "does not decrypt"
+        report.checks["stored"] = "failed"
+        return report
+    report.checks["stored"] = "ok"
+    try:
+        verified = verify_envelope(envelope, keyring(), expected_digest=bundle.envelope_digest)
+    except VerificationError as exc:
+        report.reason, report.message = exc.code, exc.message
+        report.checks["signature"] = f"failed: {exc.code}"
+        return report
+    report.keyid, report.algorithm = verified.keyid, verified.algorithm
+    report.checks["envelope_digest"] = "ok"
+    report.checks["signature"] = "ok"
+    if verified.payload_digest != bundle.payload_digest:
+        report.reason, report.message = "digest_mismatch", "the signed payload's digest changed"
+        report.checks["payload_digest"] = "failed"
+        return report
+    report.checks["payload_digest"] = "ok"
+    if verified.statement.get("subject") != expected_subjects(bundle.decision):
+        report.reason = "digest_mismatch"
+        report.message = "the decision's inputs no longer match the signed subjects"
+        report.checks["subjects"] = "failed"
+        return report
+    report.checks["subjects"] = "ok"
+    report.valid, report.message = True, "valid"
+    return report
+
+
+def evidence_reencrypt(*, batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt every bundle not under the primary Fernet key. The envelope (and so the
+    signature and digests) is unchanged; the new ciphertext is a new write-once object, the
+    old one expires with its retention."""
+    counts = {"rotated": 0, "current": 0}
+    last_id = 0
+    while True:
+        batch = list(EvidenceBundle.objects.filter(pk__gt=last_id).order_by("pk")[:batch_size])
+        if not batch:
+            return counts
+        for bundle in batch:
+            last_id = bundle.pk
+            storage = get_storage(bundle.backend)
+            token = storage.get(bundle.location)
+            if encryption.is_current(token):
+                counts["current"] += 1
+                continue
+            envelope = encryption.decrypt(token)
+            if sha256_hex(envelope) != bundle.envelope_digest:
+                raise EvidenceTampered(f"bundle {bundle.pk} changed; not re-encrypting it")
+            fresh = encryption.rotate(token)
+            generation = bundle.encryption_generation + 1
+            name = f"t{bundle.tenant_id}/rotated/decision-{bundle.decision_id}-g{generation}-"
+            name += f"{secrets.token_hex(4)}.dsse.fernet"
+            location = storage.put(
+                name, fresh, retain_until=bundle.retention_until, mode=bundle.lock_mode
+            )
+            bundle.location, bundle.stored_bytes = location, len(fresh)
+            bundle.encryption_generation, bundle.rotated_at = generation, timezone.now()
+            bundle.save(
+                update_fields=["location", "stored_bytes", "encryption_generation", "rotated_at"]
+            )
+            counts["rotated"] += 1
+
+
+def evidence_export(
+    *, tenant: Tenant, since: datetime | None, until: datetime | None, bundle_ids=None
+) -> bytes:
+    """A zip: bundles/*.dsse.json as signed, keys/*.pem, keys.json, and manifest.dsse.json (a
+    signed list of every bundle with its sha256) that `manage.py verify_evidence` checks."""
+    queryset = EvidenceBundle.objects.for_tenant(tenant).order_by("id")
+    if since:
+        queryset = queryset.filter(created_at__gte=since)
+    if until:
+        queryset = queryset.filter(created_at__lt=until)
+    if bundle_ids is not None:
+        queryset = queryset.filter(pk__in=bundle_ids)
+    buffer = io.BytesIO()
+    entries = []
+    used_keys: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for bundle in queryset.iterator(chunk_size=500):
+            envelope = evidence_envelope(bundle)
+            path = f"bundles/decision-{bundle.decision_id}.dsse.json"
+            archive.writestr(path, envelope)
+            used_keys.add(bundle.keyid)
+            entries.append(
+                {
+                    "file": path,
+                    "sha256": bundle.envelope_digest,
+                    "payloadSha256": bundle.payload_digest,
+                    "bundleId": bundle.pk,
+                    "decisionId": bundle.decision_id,
+                    "keyid": bundle.keyid,
+                    "createdAt": rfc3339(bundle.created_at),
+                    "subjects": bundle.subjects,
+                }
+            )
+        current = signer()
+        keys = []
+        for info in evidence_key_list():
+            if info.keyid not in used_keys and info.keyid != current.keyid:
+                continue
+            archive.writestr(f"keys/{info.keyid}.pem", info.pem)
+            keys.append(
+                {
+                    "keyid": info.keyid,
+                    "algorithm": info.algorithm,
+                    "file": f"keys/{info.keyid}.pem",
+                    "status": info.status,
+                    "retiredAt": rfc3339(info.retired_at) if info.retired_at else None,
+                }
+            )
+        archive.writestr("keys.json", json.dumps(keys, indent=2))
+        manifest = {
+            "format": EXPORT_FORMAT,
+            "tenant": tenant.slug,
+            "from": rfc3339(since) if since else None,
+            "to": rfc3339(until) if until else None,
+            "time": rfc3339(timezone.now()),
+            "bundles": entries,
+        }
+        archive.writestr("manifest.json", canonical_bytes(manifest))
+        archive.writestr(
+            "manifest.dsse.json",
+            sign_document(manifest, current, payload_type=MANIFEST_TYPE).envelope,
+        )
+    return buffer.getvalue()
+
+
+def evidence_settings_save(*, settings_row: EvidenceSettings, actor: str) -> EvidenceSettings:
+    """Save a tenant's retention settings and audit the change (future bundles only)."""
+    from apps.evidence.audit import audit_record
+
+    with transaction.atomic():
+        before = (
+            EvidenceSettings.objects.filter(pk=settings_row.pk)
+            .values("retention_days", "lock_mode")
+            .first()
+        )
+        settings_row.updated_at = timezone.now()
+        settings_row.save()
+        _retention_cache.pop(settings_row.tenant_id, None)
+        audit_record(
+            tenant=settings_row.tenant,
+            actor=actor,
+            action="evidence.settings_changed",
+            target_type="evidence_settings",
+            target_id=settings_row.pk,
+            before=before,
+            after={
+                "retention_days": settings_row.retention_days,
+                "lock_mode": settings_row.lock_mode,
+            },
+        )
+    return settings_row

@@ -1,0 +1,56 @@
+"""Evidence stores behind one interface (base.EvidenceStorage): local (default), s3, azure."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from apps.evidence.storage.base import EvidenceStorage, RetentionError, StorageError
+
+BACKENDS = ("local", "s3", "azure")
+
+__all__ = ["BACKENDS", "EvidenceStorage", "RetentionError", "StorageError", "get_storage"]
+
+
+@lru_cache(maxsize=8)
+def _build(name: str, config: tuple) -> EvidenceStorage:
+    if name == "local":
+        from apps.evidence.storage.local import LocalStorage
+
+        return LocalStorage(config[0])
+    if name == "s3":
+        from apps.evidence.storage.s3 import S3Storage
+
+        bucket, prefix, endpoint_url, region = config
+        return S3Storage(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region=region)
+    if name == "azure":
+        from apps.evidence.storage.azure import AzureStorage
+
+        connection_string, container = config
+        return AzureStorage(connection_string=connection_string, container=container)
+    raise StorageError(f"unknown evidence storage {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def _config(name: str) -> tuple:
+    if name == "local":
+        return (str(settings.FIXOPS_EVIDENCE_DIR),)
+    if name == "s3":
+        return (
+            settings.FIXOPS_EVIDENCE_S3_BUCKET,
+            settings.FIXOPS_EVIDENCE_S3_PREFIX,
+            settings.FIXOPS_EVIDENCE_S3_ENDPOINT_URL,
+            settings.FIXOPS_EVIDENCE_S3_REGION,
+        )
+    if name == "azure":
+        return (
+            settings.FIXOPS_EVIDENCE_AZURE_CONNECTION_STRING,
+            settings.FIXOPS_EVIDENCE_AZURE_CONTAINER,
+        )
+    return ()
+
+
+def get_storage(name: str | None = None) -> EvidenceStorage:
+    """The store called `name` (default FIXOPS_EVIDENCE_STORAGE), built once per configuration."""
+    name = name or settings.FIXOPS_EVIDENCE_STORAGE
+    return _build(name, _config(name))

@@ -1,0 +1,110 @@
+"""Evidence per decision (issue 6 targets, Ed25519): ≥ 200 bundles/s built, signed, encrypted
+and stored locally; ≥ 1,000 bundles/s verified.
+
+Baselines, in the same run: Ed25519 signing of the same payloads alone (the cryptographic
+floor) and a write-once fsynced file write of the same ciphertexts (the storage floor).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.db import transaction
+
+from apps.evidence import encryption
+from apps.evidence.dsse import pae
+from apps.evidence.keys import ED25519, generate, private_pem
+from apps.evidence.services import bundle_for_decision, evidence_envelope, evidence_verify, keyring
+from apps.evidence.signing import verify_envelope
+from tests.evidence.factories import make_decision, policy_version
+from tests.findings.factories import ApplicationFactory
+from tests.tenants.factories import TenantFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+N = int(os.environ.get("BENCH_EVIDENCE_N", "500"))
+
+
+def test_bench_evidence(settings, tmp_path):
+    key = generate(ED25519)
+    (tmp_path / "key.pem").write_bytes(private_pem(key))
+    settings.FIXOPS_EVIDENCE_SIGNING_KEY = str(tmp_path / "key.pem")
+    settings.FIXOPS_EVIDENCE_STORAGE = "local"
+    settings.FIXOPS_EVIDENCE_DIR = tmp_path / "evidence"
+    tenant = TenantFactory(slug="bench-evidence")
+    app = ApplicationFactory(tenant=tenant)
+    version = policy_version(tenant)
+    decisions = [
+        make_decision(tenant, application=app, version=version, scans=2, findings=5)
+        for _ in range(N)
+    ]
+    decisions = [
+        type(d)
+        .objects.select_related("tenant", "application", "policy_version__policy")
+        .get(pk=d.pk)
+        for d in decisions
+    ]
+    bundle_for_decision(decisions.pop())  # warm caches (key load, storage, key registry)
+
+    # The evidence cost inside the decision's transaction (its commit belongs to the decision),
+    # then the same with one commit per decision, as the decision service runs it.
+    half = len(decisions) // 2
+    started = time.perf_counter()
+    with transaction.atomic():
+        bundles = [bundle_for_decision(decision) for decision in decisions[:half]]
+    build = time.perf_counter() - started
+    started = time.perf_counter()
+    for decision in decisions[half:]:
+        with transaction.atomic():
+            bundles.append(bundle_for_decision(decision))
+    build_commit = time.perf_counter() - started
+    n = len(bundles)
+
+    envelopes = [evidence_envelope(b) for b in bundles]
+    payloads = [pae("application/vnd.in-toto+json", e) for e in envelopes]
+    started = time.perf_counter()
+    for payload in payloads:
+        key.sign(payload)
+    sign_floor = time.perf_counter() - started
+
+    tokens = [encryption.encrypt(e) for e in envelopes]
+    floor_dir = tmp_path / "floor"
+    floor_dir.mkdir()
+    started = time.perf_counter()
+    for i, token in enumerate(tokens):
+        fd = os.open(floor_dir / f"{i}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
+        os.write(fd, token)
+        os.fsync(fd)
+        os.close(fd)
+    write_floor = time.perf_counter() - started
+
+    keys = keyring()
+    started = time.perf_counter()
+    for envelope in envelopes:
+        verify_envelope(envelope, keys)
+    verify_offline = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for bundle in bundles:
+        assert evidence_verify(bundle).valid
+    verify_full = time.perf_counter() - started
+
+    sizes = sorted(b.size_bytes for b in bundles)
+    stored = sorted(b.stored_bytes for b in bundles)
+    print(
+        f"\nevidence: {n} decisions (2 scans, 5 driving findings each), Ed25519, local storage"
+        f"\n  build+sign+encrypt+store: {half / build:,.0f} bundles/s "
+        f"({build / half * 1000:.2f} ms each)  [target >= 200/s]"
+        f"\n    with one commit per decision: {(n - half) / build_commit:,.0f} bundles/s "
+        f"({build_commit / (n - half) * 1000:.2f} ms each)"
+        f"\n    baseline Ed25519 sign only: {n / sign_floor:,.0f}/s; "
+        f"fsynced write-once file only: {n / write_floor:,.0f}/s"
+        f"\n  verify (offline, DSSE + statement): {n / verify_offline:,.0f} bundles/s"
+        f"  [target >= 1,000/s]"
+        f"\n  verify via service (read + decrypt + signature + subjects from DB): "
+        f"{n / verify_full:,.0f} bundles/s"
+        f"\n  envelope size: median {sizes[n // 2]:,} B (max {sizes[-1]:,} B); "
+        f"stored (Fernet) median {stored[n // 2]:,} B"
+    )
