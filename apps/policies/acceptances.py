@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.connectors.services import findings_changed, notify
+from apps.evidence.audit import audit_record, audit_record_many
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus
 from apps.policies.inputs import path_matches, settings_for
@@ -79,15 +81,17 @@ def acceptance_request(
         values["application"] = finding.application
     if scope == AcceptanceScope.VULNERABILITY_ALL:
         values["application"] = None
-    acceptance = RiskAcceptance.objects.create(
-        tenant=tenant,
-        scope=scope,
-        justification=justification.strip(),
-        expires_at=expires_at,
-        requested_by=user,
-        requested_label=actor[:150],
-        **values,
-    )
+    with transaction.atomic():
+        acceptance = RiskAcceptance.objects.create(
+            tenant=tenant,
+            scope=scope,
+            justification=justification.strip(),
+            expires_at=expires_at,
+            requested_by=user,
+            requested_label=actor[:150],
+            **values,
+        )
+        _audit(acceptance, actor, "acceptance.request", None)
     logger.info("acceptance %s requested by %s", acceptance.pk, actor)
     return acceptance
 
@@ -134,6 +138,7 @@ def acceptance_approve(
             raise ApiError("The acceptance expired before review.", code="invalid_expiry")
         locked.status = AcceptanceStatus.APPROVED
         _reviewed(locked, user, actor, note, now)
+        _audit(locked, actor, "acceptance.approve", AcceptanceStatus.REQUESTED)
         moved = _move(
             covered(locked).filter(status__in=ACTIVE),
             FindingStatus.RISK_ACCEPTED,
@@ -155,6 +160,7 @@ def acceptance_reject(
         locked = _locked(acceptance, AcceptanceStatus.REQUESTED)
         locked.status = AcceptanceStatus.REJECTED
         _reviewed(locked, user, actor, note, now or timezone.now())
+        _audit(locked, actor, "acceptance.reject", AcceptanceStatus.REQUESTED)
     return locked
 
 
@@ -169,6 +175,7 @@ def acceptance_revoke(
         locked.closed_at = now
         locked.review_note = (locked.review_note + f"\nrevoked by {actor}: {note}").strip()
         locked.save(update_fields=["status", "closed_at", "review_note"])
+        _audit(locked, actor, "acceptance.revoke", AcceptanceStatus.APPROVED)
         _release(locked, actor, f"risk acceptance {locked.pk} revoked", now)
     return locked
 
@@ -193,6 +200,7 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
             acceptance.status = AcceptanceStatus.EXPIRED
             acceptance.closed_at = now
             acceptance.save(update_fields=["status", "closed_at"])
+            _audit(acceptance, "system:expiry", "acceptance.expire", AcceptanceStatus.APPROVED)
             reopened = _release(acceptance, "system:expiry", f"risk acceptance {pk} expired", now)
             _notify_expired(acceptance, reopened)
             expired += 1
@@ -200,7 +208,42 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
 
 
 def _notify_expired(acceptance: RiskAcceptance, reopened: int) -> None:
-    """Queue the expiry notice in the same transaction (connectors outbox)."""
+    """Queue the expiry notice in the same transaction (connectors outbox, chat)."""
+    target = acceptance.vuln_id or acceptance.rule_id or f"finding {acceptance.finding_id}"
+    notify(
+        acceptance.tenant,
+        event="acceptance_expired",
+        title=f"Risk acceptance {acceptance.pk} ({target}) expired",
+        body=(
+            f"The {acceptance.get_scope_display().lower()} acceptance requested by "
+            f"{acceptance.requested_label} expired; {reopened} finding(s) reopened.\n"
+            f"Justification was: {acceptance.justification}"
+        ),
+        severity="medium",
+        reference=f"fixops-acceptance-{acceptance.pk}",
+    )
+
+
+def _audit(acceptance: RiskAcceptance, actor: str, action: str, before_status: str | None):
+    audit_record(
+        tenant=acceptance.tenant,
+        actor=actor,
+        action=action,
+        target_type="policies.riskacceptance",
+        target_id=acceptance.pk,
+        before=None if before_status is None else {"status": before_status},
+        after={
+            "status": acceptance.status,
+            "scope": acceptance.scope,
+            "finding": acceptance.finding_id,
+            "application": acceptance.application_id,
+            "vuln_id": acceptance.vuln_id,
+            "rule_id": acceptance.rule_id,
+            "path_pattern": acceptance.path_pattern,
+            "expires_at": acceptance.expires_at.isoformat(),
+            "note": acceptance.review_note,
+        },
+    )
 
 
 def covered(acceptance: RiskAcceptance) -> QuerySet[Finding]:
@@ -255,6 +298,23 @@ def _move(
     if restart_sla:
         update["sla_started_at"] = now
     Finding.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(**update)
+    audit_record_many(
+        tenant=Tenant(pk=rows[0][1]),  # an id is all the chain needs
+        actor=actor[:150],
+        action="finding.status",
+        target_type="findings.finding",
+        changes=[(pk, {"status": previous}, {"status": to_status}) for pk, _, previous in rows],
+    )
+    # The findings' tickets follow: accepted closes them, reopened opens them again.
+    findings_changed(
+        tenant_id=rows[0][1],
+        cause=reason.replace(" ", "-"),  # "risk-acceptance-5-approved": once per acceptance step
+        changes={
+            pk: "closed" if to_status == FindingStatus.RISK_ACCEPTED else "open"
+            for pk, _, _ in rows
+        },
+        comment=f"FixOps: {reason}",
+    )
     FindingEvent.objects.bulk_create(
         FindingEvent(
             tenant_id=tenant_id,

@@ -18,6 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.connectors.services import decision_announce
+from apps.evidence.services import bundle_for_decision
 from apps.findings.models import Application, Scan
 from apps.policies import confidence, engine, inputs, opa
 from apps.policies.models import Decision, Outcome, PolicyVersion
@@ -146,7 +148,6 @@ def decision_make(
             created_at=now,
             timings_ms={},
         )
-        decision.acceptance_ids = built.acceptance_ids
         decision.timings_ms = {
             "load": _ms(started, loaded),
             "enrich": _ms(loaded, enriched),
@@ -171,7 +172,10 @@ def decision_make(
 
 
 def _after_decision(decision: Decision) -> None:
-    """Evidence and notifications, inside the decision's transaction."""
+    """The signed evidence bundle and the outbox messages (Slack, GitHub check run,
+    Confluence report), inside the decision's transaction: all or nothing."""
+    bundle_for_decision(decision)
+    decision_announce(decision)
 
 
 def _shadow(version: PolicyVersion, document: dict, opa_url: str) -> dict[str, Any]:

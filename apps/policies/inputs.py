@@ -81,7 +81,6 @@ class Built:
 
     document: dict[str, Any]
     confidence_inputs: dict[str, Any] = field(default_factory=dict)
-    acceptance_ids: list[int] = field(default_factory=list)
 
 
 # When each finding's SLA clock started, as whole epoch seconds computed by the database:
@@ -139,6 +138,7 @@ def empty_document(now: datetime | None = None) -> dict[str, Any]:
         "profiles": [],
         "findings": [],
         "omitted": {"count": 0, "filter": candidate_filter({})},
+        "acceptances": [],
     }
 
 
@@ -200,6 +200,18 @@ class _Acceptances:
             elif acceptance.scope == AcceptanceScope.RULE_PATH:
                 self.by_rule.setdefault(acceptance.rule_id, []).append(acceptance)
         self.any = bool(self.by_finding or self.by_vuln or self.by_rule)
+        self.rows = {a.pk: a for a in rows}
+
+    def describe(self, pk: int) -> dict[str, Any]:
+        acceptance = self.rows[pk]
+        return {
+            "id": pk,
+            "scope": acceptance.scope,
+            "vuln": acceptance.vuln_id,
+            "rule": acceptance.rule_id,
+            "path_pattern": acceptance.path_pattern,
+            "expires_ns": to_ns(acceptance.expires_at),
+        }
 
     def match(self, finding_id: int, vuln_ids: list[str], rule_id: str, path: str):
         found = self.by_finding.get(finding_id)
@@ -434,8 +446,8 @@ def build(
         **parts,
     }
     vuln_findings = sum(1 for r in rows if r["kind"] in VULN_KINDS and r["vuln"])
+    document["acceptances"] = [accepted.describe(pk) for pk in sorted(applied)]
     return Built(
         document=document,
         confidence_inputs={"vuln_findings": vuln_findings, "unenriched": unenriched},
-        acceptance_ids=sorted(applied),
     )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from apps.evidence.audit import audit_record
 from apps.findings.models import Application
 from apps.policies import engine
 from apps.policies.models import AssignmentMode, Policy, PolicyAssignment, PolicyVersion
@@ -64,6 +65,7 @@ def policy_create(
             ) from None
         version = _add_version(policy, source, parameters or {}, actor, note or "created")
         _activate(policy, version)
+        _audit(policy, actor, "policy.create", None, {"name": name, "version": 1})
     return policy
 
 
@@ -80,9 +82,12 @@ def policy_version_add(
     policy_validate(source=source, parameters=parameters)
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
+        before = {"active_version": _active_number(locked)}
         version = _add_version(locked, source, parameters or {}, actor, note)
         if activate:
             _activate(locked, version)
+        after = {"version": version.number, "digest": version.digest, "active": activate}
+        _audit(locked, actor, "policy.version_add", before, after)
     return version
 
 
@@ -95,7 +100,9 @@ def policy_activate(*, policy: Policy, number: int, actor: str = "") -> Policy:
         )
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
+        before = {"active_version": _active_number(locked)}
         _activate(locked, version)
+        _audit(locked, actor, "policy.activate", before, {"active_version": number})
     logger.info("policy %s: version %s activated by %s", policy.pk, number, actor)
     return locked
 
@@ -113,6 +120,22 @@ def policy_update(*, policy: Policy, **fields) -> Policy:
             f"A policy named {policy.name!r} already exists.", code="duplicate", status_code=409
         ) from None
     return policy
+
+
+def _active_number(policy: Policy) -> int | None:
+    return policy.active_version.number if policy.active_version_id else None
+
+
+def _audit(policy: Policy, actor: str, action: str, before, after) -> None:
+    audit_record(
+        tenant=policy.tenant,
+        actor=actor or "system",
+        action=action,
+        target_type="policies.policy",
+        target_id=policy.pk,
+        before=before,
+        after=after,
+    )
 
 
 def _add_version(policy: Policy, source: str, parameters: dict, actor: str, note: str):
@@ -153,13 +176,17 @@ def policy_assign(
         raise ApiError("The policy has no active version.", code="no_active_version")
     try:
         with transaction.atomic():
-            return PolicyAssignment.objects.create(
+            assignment = PolicyAssignment.objects.create(
                 tenant=tenant,
                 policy=policy,
                 application=application,
                 mode=mode,
                 created_by=actor[:150],
             )
+            _audit_assignment(
+                assignment, actor, "policy.assign", None, _assignment_facts(assignment)
+            )
+            return assignment
     except IntegrityError:
         where = f"application {application.name!r}" if application else "the tenant"
         raise ApiError(
@@ -170,8 +197,33 @@ def policy_assign(
         ) from None
 
 
-def policy_unassign(*, assignment: PolicyAssignment) -> None:
-    assignment.delete()
+def policy_unassign(*, assignment: PolicyAssignment, actor: str = "") -> None:
+    with transaction.atomic():
+        facts = _assignment_facts(assignment)
+        pk = assignment.pk
+        assignment.delete()
+        assignment.pk = pk
+        _audit_assignment(assignment, actor, "policy.unassign", facts, None)
+
+
+def _assignment_facts(assignment: PolicyAssignment) -> dict:
+    return {
+        "policy": assignment.policy_id,
+        "application": assignment.application_id,
+        "mode": assignment.mode,
+    }
+
+
+def _audit_assignment(assignment, actor: str, action: str, before, after) -> None:
+    audit_record(
+        tenant=assignment.tenant,
+        actor=actor or "system",
+        action=action,
+        target_type="policies.policyassignment",
+        target_id=assignment.pk,
+        before=before,
+        after=after,
+    )
 
 
 def default_policy_ensure() -> Policy:

@@ -172,6 +172,38 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
     assert acceptances.acceptances_expire(now=later) == 0  # idempotent
 
 
+def test_every_step_is_audited_and_expiry_is_announced(acme, people, kev_app):
+    from apps.connectors.models import Integration, OutboxMessage
+    from apps.evidence.audit import audit_chain_verify
+    from apps.evidence.models import AuditEvent
+
+    slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
+    slack.credentials = {"bot_token": "xoxb-test"}
+    slack.settings = {"channel": "C0123"}
+    slack.save()
+    _, log4j = kev_app
+    acceptance = _request(acme, people, log4j, days=1)
+    acceptances.acceptance_approve(
+        acceptance=acceptance, user=people["other_approver"], actor="user:gus"
+    )
+    acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
+    events = list(
+        AuditEvent.objects.filter(tenant=acme)
+        .order_by("seq")
+        .values_list("action", "target_id", "actor")
+    )
+    assert events == [
+        ("acceptance.request", str(acceptance.pk), "user:grace"),
+        ("acceptance.approve", str(acceptance.pk), "user:gus"),
+        ("finding.status", str(log4j.pk), "user:gus"),
+        ("acceptance.expire", str(acceptance.pk), "system:expiry"),
+        ("finding.status", str(log4j.pk), "system:expiry"),
+    ]
+    assert audit_chain_verify(tenant_id=acme.pk).ok
+    [message] = OutboxMessage.objects.filter(integration=slack)
+    assert "expired" in message.payload["ticket"]["title"]
+
+
 def test_expiry_keeps_the_clock_when_the_tenant_says_so(acme, people, kev_app):
     _, log4j = kev_app
     PolicySettings.objects.create(tenant=acme, sla_restart_on_expiry=False)
@@ -232,3 +264,26 @@ def test_rule_path_scope_matches_globs(acme, people):
         at_root.pk: "risk_accepted",
         in_src.pk: "open",
     }
+
+
+def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(acme, people, kev_app):
+    from apps.connectors.models import Integration, OutboxMessage
+    from apps.connectors.services import findings_changed
+
+    gitlab = Integration(
+        tenant=acme, kind="gitlab", name="tracker", base_url="https://gitlab.example.com"
+    )
+    gitlab.credentials = {"token": "glpat-x"}
+    gitlab.settings = {"project": "acme/shop"}
+    gitlab.min_severity = "low"
+    gitlab.save()
+    _, log4j = kev_app
+    findings_changed(tenant_id=acme.pk, cause="scan1", opened=[log4j.pk])
+    acceptance = _request(acme, people, log4j, days=1)
+    acceptances.acceptance_approve(acceptance=acceptance, user=people["other_approver"], actor="u")
+    acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
+    sent = [
+        (m.kind, m.payload.get("status") or m.payload["ticket"]["status"])
+        for m in OutboxMessage.objects.filter(integration=gitlab).order_by("id")
+    ]
+    assert sent == [("upsert", "open"), ("transition", "closed"), ("transition", "open")]

@@ -51,6 +51,9 @@ def test_one_call_gate_blocks_a_leaked_secret(acme_analyst):
         "main",
         "42",
     )
+    envelope = acme_analyst.get(decision["evidence_url"])
+    assert envelope.status_code == 200
+    assert envelope.json()["payloadType"] == "application/vnd.in-toto+json"
     stored = Decision.objects.get(pk=decision["id"])
     secret_ids = set(stored.reasons[0]["finding_ids"])
     assert secret_ids and all(
@@ -228,3 +231,18 @@ def test_decide_on_a_queued_upload_answers_without_a_decision(acme_analyst, sett
     response = _upload(acme_analyst, sarif([Result()]), decide=True)
     assert response.status_code == 202
     assert response.json()["decision"] is None
+
+
+def test_block_is_announced_through_the_outbox_in_the_same_transaction(acme):
+    from apps.connectors.models import Integration, OutboxMessage
+
+    slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
+    slack.credentials = {"bot_token": "xoxb-test"}
+    slack.settings = {"channel": "C0123"}
+    slack.save()
+    app = ApplicationFactory(tenant=acme)
+    FindingFactory(tenant=acme, application=app, kind="secret")
+    decision = decision_make(tenant=acme, application=app)
+    [message] = OutboxMessage.objects.filter(integration=slack)
+    assert message.payload["decision_id"] == decision.pk
+    assert decision.evidence.decision_id == decision.pk

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('findings', '0006_scan_refs_blank'),
+        ("findings", "0006_scan_refs_blank"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='finding',
-            name='sla_started_at',
+            model_name="finding",
+            name="sla_started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

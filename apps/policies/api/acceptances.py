@@ -110,7 +110,7 @@ class AcceptanceDetailApi(TenantApi):
 class _ReviewApi(TenantApi):
     scope_resource = "findings"
     role_map = {"POST": Role.APPROVER}
-    action = staticmethod(acceptances.acceptance_approve)
+    service = staticmethod(acceptances.acceptance_approve)
 
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
@@ -121,7 +121,7 @@ class _ReviewApi(TenantApi):
         )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        done = self.action(
+        done = self.service(
             acceptance=acceptance,
             user=_user(request),
             actor=actor_label(request),
@@ -137,7 +137,7 @@ class _ReviewApi(TenantApi):
 )
 class AcceptanceApproveApi(_ReviewApi):
     scope_resource = "findings"
-    action = staticmethod(acceptances.acceptance_approve)
+    service = staticmethod(acceptances.acceptance_approve)
 
 
 @extend_schema(
@@ -147,7 +147,7 @@ class AcceptanceApproveApi(_ReviewApi):
 )
 class AcceptanceRejectApi(_ReviewApi):
     scope_resource = "findings"
-    action = staticmethod(acceptances.acceptance_reject)
+    service = staticmethod(acceptances.acceptance_reject)
 
 
 @extend_schema(
@@ -157,4 +157,4 @@ class AcceptanceRejectApi(_ReviewApi):
 )
 class AcceptanceRevokeApi(_ReviewApi):
     scope_resource = "findings"
-    action = staticmethod(acceptances.acceptance_revoke)
+    service = staticmethod(acceptances.acceptance_revoke)

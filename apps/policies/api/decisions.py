@@ -18,7 +18,7 @@ from fixops.pagination import KeysetPagination
 def decision_queryset(tenant):
     return (
         Decision.objects.for_tenant(tenant)
-        .select_related("application", "policy_version__policy")
+        .select_related("application", "policy_version__policy", "evidence")
         .prefetch_related("scans")
         .defer("input", "result")
     )

@@ -304,5 +304,5 @@ class AssignmentDetailApi(TenantApi):
         assignment = get_scoped_or_404(
             PolicyAssignment.objects.all(), tenant=request.tenant, pk=assignment_id
         )
-        services.policy_unassign(assignment=assignment)
+        services.policy_unassign(assignment=assignment, actor=actor_label(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -55,7 +55,7 @@ class DecisionSerializer(serializers.Serializer):
 
 def evidence_url(decision) -> str | None:
     """The signed bundle of the decision (apps/evidence)."""
-    bundle = getattr(decision, "evidence_bundle", None)
+    bundle = getattr(decision, "evidence", None)
     if bundle is None:
         return None
     return reverse("v1:evidence-bundle", kwargs={"evidence_id": bundle.pk})
