@@ -1,19 +1,28 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html, format_html_join
 
-from apps.tenants.admin_scoping import TenantScopedAdmin
-from apps.tenants.models import ApiToken, Membership, Tenant
+from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
+from apps.tenants.models import ApiToken, Membership, SsoIdentity, Tenant
+from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
-from apps.tenants.services import api_token_issue, api_token_revoke
+from apps.tenants.services import (
+    api_token_check,
+    api_token_issue,
+    api_token_revoke,
+    api_token_rotate,
+)
 from fixops.exceptions import ApiError
+
+ADMIN_ONLY = {"view": Role.ADMIN, "add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
 
 
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     tenant_field = "pk"
-    list_display = ("slug", "name", "is_active", "created_at")
+    admin_roles = {"change": Role.ADMIN}
+    list_display = ("slug", "name", "is_active", "token_max_lifetime_days", "created_at")
     list_filter = ("is_active",)
     search_fields = ("slug", "name")
 
@@ -23,19 +32,38 @@ class TenantAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser and obj.pk not in (self._tenant_ids(request) or []):
-            raise PermissionDenied("You may only change your own tenants.")
-        obj.save()
+    def get_readonly_fields(self, request, obj=None):
+        # Tenant admins set their policy; only superusers rename or deactivate a tenant.
+        if request.user.is_superuser:
+            return ()
+        return ("slug", "is_active", "created_at")
 
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
-    list_display = ("user", "tenant", "role", "created_at")
-    list_filter = ("role", "tenant")
+    admin_roles = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
+    list_display = ("user", "tenant", "role", "managed_by", "created_at")
+    list_filter = ("role", "tenant", "managed_by")
     search_fields = ("user__username", "user__email", "tenant__slug")
     list_select_related = ("user", "tenant")
     autocomplete_fields = ("user", "tenant")
+    readonly_fields = ("managed_by",)
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Who signed in through which IdP; read-only (rows come from sign-ins)."""
+
+    list_display = ("user", "protocol", "provider", "subject", "last_login_at")
+    list_filter = ("protocol", "provider")
+    search_fields = ("user__username", "subject", "issuer")
+    readonly_fields = [f.name for f in SsoIdentity._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ApiTokenAddForm(forms.ModelForm):
@@ -50,14 +78,49 @@ class ApiTokenAddForm(forms.ModelForm):
         model = ApiToken
         fields = ("tenant", "name", "role", "expires_at")
 
+    def clean(self):
+        data = super().clean()
+        tenant = data.get("tenant")
+        if tenant is not None and data.get("role"):
+            try:
+                # Same rules as the API: no wider than the issuer, within the tenant policy.
+                api_token_check(
+                    tenant=tenant,
+                    role=data["role"],
+                    scopes=data.get("scopes_text", "").split(","),
+                    expires_at=data.get("expires_at"),
+                    created_by=self.issuer,
+                    issuer_token=None,
+                )
+            except ApiError as exc:
+                raise ValidationError(str(exc.detail)) from None
+        return data
+
+
+def _shown_once(tokens) -> str:
+    return format_html(
+        "Copy now, not shown again: {}",
+        format_html_join(", ", '<code class="fixops-token">{}</code>', ((t,) for t in tokens)),
+    )
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantScopedAdmin):
-    list_display = ("name", "prefix", "tenant", "role", "live", "expires_at", "last_used_at")
+    admin_roles = ADMIN_ONLY
+    list_display = (
+        "name",
+        "prefix",
+        "tenant",
+        "role",
+        "scopes",
+        "live",
+        "expires_at",
+        "last_used_at",
+    )
     list_filter = ("role", "tenant", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "prefix", "tenant__slug")
     list_select_related = ("tenant",)
-    actions = ["revoke_selected"]
+    actions = ["revoke_selected", "rotate_selected"]
     readonly_fields = (
         "prefix",
         "secret_hash",
@@ -66,6 +129,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
         "created_at",
         "last_used_at",
         "revoked_at",
+        "replaced_by",
     )
 
     @admin.display(boolean=True)
@@ -75,7 +139,9 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.issuer = request.user
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -89,35 +155,40 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        ids = self._tenant_ids(request)
+        ids = self._tenant_ids(request, Role.ADMIN)
         if ids is not None and obj.tenant_id not in ids:
             raise PermissionDenied("You may only issue tokens for your own tenants.")
-        try:
-            issued = api_token_issue(
-                tenant=obj.tenant,
-                name=obj.name,
-                role=obj.role,
-                scopes=form.cleaned_data.get("scopes_text", "").split(","),
-                expires_at=obj.expires_at,
-                created_by=request.user,
-            )
-        except ApiError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
-            raise
+        issued = api_token_issue(
+            tenant=obj.tenant,
+            name=obj.name,
+            role=obj.role,
+            scopes=form.cleaned_data.get("scopes_text", "").split(","),
+            expires_at=obj.expires_at,
+            created_by=request.user,
+        )
         obj.pk = issued.token.pk
         obj.prefix = issued.token.prefix
-        self.message_user(
-            request,
-            format_html(
-                "Token issued. Copy it now, it is not shown again: "
-                '<code class="fixops-token">{}</code>',
-                issued.plaintext,
-            ),
-            messages.WARNING,
-        )
+        self.message_user(request, _shown_once([issued.plaintext]), messages.WARNING)
 
     @admin.action(description="Revoke selected tokens")
+    @role_action(Role.ADMIN)
     def revoke_selected(self, request, queryset):
+        count = 0
         for token in queryset:
             api_token_revoke(token=token)
-        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+            count += 1
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+    @admin.action(description="Rotate selected tokens (old ones keep working for the grace period)")
+    @role_action(Role.ADMIN)
+    def rotate_selected(self, request, queryset):
+        issued, refused = [], []
+        for token in queryset.select_related("tenant"):
+            try:
+                issued.append(api_token_rotate(token=token, created_by=request.user))
+            except ApiError as exc:
+                refused.append(f"{token.prefix}: {exc.detail}")
+        if issued:
+            self.message_user(request, _shown_once([i.plaintext for i in issued]), messages.WARNING)
+        if refused:
+            self.message_user(request, "; ".join(refused), messages.ERROR)

@@ -9,4 +9,6 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the Bearer scheme with drf-spectacular.
+        # Registers the SSO configuration checks.
+        import apps.tenants.checks  # noqa: F401
         import fixops.openapi  # noqa: F401

@@ -15,11 +15,22 @@ slug_validator = RegexValidator(
 )
 
 
+def default_token_max_lifetime_days() -> int | None:
+    return settings.FIXOPS_TOKEN_MAX_LIFETIME_DAYS or None
+
+
 class Tenant(models.Model):
     slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Tenant policy: every API token expires within this many days (empty: no limit).
+    token_max_lifetime_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=default_token_max_lifetime_days,
+        help_text="API tokens must expire within this many days; empty means no limit.",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -35,6 +46,9 @@ class Membership(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(default=timezone.now)
+    # Empty: granted by hand. "oidc:<idp>" / "saml:<idp>": granted by that IdP's group
+    # mapping, re-evaluated (and removed when no longer granted) at every sign-in through it.
+    managed_by = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -71,6 +85,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set on the old token when it is rotated; it stays valid until its (shortened) expiry.
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
 
     class Meta:
         ordering = ["tenant__slug", "-created_at"]
@@ -85,3 +103,45 @@ class ApiToken(models.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None and not self.is_expired()
+
+
+class SsoIdentity(models.Model):
+    """A user as an IdP knows them: (issuer, subject) is stable; e-mail addresses are not."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    protocol = models.CharField(max_length=10)  # "oidc" or "saml"
+    provider = models.CharField(max_length=50)  # the configured IdP's slug
+    issuer = models.CharField(max_length=500)  # OIDC `iss` or SAML IdP entity id
+    subject = models.CharField(max_length=500)  # OIDC `sub` or SAML NameID
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_iss_sub_uniq")
+        ]
+        verbose_name_plural = "SSO identities"
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.subject}"
+
+
+class SamlAssertionSeen(models.Model):
+    """Replay guard: an assertion id is accepted once, and remembered until it expires."""
+
+    issuer = models.CharField(max_length=500)
+    assertion_id = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "assertion_id"], name="saml_assertion_seen_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="saml_assertion_expiry_idx")]
+
+    def __str__(self) -> str:
+        return self.assertion_id

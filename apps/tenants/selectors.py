@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from apps.tenants.models import ApiToken, Membership, Tenant
+from apps.tenants.roles import Role
 from apps.tenants.scoping import get_scoped_or_404
 
 
@@ -21,6 +22,21 @@ def membership_list(*, user: AbstractBaseUser) -> QuerySet[Membership]:
 def tenant_ids_for_user(*, user: AbstractBaseUser) -> list[int]:
     """Tenants whose rows `user` may see in the admin (superusers: callers skip the filter)."""
     return list(membership_list(user=user).values_list("tenant_id", flat=True))
+
+
+def user_role_in(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
+    """`user`'s role in `tenant` (superusers act as admin), or None without a membership."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    membership = membership_list(user=user).filter(tenant=tenant).first()
+    return membership.role if membership else None
+
+
+def user_roles(*, user: AbstractBaseUser) -> dict[int, str]:
+    """{tenant id: role} for every active-tenant membership of `user`."""
+    return dict(membership_list(user=user).values_list("tenant_id", "role"))
 
 
 def api_token_list(*, tenant: Tenant) -> QuerySet[ApiToken]:

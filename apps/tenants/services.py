@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.tenants.models import ApiToken, Membership, Tenant
-from apps.tenants.roles import Role
-from apps.tenants.scopes import validate_scopes
+from apps.tenants.roles import Role, role_at_least
+from apps.tenants.scopes import scope_granted, validate_scopes
+from apps.tenants.selectors import user_role_in
 from fixops.exceptions import ApiError
 
 TOKEN_MARKER = "fxo"  # noqa: S105 - a public prefix, not a secret
@@ -61,6 +62,68 @@ class IssuedToken:
     plaintext: str  # shown once, never stored
 
 
+def api_token_check(
+    *,
+    tenant: Tenant,
+    role: str,
+    scopes: list[str] | None,
+    expires_at: datetime | None,
+    created_by: AbstractBaseUser | None,
+    issuer_token: ApiToken | None,
+) -> tuple[list[str], datetime | None]:
+    """Validated (scopes, expires_at) for a new token, or ApiError saying what is wrong.
+
+    A token is never wider than whoever issues it: its role is at most the issuer's role in
+    the tenant, and a token issued by a scoped token only gets scopes that token has. The
+    tenant's maximum lifetime bounds the expiry (and supplies it when none is asked for).
+    """
+    try:
+        Role(role)
+        clean_scopes = validate_scopes(scopes or [])
+    except ValueError as exc:
+        raise ApiError(str(exc), code="invalid_token_request") from None
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise ApiError("expires_at must be in the future", code="invalid_token_request")
+    if created_by is not None and created_by.is_authenticated:
+        issuer_role = user_role_in(user=created_by, tenant=tenant)
+        if issuer_role is None or not role_at_least(issuer_role, role):
+            raise ApiError(
+                f"You may only issue tokens up to your own role ({issuer_role or 'none'}); "
+                f"{role} was asked for.",
+                code="token_wider_than_issuer",
+                status_code=403,
+            )
+    if issuer_token is not None:
+        if not role_at_least(issuer_token.role, role):
+            raise ApiError(
+                f"A {issuer_token.role} token cannot issue a {role} token.",
+                code="token_wider_than_issuer",
+                status_code=403,
+            )
+        if issuer_token.scopes and (
+            not clean_scopes or not all(scope_granted(issuer_token.scopes, s) for s in clean_scopes)
+        ):
+            raise ApiError(
+                "A scoped token can only issue tokens with scopes it has itself: "
+                f"{', '.join(issuer_token.scopes)}.",
+                code="token_wider_than_issuer",
+                status_code=403,
+            )
+    if tenant.token_max_lifetime_days:
+        latest = now + timedelta(days=tenant.token_max_lifetime_days)
+        if expires_at is None:
+            expires_at = latest
+        elif expires_at > latest + timedelta(minutes=1):
+            raise ApiError(
+                f"Tenant {tenant.slug} allows tokens to live at most "
+                f"{tenant.token_max_lifetime_days} days; choose an earlier expires_at.",
+                code="token_lifetime_exceeds_policy",
+                details={"max_days": tenant.token_max_lifetime_days, "latest": latest.isoformat()},
+            )
+    return clean_scopes, expires_at
+
+
 def api_token_issue(
     *,
     tenant: Tenant,
@@ -69,17 +132,19 @@ def api_token_issue(
     scopes: list[str] | None = None,
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
+    issuer_token: ApiToken | None = None,
 ) -> IssuedToken:
     """Issue a new token for `tenant`; the plaintext is returned once and only hashed at rest."""
-    try:
-        Role(role)
-        clean_scopes = validate_scopes(scopes or [])
-    except ValueError as exc:
-        raise ApiError(str(exc), code="invalid_token_request") from None
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ApiError("expires_at must be in the future", code="invalid_token_request")
     if not name.strip():
         raise ApiError("a token needs a name", code="invalid_token_request")
+    clean_scopes, expires_at = api_token_check(
+        tenant=tenant,
+        role=role,
+        scopes=scopes,
+        expires_at=expires_at,
+        created_by=created_by,
+        issuer_token=issuer_token,
+    )
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -94,6 +159,43 @@ def api_token_issue(
             created_by=created_by if created_by and created_by.is_authenticated else None,
         )
     return IssuedToken(token=token, plaintext=f"{TOKEN_MARKER}_{prefix}_{secret}")
+
+
+def api_token_rotate(
+    *,
+    token: ApiToken,
+    created_by: AbstractBaseUser | None = None,
+    issuer_token: ApiToken | None = None,
+    grace: timedelta | None = None,
+) -> IssuedToken:
+    """A new token replacing `token`, which keeps working for the grace period only."""
+    now = timezone.now()
+    if not token.is_live:
+        raise ApiError(
+            "Only a live token can be rotated; this one is revoked or expired.",
+            code="token_not_live",
+            status_code=409,
+        )
+    if grace is None:
+        grace = timedelta(hours=settings.FIXOPS_TOKEN_ROTATION_GRACE_HOURS)
+    lifetime = token.expires_at - token.created_at if token.expires_at else None
+    if lifetime and token.tenant.token_max_lifetime_days:
+        lifetime = min(lifetime, timedelta(days=token.tenant.token_max_lifetime_days))
+    with transaction.atomic():
+        issued = api_token_issue(
+            tenant=token.tenant,
+            name=token.name,
+            role=token.role,
+            scopes=token.scopes,
+            expires_at=now + lifetime if lifetime else None,
+            created_by=created_by,
+            issuer_token=issuer_token,
+        )
+        grace_end = now + grace
+        token.expires_at = min(token.expires_at, grace_end) if token.expires_at else grace_end
+        token.replaced_by = issued.token
+        token.save(update_fields=["expires_at", "replaced_by"])
+    return issued
 
 
 def expiry_in_days(days: int | None) -> datetime | None:

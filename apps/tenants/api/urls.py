@@ -7,4 +7,5 @@ urlpatterns = [
     path("me/tenant/", views.MeTenantSelectApi.as_view(), name="me-tenant"),
     path("tokens/", views.TokenCollectionApi.as_view(), name="token-list"),
     path("tokens/<str:prefix>/", views.TokenDetailApi.as_view(), name="token-detail"),
+    path("tokens/<str:prefix>/rotate/", views.TokenRotateApi.as_view(), name="token-rotate"),
 ]

@@ -15,7 +15,7 @@ from apps.tenants.permissions import SESSION_TENANT_KEY
 from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
 from apps.tenants.selectors import api_token_get, api_token_list, membership_list
-from apps.tenants.services import api_token_issue, api_token_revoke
+from apps.tenants.services import api_token_issue, api_token_revoke, api_token_rotate
 from fixops.openapi import PAGE_PARAMETERS, paginated
 from fixops.pagination import PagePagination
 
@@ -36,6 +36,7 @@ class TokenSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
     live = serializers.BooleanField(source="is_live")
+    replaced_by = serializers.CharField(source="replaced_by.prefix", allow_null=True, default=None)
 
 
 class MeApi(TenantApi):
@@ -135,6 +136,7 @@ class TokenCollectionApi(TenantApi):
         issued = api_token_issue(
             tenant=request.tenant,
             created_by=request.tenant_context.user,
+            issuer_token=request.tenant_context.token,
             **data.validated_data,
         )
         body = {**TokenSerializer(issued.token).data, "token": issued.plaintext}
@@ -153,3 +155,26 @@ class TokenDetailApi(TenantApi):
     def delete(self, request, prefix: str):
         api_token_revoke(token=api_token_get(tenant=request.tenant, prefix=prefix))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenRotateApi(TenantApi):
+    """A new token with the same name, role and scopes; the old one lives on for the grace
+    period (FIXOPS_TOKEN_ROTATION_GRACE_HOURS) so deployments can switch over."""
+
+    scope_resource = "tokens"
+    role_map = {"POST": Role.ADMIN}
+
+    @extend_schema(
+        request=None,
+        responses={201: TokenCollectionApi.IssuedSerializer},
+        summary="Rotate an API token (the new one is shown once)",
+    )
+    def post(self, request, prefix: str):
+        old = api_token_get(tenant=request.tenant, prefix=prefix)
+        issued = api_token_rotate(
+            token=old,
+            created_by=request.tenant_context.user,
+            issuer_token=request.tenant_context.token,
+        )
+        body = {**TokenSerializer(issued.token).data, "token": issued.plaintext}
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -109,6 +109,8 @@ class Command(BaseCommand):
             f"{imported} findings. These credentials are shown ONCE:",
             f"  admin:     {base_url}/admin/  user {username!r}"
             + (f"  password {password}" if password else "  (existing user, password unchanged)"),
+            "             first sign-in: scan the QR code with an authenticator app (TOTP),"
+            " keep the recovery codes (docs/identity.md)",
             f"  API token: {token.plaintext}",
             f"  try:       curl -H 'Authorization: Bearer <token>' {base_url}/api/v1/me/",
             "=" * 72,

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.tenants.management.actor import add_actor_argument, resolve_actor
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, expiry_in_days
@@ -13,15 +14,22 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help="Tenant slug")
         parser.add_argument("--name", required=True, help="What the token is for, e.g. ci-main")
         parser.add_argument("--role", default=Role.ANALYST, choices=[r.value for r in Role])
-        parser.add_argument("--expires-days", type=int, default=None, help="Default: never")
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            help="Default: the tenant's maximum token lifetime (never, if it has none)",
+        )
         parser.add_argument(
             "--scopes", default="", help="Comma-separated scopes (default: all the role allows)"
         )
+        add_actor_argument(parser)
 
     def handle(self, *args, tenant: str, name: str, role: str, expires_days, scopes, **options):
         target = tenant_get_by_slug(slug=tenant)
         if target is None:
             raise CommandError(f"no tenant named {tenant!r}")
+        actor = resolve_actor(options.get("actor"), tenant=target, minimum=Role.ADMIN)
         if expires_days is not None and expires_days <= 0:
             raise CommandError("--expires-days must be a positive number of days")
         try:
@@ -31,6 +39,7 @@ class Command(BaseCommand):
                 role=role,
                 scopes=[s for s in scopes.split(",") if s.strip()],
                 expires_at=expiry_in_days(expires_days),
+                created_by=actor,
             )
         except ApiError as exc:
             raise CommandError(str(exc.detail)) from None

@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.tenants.management.actor import add_actor_argument, resolve_actor
+from apps.tenants.roles import Role
 from apps.tenants.selectors import api_token_get_by_prefix
 from apps.tenants.services import api_token_revoke
 
@@ -9,6 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("prefix")
+        add_actor_argument(parser)
 
     def handle(self, *args, prefix: str, **options):
         # Accept a whole token pasted by mistake, but only ever print its prefix.
@@ -17,6 +20,7 @@ class Command(BaseCommand):
         token = api_token_get_by_prefix(prefix=prefix)
         if token is None:
             raise CommandError(f"no token with prefix {prefix!r}")
+        resolve_actor(options.get("actor"), tenant=token.tenant, minimum=Role.ADMIN)
         already = token.revoked_at is not None
         api_token_revoke(token=token)
         state = "was already revoked" if already else "revoked"
