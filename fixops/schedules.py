@@ -64,6 +64,13 @@ def schedules() -> list[Schedule]:
             description="Expires approved risk acceptances; their findings reopen.",
         ),
         Schedule(
+            name="checkpoint audit chains",
+            task="fixops.evidence.audit_checkpoint",
+            # Every 10 minutes: a truncated audit chain is caught back to the last checkpoint.
+            every=600,
+            description="Signs the head of every audit chain that grew (truncation evidence).",
+        ),
+        Schedule(
             name="drain outbox",
             task="fixops.connectors.drain",
             # Every FIXOPS_OUTBOX_POLL_SECONDS (5 s by default): the safety net behind the

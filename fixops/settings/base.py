@@ -63,6 +63,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "djangosaml2",
     "fixops.apps.FixOpsConfig",
     "apps.tenants",
     "apps.findings",
@@ -76,12 +82,19 @@ MIDDLEWARE = [
     "fixops.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.tenants.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "djangosaml2.middleware.SamlSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "apps.tenants.middleware.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # django-axes last: it turns a lockout raised during authenticate() into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fixops.urls"
@@ -218,6 +231,67 @@ FIXOPS_FEED_TIMEOUT = env.float("FIXOPS_FEED_TIMEOUT", default=60.0)
 # default of 1 suits fixtures, production can raise it (e.g. 200000).
 FIXOPS_EPSS_MIN_ROWS = env.int("FIXOPS_EPSS_MIN_ROWS", default=1)
 
+# Evidence (apps/evidence, docs/evidence.md). The signing key is a PEM file path or the PEM
+# itself (Ed25519 or RSA); without one, development generates a key under var/evidence and
+# production fails `manage.py check`. Verification keys: extra public-key PEM files.
+FIXOPS_EVIDENCE_SIGNING_KEY = env.str("FIXOPS_EVIDENCE_SIGNING_KEY", default="")
+FIXOPS_EVIDENCE_RSA_PADDING = env.str("FIXOPS_EVIDENCE_RSA_PADDING", default="pss")
+FIXOPS_EVIDENCE_VERIFICATION_KEYS = env.list("FIXOPS_EVIDENCE_VERIFICATION_KEYS", default=[])
+# Fernet keys for bundles at rest; empty reuses FIXOPS_ENCRYPTION_KEYS.
+FIXOPS_EVIDENCE_ENCRYPTION_KEYS = env.list("FIXOPS_EVIDENCE_ENCRYPTION_KEYS", default=[])
+FIXOPS_EVIDENCE_STORAGE = env.str("FIXOPS_EVIDENCE_STORAGE", default="local")
+FIXOPS_EVIDENCE_DIR = env.path("FIXOPS_EVIDENCE_DIR", default=VAR_DIR / "evidence")
+FIXOPS_EVIDENCE_RETENTION_DAYS = env.int("FIXOPS_EVIDENCE_RETENTION_DAYS", default=7 * 365)
+FIXOPS_EVIDENCE_LOCK_MODE = env.str("FIXOPS_EVIDENCE_LOCK_MODE", default="compliance")
+FIXOPS_EVIDENCE_S3_BUCKET = env.str("FIXOPS_EVIDENCE_S3_BUCKET", default="")
+FIXOPS_EVIDENCE_S3_PREFIX = env.str("FIXOPS_EVIDENCE_S3_PREFIX", default="evidence/")
+FIXOPS_EVIDENCE_S3_ENDPOINT_URL = env.str("FIXOPS_EVIDENCE_S3_ENDPOINT_URL", default="")
+FIXOPS_EVIDENCE_S3_REGION = env.str("FIXOPS_EVIDENCE_S3_REGION", default="")
+FIXOPS_EVIDENCE_AZURE_CONNECTION_STRING = env.str(
+    "FIXOPS_EVIDENCE_AZURE_CONNECTION_STRING", default=""
+)
+FIXOPS_EVIDENCE_AZURE_CONTAINER = env.str("FIXOPS_EVIDENCE_AZURE_CONTAINER", default="evidence")
+FIXOPS_EVIDENCE_VERIFIER_ID = env.str(
+    "FIXOPS_EVIDENCE_VERIFIER_ID", default="https://fixops.dev/verifier/decision-gate"
+)
+# A bundle lists at most this many driving findings (the total is always recorded).
+FIXOPS_EVIDENCE_MAX_FINDINGS = env.int("FIXOPS_EVIDENCE_MAX_FINDINGS", default=100)
+# One GRC export zip holds at most this many bundles (narrow from/to beyond it).
+FIXOPS_EVIDENCE_EXPORT_MAX = env.int("FIXOPS_EVIDENCE_EXPORT_MAX", default=10000)
+
+# Outbound integrations (apps/connectors/ssrf.py): vendor URLs resolving to private, loopback,
+# link-local, metadata, multicast or reserved addresses are refused unless inside one of these
+# CIDRs (comma-separated, e.g. "10.20.0.0/16,fd00:1::/64" for an on-premises Jira).
+FIXOPS_OUTBOUND_ALLOWLIST = env.list("FIXOPS_OUTBOUND_ALLOWLIST", default=[])
+
+# Outbox (apps/connectors/drain.py, docs/connectors.md). A worker claims FIXOPS_OUTBOX_BATCH_SIZE
+# messages under a lease of FIXOPS_OUTBOX_LEASE_SECONDS (renewed while it works; a dead worker's
+# messages are claimed again when it runs out); a drain task stops after
+# FIXOPS_OUTBOX_DRAIN_SECONDS, beat starts one every FIXOPS_OUTBOX_POLL_SECONDS. Failed attempts
+# back off exponentially from FIXOPS_OUTBOX_BACKOFF_BASE up to FIXOPS_OUTBOX_BACKOFF_MAX seconds
+# (with jitter, never before Retry-After); after FIXOPS_OUTBOX_MAX_ATTEMPTS the message is dead.
+FIXOPS_OUTBOX_BATCH_SIZE = env.int("FIXOPS_OUTBOX_BATCH_SIZE", default=50)
+FIXOPS_OUTBOX_LEASE_SECONDS = env.int("FIXOPS_OUTBOX_LEASE_SECONDS", default=120)
+FIXOPS_OUTBOX_DRAIN_SECONDS = env.float("FIXOPS_OUTBOX_DRAIN_SECONDS", default=50.0)
+FIXOPS_OUTBOX_POLL_SECONDS = env.int("FIXOPS_OUTBOX_POLL_SECONDS", default=5)
+FIXOPS_OUTBOX_BACKOFF_BASE = env.float("FIXOPS_OUTBOX_BACKOFF_BASE", default=10.0)
+FIXOPS_OUTBOX_BACKOFF_MAX = env.float("FIXOPS_OUTBOX_BACKOFF_MAX", default=3600.0)
+FIXOPS_OUTBOX_MAX_ATTEMPTS = env.int("FIXOPS_OUTBOX_MAX_ATTEMPTS", default=12)
+# POST /integrations/{id}/sync delivers for at most this long inside the request.
+FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.0)
+# Circuit breaker per integration: opens after FIXOPS_BREAKER_THRESHOLD consecutive transient
+# failures for FIXOPS_BREAKER_OPEN_SECONDS (doubling per re-opening, up to the max), then probes.
+FIXOPS_BREAKER_THRESHOLD = env.int("FIXOPS_BREAKER_THRESHOLD", default=5)
+FIXOPS_BREAKER_OPEN_SECONDS = env.float("FIXOPS_BREAKER_OPEN_SECONDS", default=30.0)
+FIXOPS_BREAKER_MAX_SECONDS = env.float("FIXOPS_BREAKER_MAX_SECONDS", default=600.0)
+# Vendor calls: connect and read timeouts (seconds).
+FIXOPS_CONNECTOR_CONNECT_TIMEOUT = env.float("FIXOPS_CONNECTOR_CONNECT_TIMEOUT", default=5.0)
+FIXOPS_CONNECTOR_READ_TIMEOUT = env.float("FIXOPS_CONNECTOR_READ_TIMEOUT", default=30.0)
+# Links back to FixOps in tickets and messages (e.g. https://fixops.example.com); empty: none.
+FIXOPS_PUBLIC_URL = env.str("FIXOPS_PUBLIC_URL", default="")
+
+from fixops.settings.components.auth import *  # noqa: E402, F403
 from fixops.settings.components.celery import *  # noqa: E402, F403
 from fixops.settings.components.drf import *  # noqa: E402, F403
 from fixops.settings.components.logging import *  # noqa: E402, F403
+from fixops.settings.components.security import *  # noqa: E402, F403

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 # Tests run against PostgreSQL unless told otherwise (the embedded SQLite default is for
 # `make run`); set before base reads the environment.
@@ -19,3 +21,7 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The fake vendor servers (tests/fakes/) listen on 127.0.0.1.
+FIXOPS_OUTBOUND_ALLOWLIST = ["127.0.0.1/32"]
+# Evidence files are write-once and retained for years: tests keep theirs out of var/.
+FIXOPS_EVIDENCE_DIR = Path(tempfile.gettempdir()) / "fixops-test-evidence"

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from apps.evidence.keys import ED25519, generate, private_pem
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,6 +39,8 @@ PRODUCTION = {
     "FIXOPS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "fixops.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/fixops",
+    # Evidence has no default signing key in production (apps/evidence/keys.py).
+    "FIXOPS_EVIDENCE_SIGNING_KEY": private_pem(generate(ED25519)).decode(),
 }
 
 
@@ -47,6 +51,13 @@ def test_production_refuses_to_start_without_a_secret(missing):
     assert result.returncode != 0
     assert f"{missing} is not set" in result.stderr
     assert "production mode" in result.stderr
+
+
+def test_production_check_fails_without_an_evidence_signing_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "FIXOPS_EVIDENCE_SIGNING_KEY"}
+    result = _run(env, "check")
+    assert result.returncode != 0
+    assert "evidence.E001" in result.stderr
 
 
 def test_debug_off_in_development_also_requires_secrets():

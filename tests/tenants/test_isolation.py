@@ -35,6 +35,13 @@ OBJECT_MAKERS: dict[str, Callable] = {
     "prefix": _token,
     "scan_id": lambda tenant, _issue: _scan(tenant),
     "finding_id": lambda tenant, _issue: _finding(tenant),
+    "integration_id": lambda tenant, _issue: _integration(tenant),
+    "message_id": lambda tenant, _issue: _outbox_message(tenant),
+    "policy_id": lambda tenant, _issue: _policy(tenant),
+    "assignment_id": lambda tenant, _issue: _assignment(tenant),
+    "decision_id": lambda tenant, _issue: _decision(tenant),
+    "acceptance_id": lambda tenant, _issue: _acceptance(tenant),
+    "evidence_id": lambda tenant, _issue: _evidence(tenant),
 }
 # Routes outside tenant data (they act on the caller only); each says why.
 NOT_TENANT_DATA = {
@@ -51,6 +58,85 @@ def _scan(tenant):
 def _finding(tenant):
     finding = FindingFactory(tenant=tenant, title="victim-finding-title")
     return finding.pk, finding.title
+
+
+def _evidence(tenant):
+    from apps.evidence.services import bundle_for_decision
+    from tests.evidence.factories import make_decision
+
+    bundle = bundle_for_decision(make_decision(tenant, commit="victim-evidence-commit"))
+    return bundle.pk, "victim-evidence-commit"
+
+
+def _integration(tenant, name: str = "victim-integration"):
+    from apps.connectors.models import Integration
+
+    integration = Integration(
+        tenant=tenant, kind="gitlab", name=name, base_url="https://gitlab.victim.example"
+    )
+    integration.credentials = {"token": "victim-secret-token"}
+    integration.save()
+    return integration.pk, name
+
+
+def _outbox_message(tenant):
+    from apps.connectors.models import Integration, OutboxMessage
+
+    integration = Integration.objects.get(pk=_integration(tenant, "victim-outbox-target")[0])
+    message = OutboxMessage.objects.create(
+        tenant=tenant,
+        integration=integration,
+        kind="upsert",
+        reference="victim-outbox-reference",
+        idempotency_key=f"victim-outbox-key-{tenant.slug}",
+        ordering_key="victim",
+        status="dead",
+    )
+    return message.pk, message.reference
+
+
+def _policy(tenant, name: str = "victim-policy"):
+    from apps.policies.services import pack, policy_create
+
+    source, parameters = pack()
+    policy = policy_create(tenant=tenant, name=name, source=source, parameters=parameters)
+    return policy.pk, name
+
+
+def _assignment(tenant):
+    from apps.policies.models import PolicyAssignment
+
+    policy_id, _ = _policy(tenant, "victim-assigned-policy")
+    assignment = PolicyAssignment.objects.create(
+        tenant=tenant, policy_id=policy_id, mode="log_only"
+    )
+    return assignment.pk, "victim-assigned-policy"
+
+
+def _decision(tenant):
+    from apps.policies.decisions import decision_make
+
+    app = ApplicationFactory(tenant=tenant, name="victim-decided-app")
+    decision = decision_make(tenant=tenant, application=app, commit="victim-commit-sha")
+    return decision.pk, "victim-commit-sha"
+
+
+def _acceptance(tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.policies.models import RiskAcceptance
+
+    acceptance = RiskAcceptance.objects.create(
+        tenant=tenant,
+        scope="vulnerability_all",
+        vuln_id="CVE-1999-0001",
+        justification="victim-acceptance-justification",
+        expires_at=timezone.now() + timedelta(days=5),
+        requested_label="user:victim",
+    )
+    return acceptance.pk, "victim-acceptance-justification"
 
 
 def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
@@ -87,7 +173,8 @@ def test_foreign_tenant_cannot_touch_objects(route, pattern, acme, globex, issue
         if not hasattr(view, method):
             continue
         response = getattr(intruder, method)(path, {}, format="json")
-        body = response.content.decode()
+        # errors="replace": the evidence export answers a (binary) zip.
+        body = response.content.decode(errors="replace")
         if kwargs:
             # Another tenant's object must look exactly like a missing one.
             assert response.status_code == 404, (method, path, body)
@@ -106,10 +193,26 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
     ).exists(),
     "scan_id": lambda tenant, pk, _: Scan.objects.filter(tenant=tenant, pk=pk).exists(),
     "finding_id": lambda tenant, pk, _: Finding.objects.filter(tenant=tenant, pk=pk).exists(),
+    "integration_id": lambda tenant, pk, name: _connectors_row("Integration", tenant, pk),
+    "message_id": lambda tenant, pk, _: _connectors_row("OutboxMessage", tenant, pk, "dead"),
+    "policy_id": lambda tenant, pk, name: _policies_row("Policy", tenant, pk, name=name),
+    "assignment_id": lambda tenant, pk, _: _policies_row("PolicyAssignment", tenant, pk),
+    "decision_id": lambda tenant, pk, _: _policies_row("Decision", tenant, pk),
+    "acceptance_id": lambda tenant, pk, _: _policies_row(
+        "RiskAcceptance", tenant, pk, status="requested"
+    ),
+    "evidence_id": lambda tenant, pk, _: _evidence_row(tenant, pk),
     "prefix": lambda tenant, prefix, _: ApiToken.objects.filter(
         tenant=tenant, prefix=prefix, revoked_at__isnull=True
     ).exists(),
 }
+
+
+def _connectors_row(model: str, tenant, pk, status: str | None = None) -> bool:
+    from django.apps import apps
+
+    rows = apps.get_model("connectors", model).objects.filter(tenant=tenant, pk=pk)
+    return rows.filter(status=status).exists() if status else rows.exists()
 
 
 def test_lists_only_show_own_rows(acme, globex, issue_token, api_client):
@@ -129,3 +232,17 @@ def test_tenant_cannot_be_chosen_by_the_request(acme, globex, issue_token, api_c
     for attempt in ({"tenant": "globex"}, {"tenant_id": globex.pk}):
         response = client.get("/api/v1/applications/", attempt, HTTP_X_FIXOPS_TENANT="globex")
         assert [a["name"] for a in response.json()["results"]] == []
+
+
+def _policies_row(model: str, tenant, pk, **fields) -> bool:
+    from apps.policies import models
+
+    return getattr(models, model).objects.filter(tenant=tenant, pk=pk, **fields).exists()
+
+
+def _evidence_row(tenant, pk) -> bool:
+    from apps.evidence.models import EvidenceBundle
+    from apps.evidence.services import evidence_verify
+
+    bundle = EvidenceBundle.objects.filter(tenant=tenant, pk=pk).first()
+    return bundle is not None and evidence_verify(bundle).valid
