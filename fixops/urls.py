@@ -5,7 +5,6 @@ from django.views.generic import RedirectView
 # The split Swagger view serves its initialiser as a file: no inline script under the CSP.
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 
@@ -22,7 +21,6 @@ urlpatterns = [
     path("api/v1/", include(("fixops.api_urls", "v1"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     # Sign-in (apps/tenants/accounts): the admin's login and logout go through it too, so a
     # local account always needs its second factor.
     path("accounts/", include("apps.tenants.accounts.urls")),

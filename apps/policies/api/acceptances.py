@@ -108,6 +108,8 @@ class AcceptanceDetailApi(TenantApi):
 
 
 class _ReviewApi(TenantApi):
+    """One review step (approve, reject, revoke): the service checks who may take it."""
+
     scope_resource = "findings"
     role_map = {"POST": Role.APPROVER}
     service = staticmethod(acceptances.acceptance_approve)
@@ -130,31 +132,25 @@ class _ReviewApi(TenantApi):
         return Response(AcceptanceSerializer(done).data)
 
 
-@extend_schema(
-    request=_ReviewApi.InputSerializer,
-    responses=AcceptanceSerializer,
-    summary="Approve (approver role, not the requester)",
+def _review_api(name: str, service, summary: str) -> type[_ReviewApi]:
+    view = type(name, (_ReviewApi,), {"service": staticmethod(service), "__module__": __name__})
+    return extend_schema(
+        request=_ReviewApi.InputSerializer, responses=AcceptanceSerializer, summary=summary
+    )(view)
+
+
+AcceptanceApproveApi = _review_api(
+    "AcceptanceApproveApi",
+    acceptances.acceptance_approve,
+    "Approve (approver role, a person, not the requester)",
 )
-class AcceptanceApproveApi(_ReviewApi):
-    scope_resource = "findings"
-    service = staticmethod(acceptances.acceptance_approve)
-
-
-@extend_schema(
-    request=_ReviewApi.InputSerializer,
-    responses=AcceptanceSerializer,
-    summary="Reject with a note (approver role, not the requester)",
+AcceptanceRejectApi = _review_api(
+    "AcceptanceRejectApi",
+    acceptances.acceptance_reject,
+    "Reject with a note (approver role, a person, not the requester)",
 )
-class AcceptanceRejectApi(_ReviewApi):
-    scope_resource = "findings"
-    service = staticmethod(acceptances.acceptance_reject)
-
-
-@extend_schema(
-    request=_ReviewApi.InputSerializer,
-    responses=AcceptanceSerializer,
-    summary="Revoke an approved acceptance early; its findings reopen",
+AcceptanceRevokeApi = _review_api(
+    "AcceptanceRevokeApi",
+    acceptances.acceptance_revoke,
+    "Revoke an approved acceptance early; its findings reopen",
 )
-class AcceptanceRevokeApi(_ReviewApi):
-    scope_resource = "findings"
-    service = staticmethod(acceptances.acceptance_revoke)
