@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from apps.connectors.ssrf import UnsafeURL, check_url
 from apps.policies import acceptances, services
 from apps.policies.models import (
     AcceptanceStatus,
@@ -146,8 +147,32 @@ class PolicyAssignmentAdmin(TenantScopedAdmin):
     list_filter = ("mode", "tenant")
 
 
+class PolicySettingsForm(forms.ModelForm):
+    class Meta:
+        model = PolicySettings
+        fields = (
+            "tenant",
+            "sla_days",
+            "max_acceptance_days",
+            "sla_restart_on_expiry",
+            "expected_kinds",
+            "feed_max_age_hours",
+            "opa_url",
+        )
+
+    def clean_opa_url(self):
+        url = self.cleaned_data["opa_url"]
+        if url:
+            try:
+                check_url(url)
+            except UnsafeURL as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
+
+
 @admin.register(PolicySettings)
 class PolicySettingsAdmin(TenantScopedAdmin):
+    form = PolicySettingsForm
     admin_roles = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
     list_display = ("tenant", "max_acceptance_days", "sla_restart_on_expiry", "opa_url")
 

@@ -12,17 +12,26 @@ import threading
 
 import requests
 
+from apps.connectors.http import GuardedAdapter
+from apps.connectors.ssrf import UnsafeURL
 from apps.policies import engine
 from apps.policies.inputs import policy_view, profile_members
 
 TIMEOUT = (3.0, 10.0)
 _uploaded: dict[str, str] = {}  # server URL -> digest uploaded by this process
 _lock = threading.Lock()
+# The tenant chooses the URL: every connection passes the same SSRF guard as the connectors
+# (FIXOPS_OUTBOUND_ALLOWLIST admits an internal OPA), and nothing is retried here.
+_session = requests.Session()
+_session.mount("http://", GuardedAdapter())
+_session.mount("https://", GuardedAdapter())
 
 
 def _call(method: str, url: str, **kwargs) -> requests.Response:
     try:
-        response = requests.request(method, url, timeout=TIMEOUT, **kwargs)
+        response = _session.request(method, url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+    except UnsafeURL as exc:
+        raise engine.EngineError(f"OPA at {url} is refused by the outbound guard: {exc}") from None
     except requests.RequestException as exc:
         raise engine.EngineError(f"OPA at {url} is unreachable: {exc.__class__.__name__}") from None
     if response.status_code >= 400:

@@ -72,3 +72,29 @@ def test_unreachable_opa_closes_the_gate(acme):
     decision = decision_make(tenant=acme, application=app)
     assert decision.outcome == "BLOCK"
     assert "unreachable" in decision.error
+
+
+def test_opa_url_passes_the_outbound_guard(acme):
+    """A tenant cannot aim the gate at the cloud metadata service or a private address."""
+    app = ApplicationFactory(tenant=acme)
+    PolicySettings.objects.create(tenant=acme, opa_url="http://169.254.169.254/latest")
+    decision = decision_make(tenant=acme, application=app)
+    assert decision.outcome == "BLOCK"
+    assert "refused by the outbound guard" in decision.error
+
+
+def test_admin_form_refuses_an_unsafe_opa_url(acme):
+    from apps.policies.admin import PolicySettingsForm
+
+    form = PolicySettingsForm(
+        data={
+            "tenant": acme.pk,
+            "opa_url": "http://10.0.0.8:8181",
+            "sla_days": "{}",
+            "max_acceptance_days": 90,
+            "expected_kinds": "[]",
+            "feed_max_age_hours": 48,
+        }
+    )
+    assert not form.is_valid()
+    assert "opa_url" in form.errors
