@@ -96,11 +96,16 @@ def decision_statement(decision: Decision) -> dict[str, Any]:
         .filter(pk__in=finding_ids[:limit])
         .only("id", "dedup_key", "severity", "vuln_id", "rule_id", "risk_score", "risk_explanation")
         .order_by("id")
+        if finding_ids
+        else []
     )
-    acceptances = (
+    acceptance_ids = _acceptance_ids(decision)
+    acceptances = (  # most decisions apply none: no query then
         RiskAcceptance.objects.for_tenant(decision.tenant)
-        .filter(pk__in=_acceptance_ids(decision))
+        .filter(pk__in=acceptance_ids)
         .order_by("id")
+        if acceptance_ids
+        else []
     )
     outcome_predicate: dict[str, Any] = {
         "decisionId": decision.pk,
