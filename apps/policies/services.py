@@ -230,7 +230,9 @@ def default_policy_ensure() -> Policy:
     """The global default policy, created from the shipped pack when missing. An existing
     default is never changed behind its owners' backs: new pack releases are added as versions
     with `manage.py load_policy_pack` and activated deliberately."""
-    existing = Policy.objects.filter(is_default=True).first()
+    existing = (
+        Policy.objects.select_related("active_version__policy").filter(is_default=True).first()
+    )
     if existing is not None:
         return existing
     source, parameters = pack()

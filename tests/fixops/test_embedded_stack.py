@@ -80,6 +80,7 @@ def test_make_run_serves_health_and_beats(tmp_path):
         assert ready["checks"]["broker"]["transport"] == "filesystem"
         assert ready["checks"]["beat"]["beats"] >= 1
         assert "API token: fxo_" in output and "password" in output
+        assert "gate decisions: payments-api BLOCK" in output
         assert (workdir / "var" / "fixops.sqlite3").exists()
         _upload_a_report_through_the_api(base, output)
     finally:
@@ -94,7 +95,8 @@ def test_make_run_serves_health_and_beats(tmp_path):
 
 
 def _upload_a_report_through_the_api(base: str, output: str) -> None:
-    """The SQLite code paths of ingestion (no COPY) work end to end, twice (re-import)."""
+    """The SQLite code paths of ingestion (no COPY) work end to end, twice (re-import), and
+    so does the gate with its evidence bundle."""
     token = output.split("API token: ")[1].split(maxsplit=1)[0]
     headers = {"Authorization": f"Bearer {token}"}
     first = sarif([Result(), Result(path="src/other.py")])
@@ -112,9 +114,13 @@ def _upload_a_report_through_the_api(base: str, output: str) -> None:
         headers=headers,
         timeout=30,
         files={"file": ("r.sarif", sarif([Result()]))},
-        data={"application": "smoke-app", "branch": "main"},
+        data={"application": "smoke-app", "branch": "main", "decide": "true"},
     )
     assert second.json()["counts"]["findings_closed"] == 1, second.text
+    decision = second.json()["decision"]
+    assert decision["outcome"] == "ALLOW", decision
+    bundle = requests.get(f"{base}{decision['evidence_url']}", headers=headers, timeout=30)
+    assert bundle.json()["payloadType"] == "application/vnd.in-toto+json"
     app_id = response.json()["application_id"]
     listed = requests.get(
         f"{base}/api/v1/findings/", params={"application": app_id}, headers=headers, timeout=30

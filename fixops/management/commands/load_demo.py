@@ -17,6 +17,7 @@ from django.db import transaction
 from apps.findings.models import Criticality, DataClassification
 from apps.findings.services import application_create, scan_submit
 from apps.intel.services import feed_refresh
+from apps.policies.decisions import decision_make
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, membership_set, tenant_create
@@ -102,11 +103,17 @@ class Command(BaseCommand):
                 uploaded_by="load_demo",
             )
             imported += scan.counts.get("findings_new", 0)
+        # One gate decision per application, so the admin shows decisions with their evidence.
+        outcomes = []
+        for name, app in applications.items():
+            decision = decision_make(tenant=demo, application=app, branch="main", actor="load_demo")
+            outcomes.append(f"{name} {decision.outcome}")
         lines = [
             "",
             "=" * 72,
             f"FixOps demo tenant {tenant!r} is ready with {len(DEMO_SCANS)} sample scans and "
-            f"{imported} findings. These credentials are shown ONCE:",
+            f"{imported} findings; gate decisions: {', '.join(outcomes)}. "
+            "These credentials are shown ONCE:",
             f"  admin:     {base_url}/admin/  user {username!r}"
             + (f"  password {password}" if password else "  (existing user, password unchanged)"),
             "             first sign-in: scan the QR code with an authenticator app (TOTP),"
