@@ -8,6 +8,7 @@ from typing import Any
 
 from apps.policies.inputs import (
     DAY_NS,
+    FINDING_KEYS,
     NOT_AFFECTED_VEX,
     assemble,
     candidate_filter,
@@ -54,7 +55,8 @@ def document(
     if now_ns is not None:
         doc["now_ns"] = now_ns
     doc["application"].update(id=1, name="shop", internet_exposed=exposed)
-    doc.update(assemble(list(findings), filt or candidate_filter(pack()[1])))
+    rows = [(*(f[k] for k in FINDING_KEYS), f["actionable"]) for f in findings]
+    doc.update(assemble(rows, filt or candidate_filter(pack()[1])))
     return doc
 
 
