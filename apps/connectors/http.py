@@ -46,10 +46,7 @@ class _GuardedConnectionMixin:
     port: int
 
     def _new_conn(self):  # type: ignore[no-untyped-def]
-        try:
-            addresses = ssrf.check_host(self._dns_host, self.port)
-        except ssrf.UnsafeURL:
-            raise
+        addresses = ssrf.check_host(self._dns_host, self.port)  # UnsafeURL propagates
         host = self._dns_host
         last_error: Exception | None = None
         for address in addresses:
