@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +18,16 @@ PAGE_PARAMETERS = [
 
 class AutoSchema(SpectacularAutoSchema):
     """Names nested `InputSerializer`s after their view (`TokenCollectionInput`), so the house
-    style of one nested Input/Output serializer per view yields unique schema components."""
+    style of one nested Input/Output serializer per view yields unique schema components, and
+    names a plain APIView's collection GET `<resource>_list` (spectacular would call both the
+    collection and the detail GET `_retrieve`)."""
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        collection = not re.search(r"\{[^}]+\}/?$", self.path)
+        if self.method == "GET" and collection and operation_id.endswith("_retrieve"):
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
 
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)

@@ -75,6 +75,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("policy-versions", "POST"): Row(AP, 201, {"source": ALLOW_ALL}),
     ("policy-activate", "POST"): Row(AP, 200, {"version": 1}),
     ("policy-simulate", "POST"): Row(AN, 200, {"version": 1}),
+    ("policy-simulate-noslash", "POST"): Row(AN, 200, {"version": 1}),
     ("policy-assignment-list", "GET"): Row(V, 200),
     ("policy-assignment-list", "POST"): Row(AP, 400),  # authorised; an empty body is refused
     ("policy-assignment-detail", "DELETE"): Row(AP, 204),

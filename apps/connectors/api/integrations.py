@@ -211,3 +211,14 @@ class IntegrationSyncApi(TenantApi):
     def post(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
         return Response(integration_sync(integration=integration))
+
+
+# The trailing-slash spellings answer too (house style elsewhere); documented once, without.
+@extend_schema(exclude=True)
+class IntegrationTestAliasApi(IntegrationTestApi):
+    pass
+
+
+@extend_schema(exclude=True)
+class IntegrationSyncAliasApi(IntegrationSyncApi):
+    pass

@@ -22,7 +22,7 @@ urlpatterns = [
     ),
     path(
         "integrations/<int:integration_id>/test/",
-        integrations.IntegrationTestApi.as_view(),
+        integrations.IntegrationTestAliasApi.as_view(),
         name="integration-test-slash",
     ),
     path(
@@ -32,7 +32,7 @@ urlpatterns = [
     ),
     path(
         "integrations/<int:integration_id>/sync/",
-        integrations.IntegrationSyncApi.as_view(),
+        integrations.IntegrationSyncAliasApi.as_view(),
         name="integration-sync-slash",
     ),
     path("outbox/", outbox.OutboxCollectionApi.as_view(), name="outbox-list"),

@@ -244,6 +244,11 @@ class PolicySimulateApi(TenantApi):
         return Response(report)
 
 
+@extend_schema(exclude=True)  # the same operation, documented once (with the slash)
+class PolicySimulateAliasApi(PolicySimulateApi):
+    pass
+
+
 class AssignmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     policy_id = serializers.IntegerField()

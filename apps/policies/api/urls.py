@@ -27,6 +27,12 @@ urlpatterns = [
         policies.PolicySimulateApi.as_view(),
         name="policy-simulate",
     ),
+    # The issue spells it without the slash; a POST cannot follow APPEND_SLASH's redirect.
+    path(
+        "policies/<int:policy_id>/simulate",
+        policies.PolicySimulateAliasApi.as_view(),
+        name="policy-simulate-noslash",
+    ),
     path(
         "policy-assignments/",
         policies.AssignmentCollectionApi.as_view(),

@@ -20,6 +20,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("FIXOPS_API_PAGE_SIZE", default=50),
     "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.NamespaceVersioning",
     "ALLOWED_VERSIONS": ["v1"],
+    # Also what `manage.py spectacular` documents when no --api-version is given.
+    "DEFAULT_VERSION": "v1",
     "DEFAULT_SCHEMA_CLASS": "fixops.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "fixops.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
