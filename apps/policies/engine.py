@@ -21,8 +21,9 @@ from typing import Any
 
 from regopy import Input, Interpreter, RegoError
 
-from apps.policies.inputs import empty_document, policy_view, profile_members
+from apps.policies.inputs import empty_document
 from apps.policies.models import Outcome
+from apps.policies.profiles import policy_view, profile_members
 
 PACKAGE = "fixops.gate"
 QUERY_PATH = "fixops/gate"

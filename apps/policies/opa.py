@@ -15,7 +15,7 @@ import requests
 from apps.connectors.http import GuardedAdapter
 from apps.connectors.ssrf import UnsafeURL
 from apps.policies import engine
-from apps.policies.inputs import policy_view, profile_members
+from apps.policies.profiles import policy_view, profile_members
 
 TIMEOUT = (3.0, 10.0)
 _uploaded: dict[str, str] = {}  # server URL -> digest uploaded by this process

@@ -13,8 +13,8 @@ from typing import Any
 
 from apps.policies import engine
 from apps.policies.decisions import evaluate
-from apps.policies.inputs import candidate_filter
 from apps.policies.models import Decision, Policy, PolicyVersion
+from apps.policies.profiles import candidate_filter
 from apps.tenants.models import Tenant
 from fixops.exceptions import ApiError
 

@@ -6,14 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from apps.policies.inputs import (
-    DAY_NS,
-    FINDING_KEYS,
-    NOT_AFFECTED_VEX,
-    assemble,
-    candidate_filter,
-    empty_document,
-)
+from apps.policies.inputs import DAY_NS, empty_document
+from apps.policies.profiles import FINDING_KEYS, NOT_AFFECTED_VEX, assemble, candidate_filter
 from apps.policies.services import pack
 
 _ids = itertools.count(1)

@@ -57,7 +57,7 @@ class PolicyVersion(models.Model):
     number = models.PositiveIntegerField()
     source = models.TextField()
     # data.fixops.params for the module: thresholds the rules read, and the candidate filter
-    # that decides which findings reach input.findings (see apps/policies/inputs.py).
+    # that decides which findings reach input.findings (see apps/policies/profiles.py).
     parameters = models.JSONField(default=dict, blank=True)
     digest = models.CharField(max_length=64)  # sha256 of canonical {source, parameters}
     note = models.CharField(max_length=500, blank=True)
