@@ -172,10 +172,11 @@ def sign_and_store(
     return signed, backend, location, len(token), retain_until, mode
 
 
-def bundle_for_decision(decision: Decision) -> EvidenceBundle:
+def bundle_for_decision(decision: Decision, scans: list | None = None) -> EvidenceBundle:
     """Build, sign, encrypt and store the evidence of `decision`; call inside its transaction
-    (a storage failure raises, so the decision rolls back with it)."""
-    statement = decision_statement(decision)
+    (a storage failure raises, so the decision rolls back with it). `scans`: the decision's
+    scans when the caller has them (saves a query on the gate's hot path)."""
+    statement = decision_statement(decision, scans)
     now = timezone.now()
     name = (
         f"t{decision.tenant_id}/{now:%Y/%m/%d}/decision-{decision.pk}-"

@@ -68,13 +68,14 @@ def resource_uri(decision: Decision) -> str:
     return f"{base}@{decision.commit}" if decision.commit else base
 
 
-def decision_statement(decision: Decision) -> dict[str, Any]:
-    """The statement for `decision` (reads its scans, policy, findings and acceptances)."""
+def decision_statement(decision: Decision, scans: list | None = None) -> dict[str, Any]:
+    """The statement for `decision` (reads its policy, findings and acceptances, and its scans
+    unless the caller, which just linked them, passes them)."""
     from apps.findings.models import Finding
     from apps.policies.models import Outcome, RiskAcceptance
 
     version = decision.policy_version
-    scans = sorted(decision.scans.all(), key=lambda scan: scan.pk)
+    scans = sorted(decision.scans.all() if scans is None else scans, key=lambda scan: scan.pk)
     subjects = [
         {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
         for scan in scans

@@ -157,7 +157,7 @@ def decision_make(
         decision.save()
         if scans:
             decision.scans.set(scans)
-        _after_decision(decision)
+        _after_decision(decision, scans)
         decision.timings_ms["persist"] = _ms(persist_started, clock())
         Decision.objects.filter(pk=decision.pk).update(timings_ms=decision.timings_ms)
     logger.info(
@@ -171,10 +171,10 @@ def decision_make(
     return decision
 
 
-def _after_decision(decision: Decision) -> None:
+def _after_decision(decision: Decision, scans: list[Scan]) -> None:
     """The signed evidence bundle and the outbox messages (Slack, GitHub check run,
     Confluence report), inside the decision's transaction: all or nothing."""
-    bundle_for_decision(decision)
+    bundle_for_decision(decision, scans)
     decision_announce(decision)
 
 
