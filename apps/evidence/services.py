@@ -22,7 +22,7 @@ from apps.evidence.canonical import canonical_bytes, sha256_hex
 from apps.evidence.keys import PublicKey, SigningKey, configured_verifiers, load_public_pem, signer
 from apps.evidence.models import EvidenceBundle, EvidenceKey, EvidenceSettings, LockMode
 from apps.evidence.signing import SignedBundle, VerificationError, sign_document, verify_envelope
-from apps.evidence.statement import decision_statement, rfc3339
+from apps.evidence.statement import decision_statement, decision_subjects, rfc3339
 from apps.evidence.storage import StorageError, get_storage
 
 if TYPE_CHECKING:
@@ -217,25 +217,6 @@ def evidence_envelope(bundle: EvidenceBundle) -> bytes:
     return envelope
 
 
-def expected_subjects(decision: Decision) -> list[dict[str, Any]]:
-    """The subjects the decision's current rows imply (to compare with the signed ones)."""
-    version = decision.policy_version
-    subjects = [
-        {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
-        for scan in sorted(decision.scans.all(), key=lambda scan: scan.pk)
-    ]
-    subjects.append(
-        {
-            "name": f"policy/{version.policy.name}/v{version.number}",
-            "digest": {"sha256": version.digest},
-        }
-    )
-    subjects.append(
-        {"name": f"decision-input/{decision.pk}", "digest": {"sha256": decision.input_digest}}
-    )
-    return subjects
-
-
 @dataclass
 class VerifyReport:
     valid: bool
@@ -271,7 +252,7 @@ def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
         report.checks["payload_digest"] = "failed"
         return report
     report.checks["payload_digest"] = "ok"
-    if verified.statement.get("subject") != expected_subjects(bundle.decision):
+    if verified.statement.get("subject") != decision_subjects(bundle.decision, recompute=True):
         report.reason = "digest_mismatch"
         report.message = "the decision's inputs no longer match the signed subjects"
         report.checks["subjects"] = "failed"

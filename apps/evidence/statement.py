@@ -68,6 +68,35 @@ def resource_uri(decision: Decision) -> str:
     return f"{base}@{decision.commit}" if decision.commit else base
 
 
+def decision_subjects(
+    decision: Decision, scans: list | None = None, *, recompute: bool = False
+) -> list[dict[str, Any]]:
+    """The statement's subjects: each scan's report digest, the policy's and the input's.
+    `recompute` derives the policy and input digests from the stored source and document
+    (verification: an edited row no longer matches what was signed) instead of trusting the
+    digest columns written with them."""
+    version = decision.policy_version
+    policy_digest, input_digest = version.digest, decision.input_digest
+    if recompute:
+        from apps.policies.engine import document_digest
+        from apps.policies.engine import policy_digest as digest_of_policy
+
+        policy_digest = digest_of_policy(version.source, version.parameters)
+        input_digest = document_digest(decision.input)
+    scans = sorted(decision.scans.all() if scans is None else scans, key=lambda scan: scan.pk)
+    return [
+        *(
+            {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
+            for scan in scans
+        ),
+        {
+            "name": f"policy/{version.policy.name}/v{version.number}",
+            "digest": {"sha256": policy_digest},
+        },
+        {"name": f"decision-input/{decision.pk}", "digest": {"sha256": input_digest}},
+    ]
+
+
 def decision_statement(decision: Decision, scans: list | None = None) -> dict[str, Any]:
     """The statement for `decision` (reads its policy, findings and acceptances, and its scans
     unless the caller, which just linked them, passes them)."""
@@ -75,20 +104,7 @@ def decision_statement(decision: Decision, scans: list | None = None) -> dict[st
     from apps.policies.models import Outcome, RiskAcceptance
 
     version = decision.policy_version
-    scans = sorted(decision.scans.all() if scans is None else scans, key=lambda scan: scan.pk)
-    subjects = [
-        {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
-        for scan in scans
-    ]
-    subjects.append(
-        {
-            "name": f"policy/{version.policy.name}/v{version.number}",
-            "digest": {"sha256": version.digest},
-        }
-    )
-    subjects.append(
-        {"name": f"decision-input/{decision.pk}", "digest": {"sha256": decision.input_digest}}
-    )
+    subjects = decision_subjects(decision, scans)
 
     finding_ids = _finding_ids(decision.reasons)
     limit = settings.FIXOPS_EVIDENCE_MAX_FINDINGS

@@ -7,8 +7,6 @@ gate (BLOCK with the engine's message as the reason); they never produce an ALLO
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -62,11 +60,6 @@ def evaluate(version: PolicyVersion, document: dict, *, opa_url: str = "") -> Ve
     return Verdict(evaluation.outcome, [r.as_dict() for r in evaluation.reasons], evaluation.result)
 
 
-def digest_of(document: dict) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _scans_for(tenant: Tenant, application: Application, scan_ids: list[int]) -> list[Scan]:
     if not scan_ids:
         return []
@@ -108,6 +101,7 @@ def decision_make(
         pipeline_run=pipeline_run,
         parameters=version.parameters,
         now=now,
+        settings=settings,
     )
     value, detail = confidence.assess(built.document, built.confidence_inputs)
     enriched = clock()
@@ -140,7 +134,7 @@ def decision_make(
             policy_version=version,
             engine="opa" if settings.opa_url else "regopy",
             input=built.document,
-            input_digest=digest_of(built.document),
+            input_digest=engine.document_digest(built.document),
             result=verdict.result,
             error=verdict.error,
             shadow=shadow,

@@ -163,7 +163,8 @@ class _Acceptances:
         self.by_finding: dict[int, RiskAcceptance] = {}
         self.by_vuln: dict[str, RiskAcceptance] = {}
         self.by_rule: dict[str, list[RiskAcceptance]] = {}
-        for acceptance in rows.order_by("expires_at"):
+        rows = list(rows.order_by("expires_at"))  # one query; also used by describe()
+        for acceptance in rows:
             if acceptance.scope == AcceptanceScope.FINDING:
                 self.by_finding.setdefault(acceptance.finding_id, acceptance)
             elif acceptance.scope in (
@@ -248,8 +249,9 @@ def build(
     pipeline_run: str,
     parameters: dict,
     now: datetime,
+    settings: PolicySettings | None = None,
 ) -> Built:
-    settings = settings_for(tenant)
+    settings = settings or settings_for(tenant)
     filt = candidate_filter(parameters)
     accepted = _Acceptances(tenant, application, now)
     scan_ids = {s.pk for s in scans}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.evidence.canonical import canonical_digest
+from apps.policies.engine import document_digest, policy_digest
 from apps.policies.models import Decision, Policy, PolicyVersion
 from tests.findings.factories import ApplicationFactory, FindingFactory, ScanFactory
 
@@ -20,7 +20,7 @@ def policy_version(tenant, *, name: str = "baseline") -> PolicyVersion:
         number=number,
         source=SOURCE,
         parameters=parameters,
-        digest=canonical_digest({"source": SOURCE, "parameters": parameters}),
+        digest=policy_digest(SOURCE, parameters),
     )
 
 
@@ -71,7 +71,7 @@ def make_decision(
         policy_version=version or policy_version(tenant),
         engine="regopy",
         input=document,
-        input_digest=canonical_digest(document),
+        input_digest=document_digest(document),
         created_at=timezone.now(),
     )
     decision.scans.set(scan_rows)

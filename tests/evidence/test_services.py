@@ -192,6 +192,23 @@ def test_a_changed_digest_record_or_input_is_detected(acme, evidence_settings):
     )
 
 
+@pytest.mark.parametrize("edit", ["input", "policy source"])
+def test_an_edited_input_document_or_policy_source_is_detected(acme, evidence_settings, edit):
+    """Verification recomputes the input and policy digests from the rows, so editing the
+    stored JSON or Rego in the database (digest columns untouched) fails it."""
+    from apps.policies.models import Decision, PolicyVersion
+
+    bundle = bundle_for_decision(make_decision(acme))
+    assert evidence_verify(bundle).valid
+    decision = bundle.decision
+    if edit == "input":
+        Decision.objects.filter(pk=decision.pk).update(input={**decision.input, "findings": []})
+    else:
+        PolicyVersion.objects.filter(pk=decision.policy_version_id).update(source="package x\n")
+    report = evidence_verify(EvidenceBundle.objects.get(pk=bundle.pk))
+    assert (report.valid, report.checks["subjects"]) == (False, "failed")
+
+
 def test_storage_failure_rolls_the_decision_back(acme, evidence_settings):
     decision = make_decision(acme)
     evidence_settings.FIXOPS_EVIDENCE_STORAGE = "floppy"
