@@ -126,13 +126,14 @@ def _active_number(policy: Policy) -> int | None:
     return policy.active_version.number if policy.active_version_id else None
 
 
-def _audit(policy: Policy, actor: str, action: str, before, after) -> None:
+def _audit(row: Policy | PolicyAssignment, actor: str, action: str, before, after) -> None:
+    """Audit a policy or assignment change (target type from the row: "policies.policy")."""
     audit_record(
-        tenant=policy.tenant,
+        tenant=row.tenant,
         actor=actor or "system",
         action=action,
-        target_type="policies.policy",
-        target_id=policy.pk,
+        target_type=row._meta.label_lower,
+        target_id=row.pk,
         before=before,
         after=after,
     )
@@ -183,9 +184,7 @@ def policy_assign(
                 mode=mode,
                 created_by=actor[:150],
             )
-            _audit_assignment(
-                assignment, actor, "policy.assign", None, _assignment_facts(assignment)
-            )
+            _audit(assignment, actor, "policy.assign", None, _assignment_facts(assignment))
             return assignment
     except IntegrityError:
         where = f"application {application.name!r}" if application else "the tenant"
@@ -203,7 +202,7 @@ def policy_unassign(*, assignment: PolicyAssignment, actor: str = "") -> None:
         pk = assignment.pk
         assignment.delete()
         assignment.pk = pk
-        _audit_assignment(assignment, actor, "policy.unassign", facts, None)
+        _audit(assignment, actor, "policy.unassign", facts, None)
 
 
 def _assignment_facts(assignment: PolicyAssignment) -> dict:
@@ -212,18 +211,6 @@ def _assignment_facts(assignment: PolicyAssignment) -> dict:
         "application": assignment.application_id,
         "mode": assignment.mode,
     }
-
-
-def _audit_assignment(assignment, actor: str, action: str, before, after) -> None:
-    audit_record(
-        tenant=assignment.tenant,
-        actor=actor or "system",
-        action=action,
-        target_type="policies.policyassignment",
-        target_id=assignment.pk,
-        before=before,
-        after=after,
-    )
 
 
 def default_policy_ensure() -> Policy:

@@ -166,3 +166,30 @@ def test_simulation_input_errors(acme_analyst):
     assert both.status_code == 400
     broken = acme_analyst.post(url, {"source": HEADER + "deny[x] { x := 1 }"}, format="json")
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_policy"
+
+
+def test_policy_changes_are_audited(acme, approver):
+    from apps.evidence.models import AuditEvent
+
+    policy = _create(approver).json()
+    url = f"/api/v1/policies/{policy['id']}"
+    approver.post(f"{url}/versions/", {"source": ALLOW_ALL, "activate": True}, format="json")
+    approver.post(f"{url}/activate/", {"version": 1}, format="json")
+    assigned = approver.post(
+        "/api/v1/policy-assignments/", {"policy": policy["id"], "mode": "log_only"}, format="json"
+    ).json()
+    approver.delete(f"/api/v1/policy-assignments/{assigned['id']}/")
+    events = list(
+        AuditEvent.objects.filter(tenant=acme)
+        .order_by("seq")
+        .values_list("action", "target_type", "before", "after")
+    )
+    assert [(a, t) for a, t, _, _ in events] == [
+        ("policy.create", "policies.policy"),
+        ("policy.version_add", "policies.policy"),
+        ("policy.activate", "policies.policy"),
+        ("policy.assign", "policies.policyassignment"),
+        ("policy.unassign", "policies.policyassignment"),
+    ]
+    assert events[2][2:] == ({"active_version": 2}, {"active_version": 1})
+    assert events[4][3] is None and events[4][2]["mode"] == "log_only"
