@@ -140,20 +140,20 @@ def decision_make(
             shadow=shadow,
             requested_by=actor[:150],
             created_at=now,
-            timings_ms={},
+            timings_ms={
+                "load": _ms(started, loaded),
+                "enrich": _ms(loaded, enriched),
+                "evaluate": _ms(enriched, evaluated),
+            },
         )
-        decision.timings_ms = {
-            "load": _ms(started, loaded),
-            "enrich": _ms(loaded, enriched),
-            "evaluate": _ms(enriched, evaluated),
-        }
         persist_started = clock()
         decision.save()
         if scans:
             decision.scans.set(scans)
         _after_decision(decision, scans)
+        # Known only once the row is written: logged and kept on the returned object (the
+        # benchmark reads it), not stored, since decisions are never updated.
         decision.timings_ms["persist"] = _ms(persist_started, clock())
-        Decision.objects.filter(pk=decision.pk).update(timings_ms=decision.timings_ms)
     logger.info(
         "decision %s: %s (confidence %s) for %s in %s ms",
         decision.pk,

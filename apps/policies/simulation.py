@@ -42,7 +42,7 @@ def simulate(
     if until:
         decisions = decisions.filter(created_at__lt=until)
     limit = min(last, MAX_REPLAY)
-    rows = list(decisions.order_by("-id")[:limit])
+    rows = decisions.order_by("-id")[:limit].iterator(chunk_size=50)  # inputs are large
     results = []
     transitions: dict[str, int] = {}
     narrower = 0

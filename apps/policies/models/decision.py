@@ -39,7 +39,7 @@ class Decision(TenantOwned):
     error = models.TextField(blank=True)  # set when the engine failed and the gate closed
     # What log-only policies would have decided: [{"policy", "version", "outcome", "reasons"}]
     shadow = models.JSONField(default=list, blank=True)
-    timings_ms = models.JSONField(default=dict)
+    timings_ms = models.JSONField(default=dict)  # load, enrich, evaluate (persist is logged)
     requested_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
