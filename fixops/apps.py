@@ -10,4 +10,4 @@ class FixOpsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from fixops import crypto  # noqa: F401 - registers the encryption-key system check
+        from fixops.platform import keyring  # noqa: F401 - registers the encryption-key system check

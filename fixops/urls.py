@@ -31,5 +31,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 
-handler404 = "fixops.errors.page_not_found"
-handler500 = "fixops.errors.server_error"
+handler404 = "fixops.platform.api.errors.page_not_found"
+handler500 = "fixops.platform.api.errors.server_error"

@@ -33,7 +33,7 @@ from apps.connectors.services import (
 )
 from apps.findings.admin import CappedCountPaginator
 from apps.tenants.admin_scoping import TenantScopedAdmin
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 
 def _actor(request) -> str:
@@ -90,7 +90,7 @@ class IntegrationForm(forms.ModelForm):
             credentials = Integration.objects.get(pk=self.instance.pk).credentials
         try:
             integration_check_config(candidate, credentials or {})
-        except ApiError as exc:
+        except DomainError as exc:
             for field, message in (exc.details or {}).items():
                 name = field.split(".", 1)[0]
                 name = "credentials_json" if name == "credentials" else name
@@ -175,8 +175,8 @@ class IntegrationAdmin(TenantScopedAdmin):
             try:
                 answer = integration_test(integration=integration)
                 self.message_user(request, f"{integration}: {answer}", messages.SUCCESS)
-            except ApiError as exc:
-                self.message_user(request, f"{integration}: {exc.detail}", messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
 
     @admin.action(description="Sync now (enqueue what is missing and deliver)")
     def sync_now(self, request, queryset):
@@ -263,8 +263,8 @@ class OutboxMessageAdmin(TenantScopedAdmin):
             try:
                 service(message=message, actor=_actor(request))
                 done += 1
-            except ApiError as exc:
-                refused.append(f"#{message.pk}: {exc.detail}")
+            except DomainError as exc:
+                refused.append(f"#{message.pk}: {exc.message}")
         self.message_user(request, f"{done} message(s) {verb}.", messages.SUCCESS)
         if refused:
             self.message_user(request, "; ".join(refused[:20]), messages.WARNING)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.findings.models.finding import Severity
 from apps.tenants.scoping import TenantOwned
-from fixops import crypto
+from fixops.platform import keyring
 
 
 class Kind(models.TextChoices):
@@ -85,11 +85,11 @@ class Integration(TenantOwned):
     def credentials(self) -> dict:
         if not self.credentials_token:
             return {}
-        return json.loads(crypto.decrypt(bytes(self.credentials_token)))
+        return json.loads(keyring.decrypt(bytes(self.credentials_token)))
 
     @credentials.setter
     def credentials(self, value: dict) -> None:
-        self.credentials_token = crypto.encrypt(json.dumps(value, sort_keys=True).encode())
+        self.credentials_token = keyring.encrypt(json.dumps(value, sort_keys=True).encode())
 
 
 class MessageKind(models.TextChoices):

@@ -30,11 +30,11 @@ from apps.connectors.models import (
 )
 from apps.connectors.outbox import NewMessage
 from apps.connectors.ssrf import UnsafeURL, check_url
-from apps.findings import bulk
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus
 from apps.tenants.models import Tenant
-from fixops.exceptions import ApiError
+from fixops.platform import bulk
+from fixops.platform.errors import Conflict, Invalid, UpstreamFailed
 
 INTEGRATION_FIELDS = (
     "kind",
@@ -63,7 +63,7 @@ CLOSING = frozenset(
 
 
 def integration_check_config(integration: Integration, credentials: dict) -> None:
-    """ApiError (400, details per field) unless the kind's config, the templates and every URL
+    """Invalid (details per field) unless the kind's config, the templates and every URL
     (base_url, credential URLs such as a Slack webhook) pass."""
     errors = registry.validate_config(integration.kind, credentials, integration.settings)
     errors.update(templates.validate(integration.templates))
@@ -78,7 +78,7 @@ def integration_check_config(integration: Integration, credentials: dict) -> Non
         except UnsafeURL as exc:
             errors[field] = str(exc)
     if errors:
-        raise ApiError(
+        raise Invalid(
             "The integration configuration is not valid: "
             + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())),
             code="invalid_integration",
@@ -91,11 +91,10 @@ def _save(integration: Integration) -> Integration:
         with transaction.atomic():
             integration.save()
     except IntegrityError:
-        raise ApiError(
+        raise Conflict(
             f"An integration named {integration.name!r} already exists.",
             code="conflict",
             details={"name": ["must be unique within the tenant"]},
-            status_code=409,
         ) from None
     return integration
 
@@ -145,7 +144,7 @@ def _connector(integration: Integration):
             settings=integration.settings,
         )
     except ConnectorError as exc:
-        raise ApiError(str(exc), code="invalid_integration", status_code=400) from None
+        raise Invalid(str(exc), code="invalid_integration") from None
 
 
 def integration_test(*, integration: Integration) -> str:
@@ -153,11 +152,10 @@ def integration_test(*, integration: Integration) -> str:
     try:
         return _connector(integration).test_connection()
     except ConnectorError as exc:
-        raise ApiError(
+        raise UpstreamFailed(
             f"{integration.get_kind_display()} answered: {exc}",
             code="vendor_error",
             details={"vendor_status": exc.status, "permanent": exc.permanent},
-            status_code=502,
         ) from None
 
 
@@ -559,10 +557,9 @@ def message_replay(*, message: OutboxMessage, actor: str) -> OutboxMessage:
     with transaction.atomic():
         locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
         if locked.status != MessageStatus.DEAD:
-            raise ApiError(
+            raise Conflict(
                 f"Only dead messages can be replayed; this one is {locked.status}.",
                 code="invalid_state",
-                status_code=409,
             )
         locked.status = MessageStatus.PENDING
         locked.attempts = 0
@@ -581,10 +578,9 @@ def message_cancel(*, message: OutboxMessage, actor: str) -> OutboxMessage:
     with transaction.atomic():
         locked = OutboxMessage.objects.select_for_update().get(pk=message.pk)
         if locked.status not in (MessageStatus.PENDING, MessageStatus.FAILED):
-            raise ApiError(
+            raise Conflict(
                 f"Only pending or failed messages can be cancelled; this one is {locked.status}.",
                 code="invalid_state",
-                status_code=409,
             )
         locked.status = MessageStatus.DEAD
         locked.last_error = f"cancelled by {actor}; before: {locked.last_error}"[:4000]

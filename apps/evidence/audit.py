@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.evidence.canonical import canonical_digest
 from apps.evidence.models import AuditChainHead, AuditCheckpoint, AuditEvent
-from fixops.request_id import current_request_id
+from fixops.platform.request_id import current_request_id
 
 if TYPE_CHECKING:
     from apps.tenants.models import Tenant

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
-from fixops.crypto import Keyring, malformed_keys
+from fixops.platform.keyring import Keyring, malformed_keys
 
 _ring = Keyring(lambda: settings.FIXOPS_EVIDENCE_ENCRYPTION_KEYS or settings.FIXOPS_ENCRYPTION_KEYS)
 encrypt, decrypt, rotate, is_current = _ring.encrypt, _ring.decrypt, _ring.rotate, _ring.is_current

@@ -12,7 +12,7 @@ from apps.findings.models import (
 )
 from apps.findings.services import finding_transition
 from apps.tenants.admin_scoping import TenantScopedAdmin
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 
 class CappedCountPaginator(Paginator):
@@ -81,8 +81,8 @@ def _transition_action(status: str, label: str):
                     reason="admin bulk action",
                 )
                 done += 1
-            except ApiError as exc:
-                refused.append(f"#{finding.pk}: {exc.detail}")
+            except DomainError as exc:
+                refused.append(f"#{finding.pk}: {exc.message}")
         modeladmin.message_user(request, f"{done} finding(s) moved to {status}.", messages.SUCCESS)
         if refused:
             modeladmin.message_user(request, "; ".join(refused[:20]), messages.WARNING)

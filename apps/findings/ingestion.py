@@ -2,7 +2,7 @@
 
 Called inside the upload's transaction (a bad file stores nothing). The statement count is
 independent of the number of results: keys are computed in memory, the application's existing
-findings are read in one query, and writes go through apps.findings.bulk.
+findings are read in one query, and writes go through fixops.platform.bulk.
 
 Re-import rule (a scan stream is application + tool + branch): an occurrence of a stream that
 the new scan of that stream no longer reports is retracted; a finding whose occurrences are
@@ -25,7 +25,6 @@ from typing import BinaryIO
 from django.db.models import F
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.dedup import (
     Keyed,
     assign_keys,
@@ -45,6 +44,7 @@ from apps.findings.models import (
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser
+from fixops.platform import bulk
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus, Scan, ScanStatus
 from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
 from apps.tenants.models import Tenant
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
 
 APPLICATION_FIELDS = (
     "name",
@@ -34,11 +34,10 @@ def _save(application: Application, update_fields: list[str] | None = None) -> A
         with transaction.atomic():
             application.save(update_fields=update_fields)
     except IntegrityError:
-        raise ApiError(
+        raise Conflict(
             f"An application named {application.name!r} already exists.",
             code="conflict",
             details={"name": ["must be unique within the tenant"]},
-            status_code=409,
         ) from None
     return application
 
@@ -78,14 +77,13 @@ def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Applicatio
     if application is not None:
         return application
     if not create:
-        raise ApiError(
+        raise NotFound(
             f"No application {ref!r}; your role may not create applications.",
             code="unknown_application",
-            status_code=404,
         )
     try:
         return application_create(tenant=tenant, name=ref.strip())
-    except ApiError:
+    except Conflict:
         # Created concurrently by another upload: use theirs.
         return application_find(tenant=tenant, ref=ref)
 
@@ -103,7 +101,7 @@ def scan_submit(
     uploaded_by: str = "",
 ) -> tuple[Scan, bool]:
     """Import an uploaded report in one transaction; returns (scan, created). Large files are
-    queued for a worker. A bad report raises ApiError and stores nothing."""
+    queued for a worker. A bad report raises Invalid and stores nothing."""
     sha256, size, head = _digest(upload)
     parser = _choose_parser(format, head)
     scan = Scan(
@@ -132,7 +130,7 @@ def scan_submit(
             upload.seek(0)
             _apply(scan, parser, upload, tool)
     except ParseError as exc:
-        raise ApiError(
+        raise Invalid(
             f"The {exc.format} report is not valid: {exc.message}",
             code="invalid_report",
             details=parse_error_details(exc),
@@ -256,14 +254,13 @@ def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:
         digest.update(chunk)
         size += len(chunk)
     if size > settings.FIXOPS_UPLOAD_MAX_BYTES:
-        raise ApiError(
+        raise TooLarge(
             f"The report is {size} bytes; the limit is {settings.FIXOPS_UPLOAD_MAX_BYTES}.",
             code="too_large",
-            status_code=413,
             details={"limit_bytes": settings.FIXOPS_UPLOAD_MAX_BYTES},
         )
     if size == 0:
-        raise ApiError(
+        raise Invalid(
             "The uploaded file is empty.", code="invalid_report", details={"file": ["empty"]}
         )
     return digest.hexdigest(), size, head
@@ -273,7 +270,7 @@ def _choose_parser(fmt: str, head: bytes):
     try:
         return get_parser(fmt) if fmt else detect_parser(head)
     except ParseError as exc:
-        raise ApiError(
+        raise Invalid(
             exc.message, code="unknown_format", details=parse_error_details(exc)
         ) from None
 
@@ -307,10 +304,9 @@ def finding_transition(
     duties), so this refuses it.
     """
     if to_status == FindingStatus.RISK_ACCEPTED:
-        raise ApiError(
+        raise Conflict(
             "Accepting a risk needs an approved risk-acceptance request, not a status change.",
             code="acceptance_required",
-            status_code=409,
         )
     now = timezone.now()
     with transaction.atomic():
@@ -318,7 +314,7 @@ def finding_transition(
         try:
             check_transition(locked.status, to_status)
         except TransitionError as exc:
-            raise ApiError(str(exc), code="invalid_transition", status_code=409) from None
+            raise Conflict(str(exc), code="invalid_transition") from None
         previous = locked.status
         locked.status = to_status
         locked.updated_at = now

@@ -42,7 +42,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.dedup import dedup_key, normalise_vuln_id, primary_vuln_id
 from apps.findings.lifecycle import ACTIVE, CLOSED
 from apps.findings.models import Application, Component, Finding, FindingEvent, Occurrence, Scan
@@ -58,6 +57,7 @@ from apps.intel.osv_versions import (
     component_key,
     parse_version,
 )
+from fixops.platform import bulk
 
 logger = logging.getLogger(__name__)
 

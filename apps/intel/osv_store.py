@@ -1,6 +1,6 @@
 """Store OSV advisories: the advisory, its affected packages, alias claims, Vulnerability rows.
 
-Writes are set-based (apps.findings.bulk): the statement count grows with the number of
+Writes are set-based (fixops.platform.bulk): the statement count grows with the number of
 chunks, never with the number of advisories. An advisory is rewritten only when its `modified`
 timestamp differs from the stored one (OSV bumps `modified` on every change, withdrawal
 included), so a daily refresh of an unchanged export costs its lookups and nothing else.
@@ -23,11 +23,11 @@ from datetime import datetime
 from django.db import models, transaction
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.dedup import primary_vuln_id
 from apps.findings.parsers._sbom import InvalidVector, parse_cvss
 from apps.findings.parsers.base import Cvss
 from apps.intel.models import OsvAdvisory, OsvAffected, Vulnerability, VulnerabilityAlias
+from fixops.platform import bulk
 
 CHUNK = 5_000  # ids per IN (...) list on the ORM paths that take one parameter per value
 CVSS_TYPES = {"CVSS_V2": "2.0", "CVSS_V3": "3.1", "CVSS_V4": "4.0"}

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.models import Application, Finding
 from apps.intel import ssvc
 from apps.intel.models import RiskSettings, Vulnerability, VulnerabilityAlias
 from apps.intel.risk import Context, Intel, assess
+from fixops.platform import bulk
 
 CHUNK = 10_000
 FINDING_COLUMNS = (

@@ -24,7 +24,7 @@ from apps.policies.inputs import path_matches, settings_for
 from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
 from apps.tenants.models import Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +61,18 @@ def acceptance_request(
     }
     missing = [name for name in _REQUIRED[scope] if not values[name]]
     if missing:
-        raise ApiError(
+        raise Invalid(
             f"A {scope} acceptance needs: {', '.join(missing)}.",
             code="invalid_scope",
             details={"missing": missing},
         )
     if not justification.strip():
-        raise ApiError("A justification is required.", code="justification_required")
+        raise Invalid("A justification is required.", code="justification_required")
     limit = settings_for(tenant).max_acceptance_days
     if expires_at <= now:
-        raise ApiError("expires_at must be in the future.", code="invalid_expiry")
+        raise Invalid("expires_at must be in the future.", code="invalid_expiry")
     if expires_at > now + timedelta(days=limit):
-        raise ApiError(
+        raise Invalid(
             f"expires_at may be at most {limit} days away (tenant policy).",
             code="expiry_too_far",
             details={"max_days": limit},
@@ -98,31 +98,28 @@ def acceptance_request(
 
 def _check_reviewer(acceptance: RiskAcceptance, user) -> None:
     if user is None:
-        raise ApiError(
+        raise Forbidden(
             "Reviewing an acceptance needs a person; API tokens cannot approve.",
             code="reviewer_required",
-            status_code=403,
         )
     membership = Membership.objects.filter(tenant_id=acceptance.tenant_id, user=user).first()
     if not user.is_superuser and (
         membership is None or not role_at_least(membership.role, Role.APPROVER)
     ):
-        raise ApiError("Only approvers may review acceptances.", code="forbidden", status_code=403)
+        raise Forbidden("Only approvers may review acceptances.", code="forbidden")
     if acceptance.requested_by_id == user.pk:
-        raise ApiError(
+        raise Forbidden(
             "Separation of duties: the requester cannot review their own acceptance.",
             code="separation_of_duties",
-            status_code=403,
         )
 
 
 def _locked(acceptance: RiskAcceptance, expected: str) -> RiskAcceptance:
     locked = RiskAcceptance.objects.select_for_update().get(pk=acceptance.pk)
     if locked.status != expected:
-        raise ApiError(
+        raise Conflict(
             f"The acceptance is {locked.status}, not {expected}.",
             code="invalid_state",
-            status_code=409,
         )
     return locked
 
@@ -135,7 +132,7 @@ def acceptance_approve(
     with transaction.atomic():
         locked = _locked(acceptance, AcceptanceStatus.REQUESTED)
         if locked.expires_at <= now:
-            raise ApiError("The acceptance expired before review.", code="invalid_expiry")
+            raise Invalid("The acceptance expired before review.", code="invalid_expiry")
         locked.status = AcceptanceStatus.APPROVED
         _reviewed(locked, user, actor, note, now)
         _audit(locked, actor, "acceptance.approve", AcceptanceStatus.REQUESTED)
@@ -154,7 +151,7 @@ def acceptance_reject(
     *, acceptance: RiskAcceptance, user, actor: str, note: str = "", now=None
 ) -> RiskAcceptance:
     if not note.strip():
-        raise ApiError("Say why the acceptance is rejected.", code="note_required")
+        raise Invalid("Say why the acceptance is rejected.", code="note_required")
     _check_reviewer(acceptance, user)
     with transaction.atomic():
         locked = _locked(acceptance, AcceptanceStatus.REQUESTED)

@@ -23,7 +23,7 @@ from apps.policies.models import (
 )
 from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
 from apps.tenants.roles import Role
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 APPROVER_ROLES = {"add": Role.APPROVER, "change": Role.APPROVER, "delete": Role.ADMIN}
 
@@ -60,8 +60,8 @@ class PolicyForm(forms.ModelForm):
                 services.policy_validate(
                     source=cleaned["source"], parameters=cleaned.get("parameters") or {}
                 )
-            except ApiError as exc:
-                self.add_error("source", str(exc.detail))
+            except DomainError as exc:
+                self.add_error("source", exc.message)
         return cleaned
 
 
@@ -228,8 +228,8 @@ class RiskAcceptanceAdmin(TenantScopedAdmin):
             try:
                 action(acceptance=acceptance, user=request.user, actor=actor, **kw)
                 self.message_user(request, f"{acceptance}: done.")
-            except ApiError as exc:
-                self.message_user(request, f"{acceptance}: {exc.detail}", messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, f"{acceptance}: {exc.message}", messages.ERROR)
 
     @admin.action(description="Approve selected requests")
     @role_action(Role.APPROVER)

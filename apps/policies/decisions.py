@@ -23,7 +23,7 @@ from apps.policies import confidence, engine, inputs, opa
 from apps.policies.models import Decision, Outcome, PolicyVersion
 from apps.policies.services import policies_for
 from apps.tenants.models import Tenant
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Invalid
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _scans_for(tenant: Tenant, application: Application, scan_ids: list[int]) ->
     scans = list(Scan.objects.for_tenant(tenant).filter(pk__in=scan_ids, application=application))
     missing = sorted(set(scan_ids) - {s.pk for s in scans})
     if missing:
-        raise ApiError(
+        raise Invalid(
             f"Scan(s) {missing} do not exist in application {application.name!r}.",
             code="unknown_scans",
             details={"scans": missing},

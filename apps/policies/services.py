@@ -15,7 +15,7 @@ from apps.findings.models import Application
 from apps.policies import engine
 from apps.policies.models import AssignmentMode, Policy, PolicyAssignment, PolicyVersion
 from apps.tenants.models import Tenant
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Conflict, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def pack(name: str = "default") -> tuple[str, dict]:
 
 
 def policy_validate(*, source: str, parameters: dict | None = None) -> None:
-    """ApiError 400 naming the line when the source does not compile or cannot decide."""
+    """Invalid naming the line when the source does not compile or cannot decide."""
     if not isinstance(parameters, dict | None):
-        raise ApiError("parameters must be a JSON object", code="invalid_policy")
+        raise Invalid("parameters must be a JSON object", code="invalid_policy")
     try:
         engine.validate(source, parameters or {})
     except engine.EngineError as exc:
-        raise ApiError(
+        raise Invalid(
             f"The policy is not valid: {exc.message}",
             code="invalid_policy",
             details=exc.as_dict(),
@@ -60,9 +60,7 @@ def policy_create(
         try:
             policy = Policy.objects.create(tenant=tenant, name=name, description=description)
         except IntegrityError:
-            raise ApiError(
-                f"A policy named {name!r} already exists.", code="duplicate", status_code=409
-            ) from None
+            raise Conflict(f"A policy named {name!r} already exists.", code="duplicate") from None
         version = _add_version(policy, source, parameters or {}, actor, note or "created")
         _activate(policy, version)
         _audit(policy, actor, "policy.create", None, {"name": name, "version": 1})
@@ -95,9 +93,7 @@ def policy_activate(*, policy: Policy, number: int, actor: str = "") -> Policy:
     """Make version `number` the active one: activation and rollback are the same act."""
     version = PolicyVersion.objects.filter(policy=policy, number=number).first()
     if version is None:
-        raise ApiError(
-            f"Policy {policy.name!r} has no version {number}.", code="not_found", status_code=404
-        )
+        raise NotFound(f"Policy {policy.name!r} has no version {number}.", code="not_found")
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
         before = {"active_version": _active_number(locked)}
@@ -116,8 +112,8 @@ def policy_update(*, policy: Policy, **fields) -> Policy:
         with transaction.atomic():
             policy.save(update_fields=["name", "description", "updated_at"])
     except IntegrityError:
-        raise ApiError(
-            f"A policy named {policy.name!r} already exists.", code="duplicate", status_code=409
+        raise Conflict(
+            f"A policy named {policy.name!r} already exists.", code="duplicate"
         ) from None
     return policy
 
@@ -172,9 +168,9 @@ def policy_assign(
     actor: str = "",
 ) -> PolicyAssignment:
     if policy.tenant_id not in (None, tenant.pk):
-        raise ApiError("No such policy.", code="not_found", status_code=404)
+        raise NotFound("No such policy.", code="not_found")
     if policy.active_version_id is None:
-        raise ApiError("The policy has no active version.", code="no_active_version")
+        raise Invalid("The policy has no active version.", code="no_active_version")
     try:
         with transaction.atomic():
             assignment = PolicyAssignment.objects.create(
@@ -188,11 +184,10 @@ def policy_assign(
             return assignment
     except IntegrityError:
         where = f"application {application.name!r}" if application else "the tenant"
-        raise ApiError(
+        raise Conflict(
             f"{where} already has an enforcing policy, or this policy is already assigned; "
             "remove that assignment first",
             code="duplicate",
-            status_code=409,
         ) from None
 
 

@@ -16,7 +16,7 @@ from apps.policies.decisions import evaluate
 from apps.policies.models import Decision, Policy, PolicyVersion
 from apps.policies.profiles import candidate_filter
 from apps.tenants.models import Tenant
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Invalid, NotFound
 
 MAX_REPLAY = 1000
 
@@ -103,7 +103,7 @@ def _candidate(
         try:
             engine.validate(source, params)
         except engine.EngineError as exc:
-            raise ApiError(
+            raise Invalid(
                 f"The candidate policy is not valid: {exc.message}",
                 code="invalid_policy",
                 details=exc.as_dict(),
@@ -116,10 +116,10 @@ def _candidate(
             digest=engine.policy_digest(source, params),
         )
     if number is None:
-        raise ApiError("Give a candidate `source` or a `version` number.", code="no_candidate")
+        raise Invalid("Give a candidate `source` or a `version` number.", code="no_candidate")
     version = PolicyVersion.objects.filter(policy=policy, number=number).first()
     if version is None:
-        raise ApiError(f"Policy has no version {number}.", code="not_found", status_code=404)
+        raise NotFound(f"Policy has no version {number}.", code="not_found")
     return version
 
 

@@ -13,7 +13,7 @@ from apps.tenants.services import (
     api_token_revoke,
     api_token_rotate,
 )
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 ADMIN_ONLY = {"view": Role.ADMIN, "add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
 
@@ -92,8 +92,8 @@ class ApiTokenAddForm(forms.ModelForm):
                     created_by=self.issuer,
                     issuer_token=None,
                 )
-            except ApiError as exc:
-                raise ValidationError(str(exc.detail)) from None
+            except DomainError as exc:
+                raise ValidationError(exc.message) from None
         return data
 
 
@@ -186,8 +186,8 @@ class ApiTokenAdmin(TenantScopedAdmin):
         for token in queryset.select_related("tenant"):
             try:
                 issued.append(api_token_rotate(token=token, created_by=request.user))
-            except ApiError as exc:
-                refused.append(f"{token.prefix}: {exc.detail}")
+            except DomainError as exc:
+                refused.append(f"{token.prefix}: {exc.message}")
         if issued:
             self.message_user(request, _shown_once([i.plaintext for i in issued]), messages.WARNING)
         if refused:

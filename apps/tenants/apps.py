@@ -11,4 +11,4 @@ class TenantsConfig(AppConfig):
         # Registers the Bearer scheme with drf-spectacular.
         # Registers the SSO configuration checks.
         import apps.tenants.checks  # noqa: F401
-        import fixops.openapi  # noqa: F401
+        import fixops.platform.api.openapi  # noqa: F401

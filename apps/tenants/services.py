@@ -17,7 +17,7 @@ from apps.tenants.models import ApiToken, Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted, validate_scopes
 from apps.tenants.selectors import user_role_in
-from fixops.exceptions import ApiError
+from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 TOKEN_MARKER = "fxo"  # noqa: S105 - a public prefix, not a secret
 
@@ -38,7 +38,7 @@ def _hash_secret(secret: str) -> str:
 
 
 def tenant_create(*, slug: str, name: str) -> Tenant:
-    """Create a tenant; ApiError if the slug is taken or malformed."""
+    """Create a tenant; Invalid or Conflict if the slug is taken or malformed."""
     tenant = Tenant(slug=slug, name=name or slug)
     tenant.full_clean()
     with transaction.atomic():
@@ -71,7 +71,7 @@ def api_token_check(
     created_by: AbstractBaseUser | None,
     issuer_token: ApiToken | None,
 ) -> tuple[list[str], datetime | None]:
-    """Validated (scopes, expires_at) for a new token, or ApiError saying what is wrong.
+    """Validated (scopes, expires_at) for a new token, or Invalid saying what is wrong.
 
     A token is never wider than whoever issues it: its role is at most the issuer's role in
     the tenant, and a token issued by a scoped token only gets scopes that token has. The
@@ -81,41 +81,38 @@ def api_token_check(
         Role(role)
         clean_scopes = validate_scopes(scopes or [])
     except ValueError as exc:
-        raise ApiError(str(exc), code="invalid_token_request") from None
+        raise Invalid(str(exc), code="invalid_token_request") from None
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
-        raise ApiError("expires_at must be in the future", code="invalid_token_request")
+        raise Invalid("expires_at must be in the future", code="invalid_token_request")
     if created_by is not None and created_by.is_authenticated:
         issuer_role = user_role_in(user=created_by, tenant=tenant)
         if issuer_role is None or not role_at_least(issuer_role, role):
-            raise ApiError(
+            raise Forbidden(
                 f"You may only issue tokens up to your own role ({issuer_role or 'none'}); "
                 f"{role} was asked for.",
                 code="token_wider_than_issuer",
-                status_code=403,
             )
     if issuer_token is not None:
         if not role_at_least(issuer_token.role, role):
-            raise ApiError(
+            raise Forbidden(
                 f"A {issuer_token.role} token cannot issue a {role} token.",
                 code="token_wider_than_issuer",
-                status_code=403,
             )
         if issuer_token.scopes and (
             not clean_scopes or not all(scope_granted(issuer_token.scopes, s) for s in clean_scopes)
         ):
-            raise ApiError(
+            raise Forbidden(
                 "A scoped token can only issue tokens with scopes it has itself: "
                 f"{', '.join(issuer_token.scopes)}.",
                 code="token_wider_than_issuer",
-                status_code=403,
             )
     if tenant.token_max_lifetime_days:
         latest = now + timedelta(days=tenant.token_max_lifetime_days)
         if expires_at is None:
             expires_at = latest
         elif expires_at > latest + timedelta(minutes=1):
-            raise ApiError(
+            raise Invalid(
                 f"Tenant {tenant.slug} allows tokens to live at most "
                 f"{tenant.token_max_lifetime_days} days; choose an earlier expires_at.",
                 code="token_lifetime_exceeds_policy",
@@ -136,7 +133,7 @@ def api_token_issue(
 ) -> IssuedToken:
     """Issue a new token for `tenant`; the plaintext is returned once and only hashed at rest."""
     if not name.strip():
-        raise ApiError("a token needs a name", code="invalid_token_request")
+        raise Invalid("a token needs a name", code="invalid_token_request")
     clean_scopes, expires_at = api_token_check(
         tenant=tenant,
         role=role,
@@ -171,10 +168,9 @@ def api_token_rotate(
     """A new token replacing `token`, which keeps working for the grace period only."""
     now = timezone.now()
     if not token.is_live:
-        raise ApiError(
+        raise Conflict(
             "Only a live token can be rotated; this one is revoked or expired.",
             code="token_not_live",
-            status_code=409,
         )
     if grace is None:
         grace = timedelta(hours=settings.FIXOPS_TOKEN_ROTATION_GRACE_HOURS)

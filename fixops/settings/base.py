@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "djangosaml2",
+    "fixops.platform.apps.PlatformConfig",
     "fixops.apps.FixOpsConfig",
     "apps.tenants",
     "apps.findings",
@@ -76,10 +77,11 @@ INSTALLED_APPS = [
     "apps.policies",
     "apps.evidence",
     "apps.connectors",
+    "apps.pipeline",
 ]
 
 MIDDLEWARE = [
-    "fixops.request_id.RequestIdMiddleware",
+    "fixops.platform.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -22,10 +22,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.models import Component, Finding, Occurrence
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.osv_match import match_application_components, match_components
+from fixops.platform import bulk
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
 

@@ -21,7 +21,7 @@ from apps.evidence.audit import (
 )
 from apps.evidence.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from apps.evidence.tasks import audit_checkpoint_task
-from fixops.request_id import _current
+from fixops.platform.request_id import _current
 
 
 def _record(tenant, n: int, start: int = 0):

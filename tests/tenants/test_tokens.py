@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.tenants.models import ApiToken
 from apps.tenants.services import api_token_issue, api_token_revoke
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_expired_token_is_rejected(acme, api_client):
 
 
 def test_cannot_issue_an_already_expired_token(acme):
-    with pytest.raises(ApiError, match="future"):
+    with pytest.raises(DomainError, match="future"):
         api_token_issue(
             tenant=acme, name="x", role="viewer", expires_at=timezone.now() - timedelta(days=1)
         )
@@ -141,7 +141,7 @@ def test_scopes_narrow_a_token(acme, issue_token, api_client):
 
 
 def test_unknown_scope_is_refused(acme):
-    with pytest.raises(ApiError, match="unknown scope"):
+    with pytest.raises(DomainError, match="unknown scope"):
         api_token_issue(tenant=acme, name="x", role="viewer", scopes=["everything"])
 
 

@@ -24,8 +24,8 @@ from apps.connectors.services import (
 from apps.findings.models import Severity
 from apps.tenants.api.base import TenantApi
 from apps.tenants.roles import Role
-from fixops.openapi import PAGE_PARAMETERS, paginated
-from fixops.pagination import PagePagination
+from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.pagination import PagePagination
 
 ADMIN_WRITES = {"POST": Role.ADMIN, "PUT": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
 

@@ -12,7 +12,7 @@ from apps.connectors.selectors import attempt_list, message_get, message_list
 from apps.connectors.services import message_cancel, message_replay
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
 
 
 class MessageOutputSerializer(serializers.Serializer):

@@ -21,8 +21,8 @@ from apps.evidence.services import (
 from apps.evidence.storage import StorageError
 from apps.tenants.api.base import TenantApi
 from apps.tenants.roles import Role
-from fixops.exceptions import ApiError
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
+from fixops.platform.errors import Conflict, DomainError, Invalid, Unavailable
 
 
 class EvidenceOutputSerializer(serializers.Serializer):
@@ -95,9 +95,10 @@ class EvidenceDetailApi(TenantApi):
         return Response(EvidenceOutputSerializer(bundle).data)
 
 
-def _unreadable(exc: Exception) -> ApiError:
-    code = "evidence_tampered" if isinstance(exc, EvidenceTampered) else "evidence_unavailable"
-    return ApiError(str(exc), code=code, status_code=409 if code == "evidence_tampered" else 503)
+def _unreadable(exc: Exception) -> DomainError:
+    if isinstance(exc, EvidenceTampered):
+        return Conflict(str(exc), code="evidence_tampered")
+    return Unavailable(str(exc), code="evidence_unavailable")
 
 
 class EvidenceBundleApi(TenantApi):
@@ -180,7 +181,7 @@ class EvidenceExportApi(TenantApi):
         since, until = window.validated_data.get("from"), window.validated_data.get("to")
         count = evidence_list(tenant=request.tenant, filters=window.validated_data).count()
         if count > settings.FIXOPS_EVIDENCE_EXPORT_MAX:
-            raise ApiError(
+            raise Invalid(
                 f"{count} bundles in that range; one export holds at most "
                 f"{settings.FIXOPS_EVIDENCE_EXPORT_MAX}. Narrow from/to.",
                 code="export_too_large",

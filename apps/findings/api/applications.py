@@ -10,8 +10,8 @@ from apps.findings.models import Criticality, DataClassification
 from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
 from apps.findings.services import application_create, application_delete, application_update
 from apps.tenants.api.base import TenantApi
-from fixops.openapi import PAGE_PARAMETERS, paginated
-from fixops.pagination import PagePagination
+from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.pagination import PagePagination
 
 
 class ApplicationOutputSerializer(serializers.Serializer):

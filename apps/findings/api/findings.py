@@ -11,7 +11,7 @@ from apps.findings.models.finding import FindingKind
 from apps.findings.selectors import finding_get, finding_list, occurrence_list
 from apps.findings.services import finding_transition
 from apps.tenants.api.base import TenantApi, actor_label
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
 
 
 class FindingOutputSerializer(serializers.Serializer):

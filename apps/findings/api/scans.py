@@ -19,8 +19,8 @@ from apps.policies.decisions import decision_make
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted
-from fixops.exceptions import ApiError
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
+from fixops.platform.errors import Forbidden, TooLarge
 
 # Multipart framing around the file; a request this much over the limit is refused unread.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -123,10 +123,9 @@ class ScanCollectionApi(TenantApi):
     def post(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.FIXOPS_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD:
-            raise ApiError(
+            raise TooLarge(
                 f"The upload is {length} bytes; the limit is {settings.FIXOPS_UPLOAD_MAX_BYTES}.",
                 code="too_large",
-                status_code=413,
                 details={"limit_bytes": settings.FIXOPS_UPLOAD_MAX_BYTES},
             )
         data = self.InputSerializer(data=request.data)
@@ -138,10 +137,9 @@ class ScanCollectionApi(TenantApi):
             and context.token
             and not scope_granted(context.token.scopes, "decisions:write")
         ):
-            raise ApiError(
+            raise Forbidden(
                 "decide=true needs the decisions:write scope as well as scans:write.",
                 code="scope_missing",
-                status_code=403,
             )
         application = application_resolve(
             tenant=request.tenant,

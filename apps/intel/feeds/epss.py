@@ -37,7 +37,6 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.models import Finding
 from apps.intel.feeds import CVE_RE, OPEN_STATUSES, FeedRejected, FeedResult
 from apps.intel.models import (
@@ -47,6 +46,7 @@ from apps.intel.models import (
     Vulnerability,
     VulnerabilityAlias,
 )
+from fixops.platform import bulk
 
 STAGING = "_fixops_epss"
 WATCHED = "_fixops_epss_watched"

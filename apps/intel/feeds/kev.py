@@ -23,10 +23,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.findings import bulk
 from apps.findings.models import Finding
 from apps.intel.feeds import CVE_RE, OPEN_STATUSES, FeedRejected, FeedResult
 from apps.intel.models import IntelEvent, Vulnerability
+from fixops.platform import bulk
 
 REQUIRED = (
     "cveID",

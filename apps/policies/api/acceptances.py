@@ -12,7 +12,7 @@ from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptan
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
 from apps.tenants.scoping import get_scoped_or_404
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
 
 
 class AcceptanceSerializer(serializers.Serializer):

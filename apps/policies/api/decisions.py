@@ -12,7 +12,7 @@ from apps.policies.decisions import decision_make
 from apps.policies.models import Decision, Outcome
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.scoping import get_scoped_or_404
-from fixops.pagination import KeysetPagination
+from fixops.platform.api.pagination import KeysetPagination
 
 
 def decision_queryset(tenant):

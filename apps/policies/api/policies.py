@@ -15,8 +15,8 @@ from apps.policies.simulation import simulate
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
 from apps.tenants.scoping import get_scoped_or_404
-from fixops.exceptions import ApiError
-from fixops.pagination import PagePagination
+from fixops.platform.api.pagination import PagePagination
+from fixops.platform.errors import Forbidden
 
 MAX_SOURCE = 256 * 1024
 WRITE = {"POST": Role.APPROVER, "PATCH": Role.APPROVER, "DELETE": Role.APPROVER}
@@ -56,11 +56,10 @@ class SourceSerializer(serializers.Serializer):
 def _policy(request, policy_id: int, *, write: bool = False):
     policy = _visible(request, policy_id)
     if write and policy.tenant_id is None:
-        raise ApiError(
+        raise Forbidden(
             "Global policies are managed by the platform administrators; copy it into a "
             "tenant policy to change it.",
             code="global_policy",
-            status_code=403,
         )
     return policy
 

@@ -16,8 +16,8 @@ from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
 from apps.tenants.selectors import api_token_get, api_token_list, membership_list
 from apps.tenants.services import api_token_issue, api_token_revoke, api_token_rotate
-from fixops.openapi import PAGE_PARAMETERS, paginated
-from fixops.pagination import PagePagination
+from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.pagination import PagePagination
 
 
 class TenantSerializer(serializers.Serializer):

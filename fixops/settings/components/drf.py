@@ -16,14 +16,14 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "fixops.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "fixops.platform.api.pagination.PagePagination",
     "PAGE_SIZE": env.int("FIXOPS_API_PAGE_SIZE", default=50),
     "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.NamespaceVersioning",
     "ALLOWED_VERSIONS": ["v1"],
     # Also what `manage.py spectacular` documents when no --api-version is given.
     "DEFAULT_VERSION": "v1",
-    "DEFAULT_SCHEMA_CLASS": "fixops.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "fixops.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "fixops.platform.api.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "fixops.platform.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -7,7 +7,7 @@ from fixops.env import env
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "fixops.request_id.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "fixops.platform.request_id.RequestIdFilter"}},
     "formatters": {
         "line": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",

@@ -4,7 +4,7 @@ from apps.tenants.management.actor import add_actor_argument, resolve_actor
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, expiry_in_days
-from fixops.exceptions import ApiError
+from fixops.platform.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -41,8 +41,8 @@ class Command(BaseCommand):
                 expires_at=expiry_in_days(expires_days),
                 created_by=actor,
             )
-        except ApiError as exc:
-            raise CommandError(str(exc.detail)) from None
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
         self.stderr.write(
             f"issued token {issued.token.prefix} ({role}) for {target.slug}; it is shown once"
         )

@@ -16,8 +16,17 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from fixops.exceptions import ApiError
-from fixops.request_id import current_request_id
+from fixops.platform.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UpstreamFailed,
+)
+from fixops.platform.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +55,31 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
     }
 
 
+# The HTTP status of each kind of domain refusal; a subclass takes its nearest listed base.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Invalid: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UpstreamFailed: 502,
+    Unavailable: 503,
+    DomainError: 400,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    """The HTTP status that answers `exc`."""
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_STATUS:
+            return DOMAIN_STATUS[kind]
+    return 400
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the FixOps error body."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=domain_status(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -56,9 +88,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None  # unhandled: Django's 500 handler answers (see server_error)
 
-    if isinstance(exc, ApiError):
-        code, message, details = exc.error_code, str(exc.detail), exc.details
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         code, message, details = "invalid", _MESSAGES["invalid"], exc.detail
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

@@ -1,0 +1,1 @@
+"""API plumbing shared by every app's api/ package: the error body, pagination, the schema."""

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class PlatformConfig(AppConfig):
+    """The platform layer's tables (events, audit log, circuit breakers): no app owns them."""
+
+    name = "fixops.platform"
+    label = "platform"
+    verbose_name = "Platform"
+    default_auto_field = "django.db.models.BigAutoField"
