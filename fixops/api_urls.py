@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.findings.api.urls")),
+    path("", include("apps.pipeline.api.urls")),
     path("", include("apps.evidence.api.urls")),
     path("", include("apps.policies.api.urls")),
     path("", include("apps.connectors.api.urls")),

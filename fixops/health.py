@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from apps.intel.feeds.status import feed_statuses
 from fixops.celery import app as celery_app
 from fixops.models import Heartbeat
 
@@ -61,8 +62,6 @@ def _beat() -> dict:
 
 def _feeds() -> list[dict]:
     """Each intel feed's last success, row count, version, last error and age."""
-    from apps.intel.feeds.status import feed_statuses
-
     try:
         return feed_statuses()
     except Exception as exc:  # noqa: BLE001 — a probe reports any failure, it never raises

@@ -71,6 +71,15 @@ def schedules() -> list[Schedule]:
             description="Signs the head of every audit chain that grew (truncation evidence).",
         ),
         Schedule(
+            name="sweep events",
+            task="fixops.pipeline.events_sweep",
+            # Every 30 s: the safety net behind after-commit handling of platform events (a
+            # crash between commit and handler, a handler that failed and waits its back-off).
+            every=30,
+            description="Hands pending platform events (finding changes, expiry notices) to "
+            "their handlers again; purges handled ones after a week.",
+        ),
+        Schedule(
             name="drain outbox",
             task="fixops.connectors.drain",
             # Every FIXOPS_OUTBOX_POLL_SECONDS (5 s by default): the safety net behind the

@@ -2,7 +2,7 @@
 
 Called inside the upload's transaction (a bad file stores nothing). The statement count is
 independent of the number of results: keys are computed in memory, the application's existing
-findings are read in one query, and writes go through fixops.platform.bulk.
+findings are read in one query, and findings are written by apps/findings/writer.py.
 
 Re-import rule (a scan stream is application + tool + branch): an occurrence of a stream that
 the new scan of that stream no longer reports is retracted; a finding whose occurrences are
@@ -22,9 +22,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from django.db.models import F
-from django.utils import timezone
-
 from apps.findings.dedup import (
     Keyed,
     assign_keys,
@@ -32,19 +29,14 @@ from apps.findings.dedup import (
     normalise_vuln_id,
     primary_vuln_id,
 )
-from apps.findings.lifecycle import ACTIVE, CLOSED
-from apps.findings.models import (
-    Application,
-    Component,
-    Finding,
-    FindingEvent,
-    Occurrence,
-    Scan,
-)
+from apps.findings.lifecycle import ACTIVE
+from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser
+from apps.findings.writer import FindingWriter, NewFinding, SeenOccurrence
 from fixops.platform import bulk
+from fixops.platform.models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +51,8 @@ class Outcome:
     tool_name: str = ""
     tool_version: str = ""
     finding_ids: list[int] = field(default_factory=list)
-    # Finding ids whose status this import set (opened / reopened / closed), for the outbound
-    # tickets of apps/connectors (queued by services._apply in the same transaction).
-    changed: dict[str, list[int]] = field(default_factory=dict)
+    # The writer's `finding.changed` events (written in the import's transaction).
+    events: list[Event] = field(default_factory=list)
 
 
 def _clip(value: str | None, length: int) -> str:
@@ -79,9 +70,8 @@ def ingest_report(
     *, scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str = ""
 ) -> Outcome:
     """Parse `stream` with `parser` and apply it to `scan`'s application. Caller holds the
-    transaction; ParseError propagates (and rolls everything back)."""
+    transaction and the application's lock; ParseError propagates (and rolls back)."""
     timer = _PhaseTimer()
-    Application.objects.select_for_update().filter(pk=scan.application_id).first()
     result = parser.parse(stream)
     results = list(result.findings)
     components = list(result.components)
@@ -91,7 +81,7 @@ def ingest_report(
     timer.lap("parse")
     keyed = assign_keys(results)
     timer.lap("dedup")
-    now = timezone.now()
+    writer = FindingWriter(cause=f"scan{scan.pk}", actor=f"scan:{scan.pk}", scan_id=scan.pk)
     groups = _group_by_key(keyed)
     counts = {
         "results": len(results),
@@ -101,19 +91,15 @@ def ingest_report(
         "findings_reopened": 0,
         "duplicates_collapsed": 0,
     }
-
-    changed: dict[str, list[int]] = {"opened": [], "reopened": [], "closed": []}
-    finding_ids = _upsert_findings(scan, groups, now, counts, changed)
+    finding_ids = _upsert_findings(writer, scan, groups, counts)
     timer.lap("findings")
     streams = {nf.tool for nf in results} | {tool_name}
-    _upsert_occurrences(scan, groups, finding_ids, now)
+    _upsert_occurrences(writer, scan, groups, finding_ids)
     timer.lap("occurrences")
     if not any(issue.lost_finding for issue in result.skipped):
-        counts["findings_closed"] = _close_missing(
-            scan, streams, set(finding_ids.values()), now, changed
-        )
+        counts["findings_closed"] = _close_missing(writer, scan, streams, set(finding_ids.values()))
     timer.lap("close")
-    counts["components"] = _upsert_components(scan, components, now)
+    counts["components"] = _upsert_components(scan, components, writer.now)
     timer.lap("components")
     noise = {**noise_summary(keyed), "timings_ms": timer.laps}
     counts["duplicates_collapsed"] = noise["duplicates_collapsed"]
@@ -124,6 +110,11 @@ def ingest_report(
     ]
     counts["skipped"] = sum(1 for s in result.skipped if s.lost_finding)
     counts["warnings"] = len(skipped) - counts["skipped"]
+    changes = writer.changes(scan.tenant_id)
+    only_reopened = changes.reopened and not changes.closed
+    comment = f"FixOps scan {scan.pk}: " + (
+        "reported again" if only_reopened else "status changed by a new scan"
+    )
     return Outcome(
         finding_ids=sorted(finding_ids.values()),
         counts=counts,
@@ -131,7 +122,7 @@ def ingest_report(
         skipped=skipped,
         tool_name=tool_name,
         tool_version=result.tool_version,
-        changed=changed,
+        events=writer.finish(comment=comment),
     )
 
 
@@ -169,298 +160,107 @@ def _new_status(group: list[Keyed]) -> str:
     return FindingStatus.OPEN
 
 
-FINDING_FIELDS = (
-    "tenant_id",
-    "application_id",
-    "dedup_key",
-    "dedup_strategy",
-    "kind",
-    "status",
-    "severity",
-    "tool",
-    "rule_id",
-    "title",
-    "message",
-    "cwe",
-    "vuln_id",
-    "aliases",
-    "component_purl",
-    "component_name",
-    "component_version",
-    "fixed_versions",
-    "path",
-    "line",
-    "resource",
-    "cvss",
-    "vex_state",
-    "vex_justification",
-    "first_seen",
-    "last_seen",
-    "first_scan_id",
-    "last_scan_id",
-    "reopen_count",
-    "updated_at",
-    "risk_explanation",
-    "ssvc",
-    "kev",
-)
-
-
-def _finding_row(scan: Scan, key: str, group: list[Keyed], now) -> tuple:
+def _new_finding(scan: Scan, key: str, group: list[Keyed]) -> NewFinding:
     first = group[0]
     nf = first.finding
     severity = max((k.finding.severity for k in group), key=lambda s: SEVERITY_RANK.get(s, 0))
     vuln_id, aliases = _vuln_ids(tuple(i for k in group for i in k.finding.vuln_ids))
     component = nf.component
-    return (
-        scan.tenant_id,
-        scan.application_id,
-        key,
-        first.strategy,
-        nf.kind,
-        _new_status(group),
-        severity,
-        _clip(nf.tool, 100),
-        _clip(nf.rule_id, 500),
-        _clip(nf.title or nf.rule_id, 1000),
-        nf.message[:20_000],
-        min(nf.cwes) if nf.cwes else None,
-        _clip(vuln_id, 100),
-        aliases,
-        _clip(component.purl if component else "", 1000),
-        _clip(component.name if component else "", 500),
-        _clip(component.version if component else "", 200),
-        list(nf.fixed_versions),
-        _clip(nf.path, 2000),
-        nf.start_line,
-        _clip(nf.resource, 1000),
-        [
+    return NewFinding(
+        tenant_id=scan.tenant_id,
+        application_id=scan.application_id,
+        dedup_key=key,
+        dedup_strategy=first.strategy,
+        kind=nf.kind,
+        status=_new_status(group),
+        severity=severity,
+        tool=nf.tool,
+        rule_id=nf.rule_id,
+        title=nf.title or nf.rule_id,
+        message=nf.message,
+        cwe=min(nf.cwes) if nf.cwes else None,
+        vuln_id=vuln_id,
+        aliases=aliases,
+        component_purl=component.purl if component else "",
+        component_name=component.name if component else "",
+        component_version=component.version if component else "",
+        fixed_versions=list(nf.fixed_versions),
+        path=nf.path,
+        line=nf.start_line,
+        resource=nf.resource,
+        cvss=[
             {"version": c.version, "vector": c.vector, "score": c.score, "source": c.source}
             for c in nf.cvss
         ],
-        _clip(nf.vex_state, 40),
-        _clip(nf.vex_justification, 100),
-        now,
-        now,
-        scan.pk,
-        scan.pk,
-        0,
-        now,
-        {},  # risk_explanation, ssvc, kev: filled by the risk refresh after import
-        "",
-        False,
+        vex_state=nf.vex_state,
+        vex_justification=nf.vex_justification,
     )
 
 
 def _upsert_findings(
-    scan: Scan, groups: dict[str, list[Keyed]], now, counts, changed: dict[str, list[int]]
+    writer: FindingWriter, scan: Scan, groups: dict[str, list[Keyed]], counts
 ) -> dict[str, int]:
-    existing = {
-        key: (pk, status)
-        for key, pk, status in Finding.objects.filter(
-            tenant_id=scan.tenant_id, application_id=scan.application_id
-        ).values_list("dedup_key", "id", "status")
-    }
-    new_keys = [key for key in groups if key not in existing]
-    bulk.insert_rows(
-        Finding, FINDING_FIELDS, (_finding_row(scan, key, groups[key], now) for key in new_keys)
-    )
-    existing_status = {pk: status for pk, status in existing.values()}
-    seen_ids = [existing[key][0] for key in groups if key in existing]
-    reopen = [existing[key][0] for key in groups if key in existing and existing[key][1] in CLOSED]
+    app = scan.application_id
+    found = {(app, key): _new_finding(scan, key, group) for key, group in groups.items()}
+    existing = writer.existing(found)
+    ids = writer.upsert(found, reopen_reason="reported again", existing=existing)
     dismissed = [
-        existing[key][0]
-        for key in groups
-        if key in existing
-        and existing[key][1] in ACTIVE
-        and any(k.finding.vex_state in VEX_DISMISSED for k in groups[key])
+        existing[unit]
+        for unit in found
+        if unit in existing
+        and existing[unit][1] in ACTIVE
+        and any(k.finding.vex_state in VEX_DISMISSED for k in groups[unit[1]])
     ]
-    bulk.update_by_ids(Finding, seen_ids, last_seen=now, last_scan_id=scan.pk, updated_at=now)
-    bulk.update_by_ids(
-        Finding,
-        reopen,
-        status=FindingStatus.REOPENED,
-        closed_at=None,
-        closed_by_scan_id=None,
-        reopen_count=F("reopen_count") + 1,
-    )
-    bulk.update_by_ids(Finding, dismissed, status=FindingStatus.FALSE_POSITIVE)
-    _record_events(
-        scan,
-        now,
-        [(pk, existing_status[pk], FindingStatus.REOPENED) for pk in reopen],
-        reason="reported again",
-    )
-    _record_events(
-        scan,
-        now,
-        [(pk, existing_status[pk], FindingStatus.FALSE_POSITIVE) for pk in dismissed],
+    writer.set_status(
+        dismissed,
+        FindingStatus.FALSE_POSITIVE,
         reason="VEX statement: not affected / false positive",
+        tenant_id=scan.tenant_id,
     )
-    counts["findings_new"] = len(new_keys)
-    counts["findings_existing"] = len(seen_ids)
-    counts["findings_reopened"] = len(reopen)
-    ids = {key: pk for key, (pk, _) in existing.items() if key in groups}
-    if new_keys:
-        ids.update(
-            Finding.objects.filter(
-                tenant_id=scan.tenant_id, application_id=scan.application_id, first_scan_id=scan.pk
-            ).values_list("dedup_key", "id")
-        )
-    changed["opened"] = [ids[key] for key in new_keys]
-    changed["reopened"] = reopen
-    changed["closed"] = dismissed
-    return ids
+    changes = writer.changes(scan.tenant_id)
+    counts["findings_new"] = len(found) - len(existing)
+    counts["findings_existing"] = len(existing)
+    counts["findings_reopened"] = len(changes.reopened)
+    return {key: pk for (_, key), pk in ids.items()}
 
 
-OCCURRENCE_FIELDS = (
-    "tenant_id",
-    "application_id",
-    "finding_id",
-    "tool",
-    "branch",
-    "rule_id",
-    "path",
-    "line",
-    "fingerprints",
-    "suppressed",
-    "suppression",
-    "baseline_state",
-    "first_scan_id",
-    "last_scan_id",
-    "last_seen",
-)
-OCCURRENCE_UPDATE = (
-    "rule_id",
-    "path",
-    "line",
-    "fingerprints",
-    "suppressed",
-    "suppression",
-    "baseline_state",
-    "last_scan_id",
-    "last_seen",
-    "retracted_at",
-    "retracted_by_scan_id",
-)
-
-
-def _upsert_occurrences(scan: Scan, groups, finding_ids: dict[str, int], now) -> None:
+def _upsert_occurrences(
+    writer: FindingWriter, scan: Scan, groups, finding_ids: dict[str, int]
+) -> None:
     # One occurrence per (finding, tool) in this scan: the first result of that tool wins.
-    latest: dict[tuple[int, str], NormalizedFinding] = {}
+    seen: dict[tuple[int, str], SeenOccurrence] = {}
     for key, group in groups.items():
         for item in group:
-            latest.setdefault((finding_ids[key], _clip(item.finding.tool, 100)), item.finding)
-    existing = {
-        (finding_id, tool): pk
-        for pk, finding_id, tool in Occurrence.objects.filter(
-            application_id=scan.application_id, branch=scan.branch
-        ).values_list("id", "finding_id", "tool")
-    }
-    inserts, updates = [], []
-    for (finding_id, tool), nf in latest.items():
-        values = (
-            _clip(nf.rule_id, 500),
-            _clip(nf.path, 2000),
-            nf.start_line,
-            nf.fingerprints,
-            nf.suppressed,
-            _clip(nf.suppression, 500),
-            _clip(nf.baseline_state, 20),
-        )
-        if (finding_id, tool) in existing:
-            updates.append((existing[(finding_id, tool)], *values, scan.pk, now, None, None))
-        else:
-            inserts.append(
-                (
-                    scan.tenant_id,
-                    scan.application_id,
-                    finding_id,
-                    tool,
-                    scan.branch,
-                    *values,
-                    scan.pk,
-                    scan.pk,
-                    now,
-                )
+            nf = item.finding
+            seen.setdefault(
+                (finding_ids[key], _clip(nf.tool, 100)),
+                SeenOccurrence(
+                    rule_id=nf.rule_id,
+                    path=nf.path,
+                    line=nf.start_line,
+                    fingerprints=nf.fingerprints,
+                    suppressed=nf.suppressed,
+                    suppression=nf.suppression,
+                    baseline_state=nf.baseline_state,
+                ),
             )
-    bulk.insert_rows(Occurrence, OCCURRENCE_FIELDS, inserts)
-    bulk.update_rows(Occurrence, OCCURRENCE_UPDATE, updates)
+    writer.occurrences(
+        seen,
+        tenant_id=scan.tenant_id,
+        application_of=dict.fromkeys(finding_ids.values(), scan.application_id),
+        branch=scan.branch,
+    )
 
 
-def _close_missing(
-    scan: Scan, streams: set[str], seen_finding_ids: set[int], now, changed: dict[str, list[int]]
-) -> int:
+def _close_missing(writer: FindingWriter, scan: Scan, streams: set[str], seen: set[int]) -> int:
     active = Occurrence.objects.filter(
         application_id=scan.application_id,
         branch=scan.branch,
         tool__in=sorted(streams),
         retracted_at__isnull=True,
     ).values_list("id", "finding_id")
-    gone = [(pk, finding_id) for pk, finding_id in active if finding_id not in seen_finding_ids]
-    if not gone:
-        return 0
-    bulk.update_by_ids(
-        Occurrence, [pk for pk, _ in gone], retracted_at=now, retracted_by_scan_id=scan.pk
-    )
-    candidates = sorted({finding_id for _, finding_id in gone})
-    still_reported = {
-        finding_id
-        for (finding_id,) in bulk.values_for_ids(
-            Occurrence.objects.filter(retracted_at__isnull=True),
-            "finding_id",
-            candidates,
-            "finding_id",
-        )
-    }
-    closing = [
-        (pk, status)
-        for pk, status in bulk.values_for_ids(
-            Finding.objects.all(), "id", candidates, "id", "status"
-        )
-        if status in ACTIVE and pk not in still_reported
-    ]
-    to_close = [pk for pk, _ in closing]
-    changed["closed"] = changed["closed"] + to_close
-    _record_events(
-        scan,
-        now,
-        [(pk, status, FindingStatus.FIXED) for pk, status in closing],
-        reason="no longer reported by any scan stream",
-    )
-    bulk.update_by_ids(
-        Finding,
-        to_close,
-        status=FindingStatus.FIXED,
-        closed_at=now,
-        closed_by_scan_id=scan.pk,
-        updated_at=now,
-    )
-    return len(to_close)
-
-
-EVENT_FIELDS = (
-    "tenant_id",
-    "finding_id",
-    "from_status",
-    "to_status",
-    "actor",
-    "scan_id",
-    "reason",
-    "created_at",
-)
-
-
-def _record_events(scan: Scan, now, changes: list[tuple[int, str, str]], reason: str = "") -> None:
-    """One FindingEvent per status change an import makes, in the import's transaction."""
-    bulk.insert_rows(
-        FindingEvent,
-        EVENT_FIELDS,
-        (
-            (scan.tenant_id, pk, old, new, f"scan:{scan.pk}", scan.pk, reason, now)
-            for pk, old, new in changes
-        ),
-    )
+    gone = [(pk, finding_id) for pk, finding_id in active if finding_id not in seen]
+    return writer.retract(gone, reason="no longer reported by any scan stream")
 
 
 COMPONENT_FIELDS = (

@@ -1,4 +1,5 @@
-"""Writes for applications and scans (ingestion itself lives in ingestion.py)."""
+"""Writes for applications, scans and finding transitions (the import itself is
+apps/findings/ingestion.py, composed into the upload flow by apps/pipeline/ingest.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.connectors.services import finding_status_changed, scan_findings_changed
+from apps.findings.ingestion import Outcome
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
-from apps.findings.models import Application, Finding, FindingEvent, FindingStatus, Scan, ScanStatus
+from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
 from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
+from apps.findings.parsers.base import Parser
+from apps.findings.selectors import application_find
+from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
 from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
 
@@ -71,8 +75,6 @@ def application_delete(*, application: Application) -> None:
 
 def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Application:
     """The application named `ref` (or with id `ref`); created on first use when `create`."""
-    from apps.findings.selectors import application_find
-
     application = application_find(tenant=tenant, ref=ref)
     if application is not None:
         return application
@@ -88,57 +90,7 @@ def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Applicatio
         return application_find(tenant=tenant, ref=ref)
 
 
-def scan_submit(
-    *,
-    tenant: Tenant,
-    application: Application,
-    upload: UploadedFile,
-    format: str = "",
-    tool: str = "",
-    commit: str = "",
-    branch: str = "",
-    pipeline_run: str = "",
-    uploaded_by: str = "",
-) -> tuple[Scan, bool]:
-    """Import an uploaded report in one transaction; returns (scan, created). Large files are
-    queued for a worker. A bad report raises Invalid and stores nothing."""
-    sha256, size, head = _digest(upload)
-    parser = _choose_parser(format, head)
-    scan = Scan(
-        tenant=tenant,
-        application=application,
-        sha256=sha256,
-        size_bytes=size,
-        format=parser.format,
-        tool_name=tool[:100],
-        commit=commit[:100],
-        branch=branch[:255],
-        pipeline_run=pipeline_run[:255],
-        uploaded_by=uploaded_by[:150],
-    )
-    try:
-        with transaction.atomic():
-            # Serialises imports per application: dedup and closure see a stable picture.
-            Application.objects.select_for_update().filter(pk=application.pk).first()
-            current = _current_scan_with_bytes(application, scan.branch, sha256)
-            if current is not None:
-                return current, False
-            if size > settings.FIXOPS_INGEST_ASYNC_BYTES:
-                return _queue(scan, upload), True
-            scan.status = ScanStatus.PROCESSING
-            scan.save()
-            upload.seek(0)
-            _apply(scan, parser, upload, tool)
-    except ParseError as exc:
-        raise Invalid(
-            f"The {exc.format} report is not valid: {exc.message}",
-            code="invalid_report",
-            details=parse_error_details(exc),
-        ) from None
-    return scan, True
-
-
-def _current_scan_with_bytes(application: Application, branch: str, sha256: str) -> Scan | None:
+def scan_replay_of(*, application: Application, branch: str, sha256: str) -> Scan | None:
     """The scan to answer with when these bytes were already imported and are still the
     latest report of their stream (application, branch, tool). Re-sending a CI job's report
     changes nothing; the same bytes after a newer report of that stream (A, B, A) are
@@ -157,43 +109,38 @@ def _current_scan_with_bytes(application: Application, branch: str, sha256: str)
     return None if newer.exists() else candidate
 
 
-def scan_process(*, scan_id: int) -> Scan | None:
-    """Import a queued scan (worker side). A failure marks the scan failed with the error and
-    stores no finding; running it twice is harmless."""
-    scan = Scan.objects.filter(pk=scan_id).first()
-    if scan is None or scan.status in (ScanStatus.DONE, ScanStatus.FAILED):
-        return scan
-    path = Path(scan.upload)
-    try:
-        with transaction.atomic(), path.open("rb") as stream:
-            Scan.objects.filter(pk=scan.pk).update(status=ScanStatus.PROCESSING, progress=10)
-            _apply(scan, get_parser(scan.format), stream, scan.tool_name)
-    except ParseError as exc:
-        Scan.objects.filter(pk=scan.pk).update(
-            status=ScanStatus.FAILED, error=parse_error_details(exc), finished_at=timezone.now()
-        )
-    path.unlink(missing_ok=True)
-    Scan.objects.filter(pk=scan.pk).update(upload="")
-    scan.refresh_from_db()
+def application_lock(application: Application) -> None:
+    """Serialise imports per application (caller holds the transaction): dedup and closure
+    see a stable picture."""
+    Application.objects.select_for_update().filter(pk=application.pk).first()
+
+
+def scan_queue(*, scan: Scan, upload: UploadedFile) -> Scan:
+    """Store a large upload for a worker and save the scan as queued."""
+    directory = Path(settings.FIXOPS_UPLOAD_DIR) / str(scan.tenant_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{scan.sha256}.report"
+    upload.seek(0)
+    with target.open("wb") as out:
+        for chunk in upload.chunks(1024 * 1024):
+            out.write(chunk)
+    scan.status = ScanStatus.QUEUED
+    scan.upload = str(target)
+    scan.save()
     return scan
 
 
-def parse_error_details(exc: ParseError) -> dict:
-    return {"format": exc.format, "pointer": exc.pointer, "reason": exc.message}
+def scan_start(*, scan: Scan) -> None:
+    """Mark a scan as being imported (saves a new scan)."""
+    scan.status = ScanStatus.PROCESSING
+    if scan.pk is None:
+        scan.save()
+    else:
+        Scan.objects.filter(pk=scan.pk).update(status=ScanStatus.PROCESSING, progress=10)
 
 
-def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
-    from apps.findings.ingestion import ingest_report
-
-    outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
-    _refresh_risk(scan, outcome.finding_ids)
-    # Outbound tickets (apps/connectors): queued in this transaction, after the risk refresh
-    # so integrations' risk thresholds see fresh scores; one bulk insert per scan.
-    scan_findings_changed(scan=scan, **outcome.changed)
-    if outcome.counts.get("components"):
-        outcome.counts["advisory_findings_new"] = _match_advisories(
-            scan, outcome.counts["components"]
-        )
+def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
+    """Record what an import did and mark the scan done."""
     scan.tool_name = outcome.tool_name[:100]
     scan.tool_version = outcome.tool_version[:100]
     scan.counts = outcome.counts
@@ -214,36 +161,29 @@ def _apply(scan: Scan, parser, stream, tool_override: str) -> None:
             "finished_at",
         ]
     )
+    return scan
 
 
-def _refresh_risk(scan: Scan, finding_ids: list[int]) -> None:
-    """Score the scan's findings: inline for CI-sized reports, so the answer (and a gate that
-    follows) sees fresh scores; by a worker after commit for big ones."""
-    from apps.findings.tasks import risk_refresh_task
-    from apps.intel.scoring import risk_refresh
-
-    if len(finding_ids) <= settings.FIXOPS_RISK_INLINE_MAX:
-        risk_refresh(finding_ids=finding_ids)
-    else:
-        application_id = scan.application_id
-        transaction.on_commit(lambda: risk_refresh_task.delay(application_id=application_id))
+def scan_fail(*, scan: Scan, error: dict) -> None:
+    """Mark a queued scan failed with the reason; it stored no finding."""
+    Scan.objects.filter(pk=scan.pk).update(
+        status=ScanStatus.FAILED, error=error, finished_at=timezone.now()
+    )
 
 
-def _match_advisories(scan: Scan, components: int) -> int | None:
-    """Match an SBOM's components against the stored OSV advisories, so a plain SBOM yields
-    findings: inline for CI-sized SBOMs (returns how many findings are new), by a worker after
-    commit for large ones (returns None: not known yet)."""
-    from apps.intel.osv_match import match_application_components
-    from apps.intel.tasks import match_application_task
-
-    if components <= settings.FIXOPS_RISK_INLINE_MAX:
-        return match_application_components(scan.application_id).get("findings_new", 0)
-    application_id = scan.application_id
-    transaction.on_commit(lambda: match_application_task.delay(application_id=application_id))
-    return None
+def scan_release_upload(*, scan: Scan) -> None:
+    """Delete a queued scan's stored upload once the worker is done with it."""
+    if scan.upload:
+        Path(scan.upload).unlink(missing_ok=True)
+    Scan.objects.filter(pk=scan.pk).update(upload="")
 
 
-def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:
+def parse_error_details(exc: ParseError) -> dict:
+    return {"format": exc.format, "pointer": exc.pointer, "reason": exc.message}
+
+
+def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:
+    """(sha256, size, head bytes for detection) of an upload; refuses empty and oversized."""
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -266,30 +206,14 @@ def _digest(upload: UploadedFile) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
-def _choose_parser(fmt: str, head: bytes):
+def parser_for(fmt: str, head: bytes) -> Parser:
+    """The parser named by `fmt`, or the one whose format the head bytes show."""
     try:
         return get_parser(fmt) if fmt else detect_parser(head)
     except ParseError as exc:
         raise Invalid(
             exc.message, code="unknown_format", details=parse_error_details(exc)
         ) from None
-
-
-def _queue(scan: Scan, upload: UploadedFile) -> Scan:
-    from apps.findings.tasks import scan_process_task
-
-    directory = Path(settings.FIXOPS_UPLOAD_DIR) / str(scan.tenant_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{scan.sha256}.report"
-    upload.seek(0)
-    with target.open("wb") as out:
-        for chunk in upload.chunks(1024 * 1024):
-            out.write(chunk)
-    scan.status = ScanStatus.QUEUED
-    scan.upload = str(target)
-    scan.save()
-    transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk))
-    return scan
 
 
 # --- Findings ----------------------------------------------------------------------------------
@@ -308,7 +232,6 @@ def finding_transition(
             "Accepting a risk needs an approved risk-acceptance request, not a status change.",
             code="acceptance_required",
         )
-    now = timezone.now()
     with transaction.atomic():
         locked = Finding.objects.select_for_update().get(pk=finding.pk, tenant_id=tenant.pk)
         try:
@@ -316,23 +239,18 @@ def finding_transition(
         except TransitionError as exc:
             raise Conflict(str(exc), code="invalid_transition") from None
         previous = locked.status
-        locked.status = to_status
-        locked.updated_at = now
+        writer = FindingWriter(cause="", actor=actor, now=timezone.now())
+        columns: dict = {"updated_at": writer.now}
         if to_status == FindingStatus.FIXED:
-            locked.closed_at = now
+            columns["closed_at"] = writer.now
         elif to_status in ACTIVE:
-            locked.closed_at = None
-        locked.save(update_fields=["status", "updated_at", "closed_at"])
-        event = FindingEvent.objects.create(
-            tenant_id=tenant.pk,
-            finding=locked,
-            from_status=previous,
-            to_status=to_status,
-            actor=actor[:150],
-            reason=reason,
+            columns["closed_at"] = None
+        writer.set_status(
+            [(locked.pk, previous)], to_status, reason=reason, tenant_id=tenant.pk, **columns
         )
-        # Outbound tickets (apps/connectors): open/close the finding's tickets, same transaction.
-        finding_status_changed(
-            finding=locked, previous=previous, event_id=event.pk, actor=actor, reason=reason
+        comment = f"FixOps: {previous} -> {to_status} by {actor}" + (
+            f": {reason}" if reason else ""
         )
+        writer.finish(comment=comment[:2000])
+        locked.refresh_from_db()
     return locked

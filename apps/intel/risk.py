@@ -197,10 +197,3 @@ def _impact(context: Context, intel: Intel) -> tuple[float, dict[str, Any]]:
         "criticality": {"value": context.criticality, "factor": criticality},
         "data_classification": {"value": context.data_classification, "factor": data},
     }
-
-
-def refresh_findings_for_vulns(vuln_ids: list[str]) -> int:
-    """Re-score the findings of these vulnerabilities (and their aliases) after a feed change."""
-    from apps.intel.scoring import risk_refresh
-
-    return risk_refresh(vuln_ids=vuln_ids)

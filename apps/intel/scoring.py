@@ -2,7 +2,8 @@
 
 Findings are read in chunks with everything the model needs (their application's context,
 their tenant's likelihood ratios, the intel of their vulnerability's alias group), scored in
-Python and written back with one UPDATE ... FROM per chunk. No query per finding.
+Python and written back through the findings writer with one UPDATE ... FROM per chunk. No
+query per finding.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from django.utils import timezone
 
 from apps.findings.models import Application, Finding
+from apps.findings.writer import FindingWriter
 from apps.intel import ssvc
 from apps.intel.models import RiskSettings, Vulnerability, VulnerabilityAlias
 from apps.intel.risk import Context, Intel, assess
@@ -30,7 +32,6 @@ FINDING_COLUMNS = (
     "cvss",
     "vex_state",
 )
-RISK_FIELDS = ("risk_score", "risk_explanation", "ssvc", "epss", "kev", "updated_at")
 
 
 def risk_refresh(
@@ -118,7 +119,10 @@ def _score_chunk(ids: list[int]) -> int:
         updates.append(
             (f["id"], result.score, result.explanation, outcome, info.epss, info.kev, now)
         )
-    return bulk.update_rows(Finding, RISK_FIELDS, updates)
+    writer = FindingWriter(cause="rescore", actor="intel:risk", now=now)
+    written = writer.risk(updates, tenant_of={f["id"]: f["tenant_id"] for f in findings})
+    writer.finish()
+    return written
 
 
 def _applications(ids: set[int]) -> dict[int, dict]:

@@ -16,8 +16,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from apps.intel.feeds import FeedError, FeedRejected, FeedResult
+from apps.intel.feeds import FeedError, FeedRejected, FeedResult, osv
 from apps.intel.feeds.download import fetch
+from apps.intel.feeds.epss import epss_load
+from apps.intel.feeds.kev import kev_load
 from apps.intel.feeds.status import (
     feed_attempt_record,
     feed_error_record,
@@ -26,6 +28,7 @@ from apps.intel.feeds.status import (
     feed_unchanged_record,
 )
 from apps.intel.models import FeedStatus
+from apps.intel.scoring import risk_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +120,8 @@ def feed_refresh_detailed(
 def _loader(name: str) -> Loader:
     """The loader of a feed, resolved before anything is downloaded."""
     if name == "epss":
-        from apps.intel.feeds.epss import epss_load
-
         return epss_load
     if name == "kev":
-        from apps.intel.feeds.kev import kev_load
-
         return kev_load
     if name == "osv":
         return _osv_loader()
@@ -133,8 +132,6 @@ def _osv_loader() -> Loader:
     """apps/intel/feeds/osv.py owns advisory storage, matching and re-scoring; this adapts
     `load_osv(path) -> int` to the loader signature and turns its rejection of a whole export
     into FeedRejected."""
-    from apps.intel.feeds import osv
-
     rejected = osv.OsvFeedError
 
     def load(path: Path, *, announce: bool = True) -> FeedResult:
@@ -147,13 +144,8 @@ def _osv_loader() -> Loader:
 
 
 def _rescore(vuln_ids: list[str]) -> int:
-    """Re-score findings of vulnerabilities whose EPSS or KEV changed, if the risk model is
-    installed (apps.intel.risk is developed alongside the feeds)."""
+    """Re-score the findings of vulnerabilities (and their aliases) whose EPSS or KEV
+    changed."""
     if not vuln_ids:
         return 0
-    try:
-        from apps.intel.risk import refresh_findings_for_vulns
-    except ImportError:
-        logger.info("risk model not installed; findings not re-scored after the feed refresh")
-        return 0
-    return refresh_findings_for_vulns(vuln_ids)
+    return risk_refresh(vuln_ids=vuln_ids)

@@ -29,4 +29,4 @@ def match_application_task(*, application_id: int) -> dict[str, Any]:
     """Match an application's components against OSV advisories (after a large SBOM)."""
     from apps.intel.osv_match import match_application_components
 
-    return match_application_components(application_id)
+    return match_application_components(application_id).stats

@@ -16,14 +16,15 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.connectors.services import findings_changed, notify
 from apps.evidence.audit import audit_record, audit_record_many
 from apps.findings.lifecycle import ACTIVE
-from apps.findings.models import Application, Finding, FindingEvent, FindingStatus
+from apps.findings.models import Application, Finding, FindingStatus
+from apps.findings.writer import FindingWriter
 from apps.policies.inputs import path_matches, settings_for
 from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
 from apps.tenants.models import Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
+from fixops.platform import events
 from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 logger = logging.getLogger(__name__)
@@ -204,20 +205,27 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
     return expired
 
 
+# The platform event an expiry emits; apps/pipeline tells the tenant's chat channels.
+ACCEPTANCE_EXPIRED = "acceptance.expired"
+
+
 def _notify_expired(acceptance: RiskAcceptance, reopened: int) -> None:
-    """Queue the expiry notice in the same transaction (connectors outbox, chat)."""
+    """Record the expiry notice in the same transaction; it is sent after commit."""
     target = acceptance.vuln_id or acceptance.rule_id or f"finding {acceptance.finding_id}"
-    notify(
-        acceptance.tenant,
-        event="acceptance_expired",
-        title=f"Risk acceptance {acceptance.pk} ({target}) expired",
-        body=(
-            f"The {acceptance.get_scope_display().lower()} acceptance requested by "
-            f"{acceptance.requested_label} expired; {reopened} finding(s) reopened.\n"
-            f"Justification was: {acceptance.justification}"
-        ),
-        severity="medium",
-        reference=f"fixops-acceptance-{acceptance.pk}",
+    events.emit(
+        topic=ACCEPTANCE_EXPIRED,
+        tenant_id=acceptance.tenant_id,
+        payload={
+            "acceptance_id": acceptance.pk,
+            "title": f"Risk acceptance {acceptance.pk} ({target}) expired",
+            "body": (
+                f"The {acceptance.get_scope_display().lower()} acceptance requested by "
+                f"{acceptance.requested_label} expired; {reopened} finding(s) reopened.\n"
+                f"Justification was: {acceptance.justification}"
+            ),
+            "severity": "medium",
+            "reference": f"fixops-acceptance-{acceptance.pk}",
+        },
     )
 
 
@@ -287,43 +295,30 @@ def _move(
     now: datetime,
     restart_sla: bool = False,
 ) -> int:
-    """Bulk status change with one FindingEvent per finding (two queries, any size)."""
+    """Bulk status change through the findings writer (a few queries, any size); the tickets
+    follow after commit: accepted closes them, reopened opens them again."""
     rows = list(findings.select_for_update().values_list("pk", "tenant_id", "status"))
     if not rows:
         return 0
-    update = {"status": to_status, "updated_at": now}
-    if restart_sla:
-        update["sla_started_at"] = now
-    Finding.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(**update)
+    tenant_id = rows[0][1]
+    # "risk-acceptance-5-approved": once per acceptance step, for idempotent ticket updates.
+    writer = FindingWriter(cause=reason.replace(" ", "-"), actor=actor, now=now)
+    columns = {"updated_at": now, **({"sla_started_at": now} if restart_sla else {})}
+    writer.set_status(
+        [(pk, previous) for pk, _, previous in rows],
+        to_status,
+        reason=reason,
+        tenant_id=tenant_id,
+        **columns,
+    )
     audit_record_many(
-        tenant=Tenant(pk=rows[0][1]),  # an id is all the chain needs
+        tenant=Tenant(pk=tenant_id),  # an id is all the chain needs
         actor=actor[:150],
         action="finding.status",
         target_type="findings.finding",
         changes=[(pk, {"status": previous}, {"status": to_status}) for pk, _, previous in rows],
     )
-    # The findings' tickets follow: accepted closes them, reopened opens them again.
-    findings_changed(
-        tenant_id=rows[0][1],
-        cause=reason.replace(" ", "-"),  # "risk-acceptance-5-approved": once per acceptance step
-        changes={
-            pk: "closed" if to_status == FindingStatus.RISK_ACCEPTED else "open"
-            for pk, _, _ in rows
-        },
-        comment=f"FixOps: {reason}",
-    )
-    FindingEvent.objects.bulk_create(
-        FindingEvent(
-            tenant_id=tenant_id,
-            finding_id=pk,
-            from_status=previous,
-            to_status=to_status,
-            actor=actor[:150],
-            reason=reason,
-            created_at=now,
-        )
-        for pk, tenant_id, previous in rows
-    )
+    writer.finish(comment=f"FixOps: {reason}")
     return len(rows)
 
 

@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.findings.services import scan_submit
 from apps.intel.scoring import risk_refresh
+from apps.pipeline.ingest import scan_submit
 from tests.bench.generate import cyclonedx_file
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory

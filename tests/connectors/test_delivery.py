@@ -15,7 +15,8 @@ from apps.connectors import delivery, drain, templates
 from apps.connectors.models import ExternalLink, Integration, MessageKind, OutboxMessage
 from apps.connectors.services import decision_announce, notify
 from apps.findings.models import Finding
-from apps.findings.services import finding_transition, scan_submit
+from apps.findings.services import finding_transition
+from apps.pipeline.ingest import scan_submit
 from tests.findings.factories import ApplicationFactory, FindingFactory
 from tests.findings.reports import Result, sarif, upload
 
@@ -115,26 +116,34 @@ def test_no_integration_costs_one_query(app):
     assert sum(1 for q in queries.captured_queries if "connectors_" in q["sql"]) == 1
 
 
-def test_triage_closes_and_reopens_the_ticket(app, jira, fake_jira):
+def test_triage_closes_and_reopens_the_ticket(
+    app, jira, fake_jira, django_capture_on_commit_callbacks
+):
     _scan(app, _results(1))
     drain.drain(budget_seconds=20)
     finding = Finding.objects.get()
     reference = f"fixops-f-{finding.pk}"
-    finding_transition(tenant=app.tenant, finding=finding, to_status="triaged", actor="user:alice")
+    # A person's transition reaches the tickets after commit (a finding.changed event).
+    with django_capture_on_commit_callbacks(execute=True):
+        finding_transition(
+            tenant=app.tenant, finding=finding, to_status="triaged", actor="user:alice"
+        )
     assert not OutboxMessage.objects.filter(kind=MessageKind.TRANSITION).exists()  # still open
-    finding = finding_transition(
-        tenant=app.tenant,
-        finding=finding,
-        to_status="false_positive",
-        actor="user:alice",
-        reason="test fixture",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        finding = finding_transition(
+            tenant=app.tenant,
+            finding=finding,
+            to_status="false_positive",
+            actor="user:alice",
+            reason="test fixture",
+        )
     message = OutboxMessage.objects.get(kind=MessageKind.TRANSITION)
     assert message.payload["status"] == "closed" and "user:alice" in message.payload["comment"]
     drain.drain(budget_seconds=20)
     [issue] = fake_jira.with_reference(reference)
     assert issue["fields"]["status"]["name"] == "Done"
-    finding_transition(tenant=app.tenant, finding=finding, to_status="open", actor="user:bob")
+    with django_capture_on_commit_callbacks(execute=True):
+        finding_transition(tenant=app.tenant, finding=finding, to_status="open", actor="user:bob")
     drain.drain(budget_seconds=20)
     [issue] = fake_jira.with_reference(reference)
     assert issue["fields"]["status"]["name"] == "To Do"

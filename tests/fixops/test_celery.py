@@ -84,7 +84,7 @@ def test_queued_scan_is_imported_by_a_worker_on_redis(redis_celery, settings, tm
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from apps.findings.models import Finding, Scan
-    from apps.findings.services import scan_submit
+    from apps.pipeline.ingest import scan_submit
     from tests.findings.factories import ApplicationFactory
     from tests.findings.reports import many, sarif
 

@@ -19,11 +19,11 @@ from apps.findings.dedup import dedup_key
 from apps.findings.models import Component, Finding, FindingEvent, Occurrence
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding
-from apps.findings.services import scan_submit
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.models import IntelEvent
 from apps.intel.osv_match import match_application_components, match_components
 from apps.intel.osv_versions import affected_key, compile_ranges, component_key
+from apps.pipeline.ingest import scan_submit
 from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_requests_2_19_matches_its_advisories_and_2_32_does_not(feed, acme, shop
     add_components(shop, "pkg:pypi/requests@2.19.0")
     add_components(other, "pkg:pypi/requests@2.32.0")
 
-    stats = match_components()
+    stats = match_components().stats
 
     found = osv_findings(shop)
     assert set(found) == REQUESTS_2_19
@@ -220,7 +220,7 @@ def test_last_affected_and_explicit_versions(tmp_path, shop):
 def test_unparsable_version_is_counted_not_matched(feed, shop):
     add_components(shop, "pkg:pypi/requests@not%20a%20version", "pkg:pypi/requests")
 
-    stats = match_application_components(shop.id)
+    stats = match_application_components(shop.id).stats
 
     assert osv_findings(shop) == {}
     assert stats["unparsable_versions"] == 2  # no version at all cannot be placed either
@@ -311,7 +311,7 @@ def test_upgrade_in_a_newer_sbom_retracts_and_closes(feed, acme, shop, settings)
     assert set(osv_findings(shop)) == REQUESTS_2_19
 
     scan_submit(tenant=acme, application=shop, upload=_sbom(("requests", "2.32.0")), branch="main")
-    stats = match_application_components(shop.id)
+    stats = match_application_components(shop.id).stats
 
     assert stats["components_stale"] == 1
     assert stats["occurrences_retracted"] == 2 and stats["findings_closed"] == 2
@@ -322,7 +322,7 @@ def test_upgrade_in_a_newer_sbom_retracts_and_closes(feed, acme, shop, settings)
 
     # Downgrading again reopens the same findings rather than creating new ones.
     scan_submit(tenant=acme, application=shop, upload=_sbom(("requests", "2.19.1")), branch="main")
-    stats = match_application_components(shop.id)
+    stats = match_application_components(shop.id).stats
     assert stats["findings_reopened"] == 2 and stats.get("findings_new", 0) == 0
     assert Finding.objects.filter(application=shop).count() == 2
 
@@ -337,7 +337,7 @@ def test_trivy_finding_collapses_with_the_osv_finding(feed, acme, shop, settings
     )
     before = Finding.objects.filter(application=shop, vuln_id="CVE-2018-18074").get()
 
-    stats = match_application_components(shop.id)
+    stats = match_application_components(shop.id).stats
 
     finding = Finding.objects.filter(application=shop, vuln_id="CVE-2018-18074").get()
     assert finding.id == before.id and finding.tool == "trivy"

@@ -8,7 +8,6 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.findings.models import Finding
 from apps.intel.models import RiskSettings, Vulnerability, VulnerabilityAlias
-from apps.intel.risk import refresh_findings_for_vulns
 from apps.intel.scoring import risk_refresh
 from tests.findings.factories import ApplicationFactory, FindingFactory
 from tests.findings.reports import many, sarif, upload
@@ -36,7 +35,7 @@ def test_intel_reaches_findings_through_alias_claims(acme):
     VulnerabilityAlias.objects.create(
         alias="GHSA-aaaa-bbbb-cccc", vuln_id="CVE-2024-1", source="osv:GHSA-aaaa-bbbb-cccc"
     )
-    assert refresh_findings_for_vulns(["CVE-2024-1"]) == 1
+    assert risk_refresh(vuln_ids=["CVE-2024-1"]) == 1
     finding.refresh_from_db()
     assert finding.kev and finding.epss == 0.4
     assert finding.ssvc == "Act"  # active, automatable, total, high mission

@@ -172,7 +172,9 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
     assert acceptances.acceptances_expire(now=later) == 0  # idempotent
 
 
-def test_every_step_is_audited_and_expiry_is_announced(acme, people, kev_app):
+def test_every_step_is_audited_and_expiry_is_announced(
+    acme, people, kev_app, django_capture_on_commit_callbacks
+):
     from apps.connectors.models import Integration, OutboxMessage
     from apps.evidence.audit import audit_chain_verify
     from apps.evidence.models import AuditEvent
@@ -186,7 +188,8 @@ def test_every_step_is_audited_and_expiry_is_announced(acme, people, kev_app):
     acceptances.acceptance_approve(
         acceptance=acceptance, user=people["other_approver"], actor="user:gus"
     )
-    acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):  # the notice is sent after commit
+        acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
     events = list(
         AuditEvent.objects.filter(tenant=acme)
         .order_by("seq")
@@ -266,7 +269,9 @@ def test_rule_path_scope_matches_globs(acme, people):
     }
 
 
-def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(acme, people, kev_app):
+def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(
+    acme, people, kev_app, django_capture_on_commit_callbacks
+):
     from apps.connectors.models import Integration, OutboxMessage
     from apps.connectors.services import findings_changed
 
@@ -280,8 +285,13 @@ def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(acme, people
     _, log4j = kev_app
     findings_changed(tenant_id=acme.pk, cause="scan1", opened=[log4j.pk])
     acceptance = _request(acme, people, log4j, days=1)
-    acceptances.acceptance_approve(acceptance=acceptance, user=people["other_approver"], actor="u")
-    acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
+    # Tickets follow the findings after each commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        acceptances.acceptance_approve(
+            acceptance=acceptance, user=people["other_approver"], actor="u"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
     sent = [
         (m.kind, m.payload.get("status") or m.payload["ticket"]["status"])
         for m in OutboxMessage.objects.filter(integration=gitlab).order_by("id")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.findings.api import applications, findings, scans
+from apps.findings.api import applications, findings
 
 urlpatterns = [
     path("applications/", applications.ApplicationCollectionApi.as_view(), name="application-list"),
@@ -9,8 +9,6 @@ urlpatterns = [
         applications.ApplicationDetailApi.as_view(),
         name="application-detail",
     ),
-    path("scans/", scans.ScanCollectionApi.as_view(), name="scan-list"),
-    path("scans/<int:scan_id>/", scans.ScanDetailApi.as_view(), name="scan-detail"),
     path("findings/", findings.FindingCollectionApi.as_view(), name="finding-list"),
     path("findings/<int:finding_id>/", findings.FindingDetailApi.as_view(), name="finding-detail"),
     path(

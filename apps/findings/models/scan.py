@@ -17,7 +17,7 @@ class ScanStatus(models.TextChoices):
 
 class Scan(TenantOwned):
     """One uploaded report. Re-uploading the bytes of a stream's current scan returns that scan
-    (see services.scan_submit for the exact idempotency rule)."""
+    (see apps/pipeline/ingest.py and services.scan_replay_of for the exact idempotency rule)."""
 
     application = models.ForeignKey(
         "findings.Application", on_delete=models.CASCADE, related_name="scans"

@@ -33,6 +33,8 @@ from urllib.parse import unquote
 
 from packageurl import PackageURL
 
+from apps.findings.vocabulary import cwe_number
+
 from ._jsonstream import pointer
 from ._sbom import (
     InvalidVector,
@@ -41,7 +43,6 @@ from ._sbom import (
     as_score,
     canonical_purl,
     cvss_version_of,
-    cwe_number,
     parse_cvss,
     purl_or_issue,
     quoted,

@@ -25,6 +25,8 @@ from typing import Any
 from cvss import CVSS2, CVSS3, CVSS4, CVSSError
 from packageurl import PackageURL
 
+from apps.findings.vocabulary import severity_from_score
+
 from .base import SEVERITIES, Cvss, ParseIssue
 
 _SEVERITY_WORDS = {
@@ -42,7 +44,6 @@ _SEVERITY_WORDS = {
 }
 _RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}  # info 0 .. critical 4
 _PREFIXES = {"3.0": "CVSS:3.0/", "3.1": "CVSS:3.1/", "4.0": "CVSS:4.0/"}
-_CWE = re.compile(r"^(?:CWE-)?(\d+)$", re.IGNORECASE)
 _VERSIONED_TOOL = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d[\w.+~-]*)$")
 
 
@@ -78,19 +79,6 @@ def severity_word(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     return _SEVERITY_WORDS.get(raw.strip().lower())
-
-
-def severity_from_score(score: float) -> str:
-    """CVSS v2/v3/v4 qualitative bands."""
-    if score >= 9.0:
-        return "critical"
-    if score >= 7.0:
-        return "high"
-    if score >= 4.0:
-        return "medium"
-    if score > 0.0:
-        return "low"
-    return "info"
 
 
 def highest(severities: Iterable[str]) -> str | None:
@@ -182,14 +170,6 @@ def as_dict(raw: object) -> dict[str, Any]:
 def unique(values: Iterable[str]) -> tuple[str, ...]:
     """Non-empty values, first occurrence order."""
     return tuple(dict.fromkeys(v for v in values if v))
-
-
-def cwe_number(raw: object) -> int | None:
-    """79, "79" and "CWE-79" -> 79; anything else None."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw if raw > 0 else None
-    match = _CWE.match(text(raw))
-    return int(match.group(1)) if match else None
 
 
 def relative_path(raw: object) -> str:

@@ -30,6 +30,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from apps.findings.vocabulary import cwe_number
+
 from ._jsonstream import Rewindable, iter_array, walk
 from ._sbom import (
     InvalidVector,
@@ -37,7 +39,6 @@ from ._sbom import (
     as_list,
     as_score,
     cvss_version_of,
-    cwe_number,
     parse_cvss,
     purl_or_issue,
     relative_path,

@@ -35,13 +35,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from apps.findings.vocabulary import cwe_number
+
 from ._jsonstream import Rewindable, index_in, walk
 from ._sbom import (
     InvalidVector,
     as_dict,
     as_list,
     as_score,
-    cwe_number,
     parse_cvss,
     positive_int,
     purl_or_issue,

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from apps.findings.parsers._sbom import cwe_number
+from apps.findings.vocabulary import cwe_number
 from apps.intel.osv_match import match_components
 from apps.intel.osv_store import Advisory, AffectedPackage, osv_advisories_store
 from apps.intel.osv_versions import affected_key
@@ -117,7 +117,7 @@ def osv_feed_load(
     with transaction.atomic():
         stored = osv_advisories_store(advisories=[a for _, a in advisories.values()])
         if stored.changed:
-            result.match = match_components(advisory_ids=stored.changed)
+            result.match = match_components(advisory_ids=stored.changed).stats
         if stored.vulnerabilities:
             # Findings any tool reported for these vulnerabilities score from their CVSS.
             result.rescored = risk_refresh(vuln_ids=stored.vulnerabilities)

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found as html_404
+from django.views.defaults import server_error as html_500
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -110,8 +112,6 @@ def page_not_found(request, exception=None):
     """Django 404 for URLs no view matched: JSON under /api/, HTML elsewhere."""
     if _is_api(request):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
-    from django.views.defaults import page_not_found as html_404
-
     return html_404(request, exception)
 
 
@@ -122,6 +122,4 @@ def server_error(request):
             error_body("server_error", "Internal server error; quote the request id."),
             status=500,
         )
-    from django.views.defaults import server_error as html_500
-
     return html_500(request)

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.findings.models import Component, Finding, Occurrence
-from apps.findings.services import scan_submit
+from apps.pipeline.ingest import scan_submit
 from tests.findings.factories import ApplicationFactory
 from tests.findings.reports import many, sarif
 

@@ -1,4 +1,5 @@
-"""Celery wrappers for findings services."""
+"""Celery wrappers for the pipeline's flows and reactions (task names predate the pipeline app
+and stay, so queued work survives an upgrade)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from celery import shared_task
 @shared_task(name="fixops.findings.scan_process", acks_late=True, ignore_result=True)
 def scan_process_task(*, scan_id: int) -> str | None:
     """Import a queued (large) upload; safe to run twice."""
-    from apps.findings.services import scan_process
+    from apps.pipeline.ingest import scan_process
 
     scan = scan_process(scan_id=scan_id)
     return scan.status if scan else None
@@ -20,3 +21,16 @@ def risk_refresh_task(*, application_id: int) -> int:
     from apps.intel.scoring import risk_refresh
 
     return risk_refresh(application_id=application_id)
+
+
+@shared_task(name="fixops.pipeline.events_sweep", acks_late=True, ignore_result=True)
+def events_sweep_task() -> int:
+    """Hand pending events (a crash between commit and handling, a failed handler) to their
+    handlers again and purge handled ones older than a week; safe to run twice."""
+    from datetime import timedelta
+
+    from fixops.platform.events import purge_handled, sweep
+
+    handled = sweep()
+    purge_handled(older_than=timedelta(days=7))
+    return handled

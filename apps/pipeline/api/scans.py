@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
-from apps.findings.services import application_resolve, scan_submit
+from apps.findings.services import application_resolve
+from apps.pipeline.ingest import scan_submit
 from apps.policies.api.decisions import decision_queryset
 from apps.policies.api.serializers import DecisionSerializer
 from apps.policies.decisions import decision_make

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.findings.models import Application, Finding, Occurrence, Scan
-from apps.findings.services import scan_process
+from apps.pipeline.ingest import scan_process
 from tests.findings.factories import ApplicationFactory
 from tests.findings.reports import Result, many, sarif, upload
 

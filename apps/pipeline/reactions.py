@@ -1,0 +1,48 @@
+"""What the pipeline does when lower layers report a change (platform events, after commit).
+
+Subscribed in PipelineConfig.ready(). Handlers are idempotent: the outbox keys its messages by
+the event's cause, so an event handled twice (a crash after the outbox insert, the sweeper)
+queues nothing new.
+"""
+
+from __future__ import annotations
+
+from apps.connectors.services import findings_changed, notify
+from apps.findings.writer import TOPIC as FINDING_CHANGED
+from apps.policies.acceptances import ACCEPTANCE_EXPIRED
+from apps.tenants.models import Tenant
+from fixops.platform import events
+from fixops.platform.models import Event
+
+
+def finding_changed(event: Event) -> None:
+    """Open tickets for new findings, reopen or close the tickets of findings whose status
+    moved into or out of the active statuses."""
+    payload = event.payload
+    changes = {pk: "open" for pk in (*payload["reopened"], *payload["activated"])}
+    changes.update({pk: "closed" for pk in payload["closed"]})
+    findings_changed(
+        tenant_id=event.tenant_id,
+        cause=payload["cause"] or f"change{event.pk}",
+        opened=payload["opened"],
+        changes=changes,
+        comment=payload["comment"],
+    )
+
+
+def acceptance_expired(event: Event) -> None:
+    """Tell the tenant's chat channels that a risk acceptance expired."""
+    notice = event.payload
+    notify(
+        Tenant.objects.get(pk=event.tenant_id),
+        event="acceptance_expired",
+        title=notice["title"],
+        body=notice["body"],
+        severity=notice["severity"],
+        reference=notice["reference"],
+    )
+
+
+def subscribe() -> None:
+    events.subscribe(FINDING_CHANGED, finding_changed)
+    events.subscribe(ACCEPTANCE_EXPIRED, acceptance_expired)

@@ -1,0 +1,69 @@
+"""Every finding change gets the same hooks, whatever caused it: findings that advisory matching
+creates or closes open and close tickets like those of an import, after commit, exactly once."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.connectors.models import MessageKind, OutboxMessage
+from apps.findings.models import Finding
+from apps.findings.services import finding_transition
+from apps.intel.feeds.osv import osv_feed_load
+from apps.intel.osv_match import match_components
+from fixops.platform import events
+from fixops.platform.models import Event
+from tests.findings.factories import ApplicationFactory
+from tests.intel.test_osv_match import OSV, REQUESTS_2_19, add_components, osv_findings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def jira(acme, fake_jira, make_integration):
+    return make_integration(acme, fake_jira, min_severity="low")
+
+
+@pytest.fixture
+def shop(acme):
+    return ApplicationFactory(tenant=acme, name="shop")
+
+
+def _upserts():
+    return OutboxMessage.objects.filter(kind=MessageKind.UPSERT)
+
+
+def test_advisory_matched_findings_get_tickets_after_commit(
+    jira, shop, django_capture_on_commit_callbacks
+):
+    osv_feed_load(path=str(OSV))
+    add_components(shop, "pkg:pypi/requests@2.19.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = match_components()
+        assert not _upserts().exists()  # not before commit
+    found = osv_findings(shop)
+    assert set(found) == REQUESTS_2_19 and result.stats["findings_new"] == 2
+    tickets = {m.payload["finding_id"] for m in _upserts()}
+    assert tickets == {f.pk for f in found.values()}
+    assert not Event.objects.filter(handled_at__isnull=True).exists()
+    # A second handling of the same event (the sweeper after a crash) queues nothing new.
+    [event] = result.events
+    Event.objects.filter(pk=event.pk).update(handled_at=None)
+    events.handle(event)
+    assert _upserts().count() == 2
+
+
+def test_a_person_closing_a_finding_closes_its_ticket_after_commit(
+    jira, shop, acme, django_capture_on_commit_callbacks
+):
+    osv_feed_load(path=str(OSV))
+    add_components(shop, "pkg:pypi/requests@2.19.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        match_components()
+    finding = Finding.objects.filter(application=shop).first()
+    with django_capture_on_commit_callbacks(execute=True):
+        finding_transition(
+            tenant=acme, finding=finding, to_status="false_positive", actor="user:alice"
+        )
+    [closing] = OutboxMessage.objects.filter(kind=MessageKind.TRANSITION)
+    assert closing.payload["status"] == "closed"
+    assert "open -> false_positive by user:alice" in closing.payload["comment"]
