@@ -29,9 +29,10 @@ run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127
 test: $(STAMP) ## Run the whole test suite (PostgreSQL, Redis) with coverage
 	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
 
-lint: $(STAMP) ## Check style and lint (never writes)
+lint: $(STAMP) ## Check style, lint and the layer contracts of docs/architecture.md (never writes)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## Format and auto-fix
 	$(PY) -m ruff format .

@@ -1,8 +1,7 @@
 """Periodic tasks declared in code; `manage.py sync_schedules` writes them to django-celery-beat.
 
 Each entry: a unique name, the task's registered name, and either `every` (seconds) or
-`crontab` (minute hour day_of_month month_of_year day_of_week). Later issues add feeds
-(EPSS, KEV), the outbox drain and acceptance expiry here.
+`crontab` (minute hour day_of_month month_of_year day_of_week).
 """
 
 from __future__ import annotations
