@@ -17,13 +17,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.connectors.services import findings_changed, notify
-from apps.evidence.audit import audit_record, audit_record_many
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus
 from apps.policies.inputs import path_matches, settings_for
 from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
 from apps.tenants.models import Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
+from fixops.platform.audit import audit_record, audit_record_many
 from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 logger = logging.getLogger(__name__)

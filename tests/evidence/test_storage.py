@@ -1,4 +1,4 @@
-"""Every backend: round trip through bundle_for_decision, and retention blocks deletion and
+"""Every backend: round trip through and retention blocks deletion and
 overwrite. S3 runs against moto in server mode, Azure against Azurite (see
 tests/fakes/storage_servers.py for what each server itself enforces)."""
 
@@ -11,9 +11,9 @@ from azure.core.exceptions import ResourceExistsError
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
-from apps.evidence.services import bundle_for_decision, evidence_envelope, evidence_verify
+from apps.evidence.services import evidence_envelope, evidence_verify
 from apps.evidence.storage import RetentionError, StorageError, get_storage
-from tests.evidence.factories import make_decision
+from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def backend(request):
 
 def test_round_trip_and_retention_on_every_backend(acme, backend):
     decision = make_decision(acme)
-    bundle = bundle_for_decision(decision)
+    bundle = make_bundle(decision)
     assert bundle.backend == backend
     assert evidence_verify(bundle).valid
     envelope = evidence_envelope(bundle)
@@ -76,7 +76,7 @@ def test_an_expired_retention_allows_deletion(acme, backend):
 def test_moto_itself_refuses_to_delete_a_locked_version(acme, s3_settings):
     """Not only FixOps' check: the S3 server refuses, in both modes, unless governance is
     bypassed (which FixOps never does)."""
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     storage = get_storage("s3")
     name, version = storage._parse(bundle.location)
     with pytest.raises(ClientError, match="AccessDenied"):
@@ -98,7 +98,7 @@ def test_governance_mode_per_tenant(acme, s3_settings):
     from apps.evidence.models import EvidenceSettings
 
     EvidenceSettings.objects.create(tenant=acme, retention_days=30, lock_mode="governance")
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     assert bundle.lock_mode == "governance"
     assert bundle.retention_until < timezone.now() + timedelta(days=31)
     storage = get_storage("s3")
@@ -113,7 +113,7 @@ def test_azurite_enforces_no_overwrite_but_not_immutability(acme, azure_settings
     """What Azurite enforces itself: If-None-Match (no overwrite). It ignores immutability
     policies, so the FixOps delete refusal (from the blob's retention metadata) is the only
     guard there; real Azure refuses server-side as well."""
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     storage = get_storage("azure")
     blob = storage._blob(bundle.location)
     with pytest.raises(ResourceExistsError):

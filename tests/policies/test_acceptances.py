@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from apps.findings.models import Finding, FindingEvent
+from apps.pipeline.gate import decision_make
 from apps.policies import acceptances
-from apps.policies.decisions import decision_make
 from apps.policies.models import AcceptanceStatus, PolicySettings, RiskAcceptance
 from apps.policies.tasks import expire_acceptances_task
 from tests.findings.factories import ApplicationFactory, FindingFactory
@@ -174,8 +174,8 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
 
 def test_every_step_is_audited_and_expiry_is_announced(acme, people, kev_app):
     from apps.connectors.models import Integration, OutboxMessage
-    from apps.evidence.audit import audit_chain_verify
-    from apps.evidence.models import AuditEvent
+    from apps.evidence.checkpoints import audit_chain_verify
+    from fixops.platform.models import AuditEvent
 
     slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
     slack.credentials = {"bot_token": "xoxb-test"}
@@ -188,7 +188,7 @@ def test_every_step_is_audited_and_expiry_is_announced(acme, people, kev_app):
     )
     acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
     events = list(
-        AuditEvent.objects.filter(tenant=acme)
+        AuditEvent.objects.filter(tenant_id=acme.pk)
         .order_by("seq")
         .values_list("action", "target_id", "actor")
     )

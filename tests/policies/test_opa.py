@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.pipeline.gate import decision_make
 from apps.policies import opa
-from apps.policies.decisions import decision_make
 from apps.policies.models import PolicySettings
 from tests.fakes.opa import FakeOpa
 from tests.findings.factories import ApplicationFactory, FindingFactory

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.policies.decisions import decision_make
+from apps.pipeline.gate import decision_make
 from apps.policies.models import Policy, PolicyVersion
 from apps.policies.services import DEFAULT_POLICY_NAME, pack
 from tests.findings.factories import ApplicationFactory, FindingFactory
@@ -169,7 +169,7 @@ def test_simulation_input_errors(acme_analyst):
 
 
 def test_policy_changes_are_audited(acme, approver):
-    from apps.evidence.models import AuditEvent
+    from fixops.platform.models import AuditEvent
 
     policy = _create(approver).json()
     url = f"/api/v1/policies/{policy['id']}"
@@ -180,7 +180,7 @@ def test_policy_changes_are_audited(acme, approver):
     ).json()
     approver.delete(f"/api/v1/policy-assignments/{assigned['id']}/")
     events = list(
-        AuditEvent.objects.filter(tenant=acme)
+        AuditEvent.objects.filter(tenant_id=acme.pk)
         .order_by("seq")
         .values_list("action", "target_type", "before", "after")
     )
