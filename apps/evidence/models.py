@@ -56,15 +56,20 @@ class EvidenceSettings(TenantOwned):
 
 
 class EvidenceBundle(TenantOwned):
-    """Where a decision's signed, encrypted DSSE envelope is stored, and its digests.
+    """Where a signed, encrypted DSSE envelope is stored, and its digests; `decision` links the
+    decision it proves (gate bundles), if any.
 
-    A bundle is recorded `pending` in its decision's transaction, with the encrypted envelope
+    A bundle is recorded `pending` in its caller's transaction, with the encrypted envelope
     on the row (`pending_token`) and the key it will be stored under in `location`; after
     commit a task stores the object write-once, sets `location` to where it went, clears the
     token and marks the bundle `stored`."""
 
     decision = models.OneToOneField(
-        "policies.Decision", on_delete=models.PROTECT, related_name="evidence"
+        "policies.Decision",
+        on_delete=models.PROTECT,
+        related_name="evidence",
+        null=True,
+        blank=True,
     )
     envelope_digest = models.CharField(max_length=64)  # sha256 of the envelope bytes
     payload_digest = models.CharField(max_length=64)  # sha256 of the signed statement bytes
@@ -100,7 +105,15 @@ class EvidenceBundle(TenantOwned):
         ordering = ["-id"]
 
     def __str__(self) -> str:
+        if self.decision_id is None:
+            return f"evidence bundle {self.pk}"
         return f"evidence of decision {self.decision_id}"
+
+    @property
+    def file_name(self) -> str:
+        """The name of its envelope in downloads and exports."""
+        stem = f"decision-{self.decision_id}" if self.decision_id else f"bundle-{self.pk}"
+        return f"{stem}.dsse.json"
 
 
 class AuditCheckpoint(models.Model):

@@ -185,12 +185,16 @@ def _sign_and_encrypt(document: Any, payload_type: str | None) -> tuple[SignedBu
 
 
 def bundle_create(
-    *, tenant: Tenant, decision: Decision, statement: dict[str, Any], name: str
+    *,
+    tenant: Tenant,
+    statement: dict[str, Any],
+    name: str,
+    decision: Decision | None = None,
 ) -> EvidenceBundle:
-    """Sign `statement`, encrypt the envelope and record it as a pending bundle of `decision`,
-    in the caller's transaction; nothing leaves the database. After commit the caller starts
-    `bundle_store` (the beat task `bundles_store_pending` catches what that misses). `name`
-    names the stored object ("decision-42")."""
+    """Sign `statement` (any in-toto statement), encrypt the envelope and record it as a
+    pending bundle, of `decision` when it proves one, in the caller's transaction; nothing
+    leaves the database. After commit the caller starts `bundle_store` (the beat task
+    `bundles_store_pending` catches what that misses). `name` names the stored object."""
     signed, token = _sign_and_encrypt(statement, None)
     retain_until, mode = _retention(tenant)
     now = timezone.now()
@@ -306,7 +310,7 @@ class VerifyReport:
 
 
 def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
-    """Read, decrypt and verify a bundle: digests, signature and the decision's inputs. A
+    """Read, decrypt and verify a bundle: digests, signature and its subjects. A
     pending bundle is not valid evidence yet: reason `pending`, nothing else checked."""
     report = VerifyReport(valid=False)
     if bundle.status == BundleStatus.PENDING:
@@ -335,9 +339,20 @@ def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
         report.checks["payload_digest"] = "failed"
         return report
     report.checks["payload_digest"] = "ok"
-    if verified.statement.get("subject") != decision_subjects(bundle.decision, recompute=True):
+    # A decision's subjects are recomputed from its rows (an edited input or policy no longer
+    # matches); another document's are compared with what was recorded beside it.
+    expected = (
+        decision_subjects(bundle.decision, recompute=True)
+        if bundle.decision_id is not None
+        else bundle.subjects
+    )
+    if verified.statement.get("subject") != expected:
         report.reason = "digest_mismatch"
-        report.message = "the decision's inputs no longer match the signed subjects"
+        report.message = (
+            "the decision's inputs no longer match the signed subjects"
+            if bundle.decision_id is not None
+            else "the recorded subjects no longer match the signed ones"
+        )
         report.checks["subjects"] = "failed"
         return report
     report.checks["subjects"] = "ok"
@@ -369,7 +384,8 @@ def evidence_reencrypt(*, batch_size: int = 500) -> dict[str, int]:
                 raise EvidenceTampered(f"bundle {bundle.pk} changed; not re-encrypting it")
             fresh = encryption.rotate(token)
             generation = bundle.encryption_generation + 1
-            name = f"t{bundle.tenant_id}/rotated/decision-{bundle.decision_id}-g{generation}-"
+            stem = bundle.file_name.removesuffix(".dsse.json")
+            name = f"t{bundle.tenant_id}/rotated/{stem}-g{generation}-"
             name += f"{secrets.token_hex(4)}.dsse.fernet"
             location = storage.put(
                 name, fresh, retain_until=bundle.retention_until, mode=bundle.lock_mode
@@ -403,7 +419,7 @@ def evidence_export(
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for bundle in queryset.iterator(chunk_size=500):
             envelope = evidence_envelope(bundle)
-            path = f"bundles/decision-{bundle.decision_id}.dsse.json"
+            path = f"bundles/{bundle.file_name}"
             archive.writestr(path, envelope)
             used_keys.add(bundle.keyid)
             entries.append(

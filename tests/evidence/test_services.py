@@ -19,9 +19,11 @@ from apps.evidence.models import BundleStatus, EvidenceBundle, EvidenceKey
 from apps.evidence.services import (
     PENDING_GRACE,
     EvidenceTampered,
+    bundle_create,
     bundle_store,
     bundles_store_pending,
     evidence_envelope,
+    evidence_export,
     evidence_key_list,
     evidence_key_retire,
     evidence_verify,
@@ -282,3 +284,24 @@ def test_development_generates_and_reuses_a_logged_key(settings, tmp_path, caplo
     keys_module._configured_signer.cache_clear()
     assert keys_module.signer().keyid == first.keyid
     keys_module._configured_signer.cache_clear()
+
+
+def test_any_statement_is_signed_stored_verified_and_exported(acme, evidence_settings, tmp_path):
+    """Evidence signs what it is given: a statement that proves no decision round-trips too."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "release/1.2.3", "digest": {"sha256": "ab" * 32}}],
+        "predicateType": "https://example.com/release/v1",
+        "predicate": {"approvedBy": "user:alice"},
+    }
+    bundle = bundle_create(tenant=acme, statement=statement, name="release-1.2.3")
+    assert bundle.decision_id is None and bundle.status == BundleStatus.PENDING
+    assert bundle_store(bundle_id=bundle.pk)
+    bundle = EvidenceBundle.objects.get(pk=bundle.pk)
+    assert _statement(bundle) == statement
+    assert evidence_verify(bundle).valid
+    EvidenceBundle.objects.filter(pk=bundle.pk).update(subjects=[])
+    assert not evidence_verify(EvidenceBundle.objects.get(pk=bundle.pk)).valid
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(evidence_export(tenant=acme, since=None, until=None))
+    call_command("verify_evidence", str(archive))

@@ -28,7 +28,7 @@ from fixops.platform.errors import Conflict, DomainError, Invalid, Unavailable
 
 class EvidenceOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    decision_id = serializers.IntegerField()
+    decision_id = serializers.IntegerField(allow_null=True)
     envelope_digest = serializers.CharField(help_text="sha256 of the DSSE envelope bytes.")
     payload_digest = serializers.CharField(help_text="sha256 of the signed statement bytes.")
     subjects = serializers.ListField(child=serializers.DictField())
@@ -124,9 +124,7 @@ class EvidenceBundleApi(TenantApi):
         except (EvidenceTampered, StorageError) as exc:
             raise _unreadable(exc) from None
         response = HttpResponse(envelope, content_type="application/json")
-        response["Content-Disposition"] = (
-            f'attachment; filename="decision-{bundle.decision_id}.dsse.json"'
-        )
+        response["Content-Disposition"] = f'attachment; filename="{bundle.file_name}"'
         response["ETag"] = f'"sha256:{bundle.envelope_digest}"'
         return response
 
