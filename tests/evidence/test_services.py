@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.evidence import keys as keys_module
+from apps.evidence.encryption import check_evidence_encryption
 from apps.evidence.keys import ED25519, RSA_PKCS1, RSA_PSS, check_evidence_keys, dev_key_path
 from apps.evidence.models import BundleStatus, EvidenceBundle, EvidenceKey
 from apps.evidence.services import (
@@ -30,7 +31,7 @@ from apps.evidence.services import (
 )
 from apps.evidence.storage import StorageError, get_storage
 from apps.pipeline.statement import DECISION_TYPE, VSA_TYPE
-from apps.policies.models import Decision, RiskAcceptance
+from apps.policies.models import Decision, PolicyVersion, RiskAcceptance
 from fixops.platform.errors import Conflict
 from tests.evidence.factories import make_bundle, make_decision
 
@@ -200,7 +201,6 @@ def test_a_changed_digest_record_or_input_is_detected(acme, evidence_settings):
 def test_an_edited_input_document_or_policy_source_is_detected(acme, evidence_settings, edit):
     """Verification recomputes the input and policy digests from the rows, so editing the
     stored JSON or Rego in the database (digest columns untouched) fails it."""
-    from apps.policies.models import PolicyVersion
 
     bundle = make_bundle(make_decision(acme))
     assert evidence_verify(bundle).valid
@@ -267,7 +267,6 @@ def test_bad_key_settings_fail_the_check(evidence_settings, tmp_path):
     assert [e.id for e in check_evidence_keys(None)] == ["evidence.E002", "evidence.E004"]
     evidence_settings.FIXOPS_EVIDENCE_RSA_PADDING = "none"
     assert "evidence.E003" in [e.id for e in check_evidence_keys(None)]
-    from apps.evidence.encryption import check_evidence_encryption
 
     evidence_settings.FIXOPS_EVIDENCE_ENCRYPTION_KEYS = ["short"]
     assert [e.id for e in check_evidence_encryption(None)] == ["evidence.E005"]

@@ -4,15 +4,21 @@ tests/fakes/storage_servers.py for what each server itself enforces)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import ResourceExistsError
 from botocore.exceptions import ClientError
+from django.conf import settings as django_settings
 from django.utils import timezone
 
+from apps.evidence.models import EvidenceSettings
 from apps.evidence.services import evidence_envelope, evidence_verify
 from apps.evidence.storage import RetentionError, StorageError, get_storage
+from apps.evidence.storage.azure import AzureStorage
+from apps.evidence.storage.local import LocalStorage
+from apps.evidence.storage.s3 import S3Storage
 from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +57,9 @@ def _key_of(backend: str, location: str) -> str:
     if backend == "local":
         return location
     if backend == "s3":
-        from django.conf import settings
-
-        return location.split(
-            f"s3://{settings.FIXOPS_EVIDENCE_S3_BUCKET}/{settings.FIXOPS_EVIDENCE_S3_PREFIX}"
-        )[1].split("?", maxsplit=1)[0]
+        bucket = django_settings.FIXOPS_EVIDENCE_S3_BUCKET
+        prefix = django_settings.FIXOPS_EVIDENCE_S3_PREFIX
+        return location.split(f"s3://{bucket}/{prefix}")[1].split("?", maxsplit=1)[0]
     return location.split("/", 3)[3]
 
 
@@ -65,7 +69,6 @@ def test_an_expired_retention_allows_deletion(acme, backend):
     location = storage.put("t0/expiring.bin", b"x", retain_until=soon, mode="governance")
     with pytest.raises(RetentionError):
         storage.delete(location)
-    import time
 
     time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.5)
     storage.delete(location)
@@ -95,8 +98,6 @@ def test_moto_itself_refuses_to_delete_a_locked_version(acme, s3_settings):
 
 
 def test_governance_mode_per_tenant(acme, s3_settings):
-    from apps.evidence.models import EvidenceSettings
-
     EvidenceSettings.objects.create(tenant=acme, retention_days=30, lock_mode="governance")
     bundle = make_bundle(make_decision(acme))
     assert bundle.lock_mode == "governance"
@@ -124,10 +125,6 @@ def test_azurite_enforces_no_overwrite_but_not_immutability(acme, azure_settings
 
 
 def test_storage_errors_are_clear(tmp_path, evidence_settings, moto_endpoint, monkeypatch):
-    from apps.evidence.storage.azure import AzureStorage
-    from apps.evidence.storage.local import LocalStorage
-    from apps.evidence.storage.s3 import S3Storage
-
     local = LocalStorage(tmp_path)
     with pytest.raises(StorageError, match="outside"):
         local.get("../escape")

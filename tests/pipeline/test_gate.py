@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from django.utils import timezone
 
+from apps.connectors.models import Integration, OutboxMessage
 from apps.evidence.services import bundle_store
 from apps.intel.models import FeedStatus
 from apps.pipeline.gate import decision_make
@@ -239,8 +240,6 @@ def test_decide_on_a_queued_upload_answers_without_a_decision(acme_analyst, sett
 
 
 def test_block_is_announced_through_the_outbox_in_the_same_transaction(acme):
-    from apps.connectors.models import Integration, OutboxMessage
-
     slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}
