@@ -17,6 +17,7 @@ from apps.evidence.tasks import audit_checkpoint_task
 from fixops.platform.audit import GENESIS, audit_record, audit_record_many, event_hash
 from fixops.platform.models import AuditChainHead, AuditEvent
 from fixops.platform.request_id import _current
+from tests.tenants.factories import TenantFactory
 
 
 def _record(tenant, n: int, start: int = 0):
@@ -197,3 +198,20 @@ def test_concurrent_writers_never_fork_the_chain(acme):
     assert list(
         AuditEvent.objects.filter(tenant_id=acme.pk).order_by("seq").values_list("seq", flat=True)
     ) == list(range(1, 46))
+
+
+@pytest.mark.django_db
+def test_a_deleted_tenants_chain_outlives_it(evidence_settings):
+    """tenant_id is a plain column: deleting a tenant cascades into none of its chain, which
+    still verifies; checkpointing skips it instead of failing on the missing tenant."""
+    gone = TenantFactory(slug="gone")
+    _record(gone, 3)
+    assert audit_checkpoint(tenant_id=gone.pk) is not None
+    tenant_id = gone.pk
+    gone.delete()
+    assert AuditEvent.objects.filter(tenant_id=tenant_id).count() == 3
+    _record(None, 1)  # the global chain still grows and is checkpointed
+    report = audit_chain_verify(tenant_id=tenant_id)
+    assert (report.ok, report.events, report.chain) == (True, 3, f"tenant-{tenant_id}")
+    assert audit_checkpoint(tenant_id=tenant_id) is None
+    assert audit_checkpoint_task() == 1
