@@ -79,6 +79,14 @@ def schedules() -> list[Schedule]:
             "their handlers again; purges handled ones after a week.",
         ),
         Schedule(
+            name="store pending evidence",
+            task="fixops.evidence.store_pending",
+            # Every minute: a bundle whose after-commit store was lost (worker killed, broker
+            # down, store unreachable) is stored within a minute or two of the decision.
+            every=60,
+            description="Stores signed evidence bundles still pending (write-once objects).",
+        ),
+        Schedule(
             name="drain outbox",
             task="fixops.connectors.drain",
             # Every FIXOPS_OUTBOX_POLL_SECONDS (5 s by default): the safety net behind the

@@ -7,15 +7,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 
-from apps.evidence.models import (
-    AuditCheckpoint,
-    AuditEvent,
-    EvidenceBundle,
-    EvidenceKey,
-    EvidenceSettings,
-)
+from apps.evidence.models import AuditCheckpoint, EvidenceBundle, EvidenceKey, EvidenceSettings
 from apps.evidence.services import evidence_export, evidence_settings_save
 from apps.tenants.admin_scoping import TenantScopedAdmin
+from fixops.platform.models import AuditEvent
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):
@@ -74,11 +69,17 @@ class EvidenceSettingsAdmin(TenantScopedAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "tenant", "actor", "action", "target_type", "target_id", "created_at")
-    list_filter = ("action", "target_type", "tenant")
+    """The platform's audit log, shown here beside its signed checkpoints."""
+
+    # A plain column, not a foreign key: chains outlive their tenants.
+    tenant_field = "tenant_id"
+    list_display = ("seq", "tenant_id", "actor", "action", "target_type", "target_id", "created_at")
+    list_filter = ("action", "target_type", "tenant_id")
     search_fields = ("actor", "target_id", "request_id", "hash")
-    list_select_related = ("tenant",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def obj_tenant_id(self, obj) -> int | None:
+        return obj.tenant_id
 
 
 @admin.register(AuditCheckpoint)

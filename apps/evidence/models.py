@@ -1,5 +1,5 @@
 """Evidence: signed decision bundles, the public keys that verify them, per-tenant retention,
-and the hash-chained audit log with its signed checkpoints."""
+and the signed checkpoints of the platform's audit chains (fixops/platform/models/audit.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ class LockMode(models.TextChoices):
     # S3 Object Lock modes; on Azure compliance is a locked, governance an unlocked policy.
     COMPLIANCE = "compliance", "Compliance (nobody can shorten or remove it)"
     GOVERNANCE = "governance", "Governance (privileged users may bypass)"
+
+
+class BundleStatus(models.TextChoices):
+    # Pending: signed and recorded, the write-once object not stored yet (it is stored after
+    # the recording transaction commits, so a rollback never leaves an undeletable object).
+    PENDING = "pending", "Pending (signed, not stored yet)"
+    STORED = "stored", "Stored"
 
 
 class EvidenceKey(models.Model):
@@ -49,10 +56,20 @@ class EvidenceSettings(TenantOwned):
 
 
 class EvidenceBundle(TenantOwned):
-    """Where a decision's signed, encrypted DSSE envelope is stored, and its digests."""
+    """Where a signed, encrypted DSSE envelope is stored, and its digests; `decision` links the
+    decision it proves (gate bundles), if any.
+
+    A bundle is recorded `pending` in its caller's transaction, with the encrypted envelope
+    on the row (`pending_token`) and the key it will be stored under in `location`; after
+    commit a task stores the object write-once, sets `location` to where it went, clears the
+    token and marks the bundle `stored`."""
 
     decision = models.OneToOneField(
-        "policies.Decision", on_delete=models.PROTECT, related_name="evidence"
+        "policies.Decision",
+        on_delete=models.PROTECT,
+        related_name="evidence",
+        null=True,
+        blank=True,
     )
     envelope_digest = models.CharField(max_length=64)  # sha256 of the envelope bytes
     payload_digest = models.CharField(max_length=64)  # sha256 of the signed statement bytes
@@ -61,6 +78,11 @@ class EvidenceBundle(TenantOwned):
     algorithm = models.CharField(max_length=30)
     backend = models.CharField(max_length=10)
     location = models.CharField(max_length=1000)
+    status = models.CharField(
+        max_length=10, choices=BundleStatus.choices, default=BundleStatus.PENDING
+    )
+    pending_token = models.BinaryField(null=True, blank=True, editable=False)
+    stored_at = models.DateTimeField(null=True, blank=True)
     size_bytes = models.PositiveIntegerField()  # envelope
     stored_bytes = models.PositiveIntegerField()  # ciphertext
     retention_until = models.DateTimeField()
@@ -74,81 +96,24 @@ class EvidenceBundle(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "-id"], name="evidence_tenant_recent_idx"),
             models.Index(fields=["tenant", "created_at"], name="evidence_tenant_time_idx"),
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="pending"),
+                name="evidence_pending_idx",
+            ),
         ]
         ordering = ["-id"]
 
     def __str__(self) -> str:
+        if self.decision_id is None:
+            return f"evidence bundle {self.pk}"
         return f"evidence of decision {self.decision_id}"
 
-
-class AuditEvent(models.Model):
-    """One state change. Append-only: each row holds the hash of the previous row of its chain
-    (one chain per tenant; tenant NULL is the chain of global changes)."""
-
-    tenant = models.ForeignKey(
-        "tenants.Tenant",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_index=False,
-    )
-    seq = models.PositiveBigIntegerField()
-    actor = models.CharField(max_length=150)
-    action = models.CharField(max_length=100)
-    target_type = models.CharField(max_length=100)
-    target_id = models.CharField(max_length=100)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    objects = TenantManager()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "seq"], name="audit_event_chain_uniq", nulls_distinct=False
-            )
-        ]
-        indexes = [
-            models.Index(fields=["tenant", "target_type", "target_id"], name="audit_target_idx")
-        ]
-        ordering = ["-seq"]
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.actor} {self.action} {self.target_type}:{self.target_id}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("audit events are append-only")
-
-
-class AuditChainHead(models.Model):
-    """The last row of one chain; writers lock it, so two writers cannot fork the chain."""
-
-    tenant = models.ForeignKey(
-        "tenants.Tenant", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant"], name="audit_head_tenant_uniq", nulls_distinct=False
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"audit head of {self.tenant_id or 'global'}: #{self.seq}"
+    @property
+    def file_name(self) -> str:
+        """The name of its envelope in downloads and exports."""
+        stem = f"decision-{self.decision_id}" if self.decision_id else f"bundle-{self.pk}"
+        return f"{stem}.dsse.json"
 
 
 class AuditCheckpoint(models.Model):

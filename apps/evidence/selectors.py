@@ -6,9 +6,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.evidence.models import AuditEvent, EvidenceBundle
+from apps.evidence.models import EvidenceBundle
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
+from fixops.platform.models import AuditEvent
 
 
 def evidence_list(
@@ -44,7 +45,9 @@ def audit_event_list(
 ) -> QuerySet[AuditEvent]:
     """Audit events of `tenant`'s chain, newest first; filter by target, action and actor."""
     filters = filters or {}
-    qs = AuditEvent.objects.for_tenant(tenant)
+    if tenant is None or tenant.pk is None:
+        raise ValueError("audit_event_list() needs a saved tenant; refusing an unscoped query")
+    qs = AuditEvent.objects.filter(tenant_id=tenant.pk)
     for field in ("target_type", "target_id", "action", "actor"):
         if filters.get(field):
             qs = qs.filter(**{field: filters[field]})

@@ -1,5 +1,6 @@
-"""Evidence services: a signed, encrypted, stored bundle per decision; reading and verifying
-it; key registry and retirement; re-encryption under a new Fernet key; GRC export."""
+"""Evidence services: sign, encrypt and record any statement it is given as a bundle, store the
+bundle write-once after commit; read and verify it; key registry and retirement; re-encryption
+under a new Fernet key; GRC export."""
 
 from __future__ import annotations
 
@@ -14,16 +15,26 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.evidence import encryption
 from apps.evidence.canonical import canonical_bytes, sha256_hex
 from apps.evidence.keys import PublicKey, SigningKey, configured_verifiers, load_public_pem, signer
-from apps.evidence.models import EvidenceBundle, EvidenceKey, EvidenceSettings, LockMode
+from apps.evidence.models import (
+    BundleStatus,
+    EvidenceBundle,
+    EvidenceKey,
+    EvidenceSettings,
+    LockMode,
+)
 from apps.evidence.signing import SignedBundle, VerificationError, sign_document, verify_envelope
-from apps.evidence.statement import decision_statement, decision_subjects, rfc3339
-from apps.evidence.storage import StorageError, get_storage
+from apps.evidence.statement import rfc3339
+from apps.evidence.storage import RetentionError, StorageError, get_storage
+from apps.policies.digests import decision_subjects
+from fixops.platform.audit import audit_record
+from fixops.platform.errors import Conflict
 
 if TYPE_CHECKING:
     from apps.policies.models import Decision
@@ -127,8 +138,6 @@ _registered: set[str] = set()
 
 
 def _retention(tenant: Tenant | None) -> tuple[datetime, str]:
-    from django.conf import settings
-
     tenant_id = tenant.pk if tenant is not None else None
     cached = _retention_cache.get(tenant_id)
     if cached is None or cached[0] < time.monotonic():
@@ -153,9 +162,16 @@ def _retention(tenant: Tenant | None) -> tuple[datetime, str]:
 def sign_and_store(
     *, tenant: Tenant | None, document: Any, key_name: str, payload_type: str | None = None
 ) -> tuple[SignedBundle, str, str, int, datetime, str]:
-    """Sign `document`, encrypt the envelope, store it write-once; returns what was stored."""
-    from django.conf import settings
+    """Sign `document`, encrypt the envelope, store it write-once; returns what was stored.
+    Not for use inside a transaction that may roll back (the object cannot be deleted)."""
+    signed, token = _sign_and_encrypt(document, payload_type)
+    retain_until, mode = _retention(tenant)
+    backend = settings.FIXOPS_EVIDENCE_STORAGE
+    location = get_storage(backend).put(key_name, token, retain_until=retain_until, mode=mode)
+    return signed, backend, location, len(token), retain_until, mode
 
+
+def _sign_and_encrypt(document: Any, payload_type: str | None) -> tuple[SignedBundle, bytes]:
     key = signer()
     if key.keyid not in _registered:
         evidence_key_register(key=key, source=key.source)
@@ -165,46 +181,112 @@ def sign_and_store(
         if payload_type
         else sign_document(document, key)
     )
-    token = encryption.encrypt(signed.envelope)
+    return signed, encryption.encrypt(signed.envelope)
+
+
+def bundle_create(
+    *,
+    tenant: Tenant,
+    statement: dict[str, Any],
+    name: str,
+    decision: Decision | None = None,
+) -> EvidenceBundle:
+    """Sign `statement` (any in-toto statement), encrypt the envelope and record it as a
+    pending bundle, of `decision` when it proves one, in the caller's transaction; nothing
+    leaves the database. After commit the caller starts `bundle_store` (the beat task
+    `bundles_store_pending` catches what that misses). `name` names the stored object."""
+    signed, token = _sign_and_encrypt(statement, None)
     retain_until, mode = _retention(tenant)
-    backend = settings.FIXOPS_EVIDENCE_STORAGE
-    location = get_storage(backend).put(key_name, token, retain_until=retain_until, mode=mode)
-    return signed, backend, location, len(token), retain_until, mode
-
-
-def bundle_for_decision(decision: Decision, scans: list | None = None) -> EvidenceBundle:
-    """Build, sign, encrypt and store the evidence of `decision`; call inside its transaction
-    (a storage failure raises, so the decision rolls back with it). `scans`: the decision's
-    scans when the caller has them (saves a query on the gate's hot path)."""
-    statement = decision_statement(decision, scans)
     now = timezone.now()
-    name = (
-        f"t{decision.tenant_id}/{now:%Y/%m/%d}/decision-{decision.pk}-"
-        f"{secrets.token_hex(4)}.dsse.fernet"
-    )
-    signed, backend, location, stored, retain_until, mode = sign_and_store(
-        tenant=decision.tenant, document=statement, key_name=name
-    )
+    key = f"t{tenant.pk}/{now:%Y/%m/%d}/{name}-{secrets.token_hex(4)}.dsse.fernet"
     return EvidenceBundle.objects.create(
-        tenant_id=decision.tenant_id,
+        tenant_id=tenant.pk,
         decision=decision,
         envelope_digest=signed.envelope_digest,
         payload_digest=signed.payload_digest,
-        subjects=statement["subject"],
+        subjects=statement.get("subject", []),
         keyid=signed.keyid,
         algorithm=signed.algorithm,
-        backend=backend,
-        location=location,
+        backend=settings.FIXOPS_EVIDENCE_STORAGE,
+        location=key,
+        status=BundleStatus.PENDING,
+        pending_token=token,
         size_bytes=len(signed.envelope),
-        stored_bytes=stored,
+        stored_bytes=len(token),
         retention_until=retain_until,
         lock_mode=mode if mode in LockMode.values else LockMode.COMPLIANCE,
         created_at=now,
     )
 
 
+def bundle_store(*, bundle_id: int) -> bool:
+    """Store a pending bundle's object write-once and mark it stored; False when there is
+    nothing to do (stored already, gone, or another worker holds it). Safe to repeat: an object
+    an interrupted attempt stored is found under the same key, compared byte for byte and
+    adopted."""
+    with transaction.atomic():
+        bundle = (
+            EvidenceBundle.objects.select_for_update(skip_locked=True)
+            .filter(pk=bundle_id, status=BundleStatus.PENDING)
+            .first()
+        )
+        if bundle is None:
+            return False
+        token = bytes(bundle.pending_token)
+        storage = get_storage(bundle.backend)
+        try:
+            location = storage.put(
+                bundle.location, token, retain_until=bundle.retention_until, mode=bundle.lock_mode
+            )
+        except RetentionError:
+            location = storage.locate(bundle.location)
+            if storage.get(location) != token:
+                raise EvidenceTampered(
+                    f"another object is stored under bundle {bundle.pk}'s key {bundle.location}"
+                ) from None
+        bundle.location, bundle.status = location, BundleStatus.STORED
+        bundle.stored_at, bundle.pending_token = timezone.now(), None
+        bundle.save(update_fields=["location", "status", "stored_at", "pending_token"])
+    logger.info("evidence bundle %s stored at %s", bundle_id, location)
+    return True
+
+
+# A pending bundle younger than this is left to the task its own commit started.
+PENDING_GRACE = timedelta(seconds=10)
+
+
+def bundles_store_pending(*, limit: int = 500) -> int:
+    """Store every pending bundle older than PENDING_GRACE (a worker died, the broker lost the
+    task, the store was down); returns how many were stored. A failure is logged and left
+    pending for the next run."""
+    cutoff = timezone.now() - PENDING_GRACE
+    ids = list(
+        EvidenceBundle.objects.filter(status=BundleStatus.PENDING, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    stored = 0
+    for bundle_id in ids:
+        try:
+            stored += bundle_store(bundle_id=bundle_id)
+        except (StorageError, EvidenceTampered):
+            logger.exception("evidence bundle %s could not be stored; retrying later", bundle_id)
+    return stored
+
+
+def _pending(bundle: EvidenceBundle) -> Conflict:
+    return Conflict(
+        f"Evidence bundle {bundle.pk} is signed but not stored yet; try again shortly.",
+        code="evidence_pending",
+        details={"evidence": bundle.pk},
+    )
+
+
 def evidence_envelope(bundle: EvidenceBundle) -> bytes:
-    """The envelope bytes exactly as signed (EvidenceTampered if they changed)."""
+    """The envelope bytes exactly as signed (EvidenceTampered if they changed; Conflict
+    `evidence_pending` before the object is stored)."""
+    if bundle.status == BundleStatus.PENDING:
+        raise _pending(bundle)
     token = get_storage(bundle.backend).get(bundle.location)
     try:
         envelope = encryption.decrypt(token)
@@ -228,8 +310,13 @@ class VerifyReport:
 
 
 def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
-    """Read, decrypt and verify a bundle: digests, signature and the decision's inputs."""
+    """Read, decrypt and verify a bundle: digests, signature and its subjects. A
+    pending bundle is not valid evidence yet: reason `pending`, nothing else checked."""
     report = VerifyReport(valid=False)
+    if bundle.status == BundleStatus.PENDING:
+        report.reason, report.message = "pending", "the bundle is signed but not stored yet"
+        report.checks["stored"] = "pending"
+        return report
     try:
         token = get_storage(bundle.backend).get(bundle.location)
         envelope = encryption.decrypt(token)
@@ -252,9 +339,20 @@ def evidence_verify(bundle: EvidenceBundle) -> VerifyReport:
         report.checks["payload_digest"] = "failed"
         return report
     report.checks["payload_digest"] = "ok"
-    if verified.statement.get("subject") != decision_subjects(bundle.decision, recompute=True):
+    # A decision's subjects are recomputed from its rows (an edited input or policy no longer
+    # matches); another document's are compared with what was recorded beside it.
+    expected = (
+        decision_subjects(bundle.decision, recompute=True)
+        if bundle.decision_id is not None
+        else bundle.subjects
+    )
+    if verified.statement.get("subject") != expected:
         report.reason = "digest_mismatch"
-        report.message = "the decision's inputs no longer match the signed subjects"
+        report.message = (
+            "the decision's inputs no longer match the signed subjects"
+            if bundle.decision_id is not None
+            else "the recorded subjects no longer match the signed ones"
+        )
         report.checks["subjects"] = "failed"
         return report
     report.checks["subjects"] = "ok"
@@ -269,7 +367,9 @@ def evidence_reencrypt(*, batch_size: int = 500) -> dict[str, int]:
     counts = {"rotated": 0, "current": 0}
     last_id = 0
     while True:
-        batch = list(EvidenceBundle.objects.filter(pk__gt=last_id).order_by("pk")[:batch_size])
+        # Pending bundles are skipped: their object does not exist yet (the next run gets them).
+        stored = EvidenceBundle.objects.filter(status=BundleStatus.STORED)
+        batch = list(stored.filter(pk__gt=last_id).order_by("pk")[:batch_size])
         if not batch:
             return counts
         for bundle in batch:
@@ -284,7 +384,8 @@ def evidence_reencrypt(*, batch_size: int = 500) -> dict[str, int]:
                 raise EvidenceTampered(f"bundle {bundle.pk} changed; not re-encrypting it")
             fresh = encryption.rotate(token)
             generation = bundle.encryption_generation + 1
-            name = f"t{bundle.tenant_id}/rotated/decision-{bundle.decision_id}-g{generation}-"
+            stem = bundle.file_name.removesuffix(".dsse.json")
+            name = f"t{bundle.tenant_id}/rotated/{stem}-g{generation}-"
             name += f"{secrets.token_hex(4)}.dsse.fernet"
             location = storage.put(
                 name, fresh, retain_until=bundle.retention_until, mode=bundle.lock_mode
@@ -301,8 +402,11 @@ def evidence_export(
     *, tenant: Tenant, since: datetime | None, until: datetime | None, bundle_ids=None
 ) -> bytes:
     """A zip: bundles/*.dsse.json as signed, keys/*.pem, keys.json, and manifest.dsse.json (a
-    signed list of every bundle with its sha256) that `manage.py verify_evidence` checks."""
-    queryset = EvidenceBundle.objects.for_tenant(tenant).order_by("id")
+    signed list of every bundle with its sha256) that `manage.py verify_evidence` checks.
+    Pending bundles are left out: an export holds only evidence that is stored."""
+    queryset = (
+        EvidenceBundle.objects.for_tenant(tenant).filter(status=BundleStatus.STORED).order_by("id")
+    )
     if since:
         queryset = queryset.filter(created_at__gte=since)
     if until:
@@ -315,7 +419,7 @@ def evidence_export(
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for bundle in queryset.iterator(chunk_size=500):
             envelope = evidence_envelope(bundle)
-            path = f"bundles/decision-{bundle.decision_id}.dsse.json"
+            path = f"bundles/{bundle.file_name}"
             archive.writestr(path, envelope)
             used_keys.add(bundle.keyid)
             entries.append(
@@ -364,8 +468,6 @@ def evidence_export(
 
 def evidence_settings_save(*, settings_row: EvidenceSettings, actor: str) -> EvidenceSettings:
     """Save a tenant's retention settings and audit the change (future bundles only)."""
-    from apps.evidence.audit import audit_record
-
     with transaction.atomic():
         before = (
             EvidenceSettings.objects.filter(pk=settings_row.pk)

@@ -1,196 +1,22 @@
-"""The in-toto Statement v1 of a decision.
+"""Statements evidence builds itself: the signed checkpoint of an audit chain's head; and the
+RFC 3339 form of a moment that every statement and export uses.
 
-Subjects are the digests of the decision's inputs: each scan's raw report, the policy version
-(sha256 of its canonical source and parameters) and the policy input document. The predicate
-is a SLSA Verification Summary (VSA v1); the FixOps decision predicate rides inside it under
-its own type URI as key (in-toto consumers ignore fields they do not know).
+Documents evidence signs for others (a decision's statement: apps/pipeline/statement.py) are
+built by their callers; evidence signs and stores whatever it is given.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from django.conf import settings
+from typing import Any
 
 from apps.evidence.signing import STATEMENT_TYPE
 
-if TYPE_CHECKING:
-    from apps.policies.models import Decision
-
-VSA_TYPE = "https://slsa.dev/verification_summary/v1"
-DECISION_TYPE = "https://fixops.dev/decision/v1"
 CHECKPOINT_TYPE = "https://fixops.dev/audit-checkpoint/v1"
 
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _finding_ids(reasons: list) -> list[int]:
-    ids: list[int] = []
-    seen: set[int] = set()
-    for reason in reasons if isinstance(reasons, list) else []:
-        for value in (reason.get("finding_ids") or []) if isinstance(reason, dict) else []:
-            if isinstance(value, int) and value not in seen:
-                seen.add(value)
-                ids.append(value)
-    return ids
-
-
-def _acceptance_ids(decision: Decision) -> list[int]:
-    """Acceptances that applied, as the policy input (or result) lists them under
-    "acceptances": ids, or objects with an "id"."""
-    ids: set[int] = set()
-    for document in (decision.input, decision.result):
-        entries = document.get("acceptances") if isinstance(document, dict) else None
-        for entry in entries if isinstance(entries, list) else []:
-            value = entry.get("id") if isinstance(entry, dict) else entry
-            if isinstance(value, int):
-                ids.add(value)
-    return sorted(ids)
-
-
-def policy_uri(decision: Decision) -> str:
-    version = decision.policy_version
-    if not version.policy.tenant_id:
-        owner = "global"
-    elif version.policy.tenant_id == decision.tenant_id:
-        owner = decision.tenant.slug
-    else:
-        owner = version.policy.tenant.slug
-    return f"fixops:policy/{owner}/{version.policy_id}/v{version.number}"
-
-
-def resource_uri(decision: Decision) -> str:
-    application = decision.application
-    base = application.repo_url or f"fixops:application/{decision.tenant.slug}/{application.pk}"
-    return f"{base}@{decision.commit}" if decision.commit else base
-
-
-def decision_subjects(
-    decision: Decision, scans: list | None = None, *, recompute: bool = False
-) -> list[dict[str, Any]]:
-    """The statement's subjects: each scan's report digest, the policy's and the input's.
-    `recompute` derives the policy and input digests from the stored source and document
-    (verification: an edited row no longer matches what was signed) instead of trusting the
-    digest columns written with them."""
-    version = decision.policy_version
-    policy_digest, input_digest = version.digest, decision.input_digest
-    if recompute:
-        from apps.policies.engine import document_digest
-        from apps.policies.engine import policy_digest as digest_of_policy
-
-        policy_digest = digest_of_policy(version.source, version.parameters)
-        input_digest = document_digest(decision.input)
-    scans = sorted(decision.scans.all() if scans is None else scans, key=lambda scan: scan.pk)
-    return [
-        *(
-            {"name": f"scan/{scan.pk}/{scan.format}", "digest": {"sha256": scan.sha256}}
-            for scan in scans
-        ),
-        {
-            "name": f"policy/{version.policy.name}/v{version.number}",
-            "digest": {"sha256": policy_digest},
-        },
-        {"name": f"decision-input/{decision.pk}", "digest": {"sha256": input_digest}},
-    ]
-
-
-def decision_statement(decision: Decision, scans: list | None = None) -> dict[str, Any]:
-    """The statement for `decision` (reads its policy, findings and acceptances, and its scans
-    unless the caller, which just linked them, passes them)."""
-    from apps.findings.models import Finding
-    from apps.policies.models import Outcome, RiskAcceptance
-
-    version = decision.policy_version
-    subjects = decision_subjects(decision, scans)
-
-    finding_ids = _finding_ids(decision.reasons)
-    limit = settings.FIXOPS_EVIDENCE_MAX_FINDINGS
-    findings = (
-        Finding.objects.for_tenant(decision.tenant)
-        .filter(pk__in=finding_ids[:limit])
-        .only("id", "dedup_key", "severity", "vuln_id", "rule_id", "risk_score", "risk_explanation")
-        .order_by("id")
-        if finding_ids
-        else []
-    )
-    acceptance_ids = _acceptance_ids(decision)
-    acceptances = (  # most decisions apply none: no query then
-        RiskAcceptance.objects.for_tenant(decision.tenant)
-        .filter(pk__in=acceptance_ids)
-        .order_by("id")
-        if acceptance_ids
-        else []
-    )
-    outcome_predicate: dict[str, Any] = {
-        "decisionId": decision.pk,
-        "tenant": decision.tenant.slug,
-        "application": {"id": decision.application_id, "name": decision.application.name},
-        "outcome": decision.outcome,
-        "confidence": decision.confidence,
-        "reasons": decision.reasons,
-        "counts": decision.counts,
-        "commit": decision.commit,
-        "branch": decision.branch,
-        "pipelineRun": decision.pipeline_run,
-        "engine": decision.engine,
-        "error": decision.error,
-        "requestedBy": decision.requested_by,
-        "policy": {
-            "name": version.policy.name,
-            "version": version.number,
-            "digest": {"sha256": version.digest},
-        },
-        "inputDigest": {"sha256": decision.input_digest},
-        "drivingFindings": [
-            {
-                "id": finding.pk,
-                "dedupKey": finding.dedup_key,
-                "severity": finding.severity,
-                "vulnId": finding.vuln_id,
-                "ruleId": finding.rule_id,
-                "riskScore": finding.risk_score,
-                "riskComponents": finding.risk_explanation,
-            }
-            for finding in findings
-        ],
-        "drivingFindingsTotal": len(finding_ids),
-        "acceptances": [
-            {
-                "id": acceptance.pk,
-                "scope": acceptance.scope,
-                "findingId": acceptance.finding_id,
-                "vulnId": acceptance.vuln_id,
-                "ruleId": acceptance.rule_id,
-                "pathPattern": acceptance.path_pattern,
-                "status": acceptance.status,
-                "requestedBy": acceptance.requested_label,
-                "approvedBy": acceptance.reviewed_label,
-                "expiresAt": rfc3339(acceptance.expires_at),
-            }
-            for acceptance in acceptances
-        ],
-    }
-    return {
-        "_type": STATEMENT_TYPE,
-        "subject": subjects,
-        "predicateType": VSA_TYPE,
-        "predicate": {
-            "verifier": {
-                "id": settings.FIXOPS_EVIDENCE_VERIFIER_ID,
-                "version": {"engine": decision.engine},
-            },
-            "timeVerified": rfc3339(decision.created_at),
-            "resourceUri": resource_uri(decision),
-            "policy": {"uri": policy_uri(decision), "digest": {"sha256": version.digest}},
-            "inputAttestations": [],
-            "verificationResult": "PASSED" if decision.outcome == Outcome.ALLOW else "FAILED",
-            "verifiedLevels": [f"FIXOPS_GATE_{decision.outcome}"],
-            DECISION_TYPE: outcome_predicate,
-        },
-    }
 
 
 def checkpoint_statement(

@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.evidence.audit import audit_record, audit_record_many
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus
 from apps.findings.writer import FindingWriter
@@ -25,6 +24,7 @@ from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptan
 from apps.tenants.models import Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
 from fixops.platform import events
+from fixops.platform.audit import audit_record, audit_record_many
 from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 logger = logging.getLogger(__name__)

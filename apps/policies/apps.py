@@ -3,7 +3,9 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_default_policy(sender, **kwargs) -> None:
-    from apps.policies.services import default_policy_ensure
+    # Services import models, which Django loads only after this module: the one import
+    # that has to wait until the app registry is ready.
+    from apps.policies.services import default_policy_ensure  # noqa: PLC0415
 
     default_policy_ensure()
 

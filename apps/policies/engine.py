@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from regopy import Input, Interpreter, RegoError
+from regopy import Input, Interpreter, RegoError, rego_shared
 
 from apps.policies.inputs import empty_document
 from apps.policies.models import Outcome
@@ -159,8 +159,6 @@ class CompiledPolicy:
 
 def _runtime_error(output) -> str:
     """Collect the text values of regopy's error node (message, argument, error code)."""
-    from regopy import rego_shared
-
     parts: list[str] = []
 
     def walk(impl) -> None:

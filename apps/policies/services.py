@@ -1,20 +1,23 @@
-"""Policy lifecycle: create, version (validated on save), activate/roll back, assign."""
+"""Policy lifecycle: create, version (validated on save), activate/roll back, assign; and the
+decision record the gate writes."""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from apps.evidence.audit import audit_record
-from apps.findings.models import Application
+from apps.findings.models import Application, Scan
 from apps.policies import engine
-from apps.policies.models import AssignmentMode, Policy, PolicyAssignment, PolicyVersion
+from apps.policies.evaluation import Verdict
+from apps.policies.models import AssignmentMode, Decision, Policy, PolicyAssignment, PolicyVersion
 from apps.tenants.models import Tenant
+from fixops.platform.audit import audit_record
 from fixops.platform.errors import Conflict, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
@@ -154,11 +157,6 @@ def _activate(policy: Policy, version: PolicyVersion) -> None:
     policy.save(update_fields=["active_version", "updated_at"])
 
 
-def policies_visible(tenant: Tenant):
-    """The tenant's own policies and the global ones."""
-    return Policy.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True))
-
-
 def policy_assign(
     *,
     tenant: Tenant,
@@ -255,3 +253,62 @@ def policies_for(*, tenant: Tenant, application: Application):
         if a.mode == AssignmentMode.LOG_ONLY and a.policy.active_version_id
     ]
     return version, shadows
+
+
+def decision_create(
+    *,
+    tenant: Tenant,
+    application: Application,
+    version: PolicyVersion,
+    verdict: Verdict,
+    document: dict,
+    confidence: float,
+    confidence_detail: dict,
+    shadow: list[dict],
+    scans: list[Scan],
+    engine_name: str,
+    commit: str = "",
+    branch: str = "",
+    pipeline_run: str = "",
+    requested_by: str = "",
+    created_at: datetime,
+    timings_ms: dict[str, float],
+) -> Decision:
+    """Write the immutable decision row and link its scans (inside the gate's transaction)."""
+    summary = document["summary"]
+    counts = {
+        "open": summary["open"],
+        "accepted": summary["accepted"],
+        "by_severity": summary["by_severity"],
+        "in_input": len(document["findings"]),
+        "omitted": document["omitted"]["count"],
+        **{
+            level: sum(1 for r in verdict.reasons if r["level"] == level) for level in engine.LEVELS
+        },
+    }
+    with transaction.atomic():
+        decision = Decision.objects.create(
+            tenant=tenant,
+            application=application,
+            outcome=verdict.outcome,
+            confidence=confidence,
+            confidence_detail=confidence_detail,
+            reasons=verdict.reasons,
+            counts=counts,
+            commit=commit,
+            branch=branch,
+            pipeline_run=pipeline_run,
+            policy_version=version,
+            engine=engine_name,
+            input=document,
+            input_digest=engine.document_digest(document),
+            result=verdict.result,
+            error=verdict.error,
+            shadow=shadow,
+            requested_by=requested_by[:150],
+            created_at=created_at,
+            timings_ms=timings_ms,
+        )
+        if scans:
+            decision.scans.set(scans)
+    return decision

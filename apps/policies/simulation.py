@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.policies import engine
-from apps.policies.decisions import evaluate
+from apps.policies.evaluation import evaluate
 from apps.policies.models import Decision, Policy, PolicyVersion
 from apps.policies.profiles import candidate_filter
 from apps.tenants.models import Tenant

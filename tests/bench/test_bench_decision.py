@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from apps.findings.models import Finding
-from apps.policies.decisions import decision_make
+from apps.pipeline.gate import decision_make
 from apps.policies.inputs import _COLUMNS, SLA_START_SECONDS
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from apps.evidence.keys import ED25519, generate, private_pem
+from apps.evidence.storage import get_storage
+from tests.fakes.storage_servers import start_azurite, start_moto
 
 
 @pytest.fixture
@@ -35,8 +39,6 @@ def evidence_settings(settings, tmp_path, signing_key_file):
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """A moto S3 server on 127.0.0.1 for the whole session."""
-    from tests.fakes.storage_servers import start_moto
-
     server, url = start_moto()
     yield url
     server.stop()
@@ -45,8 +47,6 @@ def moto_endpoint():
 @pytest.fixture(scope="session")
 def azurite_connection():
     """An Azurite blob server on 127.0.0.1 for the whole session."""
-    from tests.fakes.storage_servers import start_azurite
-
     server, connection = start_azurite()
     yield connection
     server.stop()
@@ -55,10 +55,6 @@ def azurite_connection():
 @pytest.fixture
 def s3_settings(evidence_settings, moto_endpoint, monkeypatch):
     """Evidence on S3 with Object Lock (a fresh bucket per test)."""
-    import uuid
-
-    from apps.evidence.storage import get_storage
-
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     evidence_settings.FIXOPS_EVIDENCE_STORAGE = "s3"
@@ -72,10 +68,6 @@ def s3_settings(evidence_settings, moto_endpoint, monkeypatch):
 @pytest.fixture
 def azure_settings(evidence_settings, azurite_connection):
     """Evidence on Azure Blob (Azurite; a fresh container per test)."""
-    import uuid
-
-    from apps.evidence.storage import get_storage
-
     evidence_settings.FIXOPS_EVIDENCE_STORAGE = "azure"
     evidence_settings.FIXOPS_EVIDENCE_AZURE_CONNECTION_STRING = azurite_connection
     evidence_settings.FIXOPS_EVIDENCE_AZURE_CONTAINER = f"evidence-{uuid.uuid4().hex[:12]}"

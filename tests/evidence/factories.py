@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from apps.evidence.models import EvidenceBundle
+from apps.evidence.services import bundle_create, bundle_store
+from apps.pipeline.statement import decision_statement
 from apps.policies.engine import document_digest, policy_digest
 from apps.policies.models import Decision, Policy, PolicyVersion
 from tests.findings.factories import ApplicationFactory, FindingFactory, ScanFactory
@@ -76,3 +79,18 @@ def make_decision(
     )
     decision.scans.set(scan_rows)
     return decision
+
+
+def make_bundle(decision: Decision, scans: list | None = None, *, store: bool = True):
+    """The evidence of `decision` as the gate records it (pending), then stored as the task
+    after commit stores it (unless `store` is False)."""
+    bundle = bundle_create(
+        tenant=decision.tenant,
+        decision=decision,
+        statement=decision_statement(decision, scans),
+        name=f"decision-{decision.pk}",
+    )
+    if store:
+        bundle_store(bundle_id=bundle.pk)
+        bundle = EvidenceBundle.objects.get(pk=bundle.pk)
+    return bundle

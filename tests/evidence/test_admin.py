@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from apps.evidence.models import AuditEvent, EvidenceSettings
-from apps.evidence.services import bundle_for_decision
-from tests.evidence.factories import make_decision
+from apps.evidence.models import EvidenceSettings
+from fixops.platform.models import AuditEvent
+from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,8 @@ def staff_alice(alice):
 
 
 def test_export_action_and_read_only_pages(staff_alice, acme, globex, evidence_settings):
-    mine = bundle_for_decision(make_decision(acme))
-    theirs = bundle_for_decision(make_decision(globex))
+    mine = make_bundle(make_decision(acme))
+    theirs = make_bundle(make_decision(globex))
     page = staff_alice.get("/admin/evidence/evidencebundle/")
     assert page.status_code == 200
     assert f"evidence of decision {mine.decision_id}" in page.content.decode()
@@ -42,12 +42,12 @@ def test_export_action_and_read_only_pages(staff_alice, acme, globex, evidence_s
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
     assert f"bundles/decision-{mine.decision_id}.dsse.json" in names
     assert staff_alice.get(f"/admin/evidence/evidencebundle/{mine.pk}/delete/").status_code == 403
-    assert staff_alice.get("/admin/evidence/auditevent/add/").status_code == 403
+    assert staff_alice.get("/admin/platform/auditevent/add/").status_code == 403
     assert staff_alice.get("/admin/evidence/evidencekey/").status_code == 200
 
 
 def test_export_action_refuses_mixed_tenants(admin_client, acme, globex, evidence_settings):
-    ids = [bundle_for_decision(make_decision(t)).pk for t in (acme, globex)]
+    ids = [make_bundle(make_decision(t)).pk for t in (acme, globex)]
     response = admin_client.post(
         "/admin/evidence/evidencebundle/",
         {"action": "export_bundles", "_selected_action": ids},
@@ -63,7 +63,7 @@ def test_retention_change_is_audited(staff_alice, acme, globex):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     row = EvidenceSettings.objects.get(tenant=acme)
-    event = AuditEvent.objects.get(tenant=acme, action="evidence.settings_changed")
+    event = AuditEvent.objects.get(tenant_id=acme.pk, action="evidence.settings_changed")
     assert event.before is None and event.after == {
         "retention_days": 400,
         "lock_mode": "governance",

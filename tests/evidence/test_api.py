@@ -11,20 +11,20 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.evidence.audit import audit_record
-from apps.evidence.services import bundle_for_decision, evidence_envelope
-from tests.evidence.factories import make_decision
+from apps.evidence.services import bundle_store, evidence_envelope
+from fixops.platform.audit import audit_record
+from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def bundle(acme, evidence_settings):
-    return bundle_for_decision(make_decision(acme))
+    return make_bundle(make_decision(acme))
 
 
 def test_list_detail_and_filters(acme_viewer, bundle, globex, evidence_settings):
-    bundle_for_decision(make_decision(globex))
+    make_bundle(make_decision(globex))
     page = acme_viewer.get("/api/v1/evidence/").json()
     assert [row["id"] for row in page["results"]] == [bundle.pk]
     row = page["results"][0]
@@ -65,6 +65,26 @@ def test_bundle_is_byte_identical_and_verifies(acme_viewer, bundle, tmp_path, ca
     call_command("verify_evidence", str(tmp_path / "bundle.json"))
 
 
+def test_a_pending_bundle_answers_409_until_stored(
+    acme_viewer, acme, evidence_settings, issue_token, api_client
+):
+    pending = make_bundle(make_decision(acme), store=False)
+    response = acme_viewer.get(f"/api/v1/evidence/{pending.pk}/bundle")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "evidence_pending"
+    detail = acme_viewer.get(f"/api/v1/evidence/{pending.pk}/").json()
+    assert detail["status"] == "pending"
+    verify = acme_viewer.get(f"/api/v1/evidence/{pending.pk}/verify").json()
+    assert (verify["valid"], verify["reason"]) == (False, "pending")
+    # An export holds stored evidence only.
+    approver = api_client(issue_token(acme, role="approver"))
+    archive = zipfile.ZipFile(io.BytesIO(approver.get("/api/v1/evidence/export").content))
+    assert not [n for n in archive.namelist() if n.startswith("bundles/")]
+    bundle_store(bundle_id=pending.pk)
+    assert acme_viewer.get(f"/api/v1/evidence/{pending.pk}/bundle").status_code == 200
+    assert acme_viewer.get(f"/api/v1/evidence/{pending.pk}/").json()["status"] == "stored"
+
+
 def test_tampered_storage_answers_409(acme_viewer, bundle, evidence_settings):
     path = evidence_settings.FIXOPS_EVIDENCE_DIR / bundle.location
     path.chmod(0o600)
@@ -81,7 +101,7 @@ def test_tampered_storage_answers_409(acme_viewer, bundle, evidence_settings):
 def test_export_verifies_offline_and_tampering_fails(
     acme, issue_token, api_client, bundle, evidence_settings, tmp_path, capsys
 ):
-    second = bundle_for_decision(make_decision(acme, outcome="ALLOW"))
+    second = make_bundle(make_decision(acme, outcome="ALLOW"))
     approver = api_client(issue_token(acme, role="approver"))
     response = approver.get("/api/v1/evidence/export")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"

@@ -11,17 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections
 
-from apps.evidence.audit import (
-    GENESIS,
-    audit_chain_verify,
-    audit_checkpoint,
-    audit_record,
-    audit_record_many,
-    event_hash,
-)
-from apps.evidence.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from apps.evidence.checkpoints import audit_chain_verify, audit_checkpoint
+from apps.evidence.models import AuditCheckpoint
 from apps.evidence.tasks import audit_checkpoint_task
+from fixops.platform.audit import GENESIS, audit_record, audit_record_many, event_hash
+from fixops.platform.models import AuditChainHead, AuditEvent
 from fixops.platform.request_id import _current
+from tests.tenants.factories import TenantFactory
 
 
 def _record(tenant, n: int, start: int = 0):
@@ -75,7 +71,7 @@ def test_bulk_and_global_chains(acme):
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert audit_record_many(tenant=acme, actor="x", action="y", target_type="z", changes=[]) == []
     # The global chain may already hold the default policy's creation (post_migrate).
-    before = AuditEvent.objects.filter(tenant=None).count()
+    before = AuditEvent.objects.filter(tenant_id=None).count()
     glob = audit_record(
         tenant=None,
         actor="user:root",
@@ -87,19 +83,19 @@ def test_bulk_and_global_chains(acme):
     )
     assert glob.seq == before + 1 and glob.tenant_id is None
     assert audit_chain_verify(tenant_id=None).ok
-    assert AuditChainHead.objects.get(tenant=acme).seq == 5
+    assert AuditChainHead.objects.get(tenant_id=acme.pk).seq == 5
 
 
 @pytest.mark.django_db
 def test_edit_insert_delete_are_detected(acme):
     _record(acme, 6)
-    AuditEvent.objects.filter(tenant=acme, seq=2).update(actor="user:mallory")
+    AuditEvent.objects.filter(tenant_id=acme.pk, seq=2).update(actor="user:mallory")
     report = audit_chain_verify(tenant_id=acme.pk)
     assert report.problems == ["row 2 was edited (its hash does not match)"]
-    AuditEvent.objects.filter(tenant=acme, seq=2).update(actor="user:alice")
+    AuditEvent.objects.filter(tenant_id=acme.pk, seq=2).update(actor="user:alice")
     assert audit_chain_verify(tenant_id=acme.pk).ok
 
-    AuditEvent.objects.filter(tenant=acme, seq=4).delete()
+    AuditEvent.objects.filter(tenant_id=acme.pk, seq=4).delete()
     problems = audit_chain_verify(tenant_id=acme.pk).problems
     assert "rows 4..4 are missing (deleted)" in problems
     assert any("row 5 does not link" in p for p in problems)
@@ -111,15 +107,15 @@ def test_an_inserted_row_is_detected(acme):
     # Make room after row 2 and insert a forged row with a correct-looking hash.
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE evidence_auditevent SET seq = seq + 1000 WHERE tenant_id = %s AND seq > 2",
+            "UPDATE platform_auditevent SET seq = seq + 1000 WHERE tenant_id = %s AND seq > 2",
             [acme.pk],
         )
         cursor.execute(
-            "UPDATE evidence_auditevent SET seq = seq - 999 WHERE tenant_id = %s AND seq > 1000",
+            "UPDATE platform_auditevent SET seq = seq - 999 WHERE tenant_id = %s AND seq > 1000",
             [acme.pk],
         )
     forged = AuditEvent(
-        tenant=acme,
+        tenant_id=acme.pk,
         seq=3,
         actor="user:mallory",
         action="acceptance.approve",
@@ -142,14 +138,14 @@ def test_truncation_is_caught_by_a_signed_checkpoint(acme, evidence_settings):
     assert checkpoint.seq == 5 and audit_checkpoint(tenant_id=acme.pk) is None
     _record(acme, 2, start=100)
     AuditCheckpoint.objects.filter(tenant=None).delete()
-    AuditEvent.objects.filter(tenant=None).delete()  # only acme's chain has news
-    AuditChainHead.objects.filter(tenant=None).delete()
+    AuditEvent.objects.filter(tenant_id=None).delete()  # only acme's chain has news
+    AuditChainHead.objects.filter(tenant_id=None).delete()
     assert audit_checkpoint_task() == 1
     assert audit_chain_verify(tenant_id=acme.pk).ok
     # Cut rows 5..7 off the end and make the head agree: only the checkpoints see it.
-    AuditEvent.objects.filter(tenant=acme, seq__gte=5).delete()
-    last = AuditEvent.objects.get(tenant=acme, seq=4)
-    AuditChainHead.objects.filter(tenant=acme).update(seq=4, hash=last.hash)
+    AuditEvent.objects.filter(tenant_id=acme.pk, seq__gte=5).delete()
+    last = AuditEvent.objects.get(tenant_id=acme.pk, seq=4)
+    AuditChainHead.objects.filter(tenant_id=acme.pk).update(seq=4, hash=last.hash)
     report = audit_chain_verify(tenant_id=acme.pk)
     assert report.checkpoints == 2
     assert any("truncated" in p for p in report.problems)
@@ -164,7 +160,7 @@ def test_forged_checkpoints_and_a_stale_head_are_reported(acme, evidence_setting
     AuditCheckpoint.objects.filter(pk=checkpoint.pk).update(envelope=b"{}")
     assert any("does not verify" in p for p in audit_chain_verify(tenant_id=acme.pk).problems)
     AuditCheckpoint.objects.all().delete()
-    AuditChainHead.objects.filter(tenant=acme).update(seq=9)
+    AuditChainHead.objects.filter(tenant_id=acme.pk).update(seq=9)
     assert any("chain head" in p for p in audit_chain_verify(tenant_id=acme.pk).problems)
 
 
@@ -200,5 +196,22 @@ def test_concurrent_writers_never_fork_the_chain(acme):
     report = audit_chain_verify(tenant_id=acme.pk)
     assert report.ok and report.events == 45
     assert list(
-        AuditEvent.objects.filter(tenant=acme).order_by("seq").values_list("seq", flat=True)
+        AuditEvent.objects.filter(tenant_id=acme.pk).order_by("seq").values_list("seq", flat=True)
     ) == list(range(1, 46))
+
+
+@pytest.mark.django_db
+def test_a_deleted_tenants_chain_outlives_it(evidence_settings):
+    """tenant_id is a plain column: deleting a tenant cascades into none of its chain, which
+    still verifies; checkpointing skips it instead of failing on the missing tenant."""
+    gone = TenantFactory(slug="gone")
+    _record(gone, 3)
+    assert audit_checkpoint(tenant_id=gone.pk) is not None
+    tenant_id = gone.pk
+    gone.delete()
+    assert AuditEvent.objects.filter(tenant_id=tenant_id).count() == 3
+    _record(None, 1)  # the global chain still grows and is checkpointed
+    report = audit_chain_verify(tenant_id=tenant_id)
+    assert (report.ok, report.events, report.chain) == (True, 3, f"tenant-{tenant_id}")
+    assert audit_checkpoint(tenant_id=tenant_id) is None
+    assert audit_checkpoint_task() == 1

@@ -1,5 +1,5 @@
-"""bundle_for_decision: the statement's content, encryption at rest, key and Fernet rotation,
-the production key rule, and failure inside the decision's transaction."""
+"""Bundles: the decision statement's content, encryption at rest, key and Fernet rotation, the
+production key rule, and storing after commit (pending until stored, retried, idempotent)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,29 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.db import transaction
 from django.utils import timezone
 
 from apps.evidence import keys as keys_module
+from apps.evidence.encryption import check_evidence_encryption
 from apps.evidence.keys import ED25519, RSA_PKCS1, RSA_PSS, check_evidence_keys, dev_key_path
-from apps.evidence.models import EvidenceBundle, EvidenceKey
+from apps.evidence.models import BundleStatus, EvidenceBundle, EvidenceKey
 from apps.evidence.services import (
+    PENDING_GRACE,
     EvidenceTampered,
-    bundle_for_decision,
+    bundle_create,
+    bundle_store,
+    bundles_store_pending,
     evidence_envelope,
+    evidence_export,
     evidence_key_list,
     evidence_key_retire,
     evidence_verify,
 )
-from apps.evidence.statement import DECISION_TYPE, VSA_TYPE
 from apps.evidence.storage import StorageError, get_storage
-from apps.policies.models import Decision, RiskAcceptance
-from tests.evidence.factories import make_decision
+from apps.pipeline.statement import DECISION_TYPE, VSA_TYPE
+from apps.policies.models import Decision, PolicyVersion, RiskAcceptance
+from fixops.platform.errors import Conflict
+from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +54,7 @@ def test_statement_carries_inputs_vsa_and_decision(acme, evidence_settings, alic
         reviewed_label="user:alice",
     )
     decision = make_decision(acme, outcome="BLOCK", acceptances=[acceptance])
-    bundle = bundle_for_decision(decision)
+    bundle = make_bundle(decision)
     statement = _statement(bundle)
     scans = sorted(decision.scans.all(), key=lambda s: s.pk)
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
@@ -81,7 +86,7 @@ def test_statement_carries_inputs_vsa_and_decision(acme, evidence_settings, alic
 
 def test_allow_passes_and_findings_are_capped(acme, evidence_settings):
     evidence_settings.FIXOPS_EVIDENCE_MAX_FINDINGS = 1
-    bundle = bundle_for_decision(make_decision(acme, outcome="ALLOW", findings=3))
+    bundle = make_bundle(make_decision(acme, outcome="ALLOW", findings=3))
     vsa = _statement(bundle)["predicate"]
     assert vsa["verificationResult"] == "PASSED"
     assert len(vsa[DECISION_TYPE]["drivingFindings"]) == 1
@@ -93,7 +98,7 @@ def test_every_key_type_signs_bundles(acme, evidence_settings, signing_key_file,
     path, key = signing_key_file(algorithm, name=f"{algorithm}.pem")
     evidence_settings.FIXOPS_EVIDENCE_SIGNING_KEY = str(path)
     evidence_settings.FIXOPS_EVIDENCE_RSA_PADDING = "pkcs1v15" if algorithm == RSA_PKCS1 else "pss"
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     assert (bundle.keyid, bundle.algorithm) == (key.keyid, algorithm)
     report = evidence_verify(bundle)
     assert report.valid, report
@@ -102,10 +107,10 @@ def test_every_key_type_signs_bundles(acme, evidence_settings, signing_key_file,
 def test_signing_key_rotation_keeps_old_bundles_verifiable(
     acme, evidence_settings, signing_key_file
 ):
-    old = bundle_for_decision(make_decision(acme))
+    old = make_bundle(make_decision(acme))
     path, new_key = signing_key_file(ED25519, name="new.pem")
     evidence_settings.FIXOPS_EVIDENCE_SIGNING_KEY = str(path)
-    new = bundle_for_decision(make_decision(acme))
+    new = make_bundle(make_decision(acme))
     assert old.keyid != new.keyid == new_key.keyid
     assert evidence_verify(old).valid and evidence_verify(new).valid
     listed = {k.keyid: k for k in evidence_key_list()}
@@ -141,7 +146,7 @@ def test_configured_verification_keys_are_trusted(
 def test_fernet_rotation_reencrypts_without_changing_signed_bytes(acme, evidence_settings):
     first = Fernet.generate_key().decode()
     evidence_settings.FIXOPS_EVIDENCE_ENCRYPTION_KEYS = [first]
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     envelope = evidence_envelope(bundle)
     old_location = bundle.location
     second = Fernet.generate_key().decode()
@@ -162,7 +167,7 @@ def test_fernet_rotation_reencrypts_without_changing_signed_bytes(acme, evidence
 
 
 def test_tampered_storage_is_detected(acme, evidence_settings):
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     path = evidence_settings.FIXOPS_EVIDENCE_DIR / bundle.location
     path.chmod(0o600)
     path.write_bytes(b"gAAAA" + path.read_bytes()[5:-3] + b"xyz")
@@ -173,13 +178,13 @@ def test_tampered_storage_is_detected(acme, evidence_settings):
 
 
 def test_a_changed_digest_record_or_input_is_detected(acme, evidence_settings):
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     EvidenceBundle.objects.filter(pk=bundle.pk).update(envelope_digest="0" * 64)
     bundle.refresh_from_db()
     assert evidence_verify(bundle).reason == "digest_mismatch"
     with pytest.raises(EvidenceTampered, match="recorded digest"):
         evidence_envelope(bundle)
-    other = bundle_for_decision(make_decision(acme))
+    other = make_bundle(make_decision(acme))
     other.decision.scans.first().__class__.objects.filter(
         pk=other.decision.scans.first().pk
     ).update(sha256="f" * 64)
@@ -196,9 +201,8 @@ def test_a_changed_digest_record_or_input_is_detected(acme, evidence_settings):
 def test_an_edited_input_document_or_policy_source_is_detected(acme, evidence_settings, edit):
     """Verification recomputes the input and policy digests from the rows, so editing the
     stored JSON or Rego in the database (digest columns untouched) fails it."""
-    from apps.policies.models import Decision, PolicyVersion
 
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     assert evidence_verify(bundle).valid
     decision = bundle.decision
     if edit == "input":
@@ -209,23 +213,44 @@ def test_an_edited_input_document_or_policy_source_is_detected(acme, evidence_se
     assert (report.valid, report.checks["subjects"]) == (False, "failed")
 
 
-def test_storage_failure_rolls_the_decision_back(acme, evidence_settings):
-    decision = make_decision(acme)
+def test_a_store_that_is_down_leaves_the_bundle_pending_until_a_retry(acme, evidence_settings):
+    """Recording never touches the store; storing fails cleanly and a later run completes it
+    from the encrypted envelope kept on the row."""
     evidence_settings.FIXOPS_EVIDENCE_STORAGE = "floppy"
-    with pytest.raises(StorageError), transaction.atomic():
-        doomed = Decision.objects.create(
-            tenant=acme,
-            application=decision.application,
-            outcome="ALLOW",
-            confidence=1.0,
-            policy_version=decision.policy_version,
-            engine="regopy",
-            input={},
-            input_digest="0" * 64,
-        )
-        bundle_for_decision(doomed)
-    assert not Decision.objects.filter(outcome="ALLOW").exists()
-    assert not EvidenceBundle.objects.exists()
+    bundle = make_bundle(make_decision(acme), store=False)
+    with pytest.raises(StorageError):
+        bundle_store(bundle_id=bundle.pk)
+    bundle.refresh_from_db()
+    assert bundle.status == BundleStatus.PENDING and bundle.pending_token
+    report = evidence_verify(bundle)
+    assert (report.valid, report.reason, report.checks) == (False, "pending", {"stored": "pending"})
+    with pytest.raises(Conflict) as refused:
+        evidence_envelope(bundle)
+    assert refused.value.code == "evidence_pending"
+    EvidenceBundle.objects.filter(pk=bundle.pk).update(backend="local")
+    assert bundles_store_pending() == 0  # younger than the grace period: its own task's job
+    EvidenceBundle.objects.filter(pk=bundle.pk).update(
+        created_at=timezone.now() - PENDING_GRACE - timedelta(seconds=1)
+    )
+    assert bundles_store_pending() == 1
+    bundle.refresh_from_db()
+    assert (bundle.status, bundle.pending_token) == (BundleStatus.STORED, None)
+    assert evidence_verify(bundle).valid
+    assert bundle_store(bundle_id=bundle.pk) is False  # a second run does nothing
+
+
+def test_a_store_interrupted_after_the_write_is_adopted_on_retry(acme, evidence_settings):
+    """The object was written but the row not updated (a crash between the two): the retry
+    finds the same bytes under the bundle's key and adopts them instead of failing."""
+    bundle = make_bundle(make_decision(acme), store=False)
+    get_storage("local").put(
+        bundle.location,
+        bytes(bundle.pending_token),
+        retain_until=bundle.retention_until,
+        mode=bundle.lock_mode,
+    )
+    assert bundle_store(bundle_id=bundle.pk)
+    assert evidence_verify(EvidenceBundle.objects.get(pk=bundle.pk)).valid
 
 
 def test_no_default_key_in_production(evidence_settings):
@@ -242,7 +267,6 @@ def test_bad_key_settings_fail_the_check(evidence_settings, tmp_path):
     assert [e.id for e in check_evidence_keys(None)] == ["evidence.E002", "evidence.E004"]
     evidence_settings.FIXOPS_EVIDENCE_RSA_PADDING = "none"
     assert "evidence.E003" in [e.id for e in check_evidence_keys(None)]
-    from apps.evidence.encryption import check_evidence_encryption
 
     evidence_settings.FIXOPS_EVIDENCE_ENCRYPTION_KEYS = ["short"]
     assert [e.id for e in check_evidence_encryption(None)] == ["evidence.E005"]
@@ -259,3 +283,24 @@ def test_development_generates_and_reuses_a_logged_key(settings, tmp_path, caplo
     keys_module._configured_signer.cache_clear()
     assert keys_module.signer().keyid == first.keyid
     keys_module._configured_signer.cache_clear()
+
+
+def test_any_statement_is_signed_stored_verified_and_exported(acme, evidence_settings, tmp_path):
+    """Evidence signs what it is given: a statement that proves no decision round-trips too."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "release/1.2.3", "digest": {"sha256": "ab" * 32}}],
+        "predicateType": "https://example.com/release/v1",
+        "predicate": {"approvedBy": "user:alice"},
+    }
+    bundle = bundle_create(tenant=acme, statement=statement, name="release-1.2.3")
+    assert bundle.decision_id is None and bundle.status == BundleStatus.PENDING
+    assert bundle_store(bundle_id=bundle.pk)
+    bundle = EvidenceBundle.objects.get(pk=bundle.pk)
+    assert _statement(bundle) == statement
+    assert evidence_verify(bundle).valid
+    EvidenceBundle.objects.filter(pk=bundle.pk).update(subjects=[])
+    assert not evidence_verify(EvidenceBundle.objects.get(pk=bundle.pk)).valid
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(evidence_export(tenant=acme, since=None, until=None))
+    call_command("verify_evidence", str(archive))

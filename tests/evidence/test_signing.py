@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from securesystemslib.dsse import Envelope as SslibEnvelope
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
@@ -211,8 +212,6 @@ def test_payload_must_be_an_in_toto_statement():
 
 
 def test_unusable_keys_are_refused(tmp_path):
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     pem = small.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

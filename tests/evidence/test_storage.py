@@ -1,19 +1,25 @@
-"""Every backend: round trip through bundle_for_decision, and retention blocks deletion and
+"""Every backend: round trip through and retention blocks deletion and
 overwrite. S3 runs against moto in server mode, Azure against Azurite (see
 tests/fakes/storage_servers.py for what each server itself enforces)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import ResourceExistsError
 from botocore.exceptions import ClientError
+from django.conf import settings as django_settings
 from django.utils import timezone
 
-from apps.evidence.services import bundle_for_decision, evidence_envelope, evidence_verify
+from apps.evidence.models import EvidenceSettings
+from apps.evidence.services import evidence_envelope, evidence_verify
 from apps.evidence.storage import RetentionError, StorageError, get_storage
-from tests.evidence.factories import make_decision
+from apps.evidence.storage.azure import AzureStorage
+from apps.evidence.storage.local import LocalStorage
+from apps.evidence.storage.s3 import S3Storage
+from tests.evidence.factories import make_bundle, make_decision
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +33,7 @@ def backend(request):
 
 def test_round_trip_and_retention_on_every_backend(acme, backend):
     decision = make_decision(acme)
-    bundle = bundle_for_decision(decision)
+    bundle = make_bundle(decision)
     assert bundle.backend == backend
     assert evidence_verify(bundle).valid
     envelope = evidence_envelope(bundle)
@@ -51,11 +57,9 @@ def _key_of(backend: str, location: str) -> str:
     if backend == "local":
         return location
     if backend == "s3":
-        from django.conf import settings
-
-        return location.split(
-            f"s3://{settings.FIXOPS_EVIDENCE_S3_BUCKET}/{settings.FIXOPS_EVIDENCE_S3_PREFIX}"
-        )[1].split("?", maxsplit=1)[0]
+        bucket = django_settings.FIXOPS_EVIDENCE_S3_BUCKET
+        prefix = django_settings.FIXOPS_EVIDENCE_S3_PREFIX
+        return location.split(f"s3://{bucket}/{prefix}")[1].split("?", maxsplit=1)[0]
     return location.split("/", 3)[3]
 
 
@@ -65,7 +69,6 @@ def test_an_expired_retention_allows_deletion(acme, backend):
     location = storage.put("t0/expiring.bin", b"x", retain_until=soon, mode="governance")
     with pytest.raises(RetentionError):
         storage.delete(location)
-    import time
 
     time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.5)
     storage.delete(location)
@@ -76,7 +79,7 @@ def test_an_expired_retention_allows_deletion(acme, backend):
 def test_moto_itself_refuses_to_delete_a_locked_version(acme, s3_settings):
     """Not only FixOps' check: the S3 server refuses, in both modes, unless governance is
     bypassed (which FixOps never does)."""
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     storage = get_storage("s3")
     name, version = storage._parse(bundle.location)
     with pytest.raises(ClientError, match="AccessDenied"):
@@ -95,10 +98,8 @@ def test_moto_itself_refuses_to_delete_a_locked_version(acme, s3_settings):
 
 
 def test_governance_mode_per_tenant(acme, s3_settings):
-    from apps.evidence.models import EvidenceSettings
-
     EvidenceSettings.objects.create(tenant=acme, retention_days=30, lock_mode="governance")
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     assert bundle.lock_mode == "governance"
     assert bundle.retention_until < timezone.now() + timedelta(days=31)
     storage = get_storage("s3")
@@ -113,7 +114,7 @@ def test_azurite_enforces_no_overwrite_but_not_immutability(acme, azure_settings
     """What Azurite enforces itself: If-None-Match (no overwrite). It ignores immutability
     policies, so the FixOps delete refusal (from the blob's retention metadata) is the only
     guard there; real Azure refuses server-side as well."""
-    bundle = bundle_for_decision(make_decision(acme))
+    bundle = make_bundle(make_decision(acme))
     storage = get_storage("azure")
     blob = storage._blob(bundle.location)
     with pytest.raises(ResourceExistsError):
@@ -124,10 +125,6 @@ def test_azurite_enforces_no_overwrite_but_not_immutability(acme, azure_settings
 
 
 def test_storage_errors_are_clear(tmp_path, evidence_settings, moto_endpoint, monkeypatch):
-    from apps.evidence.storage.azure import AzureStorage
-    from apps.evidence.storage.local import LocalStorage
-    from apps.evidence.storage.s3 import S3Storage
-
     local = LocalStorage(tmp_path)
     with pytest.raises(StorageError, match="outside"):
         local.get("../escape")

@@ -119,8 +119,14 @@ def _upload_a_report_through_the_api(base: str, output: str) -> None:
     assert second.json()["counts"]["findings_closed"] == 1, second.text
     decision = second.json()["decision"]
     assert decision["outcome"] == "ALLOW", decision
-    bundle = requests.get(f"{base}{decision['evidence_url']}", headers=headers, timeout=30)
-    assert bundle.json()["payloadType"] == "application/vnd.in-toto+json"
+    # The worker stores the bundle after the decision commits; until then it answers 409.
+    deadline = time.monotonic() + 30
+    while True:
+        bundle = requests.get(f"{base}{decision['evidence_url']}", headers=headers, timeout=30)
+        if bundle.status_code != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert bundle.json()["payloadType"] == "application/vnd.in-toto+json", bundle.text
     app_id = response.json()["application_id"]
     listed = requests.get(
         f"{base}/api/v1/findings/", params={"application": app_id}, headers=headers, timeout=30

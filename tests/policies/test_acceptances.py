@@ -7,12 +7,17 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from apps.connectors.models import Integration, OutboxMessage
+from apps.connectors.services import findings_changed
+from apps.evidence.checkpoints import audit_chain_verify
 from apps.findings.models import Finding, FindingEvent
+from apps.pipeline.gate import decision_make
 from apps.policies import acceptances
-from apps.policies.decisions import decision_make
 from apps.policies.models import AcceptanceStatus, PolicySettings, RiskAcceptance
 from apps.policies.tasks import expire_acceptances_task
+from fixops.platform.models import AuditEvent
 from tests.findings.factories import ApplicationFactory, FindingFactory
 from tests.tenants.factories import MembershipFactory, UserFactory
 
@@ -49,8 +54,6 @@ def kev_app(acme):
 
 
 def _session(user):
-    from rest_framework.test import APIClient
-
     client = APIClient()
     client.force_login(user)
     return client
@@ -175,10 +178,6 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
 def test_every_step_is_audited_and_expiry_is_announced(
     acme, people, kev_app, django_capture_on_commit_callbacks
 ):
-    from apps.connectors.models import Integration, OutboxMessage
-    from apps.evidence.audit import audit_chain_verify
-    from apps.evidence.models import AuditEvent
-
     slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}
@@ -191,7 +190,7 @@ def test_every_step_is_audited_and_expiry_is_announced(
     with django_capture_on_commit_callbacks(execute=True):  # the notice is sent after commit
         acceptances.acceptances_expire(now=timezone.now() + timedelta(days=2))
     events = list(
-        AuditEvent.objects.filter(tenant=acme)
+        AuditEvent.objects.filter(tenant_id=acme.pk)
         .order_by("seq")
         .values_list("action", "target_id", "actor")
     )
@@ -272,9 +271,6 @@ def test_rule_path_scope_matches_globs(acme, people):
 def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(
     acme, people, kev_app, django_capture_on_commit_callbacks
 ):
-    from apps.connectors.models import Integration, OutboxMessage
-    from apps.connectors.services import findings_changed
-
     gitlab = Integration(
         tenant=acme, kind="gitlab", name="tracker", base_url="https://gitlab.example.com"
     )

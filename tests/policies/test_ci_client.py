@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from apps.policies.models import Decision
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tools" / "fixops_gate.py"
 GITLEAKS = ROOT / "tests" / "fixtures" / "scans" / "gitleaks" / "report.json"
@@ -38,7 +40,6 @@ def test_blocking_report_exits_1_with_a_readable_table(live_server, acme, issue_
     assert "uploaded" in result.stdout
     assert "BLOCK" in result.stdout.splitlines()[1]
     assert "FX-SECRET" in result.stdout
-    from apps.policies.models import Decision
 
     decision = Decision.objects.get()
     assert (decision.commit, decision.pipeline_run) == ("f00dfeed", "77")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from apps.pipeline.gate import decision_make
 from apps.policies import opa
-from apps.policies.decisions import decision_make
+from apps.policies.admin import PolicySettingsForm
 from apps.policies.models import PolicySettings
 from tests.fakes.opa import FakeOpa
 from tests.findings.factories import ApplicationFactory, FindingFactory
@@ -84,8 +85,6 @@ def test_opa_url_passes_the_outbound_guard(acme):
 
 
 def test_admin_form_refuses_an_unsafe_opa_url(acme):
-    from apps.policies.admin import PolicySettingsForm
-
     form = PolicySettingsForm(
         data={
             "tenant": acme.pk,

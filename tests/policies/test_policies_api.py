@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from apps.policies.decisions import decision_make
+from apps.pipeline.gate import decision_make
 from apps.policies.models import Policy, PolicyVersion
 from apps.policies.services import DEFAULT_POLICY_NAME, pack
+from fixops.platform.models import AuditEvent
 from tests.findings.factories import ApplicationFactory, FindingFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,8 +170,6 @@ def test_simulation_input_errors(acme_analyst):
 
 
 def test_policy_changes_are_audited(acme, approver):
-    from apps.evidence.models import AuditEvent
-
     policy = _create(approver).json()
     url = f"/api/v1/policies/{policy['id']}"
     approver.post(f"{url}/versions/", {"source": ALLOW_ALL, "activate": True}, format="json")
@@ -180,7 +179,7 @@ def test_policy_changes_are_audited(acme, approver):
     ).json()
     approver.delete(f"/api/v1/policy-assignments/{assigned['id']}/")
     events = list(
-        AuditEvent.objects.filter(tenant=acme)
+        AuditEvent.objects.filter(tenant_id=acme.pk)
         .order_by("seq")
         .values_list("action", "target_type", "before", "after")
     )

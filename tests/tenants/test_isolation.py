@@ -61,10 +61,9 @@ def _finding(tenant):
 
 
 def _evidence(tenant):
-    from apps.evidence.services import bundle_for_decision
-    from tests.evidence.factories import make_decision
+    from tests.evidence.factories import make_bundle, make_decision
 
-    bundle = bundle_for_decision(make_decision(tenant, commit="victim-evidence-commit"))
+    bundle = make_bundle(make_decision(tenant, commit="victim-evidence-commit"))
     return bundle.pk, "victim-evidence-commit"
 
 
@@ -114,7 +113,7 @@ def _assignment(tenant):
 
 
 def _decision(tenant):
-    from apps.policies.decisions import decision_make
+    from apps.pipeline.gate import decision_make
 
     app = ApplicationFactory(tenant=tenant, name="victim-decided-app")
     decision = decision_make(tenant=tenant, application=app, commit="victim-commit-sha")

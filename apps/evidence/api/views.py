@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from apps.evidence.models import BundleStatus
 from apps.evidence.selectors import audit_event_list, evidence_get, evidence_list
 from apps.evidence.services import (
     EvidenceTampered,
@@ -27,13 +28,18 @@ from fixops.platform.errors import Conflict, DomainError, Invalid, Unavailable
 
 class EvidenceOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    decision_id = serializers.IntegerField()
+    decision_id = serializers.IntegerField(allow_null=True)
     envelope_digest = serializers.CharField(help_text="sha256 of the DSSE envelope bytes.")
     payload_digest = serializers.CharField(help_text="sha256 of the signed statement bytes.")
     subjects = serializers.ListField(child=serializers.DictField())
     keyid = serializers.CharField()
     algorithm = serializers.CharField()
     backend = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=BundleStatus.choices,
+        help_text="pending: signed and recorded, not stored yet (the bundle answers 409).",
+    )
+    stored_at = serializers.DateTimeField(allow_null=True)
     size_bytes = serializers.IntegerField()
     stored_bytes = serializers.IntegerField()
     retention_until = serializers.DateTimeField()
@@ -108,7 +114,8 @@ class EvidenceBundleApi(TenantApi):
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
         summary="The DSSE envelope exactly as signed",
         description="Bytes-identical on every call; verify offline with "
-        "`manage.py verify_evidence` or any DSSE verifier.",
+        "`manage.py verify_evidence` or any DSSE verifier. 409 `evidence_pending` until the "
+        "bundle is stored (shortly after its decision commits).",
     )
     def get(self, request, evidence_id: int):
         bundle = evidence_get(tenant=request.tenant, evidence_id=evidence_id)
@@ -117,9 +124,7 @@ class EvidenceBundleApi(TenantApi):
         except (EvidenceTampered, StorageError) as exc:
             raise _unreadable(exc) from None
         response = HttpResponse(envelope, content_type="application/json")
-        response["Content-Disposition"] = (
-            f'attachment; filename="decision-{bundle.decision_id}.dsse.json"'
-        )
+        response["Content-Disposition"] = f'attachment; filename="{bundle.file_name}"'
         response["ETag"] = f'"sha256:{bundle.envelope_digest}"'
         return response
 

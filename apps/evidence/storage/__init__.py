@@ -5,10 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from apps.evidence.storage.base import EvidenceStorage, RetentionError, StorageError
 
-BACKENDS = ("local", "s3", "azure")
+# By dotted path: boto3 and the Azure SDK load only where their backend is configured.
+CLASSES = {
+    "local": "apps.evidence.storage.local.LocalStorage",
+    "s3": "apps.evidence.storage.s3.S3Storage",
+    "azure": "apps.evidence.storage.azure.AzureStorage",
+}
+BACKENDS = tuple(CLASSES)
 
 __all__ = ["BACKENDS", "EvidenceStorage", "RetentionError", "StorageError", "get_storage"]
 
@@ -16,19 +23,17 @@ __all__ = ["BACKENDS", "EvidenceStorage", "RetentionError", "StorageError", "get
 @lru_cache(maxsize=8)
 def _build(name: str, config: tuple) -> EvidenceStorage:
     if name == "local":
-        from apps.evidence.storage.local import LocalStorage
-
-        return LocalStorage(config[0])
+        return import_string(CLASSES[name])(config[0])
     if name == "s3":
-        from apps.evidence.storage.s3 import S3Storage
-
         bucket, prefix, endpoint_url, region = config
-        return S3Storage(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region=region)
+        return import_string(CLASSES[name])(
+            bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region=region
+        )
     if name == "azure":
-        from apps.evidence.storage.azure import AzureStorage
-
         connection_string, container = config
-        return AzureStorage(connection_string=connection_string, container=container)
+        return import_string(CLASSES[name])(
+            connection_string=connection_string, container=container
+        )
     raise StorageError(f"unknown evidence storage {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

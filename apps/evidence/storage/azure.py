@@ -57,6 +57,13 @@ class AzureStorage(EvidenceStorage):
             raise StorageError(f"Azure refused to store {key}: {exc}") from exc
         return f"azure://{self.container_name}/{key}"
 
+    def locate(self, key: str) -> str:
+        try:
+            self.container.get_blob_client(key).get_blob_properties()
+        except AzureError as exc:
+            raise StorageError(f"no evidence blob under {key}: {exc}") from exc
+        return f"azure://{self.container_name}/{key}"
+
     def get(self, location: str) -> bytes:
         try:
             return self._blob(location).download_blob().readall()

@@ -25,6 +25,11 @@ class EvidenceStorage(ABC):
         RetentionError if `key` already exists."""
 
     @abstractmethod
+    def locate(self, key: str) -> str:
+        """The location of the object already stored under `key` (StorageError if none): how a
+        retried write finds what an interrupted one stored."""
+
+    @abstractmethod
     def get(self, location: str) -> bytes:
         """The bytes at `location` (StorageError if missing)."""
 

@@ -48,8 +48,18 @@ class LocalStorage(EvidenceStorage):
         sidecar = json.dumps({"retain_until": retain_until.isoformat(), "mode": mode})
         # One fsync, of the data file: the sidecar written just before it goes to disk with
         # the same journal commit on the usual Linux filesystems (ext4, xfs).
-        self._write_once(path.with_name(path.name + ".retention"), sidecar.encode(), sync=False)
+        try:
+            self._write_once(path.with_name(path.name + ".retention"), sidecar.encode(), sync=False)
+        except RetentionError:
+            if path.exists():
+                raise
+            # A write interrupted between the sidecar and the data: the retry completes it.
         self._write_once(path, data)
+        return key
+
+    def locate(self, key: str) -> str:
+        if not self._path(key).is_file():
+            raise StorageError(f"no evidence object under {key}")
         return key
 
     def get(self, location: str) -> bytes:

@@ -74,6 +74,16 @@ class S3Storage(EvidenceStorage):
             raise StorageError(f"bucket {self.bucket} is not versioned; enable Object Lock")
         return f"s3://{self.bucket}/{name}?versionId={version}"
 
+    def locate(self, key: str) -> str:
+        name = self.prefix + key
+        try:
+            version = self.client.head_object(Bucket=self.bucket, Key=name).get("VersionId")
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"no evidence object under {name}: {exc}") from exc
+        if not version:
+            raise StorageError(f"bucket {self.bucket} is not versioned; enable Object Lock")
+        return f"s3://{self.bucket}/{name}?versionId={version}"
+
     def get(self, location: str) -> bytes:
         name, version = self._parse(location)
         try:

@@ -13,10 +13,9 @@ from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
 from apps.findings.services import application_resolve
+from apps.pipeline.api.decisions import DecisionSerializer, decision_queryset
+from apps.pipeline.gate import decision_make
 from apps.pipeline.ingest import scan_submit
-from apps.policies.api.decisions import decision_queryset
-from apps.policies.api.serializers import DecisionSerializer
-from apps.policies.decisions import decision_make
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted

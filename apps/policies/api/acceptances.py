@@ -8,10 +8,10 @@ from rest_framework.response import Response
 
 from apps.findings.selectors import application_get, finding_get
 from apps.policies import acceptances
-from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
+from apps.policies.models import AcceptanceScope, AcceptanceStatus
+from apps.policies.selectors import acceptance_get, acceptance_list
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
-from apps.tenants.scoping import get_scoped_or_404
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -65,11 +65,7 @@ class AcceptanceCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = RiskAcceptance.objects.for_tenant(request.tenant)
-        if "status" in filters.validated_data:
-            queryset = queryset.filter(status=filters.validated_data["status"])
-        if "application" in filters.validated_data:
-            queryset = queryset.filter(application_id=filters.validated_data["application"])
+        queryset = acceptance_list(tenant=request.tenant, filters=filters.validated_data)
         paginator = KeysetPagination()
         page = paginator.paginate_queryset(queryset, request, self)
         return paginator.get_paginated_response(AcceptanceSerializer(page, many=True).data)
@@ -101,9 +97,7 @@ class AcceptanceDetailApi(TenantApi):
 
     @extend_schema(responses=AcceptanceSerializer, summary="One risk acceptance")
     def get(self, request, acceptance_id: int):
-        acceptance = get_scoped_or_404(
-            RiskAcceptance.objects.all(), tenant=request.tenant, pk=acceptance_id
-        )
+        acceptance = acceptance_get(tenant=request.tenant, acceptance_id=acceptance_id)
         return Response(AcceptanceSerializer(acceptance).data)
 
 
@@ -118,9 +112,7 @@ class _ReviewApi(TenantApi):
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
     def post(self, request, acceptance_id: int):
-        acceptance = get_scoped_or_404(
-            RiskAcceptance.objects.all(), tenant=request.tenant, pk=acceptance_id
-        )
+        acceptance = acceptance_get(tenant=request.tenant, acceptance_id=acceptance_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         done = self.service(

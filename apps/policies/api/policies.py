@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.findings.selectors import application_get
 from apps.policies import services
-from apps.policies.models import AssignmentMode, PolicyAssignment, PolicyVersion
+from apps.policies.models import AssignmentMode
+from apps.policies.selectors import (
+    assignment_get,
+    assignment_list,
+    policy_get,
+    policy_list,
+    policy_version_list,
+)
 from apps.policies.simulation import simulate
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
-from apps.tenants.scoping import get_scoped_or_404
 from fixops.platform.api.pagination import PagePagination
 from fixops.platform.errors import Forbidden
 
@@ -54,26 +59,14 @@ class SourceSerializer(serializers.Serializer):
 
 
 def _policy(request, policy_id: int, *, write: bool = False):
-    policy = _visible(request, policy_id)
+    """A tenant policy of the caller's tenant or a global one (read-only unless its own)."""
+    policy = policy_get(tenant=request.tenant, policy_id=policy_id)
     if write and policy.tenant_id is None:
         raise Forbidden(
             "Global policies are managed by the platform administrators; copy it into a "
             "tenant policy to change it.",
             code="global_policy",
         )
-    return policy
-
-
-def _visible(request, policy_id: int):
-    """A tenant policy of the caller's tenant or a global one; anything else is a 404."""
-    policy = (
-        services.policies_visible(request.tenant)
-        .select_related("active_version")
-        .filter(pk=policy_id)
-        .first()
-    )
-    if policy is None:
-        raise NotFound()
     return policy
 
 
@@ -89,8 +82,7 @@ class PolicyCollectionApi(TenantApi):
     @extend_schema(responses=PolicySerializer(many=True), summary="List policies")
     def get(self, request):
         paginator = PagePagination()
-        queryset = services.policies_visible(request.tenant).select_related("active_version")
-        page = paginator.paginate_queryset(queryset.order_by("name", "id"), request, self)
+        page = paginator.paginate_queryset(policy_list(tenant=request.tenant), request, self)
         return paginator.get_paginated_response(PolicySerializer(page, many=True).data)
 
     @extend_schema(
@@ -155,7 +147,7 @@ class PolicyVersionCollectionApi(TenantApi):
     @extend_schema(responses=VersionDetailSerializer(many=True), summary="Versions, newest first")
     def get(self, request, policy_id: int):
         policy = _policy(request, policy_id)
-        versions = PolicyVersion.objects.filter(policy=policy).order_by("-number")
+        versions = policy_version_list(policy=policy)
         paginator = PagePagination()
         page = paginator.paginate_queryset(versions, request, self)
         return paginator.get_paginated_response(VersionDetailSerializer(page, many=True).data)
@@ -271,9 +263,8 @@ class AssignmentCollectionApi(TenantApi):
 
     @extend_schema(responses=AssignmentSerializer(many=True), summary="Policy assignments")
     def get(self, request):
-        queryset = PolicyAssignment.objects.for_tenant(request.tenant).select_related("policy")
         paginator = PagePagination()
-        page = paginator.paginate_queryset(queryset.order_by("id"), request, self)
+        page = paginator.paginate_queryset(assignment_list(tenant=request.tenant), request, self)
         return paginator.get_paginated_response(AssignmentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -305,8 +296,6 @@ class AssignmentDetailApi(TenantApi):
 
     @extend_schema(responses={204: None}, summary="Remove an assignment")
     def delete(self, request, assignment_id: int):
-        assignment = get_scoped_or_404(
-            PolicyAssignment.objects.all(), tenant=request.tenant, pk=assignment_id
-        )
+        assignment = assignment_get(tenant=request.tenant, assignment_id=assignment_id)
         services.policy_unassign(assignment=assignment, actor=actor_label(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,14 +1,8 @@
 from django.urls import path
 
-from apps.policies.api import acceptances, decisions, policies
+from apps.policies.api import acceptances, policies
 
 urlpatterns = [
-    path("decisions/", decisions.DecisionCollectionApi.as_view(), name="decision-list"),
-    path(
-        "decisions/<int:decision_id>/",
-        decisions.DecisionDetailApi.as_view(),
-        name="decision-detail",
-    ),
     path("policies/", policies.PolicyCollectionApi.as_view(), name="policy-list"),
     path("policies/validate/", policies.PolicyValidateApi.as_view(), name="policy-validate"),
     path("policies/<int:policy_id>/", policies.PolicyDetailApi.as_view(), name="policy-detail"),

@@ -17,8 +17,8 @@ from django.db import transaction
 from apps.findings.models import Criticality, DataClassification
 from apps.findings.services import application_create
 from apps.intel.services import feed_refresh
+from apps.pipeline.gate import decision_make
 from apps.pipeline.ingest import scan_submit
-from apps.policies.decisions import decision_make
 from apps.tenants.roles import Role
 from apps.tenants.selectors import tenant_get_by_slug
 from apps.tenants.services import api_token_issue, membership_set, tenant_create

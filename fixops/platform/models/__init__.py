@@ -1,5 +1,6 @@
 """Platform tables, one module each."""
 
+from fixops.platform.models.audit import AuditChainHead, AuditEvent
 from fixops.platform.models.event import Event
 
-__all__ = ["Event"]
+__all__ = ["AuditChainHead", "AuditEvent", "Event"]

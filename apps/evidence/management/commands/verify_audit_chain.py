@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.evidence.audit import audit_chain_verify
-from apps.evidence.models import AuditChainHead, AuditEvent
+from apps.evidence.checkpoints import audit_chain_verify
 from apps.tenants.models import Tenant
+from fixops.platform.audit import audit_chain_ids
 
 
 class Command(BaseCommand):
@@ -23,11 +23,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no tenant {tenant!r}")
             chains = [found.pk]
         else:
-            chains = sorted(
-                set(AuditChainHead.objects.values_list("tenant_id", flat=True))
-                | set(AuditEvent.objects.values_list("tenant_id", flat=True).distinct()),
-                key=lambda value: (value is not None, value or 0),
-            )
+            chains = audit_chain_ids()
         broken = 0
         for tenant_id in chains:
             report = audit_chain_verify(tenant_id=tenant_id)

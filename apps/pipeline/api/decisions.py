@@ -2,26 +2,79 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from apps.findings.services import application_resolve
-from apps.policies.api.serializers import DecisionSerializer
-from apps.policies.decisions import decision_make
+from apps.pipeline.gate import decision_make
 from apps.policies.models import Decision, Outcome
+from apps.policies.selectors import decision_get, decision_list
 from apps.tenants.api.base import TenantApi, actor_label
-from apps.tenants.scoping import get_scoped_or_404
+from apps.tenants.models import Tenant
 from fixops.platform.api.pagination import KeysetPagination
 
 
-def decision_queryset(tenant):
-    return (
-        Decision.objects.for_tenant(tenant)
-        .select_related("application", "policy_version__policy", "evidence")
-        .prefetch_related("scans")
-        .defer("input", "result")
-    )
+class ReasonSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["deny", "review", "warn"])
+    rule = serializers.CharField()
+    message = serializers.CharField()
+    finding_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class PolicyRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="policy_id")
+    name = serializers.CharField(source="policy.name")
+    version = serializers.IntegerField(source="number")
+    digest = serializers.CharField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    outcome = serializers.CharField()
+    confidence = serializers.FloatField(help_text="Completeness and freshness of the inputs.")
+    confidence_detail = serializers.DictField()
+    reasons = ReasonSerializer(many=True)
+    policy = PolicyRefSerializer(source="policy_version")
+    counts = serializers.DictField()
+    application = serializers.CharField(source="application.name")
+    application_id = serializers.IntegerField()
+    commit = serializers.CharField()
+    branch = serializers.CharField()
+    pipeline_run = serializers.CharField()
+    scans = serializers.SerializerMethodField()
+    engine = serializers.CharField()
+    input_digest = serializers.CharField()
+    shadow = serializers.ListField(child=serializers.DictField())
+    timings_ms = serializers.DictField()
+    requested_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+    evidence_url = serializers.SerializerMethodField()
+
+    def get_scans(self, decision) -> list[int]:
+        return sorted(s.pk for s in decision.scans.all())
+
+    def get_url(self, decision) -> str:
+        return reverse("v1:decision-detail", kwargs={"decision_id": decision.pk})
+
+    def get_evidence_url(self, decision) -> str | None:
+        return evidence_url(decision)
+
+
+def evidence_url(decision) -> str | None:
+    """The signed bundle of the decision (apps/evidence)."""
+    bundle = getattr(decision, "evidence", None)
+    if bundle is None:
+        return None
+    return reverse("v1:evidence-bundle", kwargs={"evidence_id": bundle.pk})
+
+
+def decision_queryset(tenant: Tenant) -> QuerySet[Decision]:
+    """Decisions as the endpoints serialise them (the scans endpoint answers with one too)."""
+    return decision_list(tenant=tenant)
 
 
 class DecisionCollectionApi(TenantApi):
@@ -54,17 +107,7 @@ class DecisionCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        values = filters.validated_data
-        queryset = decision_queryset(request.tenant)
-        for name, lookup in (
-            ("application", "application_id"),
-            ("outcome", "outcome"),
-            ("commit", "commit"),
-            ("branch", "branch"),
-            ("scan", "scans"),
-        ):
-            if name in values:
-                queryset = queryset.filter(**{lookup: values[name]})
+        queryset = decision_list(tenant=request.tenant, filters=filters.validated_data)
         paginator = KeysetPagination()
         page = paginator.paginate_queryset(queryset, request, self)
         return paginator.get_paginated_response(DecisionSerializer(page, many=True).data)
@@ -93,10 +136,8 @@ class DecisionCollectionApi(TenantApi):
             scan_ids=values.get("scans", []),
             actor=actor_label(request),
         )
-        return Response(
-            DecisionSerializer(decision_queryset(request.tenant).get(pk=decision.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        decision = decision_get(tenant=request.tenant, decision_id=decision.pk)
+        return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 
 
 class DecisionDetailSerializer(DecisionSerializer):
@@ -115,8 +156,7 @@ class DecisionDetailApi(TenantApi):
         summary="One decision",
     )
     def get(self, request, decision_id: int):
-        queryset = decision_queryset(request.tenant).defer(None)
-        decision = get_scoped_or_404(queryset, tenant=request.tenant, pk=decision_id)
+        decision = decision_get(tenant=request.tenant, decision_id=decision_id, documents=True)
         body = DecisionDetailSerializer(decision).data
         if request.query_params.get("input") in ("1", "true"):
             body["input"] = decision.input

@@ -11,9 +11,11 @@ import jsonschema
 import pytest
 from django.utils import timezone
 
+from apps.connectors.models import Integration, OutboxMessage
+from apps.evidence.services import bundle_store
 from apps.intel.models import FeedStatus
+from apps.pipeline.gate import decision_make
 from apps.policies import services
-from apps.policies.decisions import decision_make
 from apps.policies.models import Decision, PolicySettings
 from tests.findings.factories import ApplicationFactory, FindingFactory
 from tests.findings.reports import Result, sarif, upload
@@ -51,10 +53,14 @@ def test_one_call_gate_blocks_a_leaked_secret(acme_analyst):
         "main",
         "42",
     )
+    # The bundle is signed and recorded with the decision; its object is stored after commit.
+    pending = acme_analyst.get(decision["evidence_url"])
+    assert (pending.status_code, pending.json()["error"]["code"]) == (409, "evidence_pending")
+    stored = Decision.objects.get(pk=decision["id"])
+    assert bundle_store(bundle_id=stored.evidence.pk)  # what the after-commit task runs
     envelope = acme_analyst.get(decision["evidence_url"])
     assert envelope.status_code == 200
     assert envelope.json()["payloadType"] == "application/vnd.in-toto+json"
-    stored = Decision.objects.get(pk=decision["id"])
     secret_ids = set(stored.reasons[0]["finding_ids"])
     assert secret_ids and all(
         f["kind"] == "secret" for f in stored.input["findings"] if f["id"] in secret_ids
@@ -234,8 +240,6 @@ def test_decide_on_a_queued_upload_answers_without_a_decision(acme_analyst, sett
 
 
 def test_block_is_announced_through_the_outbox_in_the_same_transaction(acme):
-    from apps.connectors.models import Integration, OutboxMessage
-
     slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}

@@ -1,0 +1,96 @@
+"""Reads for policies, assignments, decisions and risk acceptances; the tenant always comes
+first, and a row of another tenant is the same NotFound as a missing one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from apps.policies.models import Decision, Policy, PolicyAssignment, PolicyVersion, RiskAcceptance
+from apps.tenants.models import Tenant
+from apps.tenants.scoping import get_scoped_or_404
+from fixops.platform.errors import NotFound
+
+DECISION_FILTERS = (
+    ("application", "application_id"),
+    ("outcome", "outcome"),
+    ("commit", "commit"),
+    ("branch", "branch"),
+    ("scan", "scans"),
+)
+
+
+def policy_list(*, tenant: Tenant) -> QuerySet[Policy]:
+    """The tenant's own policies and the global ones, by name."""
+    return (
+        Policy.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True))
+        .select_related("active_version")
+        .order_by("name", "id")
+    )
+
+
+def policy_get(*, tenant: Tenant, policy_id: int) -> Policy:
+    """A policy of `tenant` or a global one; anything else is NotFound."""
+    policy = policy_list(tenant=tenant).filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound("Not found.", code="not_found")
+    return policy
+
+
+def policy_version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
+    """The versions of a policy the caller already may see, newest first."""
+    return PolicyVersion.objects.filter(policy=policy).order_by("-number")
+
+
+def assignment_list(*, tenant: Tenant) -> QuerySet[PolicyAssignment]:
+    """The tenant's policy assignments, oldest first."""
+    return PolicyAssignment.objects.for_tenant(tenant).select_related("policy").order_by("id")
+
+
+def assignment_get(*, tenant: Tenant, assignment_id: int) -> PolicyAssignment:
+    """One assignment of `tenant`; NotFound whether it is missing or another tenant's."""
+    return get_scoped_or_404(PolicyAssignment.objects.all(), tenant=tenant, pk=assignment_id)
+
+
+def decision_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Decision]:
+    """Decisions of `tenant`, newest first, without their (large) input and result documents;
+    filter by application, outcome, commit, branch and scan."""
+    filters = filters or {}
+    queryset = (
+        Decision.objects.for_tenant(tenant)
+        .select_related("application", "policy_version__policy", "evidence")
+        .prefetch_related("scans")
+        .defer("input", "result")
+    )
+    for name, lookup in DECISION_FILTERS:
+        if name in filters:
+            queryset = queryset.filter(**{lookup: filters[name]})
+    return queryset
+
+
+def decision_get(*, tenant: Tenant, decision_id: int, documents: bool = False) -> Decision:
+    """One decision of `tenant` (with its input and result documents when `documents`);
+    NotFound whether it is missing or another tenant's."""
+    queryset = decision_list(tenant=tenant)
+    if documents:
+        queryset = queryset.defer(None)
+    return get_scoped_or_404(queryset, tenant=tenant, pk=decision_id)
+
+
+def acceptance_list(
+    *, tenant: Tenant, filters: dict[str, Any] | None = None
+) -> QuerySet[RiskAcceptance]:
+    """Risk acceptances of `tenant`; filter by status and application."""
+    filters = filters or {}
+    queryset = RiskAcceptance.objects.for_tenant(tenant)
+    if "status" in filters:
+        queryset = queryset.filter(status=filters["status"])
+    if "application" in filters:
+        queryset = queryset.filter(application_id=filters["application"])
+    return queryset
+
+
+def acceptance_get(*, tenant: Tenant, acceptance_id: int) -> RiskAcceptance:
+    """One risk acceptance of `tenant`; NotFound whether it is missing or another tenant's."""
+    return get_scoped_or_404(RiskAcceptance.objects.all(), tenant=tenant, pk=acceptance_id)
