@@ -25,16 +25,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from apps.connectors import breaker
-from apps.connectors.base import Connector, ConnectorError, PermanentError, RemoteRef
+from apps.connectors.base import Connector, RemoteRef
 from apps.connectors.delivery import ticket_from_payload
 from apps.connectors.models import (
     UNFINISHED,
     AttemptOutcome,
-    BreakerState,
     ExternalLink,
     Integration,
     MessageKind,
@@ -43,6 +41,9 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.connectors.registry import connector_for
+from fixops.platform.http import breaker
+from fixops.platform.http.errors import OutboundError, PermanentError
+from fixops.platform.models.breaker import BreakerState
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,9 @@ _CLAIM_FIELDS = (
 def _blocked_integrations() -> list[int]:
     """Integrations the normal claim skips: disabled, breaker open or probing."""
     return list(
-        Integration.objects.filter(breaker.blocked_q(prefix="")).values_list("id", flat=True)
+        Integration.objects.filter(Q(enabled=False) | breaker.blocking_q()).values_list(
+            "id", flat=True
+        )
     )
 
 
@@ -319,11 +322,11 @@ def _deliver_batch(
         result = _deliver_one(message, integrations, links, connectors)
         results.append(result)
         if result.outcome == AttemptOutcome.RETRY:
-            state = breaker.record_failure(message.integration_id, result.error)
+            state = breaker.record_failure(_one(message.integration_id), result.error)
             if state == BreakerState.OPEN:
                 opened.add(message.integration_id)
         elif probe and result.outcome == AttemptOutcome.DEAD and result.http_status:
-            breaker.reset(message.integration_id)  # the vendor answered: it is up
+            breaker.reset(_one(message.integration_id))  # the vendor answered: it is up
     return results
 
 
@@ -338,7 +341,7 @@ def _deliver_one(message, integrations, links, connectors) -> Result:
         connector = connectors.get(integration)
         link = links.get((message.integration_id, message.reference))
         result.ref = apply(connector, message, link)
-    except ConnectorError as exc:
+    except OutboundError as exc:
         result.error = exc.message[:4000]
         result.http_status = exc.status
         result.retry_after = exc.retry_after
@@ -433,7 +436,7 @@ def _record(owner: str, results: list[Result], stats: DrainStats) -> None:
         )
         _save_links(delivered, now)
     for integration_id in {r.message.integration_id for r in delivered}:
-        breaker.record_success(integration_id)
+        breaker.record_success(_one(integration_id))
     stats.delivered += len(delivered)
     stats.released += len(released)
     stats.retried += sum(1 for r in results if r.outcome == AttemptOutcome.RETRY)
@@ -542,14 +545,22 @@ def drain(
 def _probe(connectors: _Connectors, stats: DrainStats) -> bool:
     """Send one message to each integration whose open breaker is due for a probe."""
     worked = False
-    for integration_id in breaker.take_probes():
+    probes = breaker.take_probes(
+        Integration.objects.filter(enabled=True), hold_seconds=settings.FIXOPS_OUTBOX_LEASE_SECONDS
+    )
+    for integration_id in probes:
         owner = worker_id()
         batch = claim(owner=owner, limit=1, integration_id=integration_id, probe=True)
         if not batch:
-            breaker.release_probe(integration_id)
+            breaker.release_probe(_one(integration_id))
             continue
         worked = True
         stats.probes += 1
         stats.claimed += 1
         _record(owner, _deliver_batch(owner, batch, connectors, probe=True), stats)
     return worked
+
+
+def _one(integration_id: int):
+    """The integration row the breaker functions work on."""
+    return Integration.objects.filter(pk=integration_id)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.findings.models.finding import Severity
 from apps.tenants.scoping import TenantOwned
 from fixops.platform import keyring
+from fixops.platform.models.breaker import BreakerFields
 
 
 class Kind(models.TextChoices):
@@ -38,14 +39,10 @@ class Grouping(models.TextChoices):
     COMPONENT = "component", "One ticket per component and application"
 
 
-class BreakerState(models.TextChoices):
-    CLOSED = "closed", "Closed (delivering)"
-    OPEN = "open", "Open (vendor failing; waiting)"
-    HALF_OPEN = "half_open", "Half-open (probing)"
-
-
-class Integration(TenantOwned):
-    """One configured vendor endpoint of a tenant, with its delivery health."""
+class Integration(TenantOwned, BreakerFields):
+    """One configured vendor endpoint of a tenant, with its delivery health (the circuit
+    breaker's fields, on this row so every worker shares them and the drain's claim can skip
+    open integrations; fixops/platform/http/breaker.py)."""
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     name = models.CharField(max_length=200)
@@ -58,16 +55,6 @@ class Integration(TenantOwned):
     grouping = models.CharField(max_length=20, choices=Grouping.choices, default=Grouping.FINDING)
     templates = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
-    # Circuit breaker, in the database so every worker shares it (breaker.py).
-    breaker_state = models.CharField(
-        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
-    )
-    breaker_failures = models.PositiveIntegerField(default=0)
-    breaker_opens = models.PositiveIntegerField(default=0)  # consecutive opens: longer waits
-    breaker_until = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

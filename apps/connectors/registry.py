@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from apps.connectors.base import Connector, PermanentError
+from apps.connectors.base import Connector
+from fixops.platform.http.errors import PermanentError
 
 _REGISTRY: dict[str, str] = {
     "jira": "apps.connectors.jira.JiraConnector",

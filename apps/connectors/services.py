@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.connectors import delivery, drain, outbox, registry, templates
-from apps.connectors.base import ConnectorError, Ticket
+from apps.connectors.base import Ticket
 from apps.connectors.delivery import FINDING_COLUMNS, finding_reference, finding_ticket
 from apps.connectors.models import (
     TRACKER_KINDS,
@@ -29,12 +29,14 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.connectors.outbox import NewMessage
-from apps.connectors.ssrf import UnsafeURL, check_url
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus
 from apps.tenants.models import Tenant
 from fixops.platform import bulk
 from fixops.platform.errors import Conflict, Invalid, UpstreamFailed
+from fixops.platform.http import breaker
+from fixops.platform.http.errors import OutboundError
+from fixops.platform.http.ssrf import UnsafeURL, check_url
 
 INTEGRATION_FIELDS = (
     "kind",
@@ -135,6 +137,11 @@ def integration_delete(*, integration: Integration) -> None:
         integration.delete()
 
 
+def integration_breaker_reset(*, integration: Integration) -> None:
+    """Close the integration's circuit breaker by hand (deliveries resume at once)."""
+    breaker.reset(Integration.objects.filter(pk=integration.pk))
+
+
 def _connector(integration: Integration):
     try:
         return registry.connector_for(
@@ -143,7 +150,7 @@ def _connector(integration: Integration):
             credentials=integration.credentials,
             settings=integration.settings,
         )
-    except ConnectorError as exc:
+    except OutboundError as exc:
         raise Invalid(str(exc), code="invalid_integration") from None
 
 
@@ -151,7 +158,7 @@ def integration_test(*, integration: Integration) -> str:
     """Check the credentials against the vendor; what it said, or 502 with its message."""
     try:
         return _connector(integration).test_connection()
-    except ConnectorError as exc:
+    except OutboundError as exc:
         raise UpstreamFailed(
             f"{integration.get_kind_display()} answered: {exc}",
             code="vendor_error",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import Connector, PermanentError
+from apps.connectors.base import Connector
 from apps.connectors.registry import KINDS, connector_class, connector_for, validate_config
+from fixops.platform.http.errors import PermanentError
 
 
 def test_every_kind_is_a_connector():
