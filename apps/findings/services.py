@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.connectors.services import finding_status_changed, scan_findings_changed
+from apps.connectors.tickets import finding_status_changed, scan_findings_changed
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus, Scan, ScanStatus
 from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser

@@ -16,7 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.connectors.services import findings_changed, notify
+from apps.connectors.announce import notify
+from apps.connectors.tickets import findings_changed
 from apps.evidence.audit import audit_record, audit_record_many
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingEvent, FindingStatus

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.connectors.services import decision_announce
+from apps.connectors.announce import decision_announce
 from apps.evidence.services import bundle_for_decision
 from apps.findings.models import Application, Scan
 from apps.policies import confidence, engine, inputs, opa

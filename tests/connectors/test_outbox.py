@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.connectors import drain
+from apps.connectors import attempts, drain
 from apps.connectors.models import (
     AttemptOutcome,
     ExternalLink,
@@ -153,7 +153,7 @@ def test_a_dead_workers_lease_expires_and_the_message_is_claimed_again(jira, fak
     dead_worker = drain.worker_id()
     [claimed] = drain.claim(owner=dead_worker, limit=10)
     # The dead worker had called the vendor before dying: the ticket exists, unrecorded.
-    drain.apply(drain._Connectors().get(jira), claimed, None)
+    attempts.apply(attempts.Connectors().get(jira), claimed, None)
     assert drain.claim(owner=drain.worker_id(), limit=10) == []  # leased: nobody else takes it
     OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     stats = drain.drain(budget_seconds=10)
@@ -165,8 +165,10 @@ def test_a_dead_workers_lease_expires_and_the_message_is_claimed_again(jira, fak
     assert outcomes[0] == (AttemptOutcome.LEASE_EXPIRED, dead_worker)
     assert outcomes[1][0] == AttemptOutcome.DELIVERED
     # The old owner comes back and tries to record: its lease is gone, nothing is overwritten.
-    late = drain.DrainStats()
-    drain._record(dead_worker, [drain.Result(claimed, AttemptOutcome.DEAD, error="late")], late)
+    late = attempts.DrainStats()
+    attempts.record(
+        dead_worker, [attempts.Result(claimed, AttemptOutcome.DEAD, error="late")], late
+    )
     assert late.lost_leases == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
@@ -234,10 +236,10 @@ def test_disabled_integrations_keep_their_messages(jira, fake_jira):
 def test_backoff_grows_with_jitter_and_honours_retry_after(settings):
     settings.FIXOPS_OUTBOX_BACKOFF_BASE = 10
     settings.FIXOPS_OUTBOX_BACKOFF_MAX = 100
-    first = [drain.backoff_seconds(1) for _ in range(50)]
+    first = [attempts.backoff_seconds(1) for _ in range(50)]
     assert all(5 <= d <= 10 for d in first) and len(set(first)) > 1
-    assert all(50 <= drain.backoff_seconds(8) <= 100 for _ in range(20))  # capped
-    assert drain.backoff_seconds(1, retry_after=300) == 300
+    assert all(50 <= attempts.backoff_seconds(8) <= 100 for _ in range(20))  # capped
+    assert attempts.backoff_seconds(1, retry_after=300) == 300
 
 
 @pytest.mark.django_db(transaction=True)

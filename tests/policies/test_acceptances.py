@@ -268,7 +268,7 @@ def test_rule_path_scope_matches_globs(acme, people):
 
 def test_accepting_closes_the_findings_ticket_and_expiry_reopens_it(acme, people, kev_app):
     from apps.connectors.models import Integration, OutboxMessage
-    from apps.connectors.services import findings_changed
+    from apps.connectors.tickets import findings_changed
 
     gitlab = Integration(
         tenant=acme, kind="gitlab", name="tracker", base_url="https://gitlab.example.com"
