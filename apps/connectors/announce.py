@@ -9,8 +9,9 @@ from django.db import transaction
 
 from apps.connectors import delivery, outbox
 from apps.connectors.base import Ticket
-from apps.connectors.models import Integration, Kind, MessageKind
+from apps.connectors.models import Integration, MessageKind
 from apps.connectors.outbox import NewMessage
+from apps.connectors.registry import Kind
 from apps.tenants.models import Tenant
 
 

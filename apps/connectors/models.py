@@ -12,25 +12,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.connectors.registry import Kind
 from apps.findings.models.finding import Severity
 from apps.tenants.scoping import TenantOwned
 from fixops.platform import keyring
 from fixops.platform.models.breaker import BreakerFields
-
-
-class Kind(models.TextChoices):
-    JIRA = "jira", "Jira"
-    SERVICENOW = "servicenow", "ServiceNow"
-    GITLAB = "gitlab", "GitLab"
-    GITHUB = "github", "GitHub"
-    AZURE_DEVOPS = "azure_devops", "Azure DevOps"
-    SLACK = "slack", "Slack"
-    CONFLUENCE = "confluence", "Confluence"
-
-
-# Trackers open one ticket per finding (or group of findings); chat and wiki kinds carry
-# decisions and notifications only.
-TRACKER_KINDS = frozenset({Kind.JIRA, Kind.SERVICENOW, Kind.GITLAB, Kind.GITHUB, Kind.AZURE_DEVOPS})
 
 
 class Grouping(models.TextChoices):
@@ -44,7 +30,7 @@ class Integration(TenantOwned, BreakerFields):
     breaker's fields, on this row so every worker shares them and the drain's claim can skip
     open integrations; fixops/platform/http/breaker.py)."""
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)  # registry.py lists them
     name = models.CharField(max_length=200)
     base_url = models.URLField(max_length=500)
     # MultiFernet token of the JSON credentials; never shown, never returned by the API.

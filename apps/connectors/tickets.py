@@ -15,7 +15,6 @@ from apps.connectors import delivery, outbox
 from apps.connectors.base import Ticket
 from apps.connectors.delivery import FINDING_COLUMNS, finding_reference, finding_ticket
 from apps.connectors.models import (
-    TRACKER_KINDS,
     UNFINISHED,
     ExternalLink,
     Grouping,
@@ -25,6 +24,7 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.connectors.outbox import NewMessage
+from apps.connectors.registry import TRACKER_KINDS
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Finding, FindingStatus
 
