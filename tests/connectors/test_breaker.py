@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.connectors import drain
 from apps.connectors.models import Integration, MessageStatus, OutboxMessage
+from apps.connectors.services import integration_sync
 from fixops.platform.http import breaker
 from fixops.platform.models.breaker import BreakerState
 from tests.connectors.factories import enqueue_tickets
@@ -115,8 +116,6 @@ def test_nothing_to_probe_leaves_the_breaker_open_and_probe_able(jira):
 
 
 def test_sync_ignores_the_breaker(jira, fake_jira, acme):
-    from apps.connectors.services import integration_sync
-
     enqueue_tickets(jira, 2)
     for _ in range(3):
         breaker.record_failure(_rows(jira.pk), "timeout")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from apps.connectors import attempts, drain
 from apps.connectors.models import (
@@ -20,6 +23,8 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.connectors.outbox import NewMessage, enqueue
+from apps.connectors.tasks import drain_task
+from fixops.celery import app
 from tests.connectors.factories import enqueue_tickets, ticket_message
 
 pytestmark = pytest.mark.django_db
@@ -274,10 +279,6 @@ def test_parallel_claimers_never_take_the_same_message(acme, fake_jira, make_int
 
 
 def test_beat_drains_every_few_seconds(settings):
-    from io import StringIO
-
-    from django.core.management import call_command
-    from django_celery_beat.models import PeriodicTask
 
     call_command("sync_schedules", stdout=StringIO())
     task = PeriodicTask.objects.get(name="drain outbox")
@@ -286,8 +287,6 @@ def test_beat_drains_every_few_seconds(settings):
 
 
 def test_the_drain_task_runs_the_drain(jira, fake_jira):
-    from apps.connectors.tasks import drain_task
-
     enqueue_tickets(jira, 2)
     assert drain_task.run(reason="test")["delivered"] == 2
     assert len(fake_jira.state["issues"]) == 2
@@ -296,8 +295,6 @@ def test_the_drain_task_runs_the_drain(jira, fake_jira):
 def test_the_commit_trigger_never_breaks_the_caller(
     jira, settings, django_capture_on_commit_callbacks
 ):
-    from fixops.celery import app
-
     saved = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
     app.conf.broker_connection_retry_on_startup = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.policies import opa
+from apps.policies.admin import PolicySettingsForm
 from apps.policies.decisions import decision_make
 from apps.policies.models import PolicySettings
 from tests.fakes.opa import FakeOpa
@@ -84,8 +85,6 @@ def test_opa_url_passes_the_outbound_guard(acme):
 
 
 def test_admin_form_refuses_an_unsafe_opa_url(acme):
-    from apps.policies.admin import PolicySettingsForm
-
     form = PolicySettingsForm(
         data={
             "tenant": acme.pk,
