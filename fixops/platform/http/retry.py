@@ -2,7 +2,7 @@
 
 Only idempotent calls (GET of a file, a look-up) are retried here. A call with effects (a POST
 that may have reached the remote) is never retried behind its caller's back: the caller keeps
-a durable record and retries from it (the outbox does).
+a durable record and retries from it (a transactional outbox, for instance).
 """
 
 from __future__ import annotations

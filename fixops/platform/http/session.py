@@ -30,7 +30,7 @@ from fixops.platform.http.errors import PermanentError, Refused, TransientError
 from fixops.platform.http.responses import clip, raise_for_status
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
-USER_AGENT = "FixOps-connector/1.0"
+USER_AGENT = "FixOps/1.0"
 
 
 class _GuardedConnectionMixin:

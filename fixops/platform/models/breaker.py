@@ -1,8 +1,8 @@
 """Circuit-breaker state, in the database so every worker shares it (fixops/platform/http/
 breaker.py runs the state machine).
 
-`BreakerFields` is abstract: a table that already has one row per destination (an integration)
-carries the fields itself, so a claim query can skip open destinations with a join. `Breaker`
+`BreakerFields` is abstract: a table of an upper layer that already has one row per destination
+carries the fields itself, so its own queries can skip open destinations with a join. `Breaker`
 is the platform's own table for callers with no such row, keyed by a string ("opa:host:port").
 """
 
