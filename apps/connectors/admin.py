@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from apps.connectors import breaker
 from apps.connectors.models import (
     UNFINISHED,
     ExternalLink,
@@ -23,6 +22,7 @@ from apps.connectors.models import (
 )
 from apps.connectors.services import (
     INTEGRATION_FIELDS,
+    integration_breaker_reset,
     integration_check_config,
     integration_create,
     integration_sync,
@@ -187,7 +187,7 @@ class IntegrationAdmin(TenantScopedAdmin):
     @admin.action(description="Close the circuit breaker (resume deliveries now)")
     def reset_breaker(self, request, queryset):
         for integration in queryset:
-            breaker.reset(integration.pk)
+            integration_breaker_reset(integration=integration)
         self.message_user(request, f"{queryset.count()} breaker(s) closed.", messages.SUCCESS)
 
 

@@ -2,9 +2,9 @@
 
 The outbox only ever talks to a `Connector`: it builds a `Ticket` (what the remote object
 should say), calls create / update / transition / comment / find_by_reference, stores the
-`RemoteRef` it gets back, and classifies failures by the two error classes below —
-`TransientError` (retry later, honouring `retry_after`) and `PermanentError` (dead letter
-with the vendor's own message).
+`RemoteRef` it gets back, and classifies failures by the two error classes of the platform's
+outbound HTTP (fixops/platform/http/errors.py) — `TransientError` (retry later, honouring
+`retry_after`) and `PermanentError` (dead letter with the vendor's own message).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from fixops.platform.http.errors import PermanentError
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("open", "closed")
@@ -41,35 +43,6 @@ class RemoteRef:
     status: str = ""  # remote status as the vendor names it
     version: int | None = None  # Confluence page version, etc.
     extra: dict = field(default_factory=dict)  # e.g. Slack channel
-
-
-class ConnectorError(Exception):
-    """A connector call failed; `permanent` tells the outbox whether to retry."""
-
-    permanent: ClassVar[bool] = True
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class TransientError(ConnectorError):
-    """5xx, 408, 409, 429, timeouts, dropped connections: worth retrying later."""
-
-    permanent = False
-
-
-class PermanentError(ConnectorError):
-    """Other 4xx (message = vendor's error text), bad configuration, SSRF refusal."""
-
-    permanent = True
 
 
 class Connector(ABC):

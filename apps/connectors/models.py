@@ -12,24 +12,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.connectors.registry import Kind
 from apps.findings.models.finding import Severity
 from apps.tenants.scoping import TenantOwned
 from fixops.platform import keyring
-
-
-class Kind(models.TextChoices):
-    JIRA = "jira", "Jira"
-    SERVICENOW = "servicenow", "ServiceNow"
-    GITLAB = "gitlab", "GitLab"
-    GITHUB = "github", "GitHub"
-    AZURE_DEVOPS = "azure_devops", "Azure DevOps"
-    SLACK = "slack", "Slack"
-    CONFLUENCE = "confluence", "Confluence"
-
-
-# Trackers open one ticket per finding (or group of findings); chat and wiki kinds carry
-# decisions and notifications only.
-TRACKER_KINDS = frozenset({Kind.JIRA, Kind.SERVICENOW, Kind.GITLAB, Kind.GITHUB, Kind.AZURE_DEVOPS})
+from fixops.platform.models.breaker import BreakerFields
 
 
 class Grouping(models.TextChoices):
@@ -38,16 +25,12 @@ class Grouping(models.TextChoices):
     COMPONENT = "component", "One ticket per component and application"
 
 
-class BreakerState(models.TextChoices):
-    CLOSED = "closed", "Closed (delivering)"
-    OPEN = "open", "Open (vendor failing; waiting)"
-    HALF_OPEN = "half_open", "Half-open (probing)"
+class Integration(TenantOwned, BreakerFields):
+    """One configured vendor endpoint of a tenant, with its delivery health (the circuit
+    breaker's fields, on this row so every worker shares them and the drain's claim can skip
+    open integrations; fixops/platform/http/breaker.py)."""
 
-
-class Integration(TenantOwned):
-    """One configured vendor endpoint of a tenant, with its delivery health."""
-
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)  # registry.py lists them
     name = models.CharField(max_length=200)
     base_url = models.URLField(max_length=500)
     # MultiFernet token of the JSON credentials; never shown, never returned by the API.
@@ -58,16 +41,6 @@ class Integration(TenantOwned):
     grouping = models.CharField(max_length=20, choices=Grouping.choices, default=Grouping.FINDING)
     templates = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
-    # Circuit breaker, in the database so every worker shares it (breaker.py).
-    breaker_state = models.CharField(
-        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
-    )
-    breaker_failures = models.PositiveIntegerField(default=0)
-    breaker_opens = models.PositiveIntegerField(default=0)  # consecutive opens: longer waits
-    breaker_until = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

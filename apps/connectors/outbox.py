@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.connectors.models import Integration, MessageKind, OutboxMessage
+from apps.connectors.tasks import drain_task
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ def trigger_drain_after_commit() -> None:
 
 
 def _trigger() -> None:
-    from apps.connectors.tasks import drain_task
-
+    # tasks.py imports the drain only inside its task body, so importing the task module at
+    # the top of this one makes no cycle.
     try:
         drain_task.apply_async(kwargs={"reason": "commit"}, ignore_result=True)
     except Exception:  # noqa: BLE001 - the rows are committed; beat drains them anyway

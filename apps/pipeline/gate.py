@@ -22,7 +22,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from apps.connectors.services import decision_announce
+from apps.connectors.announce import decision_announce
 from apps.evidence.services import bundle_create
 from apps.evidence.tasks import bundle_store_task
 from apps.findings.models import Application, Scan

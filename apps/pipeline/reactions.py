@@ -7,7 +7,8 @@ queues nothing new.
 
 from __future__ import annotations
 
-from apps.connectors.services import findings_changed, notify
+from apps.connectors.announce import notify
+from apps.connectors.tickets import findings_changed
 from apps.findings.writer import TOPIC as FINDING_CHANGED
 from apps.policies.acceptances import ACCEPTANCE_EXPIRED
 from apps.tenants.models import Tenant

@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from apps.connectors.ssrf import UnsafeURL, check_url
 from apps.policies import acceptances, services
 from apps.policies.models import (
     AcceptanceStatus,
@@ -24,6 +23,7 @@ from apps.policies.models import (
 from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
 from apps.tenants.roles import Role
 from fixops.platform.errors import DomainError
+from fixops.platform.http.ssrf import UnsafeURL, check_url
 
 APPROVER_ROLES = {"add": Role.APPROVER, "change": Role.APPROVER, "delete": Role.ADMIN}
 

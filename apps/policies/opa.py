@@ -9,38 +9,42 @@ fails closed exactly as with the in-process engine.
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlsplit
 
 import requests
 
-from apps.connectors.http import GuardedAdapter
-from apps.connectors.ssrf import UnsafeURL
 from apps.policies import engine
 from apps.policies.profiles import policy_view, profile_members
+from fixops.platform.http import breaker
+from fixops.platform.http.errors import OutboundError, Refused
+from fixops.platform.http.session import build_session
 
 TIMEOUT = (3.0, 10.0)
 _uploaded: dict[str, str] = {}  # server URL -> digest uploaded by this process
 _lock = threading.Lock()
-# The tenant chooses the URL: every connection passes the same SSRF guard as the connectors
-# (FIXOPS_OUTBOUND_ALLOWLIST admits an internal OPA), and nothing is retried here.
-_session = requests.Session()
-_session.mount("http://", GuardedAdapter())
-_session.mount("https://", GuardedAdapter())
+# The tenant chooses the URL: every connection passes the SSRF guard (FIXOPS_OUTBOUND_ALLOWLIST
+# admits an internal OPA), and nothing is retried here. A server that keeps failing trips its
+# circuit breaker, so the gates that follow close at once instead of each waiting for a timeout.
+_session = build_session(label="OPA", timeout=TIMEOUT)
+
+
+def _breaker_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"opa:{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"[:200]
 
 
 def _call(method: str, url: str, **kwargs) -> requests.Response:
     try:
-        response = _session.request(method, url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
-    except UnsafeURL as exc:
-        raise engine.EngineError(f"OPA at {url} is refused by the outbound guard: {exc}") from None
-    except requests.RequestException as exc:
-        raise engine.EngineError(f"OPA at {url} is unreachable: {exc.__class__.__name__}") from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("message", "")
-        except ValueError:
-            detail = response.text[:300]
-        raise engine.EngineError(f"OPA answered {response.status_code} to {method}: {detail}")
-    return response
+        with breaker.guarded(_breaker_key(url)):
+            return _session.request(method, url, **kwargs)
+    except Refused as exc:
+        raise engine.EngineError(
+            f"OPA at {url} is refused by the outbound guard: {exc.text}"
+        ) from None
+    except OutboundError as exc:
+        if exc.status is not None:
+            raise engine.EngineError(f"OPA answered {exc.status} to {method}: {exc.text}") from None
+        raise engine.EngineError(f"OPA at {url} is unreachable: {exc}") from None
 
 
 def evaluate(base_url: str, source: str, parameters: dict, document: dict) -> engine.Evaluation:

@@ -261,9 +261,10 @@ FIXOPS_EVIDENCE_MAX_FINDINGS = env.int("FIXOPS_EVIDENCE_MAX_FINDINGS", default=1
 # One GRC export zip holds at most this many bundles (narrow from/to beyond it).
 FIXOPS_EVIDENCE_EXPORT_MAX = env.int("FIXOPS_EVIDENCE_EXPORT_MAX", default=10000)
 
-# Outbound integrations (apps/connectors/ssrf.py): vendor URLs resolving to private, loopback,
-# link-local, metadata, multicast or reserved addresses are refused unless inside one of these
-# CIDRs (comma-separated, e.g. "10.20.0.0/16,fd00:1::/64" for an on-premises Jira).
+# Outbound calls to tenant-chosen URLs (fixops/platform/http/ssrf.py: integrations, OPA): URLs
+# resolving to private, loopback, link-local, metadata, multicast or reserved addresses are
+# refused unless inside one of these CIDRs (comma-separated, e.g. "10.20.0.0/16,fd00:1::/64" for
+# an on-premises Jira).
 FIXOPS_OUTBOUND_ALLOWLIST = env.list("FIXOPS_OUTBOUND_ALLOWLIST", default=[])
 
 # Outbox (apps/connectors/drain.py, docs/connectors.md). A worker claims FIXOPS_OUTBOX_BATCH_SIZE
@@ -281,8 +282,9 @@ FIXOPS_OUTBOX_BACKOFF_MAX = env.float("FIXOPS_OUTBOX_BACKOFF_MAX", default=3600.
 FIXOPS_OUTBOX_MAX_ATTEMPTS = env.int("FIXOPS_OUTBOX_MAX_ATTEMPTS", default=12)
 # POST /integrations/{id}/sync delivers for at most this long inside the request.
 FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.0)
-# Circuit breaker per integration: opens after FIXOPS_BREAKER_THRESHOLD consecutive transient
-# failures for FIXOPS_BREAKER_OPEN_SECONDS (doubling per re-opening, up to the max), then probes.
+# Circuit breaker per destination (each integration, each OPA server; fixops/platform/http/
+# breaker.py): opens after FIXOPS_BREAKER_THRESHOLD consecutive transient failures for
+# FIXOPS_BREAKER_OPEN_SECONDS (doubling per re-opening, up to the max), then probes.
 FIXOPS_BREAKER_THRESHOLD = env.int("FIXOPS_BREAKER_THRESHOLD", default=5)
 FIXOPS_BREAKER_OPEN_SECONDS = env.float("FIXOPS_BREAKER_OPEN_SECONDS", default=30.0)
 FIXOPS_BREAKER_MAX_SECONDS = env.float("FIXOPS_BREAKER_MAX_SECONDS", default=600.0)

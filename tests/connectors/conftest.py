@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from apps.connectors.services import integration_create
 from tests.fakes.fixtures import *  # noqa: F403
 
 
@@ -13,7 +14,6 @@ from tests.fakes.fixtures import *  # noqa: F403
 def make_integration(db) -> Callable:
     """make_integration(tenant, fake, name=..., **fields) -> Integration configured through
     the service (so the SSRF guard and the kind's validation run)."""
-    from apps.connectors.services import integration_create
 
     def make(tenant, fake, *, name: str | None = None, settings: dict | None = None, **fields):
         config = fake.config(**(settings or {}))

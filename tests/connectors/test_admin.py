@@ -9,11 +9,20 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from apps.connectors import breaker, drain
+from apps.connectors import drain
 from apps.connectors.models import Integration, MessageStatus, OutboxMessage
+from fixops.platform.http import breaker
 from tests.connectors.factories import enqueue_tickets
 
 pytestmark = pytest.mark.django_db
+
+
+def _rows(integration_id: int):
+    return Integration.objects.filter(pk=integration_id)
+
+
+def _enabled():
+    return Integration.objects.filter(enabled=True)
 
 
 @pytest.fixture
@@ -55,7 +64,7 @@ def test_integration_pages_show_health_and_never_the_credentials(staff, jira, fa
     other.save()
     enqueue_tickets(jira, 2)
     for _ in range(5):
-        breaker.record_failure(jira.pk, "vendor down")
+        breaker.record_failure(_rows(jira.pk), "vendor down")
     page = staff.get("/admin/connectors/integration/").content.decode()
     assert "acme-jira" in page and "globex-gitlab" not in page
     assert "Open (vendor failing; waiting)" in page
@@ -91,7 +100,7 @@ def test_adding_an_integration_in_the_admin_goes_through_the_checks(staff, acme,
 def test_integration_actions_test_sync_and_reset(staff, jira, fake_jira):
     enqueue_tickets(jira, 1)
     for _ in range(5):
-        breaker.record_failure(jira.pk, "vendor down")
+        breaker.record_failure(_rows(jira.pk), "vendor down")
     url = "/admin/connectors/integration/"
     page = staff.post(
         url, {"action": "test_connection", "_selected_action": [jira.pk]}, follow=True

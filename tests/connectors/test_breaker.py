@@ -8,11 +8,22 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.connectors import breaker, drain
-from apps.connectors.models import BreakerState, Integration, MessageStatus, OutboxMessage
+from apps.connectors import drain
+from apps.connectors.models import Integration, MessageStatus, OutboxMessage
+from apps.connectors.services import integration_sync
+from fixops.platform.http import breaker
+from fixops.platform.models.breaker import BreakerState
 from tests.connectors.factories import enqueue_tickets
 
 pytestmark = pytest.mark.django_db
+
+
+def _rows(integration_id: int):
+    return Integration.objects.filter(pk=integration_id)
+
+
+def _enabled():
+    return Integration.objects.filter(enabled=True)
 
 
 @pytest.fixture
@@ -30,22 +41,22 @@ def _wait_is_over(integration: Integration) -> None:
 
 
 def test_threshold_opens_and_a_success_closes(jira):
-    assert breaker.record_failure(jira.pk, "503") == BreakerState.CLOSED
-    assert breaker.record_failure(jira.pk, "503") == BreakerState.CLOSED
-    assert breaker.record_failure(jira.pk, "503 again") == BreakerState.OPEN
+    assert breaker.record_failure(_rows(jira.pk), "503") == BreakerState.CLOSED
+    assert breaker.record_failure(_rows(jira.pk), "503") == BreakerState.CLOSED
+    assert breaker.record_failure(_rows(jira.pk), "503 again") == BreakerState.OPEN
     jira.refresh_from_db()
     assert jira.breaker_until > timezone.now() + timedelta(seconds=50)
     assert jira.last_error == "503 again" and jira.breaker_opens == 1
-    assert breaker.take_probes() == []  # still waiting
+    assert breaker.take_probes(_enabled(), hold_seconds=120) == []  # still waiting
     _wait_is_over(jira)
-    assert breaker.take_probes() == [jira.pk]
-    assert breaker.take_probes() == []  # one prober at a time
+    assert breaker.take_probes(_enabled(), hold_seconds=120) == [jira.pk]
+    assert breaker.take_probes(_enabled(), hold_seconds=120) == []  # one prober at a time
     jira.refresh_from_db()
     assert jira.breaker_state == BreakerState.HALF_OPEN
-    breaker.record_success(jira.pk)
+    breaker.record_success(_rows(jira.pk))
     jira.refresh_from_db()
     assert jira.breaker_state == BreakerState.CLOSED and jira.breaker_failures == 0
-    assert breaker.record_failure(10**9, "gone") == BreakerState.OPEN  # deleted integration
+    assert breaker.record_failure(_rows(10**9), "gone") == BreakerState.OPEN  # deleted integration
 
 
 def test_a_vendor_outage_opens_the_breaker_loses_nothing_and_delivery_resumes(jira, fake_jira):
@@ -83,7 +94,7 @@ def test_a_vendor_outage_opens_the_breaker_loses_nothing_and_delivery_resumes(ji
 def test_a_probe_answered_with_a_permanent_error_closes_the_breaker(jira, fake_jira):
     enqueue_tickets(jira, 2)
     for _ in range(3):
-        breaker.record_failure(jira.pk, "timeout")
+        breaker.record_failure(_rows(jira.pk), "timeout")
     _wait_is_over(jira)
     fake_jira.fail_next(1, 400)
     stats = drain.drain(budget_seconds=20)
@@ -94,22 +105,20 @@ def test_a_probe_answered_with_a_permanent_error_closes_the_breaker(jira, fake_j
 
 def test_nothing_to_probe_leaves_the_breaker_open_and_probe_able(jira):
     for _ in range(3):
-        breaker.record_failure(jira.pk, "timeout")
+        breaker.record_failure(_rows(jira.pk), "timeout")
     _wait_is_over(jira)
     assert drain.drain(budget_seconds=5).probes == 0
     jira.refresh_from_db()
     assert jira.breaker_state == BreakerState.OPEN and jira.breaker_until <= timezone.now()
-    breaker.reset(jira.pk)
+    breaker.reset(_rows(jira.pk))
     jira.refresh_from_db()
     assert jira.breaker_state == BreakerState.CLOSED
 
 
 def test_sync_ignores_the_breaker(jira, fake_jira, acme):
-    from apps.connectors.services import integration_sync
-
     enqueue_tickets(jira, 2)
     for _ in range(3):
-        breaker.record_failure(jira.pk, "timeout")
+        breaker.record_failure(_rows(jira.pk), "timeout")
     counts = integration_sync(integration=jira)
     assert counts["delivered"] == 2 and counts["pending"] == 0
     jira.refresh_from_db()

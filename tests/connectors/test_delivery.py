@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.connectors import delivery, drain, templates
+from apps.connectors.announce import decision_announce, notify
 from apps.connectors.models import ExternalLink, Integration, MessageKind, OutboxMessage
-from apps.connectors.services import decision_announce, notify
 from apps.findings.models import Finding
 from apps.findings.services import finding_transition
 from apps.pipeline.ingest import scan_submit

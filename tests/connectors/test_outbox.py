@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
-from apps.connectors import drain
+from apps.connectors import attempts, drain
 from apps.connectors.models import (
     AttemptOutcome,
     ExternalLink,
@@ -20,6 +23,8 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.connectors.outbox import NewMessage, enqueue
+from apps.connectors.tasks import drain_task
+from fixops.celery import app
 from tests.connectors.factories import enqueue_tickets, ticket_message
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +158,7 @@ def test_a_dead_workers_lease_expires_and_the_message_is_claimed_again(jira, fak
     dead_worker = drain.worker_id()
     [claimed] = drain.claim(owner=dead_worker, limit=10)
     # The dead worker had called the vendor before dying: the ticket exists, unrecorded.
-    drain.apply(drain._Connectors().get(jira), claimed, None)
+    attempts.apply(attempts.Connectors().get(jira), claimed, None)
     assert drain.claim(owner=drain.worker_id(), limit=10) == []  # leased: nobody else takes it
     OutboxMessage.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     stats = drain.drain(budget_seconds=10)
@@ -165,8 +170,10 @@ def test_a_dead_workers_lease_expires_and_the_message_is_claimed_again(jira, fak
     assert outcomes[0] == (AttemptOutcome.LEASE_EXPIRED, dead_worker)
     assert outcomes[1][0] == AttemptOutcome.DELIVERED
     # The old owner comes back and tries to record: its lease is gone, nothing is overwritten.
-    late = drain.DrainStats()
-    drain._record(dead_worker, [drain.Result(claimed, AttemptOutcome.DEAD, error="late")], late)
+    late = attempts.DrainStats()
+    attempts.record(
+        dead_worker, [attempts.Result(claimed, AttemptOutcome.DEAD, error="late")], late
+    )
     assert late.lost_leases == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
@@ -234,10 +241,10 @@ def test_disabled_integrations_keep_their_messages(jira, fake_jira):
 def test_backoff_grows_with_jitter_and_honours_retry_after(settings):
     settings.FIXOPS_OUTBOX_BACKOFF_BASE = 10
     settings.FIXOPS_OUTBOX_BACKOFF_MAX = 100
-    first = [drain.backoff_seconds(1) for _ in range(50)]
+    first = [attempts.backoff_seconds(1) for _ in range(50)]
     assert all(5 <= d <= 10 for d in first) and len(set(first)) > 1
-    assert all(50 <= drain.backoff_seconds(8) <= 100 for _ in range(20))  # capped
-    assert drain.backoff_seconds(1, retry_after=300) == 300
+    assert all(50 <= attempts.backoff_seconds(8) <= 100 for _ in range(20))  # capped
+    assert attempts.backoff_seconds(1, retry_after=300) == 300
 
 
 @pytest.mark.django_db(transaction=True)
@@ -272,10 +279,6 @@ def test_parallel_claimers_never_take_the_same_message(acme, fake_jira, make_int
 
 
 def test_beat_drains_every_few_seconds(settings):
-    from io import StringIO
-
-    from django.core.management import call_command
-    from django_celery_beat.models import PeriodicTask
 
     call_command("sync_schedules", stdout=StringIO())
     task = PeriodicTask.objects.get(name="drain outbox")
@@ -284,8 +287,6 @@ def test_beat_drains_every_few_seconds(settings):
 
 
 def test_the_drain_task_runs_the_drain(jira, fake_jira):
-    from apps.connectors.tasks import drain_task
-
     enqueue_tickets(jira, 2)
     assert drain_task.run(reason="test")["delivered"] == 2
     assert len(fake_jira.state["issues"]) == 2
@@ -294,8 +295,6 @@ def test_the_drain_task_runs_the_drain(jira, fake_jira):
 def test_the_commit_trigger_never_breaks_the_caller(
     jira, settings, django_capture_on_commit_callbacks
 ):
-    from fixops.celery import app
-
     saved = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
     app.conf.broker_connection_retry_on_startup = False

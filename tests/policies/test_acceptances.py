@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.connectors.models import Integration, OutboxMessage
-from apps.connectors.services import findings_changed
+from apps.connectors.tickets import findings_changed
 from apps.evidence.checkpoints import audit_chain_verify
 from apps.findings.models import Finding, FindingEvent
 from apps.pipeline.gate import decision_make

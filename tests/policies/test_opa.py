@@ -97,3 +97,17 @@ def test_admin_form_refuses_an_unsafe_opa_url(acme):
     )
     assert not form.is_valid()
     assert "opa_url" in form.errors
+
+
+def test_a_failing_opa_trips_its_breaker(acme, fake_opa, settings):
+    """After repeated failures the gate closes without waiting on the server again."""
+    settings.FIXOPS_BREAKER_THRESHOLD = 2
+    app = ApplicationFactory(tenant=acme)
+    PolicySettings.objects.create(tenant=acme, opa_url=fake_opa.url)
+    fake_opa.down()
+    for _ in range(2):
+        assert decision_make(tenant=acme, application=app).outcome == "BLOCK"
+    seen = len(fake_opa.requests)
+    decision = decision_make(tenant=acme, application=app)
+    assert decision.outcome == "BLOCK" and "circuit breaker open" in decision.error
+    assert len(fake_opa.requests) == seen

@@ -7,7 +7,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, inline_ser
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.connectors.models import Grouping, Kind
+from apps.connectors.models import Grouping
+from apps.connectors.registry import Kind
 from apps.connectors.selectors import (
     integration_get,
     integration_health,

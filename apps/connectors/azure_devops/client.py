@@ -13,9 +13,11 @@ from urllib.parse import quote
 import requests
 
 from apps.connectors.azure_devops import mapping
-from apps.connectors.base import Connector, PermanentError, RemoteRef, Ticket, check_status
-from apps.connectors.http import build_session, json_body
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.text import to_html
+from fixops.platform.http.errors import PermanentError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 API_VERSION = "7.1"
 PATCH_JSON = "application/json-patch+json"

@@ -15,16 +15,11 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from apps.connectors.base import (
-    Connector,
-    PermanentError,
-    RemoteRef,
-    Ticket,
-    TransientError,
-    check_status,
-)
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.confluence import mapping
-from apps.connectors.http import build_session, json_body
+from fixops.platform.http.errors import PermanentError, TransientError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 EXPAND = "version,metadata.labels"
 

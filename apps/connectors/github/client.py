@@ -13,9 +13,11 @@ import re
 from typing import ClassVar
 from urllib.parse import quote
 
-from apps.connectors.base import Connector, PermanentError, RemoteRef, Ticket, check_status
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.github import mapping
-from apps.connectors.http import build_session, json_body
+from fixops.platform.http.errors import PermanentError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")

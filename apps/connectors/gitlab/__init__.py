@@ -1,5 +1,1 @@
 """GitLab issues connector."""
-
-from apps.connectors.gitlab.client import GitLabConnector
-
-__all__ = ["GitLabConnector"]

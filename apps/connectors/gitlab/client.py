@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.gitlab import mapping
-from apps.connectors.http import build_session, json_body
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 
 class GitLabConnector(Connector):

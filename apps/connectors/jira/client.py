@@ -10,15 +10,11 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from apps.connectors.base import (
-    Connector,
-    PermanentError,
-    RemoteRef,
-    Ticket,
-    check_status,
-)
-from apps.connectors.http import build_session, json_body
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.jira import mapping
+from fixops.platform.http.errors import PermanentError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 DEPLOYMENTS = ("cloud", "datacenter")
 PAGE_SIZE = 50

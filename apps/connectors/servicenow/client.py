@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from apps.connectors.base import Connector, PermanentError, RemoteRef, Ticket, check_status
-from apps.connectors.http import build_session, json_body
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.servicenow import mapping
+from fixops.platform.http.errors import PermanentError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.session import build_session
 
 _SAFE_REFERENCE = re.compile(r"^[A-Za-z0-9._:-]+$")
 _SAFE_TABLE = re.compile(r"^[a-z0-9_]+$")

@@ -20,17 +20,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from apps.connectors.base import (
-    Connector,
-    PermanentError,
-    RemoteRef,
-    Ticket,
-    TransientError,
-    check_status,
-)
-from apps.connectors.http import build_session, json_body, retry_after_from
+from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.slack import mapping
 from apps.connectors.text import clip, slack_escape
+from fixops.platform.http.errors import PermanentError, TransientError
+from fixops.platform.http.responses import json_body
+from fixops.platform.http.retry import retry_after_from
+from fixops.platform.http.session import build_session
 
 AUTH_ERRORS = frozenset(
     {

@@ -7,15 +7,18 @@ limit is enforced while streaming, not trusted from Content-Length), ride out a 
 not re-download an unchanged file (If-None-Match / If-Modified-Since from the last success;
 304 means unchanged). `file://` URLs and local paths go through the same size check and
 hashing, for `manage.py refresh_feed --file` and air-gapped installs.
+
+HTTP goes through the platform's outbound client (fixops/platform/http/): its timeouts, error
+mapping and retry loop (which also honours a mirror's Retry-After). The SSRF guard is off and
+redirects are followed: feed URLs come from the operator's settings, not from a tenant, and an
+internal mirror on a private address is a supported set-up.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,8 +26,9 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from apps.intel.feeds import FeedError
-
-logger = logging.getLogger(__name__)
+from fixops.platform.http.errors import PermanentError, TransientError
+from fixops.platform.http.retry import retry_after_from, with_retries
+from fixops.platform.http.session import GuardedSession, build_session
 
 CHUNK_BYTES = 1024 * 1024
 CONNECT_TIMEOUT = 10.0  # seconds; capped by the read timeout when that is smaller
@@ -132,47 +136,41 @@ def _fetch_http(
     retries: int,
     backoff: float,
 ) -> Download:
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     timeouts = (min(CONNECT_TIMEOUT, timeout), timeout)
-    with requests.Session() as session:
-        for attempt in range(retries + 1):
-            try:
-                return _attempt(session, url, headers, timeouts, max_bytes)
-            except _Retryable as exc:
-                if attempt == retries:
-                    raise DownloadError(f"{url}: {exc} (after {attempt + 1} attempts)") from None
-                delay = backoff * 2**attempt
-                logger.warning(
-                    "feed download failed, retrying",
-                    extra={"url": url, "error": str(exc), "attempt": attempt + 1},
-                )
-                time.sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+    calls = 0
+
+    def attempt() -> Download:
+        nonlocal calls
+        calls += 1
+        return _attempt(session, url, max_bytes)
+
+    session = build_session(
+        label=url,
+        timeout=timeouts,
+        headers=headers,
+        ssrf_guard=False,
+        follow_redirects=True,
+        map_status=False,
+    )
+    with session:
+        try:
+            return with_retries(attempt, retries=retries, backoff=backoff, label="feed download")
+        except TransientError as exc:
+            raise DownloadError(f"{url}: {exc.text} (after {calls} attempts)") from None
 
 
-class _Retryable(Exception):
-    """A failure worth another attempt: network trouble, timeouts, 5xx, 429."""
-
-
-def _attempt(
-    session: requests.Session,
-    url: str,
-    headers: dict[str, str],
-    timeouts: tuple[float, float],
-    max_bytes: int,
-) -> Download:
+def _attempt(session: GuardedSession, url: str, max_bytes: int) -> Download:
     try:
-        response = session.get(url, headers=headers, timeout=timeouts, stream=True)
-    except requests.Timeout as exc:
-        raise _Retryable(f"timed out ({type(exc).__name__})") from None
-    except requests.ConnectionError as exc:
-        raise _Retryable(f"connection failed ({type(exc).__name__}: {exc})") from None
-    except requests.RequestException as exc:
-        raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
+        response = session.get(url, stream=True)
+    except TransientError as exc:
+        raise TransientError(str(exc), text=_transport_reason(exc)) from None
+    except PermanentError as exc:
+        raise DownloadError(str(exc)) from None
     with response:
         if response.status_code == 304:
             return Download(
@@ -183,7 +181,12 @@ def _attempt(
                 not_modified=True,
             )
         if response.status_code in RETRY_STATUSES:
-            raise _Retryable(f"HTTP {response.status_code}")
+            raise TransientError(
+                f"HTTP {response.status_code}",
+                status=response.status_code,
+                retry_after=retry_after_from(response),
+                text=f"HTTP {response.status_code}",
+            )
         if response.status_code != 200:
             raise DownloadError(f"{url}: HTTP {response.status_code} {response.reason}")
         declared = response.headers.get("Content-Length", "")
@@ -200,6 +203,13 @@ def _attempt(
             etag=response.headers.get("ETag", ""),
             last_modified=response.headers.get("Last-Modified", ""),
         )
+
+
+def _transport_reason(exc: TransientError) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, requests.Timeout):
+        return f"timed out ({type(cause).__name__})"
+    return f"connection failed ({type(cause).__name__ if cause else 'error'}: {exc})"
 
 
 def _stream_to_temp(response: requests.Response, url: str, max_bytes: int) -> tuple[Path, str, int]:
@@ -221,10 +231,12 @@ def _stream_to_temp(response: requests.Response, url: str, max_bytes: int) -> tu
                 handle.write(block)
     except requests.Timeout as exc:
         path.unlink(missing_ok=True)
-        raise _Retryable(f"timed out while reading ({type(exc).__name__})") from None
+        reason = f"timed out while reading ({type(exc).__name__})"
+        raise TransientError(reason, text=reason) from None
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
         path.unlink(missing_ok=True)
-        raise _Retryable(f"connection broken while reading ({type(exc).__name__})") from None
+        reason = f"connection broken while reading ({type(exc).__name__})"
+        raise TransientError(reason, text=reason) from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -29,20 +29,44 @@ from mozilla_django_oidc.utils import (
 from apps.tenants.sso.config import OidcProviderConfig, oidc_providers
 from apps.tenants.sso.mapping import groups_from
 from apps.tenants.sso.provisioning import SsoError, SsoProfile, SsoResult, sso_sign_in
+from fixops.platform.http.errors import OutboundError
+from fixops.platform.http.session import GuardedSession, build_session
 
 logger = logging.getLogger(__name__)
 
 BACKEND_PATH = "apps.tenants.sso.oidc.OidcBackend"
 
 
+def _session() -> GuardedSession:
+    """The platform's outbound client for calls to the identity provider.
+
+    The provider's URLs come from the operator's settings, not from a tenant, and an on-premises
+    IdP on a private address is the usual set-up: no SSRF guard, and redirects are followed as
+    IdPs expect. Statuses are read here, so the IdP's own error text reaches the message."""
+    timeout = (settings.OIDC_TIMEOUT, settings.OIDC_TIMEOUT)
+    return build_session(
+        label="identity provider",
+        timeout=timeout,
+        ssrf_guard=False,
+        follow_redirects=True,
+        map_status=False,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    """The name of what went wrong underneath the client's error (ConnectTimeout, …)."""
+    return type(exc.__cause__ if isinstance(exc, OutboundError) and exc.__cause__ else exc).__name__
+
+
 def _get_json(url: str) -> dict:
     try:
-        response = requests.get(url, timeout=settings.OIDC_TIMEOUT)
+        with _session() as session:
+            response = session.get(url)
         response.raise_for_status()
         body = response.json()
-    except (requests.RequestException, ValueError) as exc:
+    except (OutboundError, requests.HTTPError, ValueError) as exc:
         raise SsoError(
-            f"The identity provider could not be reached ({type(exc).__name__}).",
+            f"The identity provider could not be reached ({_reason(exc)}).",
             code="sso_idp_unreachable",
         ) from None
     if not isinstance(body, dict):
@@ -195,15 +219,11 @@ class OidcBackend(OIDCAuthenticationBackend):
         if self.provider.token_auth == "client_secret_basic":  # noqa: S105 - a method name
             auth = (payload["client_id"], payload.pop("client_secret"))
         try:
-            response = requests.post(
-                self.OIDC_OP_TOKEN_ENDPOINT,
-                data=payload,
-                auth=auth,
-                timeout=settings.OIDC_TIMEOUT,
-            )
-        except requests.RequestException as exc:
+            with _session() as session:
+                response = session.post(self.OIDC_OP_TOKEN_ENDPOINT, data=payload, auth=auth)
+        except OutboundError as exc:
             raise SsoError(
-                f"The identity provider could not be reached ({type(exc).__name__}).",
+                f"The identity provider could not be reached ({_reason(exc)}).",
                 code="sso_idp_unreachable",
             ) from None
         if response.status_code != 200:
@@ -224,14 +244,14 @@ class OidcBackend(OIDCAuthenticationBackend):
         if not self.OIDC_OP_USER_ENDPOINT or not access_token:
             return {}
         try:
-            response = requests.get(
-                self.OIDC_OP_USER_ENDPOINT,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=settings.OIDC_TIMEOUT,
-            )
+            with _session() as session:
+                response = session.get(
+                    self.OIDC_OP_USER_ENDPOINT,
+                    headers={"Authorization": f"Bearer {access_token}"},
+                )
             response.raise_for_status()
             info = response.json()
-        except (requests.RequestException, ValueError):
+        except (OutboundError, requests.HTTPError, ValueError):
             raise SsoError(
                 "The identity provider's userinfo failed.", code="sso_idp_error"
             ) from None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import PermanentError, Ticket
-from apps.connectors.registry import validate_config
+from apps.connectors.base import RemoteRef, Ticket
+from apps.connectors.registry import connector_for, validate_config
+from fixops.platform.http.errors import PermanentError
 from tests.fakes.azure_devops import FakeAzureDevOps
 from tests.fakes.fixtures import connector
 
@@ -75,8 +76,6 @@ def test_stale_rev_is_read_again_once(fake_azure_devops):
 
 
 def test_missing_item(fake_azure_devops):
-    from apps.connectors.base import RemoteRef
-
     with pytest.raises(PermanentError, match="TF401232: Work item 999 does not exist"):
         connector(fake_azure_devops).comment(RemoteRef(id="999"), "x")
 
@@ -84,7 +83,6 @@ def test_missing_item(fake_azure_devops):
 def test_sign_in_page_is_rejected_credentials():
     with FakeAzureDevOps(sign_in_page=True) as fake:
         cfg = fake.config()
-        from apps.connectors.registry import connector_for
 
         ado = connector_for(
             "azure_devops",

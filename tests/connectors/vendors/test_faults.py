@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import PermanentError, Ticket, TransientError
-from apps.connectors.registry import connector_for
+from apps.connectors.base import Ticket
+from apps.connectors.registry import KINDS, connector_for
+from fixops.platform.http.errors import PermanentError, TransientError
 from tests.fakes.azure_devops import FakeAzureDevOps
 from tests.fakes.confluence import FakeConfluence
 from tests.fakes.fixtures import connector
@@ -28,6 +29,8 @@ FAKES = {
     "confluence-cloud": lambda: FakeConfluence(deployment="cloud"),
     "confluence-dc": lambda: FakeConfluence(deployment="datacenter"),
 }
+
+
 TICKET = Ticket(reference="fixops-f-500", title="Outage drill", body="body", severity="high")
 
 
@@ -122,3 +125,7 @@ def test_connection_to_a_private_address_is_refused(fake, settings):
     with pytest.raises(PermanentError, match="SSRF guard.*127.0.0.1 is a loopback address"):
         connector(fake).create(TICKET)
     assert fake.requests == []
+
+
+def test_every_registered_kind_has_a_fake():
+    assert {name.split("-")[0] for name in FAKES} == set(KINDS)

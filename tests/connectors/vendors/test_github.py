@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import PermanentError, Ticket, TransientError
+from apps.connectors.base import Ticket
 from apps.connectors.registry import validate_config
+from fixops.platform.http.errors import PermanentError, TransientError
 from tests.fakes.fixtures import connector
 
 TICKET = Ticket(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import PermanentError, RemoteRef, Ticket
+from apps.connectors.base import RemoteRef, Ticket
 from apps.connectors.registry import validate_config
+from fixops.platform.http.errors import PermanentError
 from tests.fakes.fixtures import connector
 from tests.fakes.jira import FakeJira
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from apps.connectors.base import PermanentError, RemoteRef, Ticket, TransientError
-from apps.connectors.registry import validate_config
+from apps.connectors.base import RemoteRef, Ticket
+from apps.connectors.registry import connector_for, validate_config
+from fixops.platform.http.errors import PermanentError, TransientError
 from tests.fakes.fixtures import connector
 
 TICKET = Ticket(
@@ -105,8 +106,6 @@ def test_webhook_mode(fake_slack):
 
 
 def test_webhook_errors(fake_slack):
-    from apps.connectors.registry import connector_for
-
     def hook(path):
         return connector_for(
             "slack",

@@ -1,4 +1,4 @@
-"""The SSRF guard: configuration-time check_url and the connection-time check in http.py."""
+"""The SSRF guard: configuration-time check_url and the connection-time check in session.py."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from apps.connectors import ssrf
-from apps.connectors.base import PermanentError, TransientError
-from apps.connectors.http import build_session
-from apps.connectors.ssrf import UnsafeURL, check_address, check_url
+from fixops.platform.http import ssrf
+from fixops.platform.http.errors import PermanentError, TransientError
+from fixops.platform.http.session import build_session
+from fixops.platform.http.ssrf import UnsafeURL, check_address, check_url
 from tests.fakes.base import FakeServer, json_response
 
 

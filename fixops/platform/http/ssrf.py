@@ -1,8 +1,8 @@
-"""Server-side request forgery guard for integration URLs.
+"""Server-side request forgery guard for outbound URLs.
 
-`check_url` runs when an integration is configured; `check_address` runs again on every
-address a connection is about to be made to (apps/connectors/http.py), so a DNS answer that
-changes between the two (DNS rebinding) is still refused.
+`check_url` runs when a tenant configures a URL; `check_address` runs again on every address a
+connection is about to be made to (session.py), so a DNS answer that changes between the two
+(DNS rebinding) is still refused.
 
 Refused unless inside a CIDR of settings.FIXOPS_OUTBOUND_ALLOWLIST: every address that is not
 globally routable — private, loopback, link-local (including the 169.254.169.254 cloud metadata

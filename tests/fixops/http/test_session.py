@@ -1,15 +1,18 @@
-"""The shared transport: Retry-After parsing, vendor error text, no retries, timeouts."""
+"""The platform's outbound client: Retry-After parsing, error text, no retries, timeouts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 import requests
 
-from apps.connectors.base import ConnectorError, PermanentError, TransientError
-from apps.connectors.http import build_session, parse_retry_after, vendor_error_text
+from fixops.platform.http.errors import OutboundError, PermanentError, TransientError
+from fixops.platform.http.responses import error_text, json_body
+from fixops.platform.http.retry import parse_retry_after, with_retries
+from fixops.platform.http.session import build_session
 from tests.fakes.base import FakeServer, Response, json_response
 
 
@@ -32,7 +35,7 @@ def test_parse_retry_after():
 def _response(status: int, body, content_type="application/json") -> requests.Response:
     response = requests.Response()
     response.status_code = status
-    response._content = body if isinstance(body, bytes) else __import__("json").dumps(body).encode()
+    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
     response.headers["Content-Type"] = content_type
     return response
 
@@ -68,13 +71,13 @@ def _response(status: int, body, content_type="application/json") -> requests.Re
         ([1, 2], "1; 2"),
     ],
 )
-def test_vendor_error_text_shapes(body, text):
-    assert vendor_error_text(_response(400, body)) == text
+def test_error_text_shapes(body, text):
+    assert error_text(_response(400, body)) == text
 
 
-def test_vendor_error_text_plain_and_long():
-    assert vendor_error_text(_response(404, b"no_service", "text/html")) == "no_service"
-    long = vendor_error_text(_response(500, b"x" * 2000, "text/plain"))
+def test_error_text_plain_and_long():
+    assert error_text(_response(404, b"no_service", "text/html")) == "no_service"
+    long = error_text(_response(500, b"x" * 2000, "text/plain"))
     assert len(long) == 500 and long.endswith("…")
 
 
@@ -133,7 +136,6 @@ def test_tls_failure_is_permanent():
 
 
 def test_json_body_and_other_4xx():
-    from apps.connectors.http import json_body
 
     with _Flaky() as fake:
         session = build_session(label="t", timeout=(1, 1))
@@ -142,6 +144,26 @@ def test_json_body_and_other_4xx():
             json_body(session.get(f"{fake.url}/html"), label="t")
         with pytest.raises(PermanentError, match="t: HTTP 418 on GET /teapot: I'm a teapot") as err:
             session.get(f"{fake.url}/teapot")
-        assert err.value.status == 418 and isinstance(err.value, ConnectorError)
+        assert err.value.status == 418 and isinstance(err.value, OutboundError)
         with pytest.raises(PermanentError, match="invalid request"):
             session.get("http://")
+
+
+def test_with_retries_honours_retry_after_and_gives_up():
+    waits: list[float] = []
+    answers = iter([TransientError("503", retry_after=7.0), TransientError("503"), "done"])
+
+    def call():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert with_retries(call, retries=3, backoff=0.5, label="t", sleep=waits.append) == "done"
+    assert 7.0 <= waits[0] <= 7.7 and 1.0 <= waits[1] <= 1.1  # Retry-After, then 0.5 * 2
+    with pytest.raises(TransientError):
+        with_retries(call_failing, retries=1, backoff=0, label="t", sleep=waits.append)
+
+
+def call_failing():
+    raise TransientError("down")
