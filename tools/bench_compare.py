@@ -320,7 +320,7 @@ def _show(value: float | None) -> str:
     if value is None:
         return "n/a"
     size = abs(value)
-    if size >= 1000:
+    if float(value).is_integer() or size >= 1000:
         return f"{value:,.0f}"
     if size >= 100:
         return f"{value:.1f}"

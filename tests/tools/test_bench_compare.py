@@ -109,3 +109,18 @@ def test_table_aligns_columns_and_marks_regressions():
     assert header.split() == ["benchmark", "figure", "unit", "base", "new", "change"]
     assert set(rule.replace(" ", "")) == {"-"}
     assert row.split() == ["x", "x.rate", "rows/s", "180,000", "150,000", "-16.7%", "WORSE", ">10%"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "n/a"),
+        (16.0, "16"),
+        (153694.4, "153,694"),
+        (357.7, "357.7"),
+        (5.014, "5.01"),
+        (0.2642, "0.264"),
+    ],
+)
+def test_numbers_are_shown_to_a_useful_precision(value, shown):
+    assert bench_compare._show(value) == shown
