@@ -9,7 +9,7 @@ STAMP := $(VENV)/.fixops-deps
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench migrate shell sync-schedules requirements up down check-deploy
+.PHONY: help install run test lint format bench bench-compare migrate shell sync-schedules requirements up down check-deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,11 @@ format: $(STAMP) ## Format and auto-fix
 
 bench: $(STAMP) ## Run the benchmarks in tests/bench (prints figures; not part of make test)
 	$(PY) -m pytest tests/bench -p no:randomly -s -q -o addopts="" --ds=fixops.settings.test $(PYTEST_ARGS)
+
+RUNS ?= 3
+bench-compare: $(STAMP) ## Benchmarks of BASE=<rev> vs this tree, interleaved [BENCH=files] [RUNS=3]
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH=tests/bench/test_bench_x.py ...] [RUNS=3]"; exit 2; }
+	$(PY) tools/bench_compare.py --runs $(RUNS) $(BASE) $(BENCH)
 
 migrate: $(STAMP) ## Apply database migrations
 	$(PY) manage.py migrate

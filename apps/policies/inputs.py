@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus, Scan
-from apps.findings.parsers.sarif import IAC_TOOLS, SECRET_TOOLS
+from apps.findings.parsers.sarif.taxonomy import IAC_TOOLS, SECRET_TOOLS
 from apps.intel.models import FeedStatus
 from apps.policies.models import AcceptanceScope, AcceptanceStatus, PolicySettings, RiskAcceptance
 from apps.policies.profiles import (

@@ -12,6 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.tenants.services import api_token_issue
+from tests.bench.figures import figure
 from tests.tenants.factories import TenantFactory
 
 N = 500
@@ -47,3 +48,6 @@ def test_bench_authenticated_request_vs_bare_lookup():
         f"{N / baseline:,.0f} per s ({baseline / N * 1000:.3f} ms); "
         f"ratio {measured / baseline:.1f}x"
     )
+    figure("api_auth.request", measured / N * 1000, "ms", better="lower")
+    figure("api_auth.select_baseline", baseline / N * 1000, "ms", better="lower")
+    figure("api_auth.ratio", measured / baseline, "x", better="lower")

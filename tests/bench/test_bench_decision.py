@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.findings.models import Finding
 from apps.pipeline.gate import decision_make
 from apps.policies.inputs import _COLUMNS, SLA_START_SECONDS
+from tests.bench.figures import figure
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
 
@@ -106,6 +107,11 @@ def test_bench_decision_latency(n):
         + f"  baseline (read the same rows, one query) median {statistics.median(floor):.1f} ms; "
         f"gate p50 = {_pct(totals, 0.5) / statistics.median(floor):.1f}x baseline"
     )
+    figure(f"decision_{n}.total_p50", _pct(totals, 0.5), "ms", better="lower")
+    figure(f"decision_{n}.total_p95", _pct(totals, 0.95), "ms", better="lower")
+    for key, values in parts.items():
+        figure(f"decision_{n}.{key}_p50", _pct(values, 0.5), "ms", better="lower")
+    figure(f"decision_{n}.read_baseline", statistics.median(floor), "ms", better="lower")
 
 
 def test_bench_engine_floor():
@@ -155,3 +161,7 @@ def test_bench_engine_floor():
         f"default pack {full:.1f} ms; converting all 1,000 as detailed findings instead: "
         f"{convert_all:.1f} ms"
     )
+    figure("engine_floor.input_conversion", convert, "ms", better="lower")
+    figure("engine_floor.empty_policy", bare, "ms", better="lower")
+    figure("engine_floor.default_pack", full, "ms", better="lower")
+    figure("engine_floor.convert_all_detailed", convert_all, "ms", better="lower")

@@ -21,6 +21,7 @@ from django.db import connection
 from apps.findings.models import Finding
 from apps.intel.feeds.epss import epss_load, epss_parse
 from apps.intel.models import EpssHistory, Vulnerability
+from tests.bench.figures import figure
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
 
@@ -124,6 +125,10 @@ def test_bench_epss_300k(tmp_path):
         f"{second_s / baseline:.1f}x COPY; {second.events:,} threshold events, "
         f"{len(second.changed):,} CVEs to re-score"
     )
+    figure("epss.copy_baseline", ROWS / baseline, "rows/s", better="higher")
+    figure("epss.read_validate", ROWS / parse_s, "rows/s", better="higher")
+    figure("epss.day1_load", ROWS / first_s, "rows/s", better="higher")
+    figure("epss.day2_load", ROWS / second_s, "rows/s", better="higher")
     assert first.row_count == second.row_count == ROWS
     assert Vulnerability.objects.filter(epss_score__isnull=False).count() == ROWS
     assert EpssHistory.objects.count() == 2 * FINDINGS

@@ -19,6 +19,7 @@ from apps.evidence.keys import ED25519, generate, private_pem
 from apps.evidence.models import EvidenceBundle
 from apps.evidence.services import bundle_store, evidence_envelope, evidence_verify, keyring
 from apps.evidence.signing import verify_envelope
+from tests.bench.figures import figure
 from tests.evidence.factories import make_bundle, make_decision, policy_version
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
@@ -130,3 +131,10 @@ def test_bench_evidence(settings, tmp_path):
         f"\n  envelope size: median {sizes[n // 2]:,} B (max {sizes[-1]:,} B); "
         f"stored (Fernet) median {stored[n // 2]:,} B"
     )
+    figure("evidence.build", half / build, "bundles/s", better="higher")
+    figure("evidence.build_commit_each", (n - half) / build_commit, "bundles/s", better="higher")
+    figure("evidence.sign_only_baseline", n / sign_floor, "signatures/s", better="higher")
+    figure("evidence.write_only_baseline", n / write_floor, "files/s", better="higher")
+    figure("evidence.verify_offline", n / verify_offline, "bundles/s", better="higher")
+    figure("evidence.verify_service", n / verify_full, "bundles/s", better="higher")
+    figure("evidence.envelope_median", sizes[n // 2], "B", better="lower")

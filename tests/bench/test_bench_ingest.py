@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.pipeline.ingest import scan_submit
+from tests.bench.figures import figure
 from tests.bench.generate import cyclonedx_file, sarif_file
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
@@ -122,6 +123,13 @@ def test_bench_sarif_100k(tmp_path, settings):
     )
     print(f"  SQL statements for 1,000 results: {small_q} (100,000: {first_q})")
     print(f"  peak RSS of the process: {_rss_mb():.0f} MB")
+    figure("sarif_100k.copy_baseline", n / baseline, "rows/s", better="higher")
+    figure("sarif_100k.first_import", n / first_s, "results/s", better="higher")
+    figure("sarif_100k.first_import_sql", first_q, "statements", better="lower")
+    figure("sarif_100k.reimport_churn", n / second_s, "results/s", better="higher")
+    figure("sarif_100k.reimport_churn_sql", second_q, "statements", better="lower")
+    figure("sarif_100k.small_import_sql", small_q, "statements", better="lower")
+    figure("sarif_100k.peak_rss", _rss_mb(), "MB", better="lower")
     assert counts["findings_new"] == n  # a benchmark that imported nothing measured nothing
 
 
@@ -136,4 +144,7 @@ def test_bench_cyclonedx_20k_50k(tmp_path, settings):
         f"{50_000 / seconds:,.0f} findings/s, {queries} SQL statements; {counts}; "
         f"peak RSS {_rss_mb():.0f} MB"
     )
+    figure("cyclonedx_50k.import", 50_000 / seconds, "findings/s", better="higher")
+    figure("cyclonedx_50k.import_sql", queries, "statements", better="lower")
+    figure("cyclonedx_50k.peak_rss", _rss_mb(), "MB", better="lower")
     assert counts["findings_new"] == 50_000

@@ -26,6 +26,7 @@ from apps.findings.models import Component, Finding, Occurrence
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.osv_match import match_application_components, match_components
 from fixops.platform import bulk
+from tests.bench.figures import figure
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
 
@@ -141,13 +142,15 @@ def _sbom(app) -> None:
     )
 
 
-def _timed(label: str, call):
+def _timed(label: str, name: str, call):
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as queries:
         out = call()
     seconds = time.perf_counter() - started
     statements = [q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     print(f"  {label}: {seconds:.2f} s, {len(statements)} SQL statements")
+    figure(f"osv.{name}", seconds, "s", better="lower")
+    figure(f"osv.{name}_sql", len(statements), "statements", better="lower")
     return out, seconds
 
 
@@ -155,25 +158,30 @@ def test_bench_osv_match(tmp_path):
     export = _export(tmp_path / "all.zip")
     print(f"\nOSV: {ADVISORIES} advisories ({export.stat().st_size / 1e6:.1f} MB zip), SBOM of")
     print(f"{COMPONENTS} components")
-    result, load_s = _timed("load (validate + store)", lambda: osv_feed_load(path=str(export)))
+    result, load_s = _timed(
+        "load (validate + store)", "load", lambda: osv_feed_load(path=str(export))
+    )
     assert result.advisories == ADVISORIES and result.skipped_count == 0
 
     tenant = TenantFactory(slug="bench-osv")
     app = ApplicationFactory(tenant=tenant, name="bench-osv")
     _sbom(app)
 
-    stats, match_s = _timed("match (first)", lambda: match_application_components(app.id))
+    stats, match_s = _timed(
+        "match (first)", "match_first", lambda: match_application_components(app.id)
+    )
     print(f"    {stats}")
     findings = Finding.objects.filter(application=app).count()
     assert findings == stats["findings_new"] > 0
     assert Occurrence.objects.filter(application=app, tool="osv").count() == findings
 
-    again, rematch_s = _timed("match (again, nothing new)", match_components)
+    again, rematch_s = _timed("match (again, nothing new)", "match_again", match_components)
     assert again["findings_new"] == 0 and again["findings_existing"] == findings
 
     changed = [f"PYSEC-2099-{i}" for i in range(0, ADVISORIES, 50)]
     by_advisory, _ = _timed(
         f"re-match {len(changed)} changed advisories",
+        "rematch_changed",
         lambda: match_components(advisory_ids=changed),
     )
     assert by_advisory["findings_new"] == 0

@@ -26,6 +26,7 @@ from apps.connectors.models import MessageStatus, OutboxMessage
 from apps.connectors.registry import connector_for
 from apps.connectors.services import integration_create
 from fixops.celery import app as celery_app
+from tests.bench.figures import figure
 from tests.connectors.factories import enqueue_tickets
 from tests.connectors.workers import Broker, wait_until
 from tests.fakes.gitlab import FakeGitLab
@@ -166,4 +167,9 @@ def test_bench_outbox_drain(redis_url, tmp_path, settings):
         f"  duplicates at the vendor: {duplicates}; tickets {len(per_reference)}; "
         f"attempts > 1: {sum(1 for a in attempts if a > 1)}; outbox table {size}"
     )
+    figure("outbox.direct_baseline", baseline, "calls/s", better="higher")
+    figure("outbox.backlog", N / backlog_seconds, "msg/s", better="higher")
+    figure("outbox.steady", N / steady_seconds, "msg/s", better="higher")
+    figure("outbox.latency_p50", _percentile(latencies, 50), "s", better="lower")
+    figure("outbox.latency_p95", _percentile(latencies, 95), "s", better="lower")
     assert duplicates == 0 and len(per_reference) == 2 * N

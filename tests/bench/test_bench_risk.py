@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.intel.scoring import risk_refresh
 from apps.pipeline.ingest import scan_submit
+from tests.bench.figures import figure
 from tests.bench.generate import cyclonedx_file
 from tests.findings.factories import ApplicationFactory
 from tests.tenants.factories import TenantFactory
@@ -74,4 +75,8 @@ def test_bench_rescore_100k(tmp_path, settings):
         f"{len(queries.captured_queries)} SQL statements; bare COPY+UPDATE baseline "
         f"{baseline:.2f} s; ratio {seconds / baseline:.1f}x"
     )
+    figure("risk.rescore", written / seconds, "findings/s", better="higher")
+    figure("risk.rescore_sql", len(queries.captured_queries), "statements", better="lower")
+    figure("risk.copy_update_baseline", baseline, "s", better="lower")
+    figure("risk.ratio", seconds / baseline, "x", better="lower")
     assert written == n
