@@ -1,4 +1,5 @@
-"""The digests of a decision's inputs: what its evidence statement names as subjects.
+"""The digests of a decision's inputs: what its evidence statement names as subjects, and how
+documents and policies are digested.
 
 Each scan's raw report (sha256 of the uploaded bytes), the policy version (sha256 of its
 canonical source and parameters) and the policy input document. The gate signs these; evidence
@@ -7,10 +8,25 @@ verification recomputes them from the rows, so an edited row no longer matches w
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from apps.policies.engine import document_digest, policy_digest
 from apps.policies.models import Decision
+
+
+def document_digest(document: Any) -> str:
+    """sha256 of `document` as sorted-key, compact, UTF-8 JSON (json.dumps with sort_keys,
+    separators (",", ":"), ensure_ascii=False): the digest the evidence names for the policy
+    and the decision input. Not RFC 8785 on purpose: the input carries epoch-nanosecond
+    integers, which RFC 8785 refuses (beyond 2^53), and it is too slow at 10,000 findings."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def policy_digest(source: str, parameters: dict) -> str:
+    """What the evidence bundle names as the policy: the source with its parameters."""
+    return document_digest({"parameters": parameters, "source": source})
 
 
 def decision_subjects(

@@ -11,7 +11,6 @@ turns that into BLOCK: the gate fails closed, never open.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 
 from regopy import Input, Interpreter, RegoError, rego_shared
 
+from apps.policies.digests import policy_digest
 from apps.policies.inputs import empty_document
 from apps.policies.models import Outcome
 from apps.policies.profiles import policy_view, profile_members
@@ -72,20 +72,6 @@ class Evaluation:
     outcome: str
     reasons: list[Reason]
     result: dict[str, Any] = field(default_factory=dict)
-
-
-def document_digest(document: Any) -> str:
-    """sha256 of `document` as sorted-key, compact, UTF-8 JSON (json.dumps with sort_keys,
-    separators (",", ":"), ensure_ascii=False): the digest the evidence names for the policy
-    and the decision input. Not RFC 8785 on purpose: the input carries epoch-nanosecond
-    integers, which RFC 8785 refuses (beyond 2^53), and it is too slow at 10,000 findings."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def policy_digest(source: str, parameters: dict) -> str:
-    """What the evidence bundle names as the policy: the source with its parameters."""
-    return document_digest({"parameters": parameters, "source": source})
 
 
 def _line_col(source: str, offset: int) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 
 from apps.policies import engine
+from apps.policies.digests import policy_digest
 from apps.policies.profiles import policy_view, profile_members
 from fixops.platform.http import breaker
 from fixops.platform.http.errors import OutboundError, Refused
@@ -49,7 +50,7 @@ def _call(method: str, url: str, **kwargs) -> requests.Response:
 
 def evaluate(base_url: str, source: str, parameters: dict, document: dict) -> engine.Evaluation:
     base = base_url.rstrip("/")
-    digest = engine.policy_digest(source, parameters)
+    digest = policy_digest(source, parameters)
     for attempt in range(2):
         with _lock:
             uploaded = _uploaded.get(base) == digest

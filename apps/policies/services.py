@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.findings.models import Application, Scan
 from apps.policies import engine
+from apps.policies.digests import document_digest, policy_digest
 from apps.policies.evaluation import Verdict
 from apps.policies.models import AssignmentMode, Decision, Policy, PolicyAssignment, PolicyVersion
 from apps.tenants.models import Tenant
@@ -145,7 +146,7 @@ def _add_version(policy: Policy, source: str, parameters: dict, actor: str, note
         number=number,
         source=source,
         parameters=parameters,
-        digest=engine.policy_digest(source, parameters),
+        digest=policy_digest(source, parameters),
         created_by=actor[:150],
         note=note[:500],
     )
@@ -301,7 +302,7 @@ def decision_create(
             policy_version=version,
             engine=engine_name,
             input=document,
-            input_digest=engine.document_digest(document),
+            input_digest=document_digest(document),
             result=verdict.result,
             error=verdict.error,
             shadow=shadow,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.policies import engine
+from apps.policies.digests import policy_digest
 from apps.policies.evaluation import evaluate
 from apps.policies.models import Decision, Policy, PolicyVersion
 from apps.policies.profiles import candidate_filter
@@ -113,7 +114,7 @@ def _candidate(
             number=0,
             source=source,
             parameters=params,
-            digest=engine.policy_digest(source, params),
+            digest=policy_digest(source, params),
         )
     if number is None:
         raise Invalid("Give a candidate `source` or a `version` number.", code="no_candidate")

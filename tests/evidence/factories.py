@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.evidence.models import EvidenceBundle
 from apps.evidence.services import bundle_create, bundle_store
 from apps.pipeline.statement import decision_statement
-from apps.policies.engine import document_digest, policy_digest
+from apps.policies.digests import document_digest, policy_digest
 from apps.policies.models import Decision, Policy, PolicyVersion
 from tests.findings.factories import ApplicationFactory, FindingFactory, ScanFactory
 

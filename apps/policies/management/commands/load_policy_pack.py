@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apps.policies.engine import policy_digest
+from apps.policies.digests import policy_digest
 from apps.policies.models import PolicyVersion
 from apps.policies.services import (
     default_policy_ensure,
