@@ -2,12 +2,9 @@ from django.apps import AppConfig
 
 
 class FixOpsConfig(AppConfig):
-    """Project plumbing (heartbeat, schedules), an app for its table and commands."""
+    """The composition root as an app: the heartbeat table, the demo and project commands."""
 
     name = "fixops"
     label = "fixops"
-    verbose_name = "FixOps platform"
+    verbose_name = "FixOps processes"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from fixops.platform import keyring  # noqa: F401 - registers the encryption-key system check

@@ -8,7 +8,6 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the Bearer scheme with drf-spectacular.
-        # Registers the SSO configuration checks.
+        # The SSO configuration checks and the Bearer scheme of the API schema.
+        import apps.tenants.api.schema  # noqa: F401
         import apps.tenants.checks  # noqa: F401
-        import fixops.platform.api.openapi  # noqa: F401

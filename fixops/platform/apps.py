@@ -8,3 +8,7 @@ class PlatformConfig(AppConfig):
     label = "platform"
     verbose_name = "Platform"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the encryption-key system check.
+        from fixops.platform import keyring  # noqa: F401

@@ -1,10 +1,9 @@
-"""drf-spectacular glue: Bearer auth, unique names for nested serializers, paginated lists."""
+"""drf-spectacular glue: unique names for nested serializers, paginated lists."""
 
 from __future__ import annotations
 
 import re
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -37,18 +36,6 @@ class AutoSchema(SpectacularAutoSchema):
             if not name.startswith(owner):
                 name = owner + name
         return name
-
-
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.tenants.authentication.BearerTokenAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A FixOps API token: `fxo_<prefix>_<secret>`.",
-        }
 
 
 def paginated(serializer_class: type[serializers.Serializer], name: str):
