@@ -13,7 +13,7 @@ urlpatterns = [
         integrations.IntegrationDetailApi.as_view(),
         name="integration-detail",
     ),
-    # The paths have no trailing slash; both spellings answer (a POST cannot follow
+    # Documented without the trailing slash; both spellings answer (a POST cannot follow
     # APPEND_SLASH's redirect).
     path(
         "integrations/<int:integration_id>/test",

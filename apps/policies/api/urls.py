@@ -21,7 +21,7 @@ urlpatterns = [
         policies.PolicySimulateApi.as_view(),
         name="policy-simulate",
     ),
-    # The issue spells it without the slash; a POST cannot follow APPEND_SLASH's redirect.
+    # Documented without the slash too; a POST cannot follow APPEND_SLASH's redirect.
     path(
         "policies/<int:policy_id>/simulate",
         policies.PolicySimulateAliasApi.as_view(),
