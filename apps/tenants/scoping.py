@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models
-from rest_framework.exceptions import NotFound
+
+from fixops.platform.errors import NotFound
 
 if TYPE_CHECKING:
     from apps.tenants.models import Tenant

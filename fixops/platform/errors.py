@@ -43,6 +43,7 @@ class NotFound(DomainError):
     """The thing named does not exist for this caller (or belongs to another tenant)."""
 
     code = "not_found"
+    default_message = "Not found."
 
 
 class Conflict(DomainError):
