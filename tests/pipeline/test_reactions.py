@@ -10,6 +10,7 @@ from apps.findings.models import Finding
 from apps.findings.services import finding_transition
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.osv_match import match_components
+from apps.pipeline.tasks import events_sweep_task
 from fixops.platform import events
 from fixops.platform.models import Event
 from tests.findings.factories import ApplicationFactory
@@ -67,3 +68,19 @@ def test_a_person_closing_a_finding_closes_its_ticket_after_commit(
     [closing] = OutboxMessage.objects.filter(kind=MessageKind.TRANSITION)
     assert closing.payload["status"] == "closed"
     assert "open -> false_positive by user:alice" in closing.payload["comment"]
+
+
+def test_events_lost_after_commit_are_handed_over_by_the_sweeper(jira, shop):
+    """No after-commit dispatch ran (the process died after COMMIT): the beat task finds the
+    pending events and the tickets are queued all the same."""
+    osv_feed_load(path=str(OSV))
+    add_components(shop, "pkg:pypi/requests@2.19.0")
+    match_components()  # its after-commit dispatch never runs in this test transaction
+    assert not _upserts().exists()
+    assert Event.objects.filter(handled_at__isnull=True).count() >= 1
+
+    assert events_sweep_task() >= 1
+    assert {m.payload["finding_id"] for m in _upserts()} == {
+        f.pk for f in osv_findings(shop).values()
+    }
+    assert not Event.objects.filter(handled_at__isnull=True).exists()
