@@ -201,12 +201,17 @@ def _upsert_findings(
     writer: FindingWriter, scan: Scan, groups: dict[str, list[Keyed]], counts
 ) -> dict[str, int]:
     app = scan.application_id
-    found = {(app, key): _new_finding(scan, key, group) for key, group in groups.items()}
-    existing = writer.existing(found)
-    ids = writer.upsert(found, reopen_reason="reported again", existing=existing)
+    units = dict.fromkeys(((app, key) for key in groups), scan.tenant_id)
+    existing = writer.existing(units)
+    ids = writer.upsert(
+        units,
+        build=lambda unit: _new_finding(scan, unit[1], groups[unit[1]]),
+        reopen_reason="reported again",
+        existing=existing,
+    )
     dismissed = [
         existing[unit]
-        for unit in found
+        for unit in units
         if unit in existing
         and existing[unit][1] in ACTIVE
         and any(k.finding.vex_state in VEX_DISMISSED for k in groups[unit[1]])
@@ -218,7 +223,7 @@ def _upsert_findings(
         tenant_id=scan.tenant_id,
     )
     changes = writer.changes(scan.tenant_id)
-    counts["findings_new"] = len(found) - len(existing)
+    counts["findings_new"] = len(units) - len(existing)
     counts["findings_existing"] = len(existing)
     counts["findings_reopened"] = len(changes.reopened)
     return {key: pk for (_, key), pk in ids.items()}
@@ -228,22 +233,22 @@ def _upsert_occurrences(
     writer: FindingWriter, scan: Scan, groups, finding_ids: dict[str, int]
 ) -> None:
     # One occurrence per (finding, tool) in this scan: the first result of that tool wins.
-    seen: dict[tuple[int, str], SeenOccurrence] = {}
+    latest: dict[tuple[int, str], NormalizedFinding] = {}
     for key, group in groups.items():
         for item in group:
-            nf = item.finding
-            seen.setdefault(
-                (finding_ids[key], _clip(nf.tool, 100)),
-                SeenOccurrence(
-                    rule_id=nf.rule_id,
-                    path=nf.path,
-                    line=nf.start_line,
-                    fingerprints=nf.fingerprints,
-                    suppressed=nf.suppressed,
-                    suppression=nf.suppression,
-                    baseline_state=nf.baseline_state,
-                ),
-            )
+            latest.setdefault((finding_ids[key], _clip(item.finding.tool, 100)), item.finding)
+    seen = {
+        unit: SeenOccurrence(
+            rule_id=nf.rule_id,
+            path=nf.path,
+            line=nf.start_line,
+            fingerprints=nf.fingerprints,
+            suppressed=nf.suppressed,
+            suppression=nf.suppression,
+            baseline_state=nf.baseline_state,
+        )
+        for unit, nf in latest.items()
+    }
     writer.occurrences(
         seen,
         tenant_id=scan.tenant_id,

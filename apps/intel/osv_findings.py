@@ -82,9 +82,14 @@ def write_matches(
     the findings that are live in the "osv" stream."""
     if not matches:
         return set()
-    found = {unit: _new_finding(unit, match) for unit, match in matches.items()}
-    existing = writer.existing(found)
-    ids = writer.upsert(found, reopen_reason="matched again", existing=existing)
+    units = {unit: match.comp.tenant_id for unit, match in matches.items()}
+    existing = writer.existing(units)
+    ids = writer.upsert(
+        units,
+        build=lambda unit: _new_finding(unit, matches[unit]),
+        reopen_reason="matched again",
+        existing=existing,
+    )
     new = [unit for unit in matches if unit not in existing]
     seen = {
         (ids[unit], TOOL): SeenOccurrence(rule_id=min(a["osv_id"] for a in m.advisories.values()))
@@ -101,7 +106,7 @@ def write_matches(
         INTEL_EVENT_FIELDS,
         (_intel_event_row(matches[unit], ids[unit], writer.now) for unit in new),
     )
-    tenants = {f.tenant_id for f in found.values()}
+    tenants = set(units.values())
     reopened = sum(len(writer.changes(tenant).reopened) for tenant in tenants)
     stats["findings_new"] += len(new)
     stats["findings_existing"] += len(existing)

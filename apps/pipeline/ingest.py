@@ -46,6 +46,7 @@ from apps.pipeline.tasks import risk_refresh_task, scan_process_task
 from apps.tenants.models import Tenant
 from fixops.platform import events
 from fixops.platform.errors import Invalid
+from fixops.platform.gc import collector_paused
 
 
 def scan_submit(
@@ -117,7 +118,10 @@ def scan_process(*, scan_id: int) -> Scan | None:
 
 
 def _import(scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str) -> Outcome:
-    outcome = ingest_report(scan=scan, parser=parser, stream=stream, tool_override=tool_override)
+    with collector_paused():
+        outcome = ingest_report(
+            scan=scan, parser=parser, stream=stream, tool_override=tool_override
+        )
     _score(scan, outcome.finding_ids)
     # After scoring, so integrations' risk thresholds see fresh scores.
     events.handle_ids(event.pk for event in outcome.events)

@@ -31,6 +31,13 @@ def _found(app, *keys: str) -> dict:
     }
 
 
+def _upsert(writer: FindingWriter, app, *keys: str, reason: str = "reported again") -> dict:
+    found = _found(app, *keys)
+    return writer.upsert(
+        dict.fromkeys(found, app.tenant_id), build=found.__getitem__, reopen_reason=reason
+    )
+
+
 def _sightings(ids: dict) -> dict:
     return {(pk, "semgrep"): SeenOccurrence(rule_id="r", path="src/app.py") for pk in ids.values()}
 
@@ -38,7 +45,7 @@ def _sightings(ids: dict) -> dict:
 def test_first_sighting_inserts_and_the_event_lists_the_new_findings(acme):
     app = ApplicationFactory(tenant=acme)
     writer = FindingWriter(cause="scan7", actor="scan:7")
-    ids = writer.upsert(_found(app, "a", "b"), reopen_reason="reported again")
+    ids = _upsert(writer, app, "a", "b", reason="reported again")
     [event] = writer.finish(comment="first import")
 
     findings = Finding.objects.filter(pk__in=ids.values())
@@ -54,7 +61,7 @@ def test_first_sighting_inserts_and_the_event_lists_the_new_findings(acme):
 def test_a_closed_finding_seen_again_is_reopened_with_its_event(acme):
     app = ApplicationFactory(tenant=acme)
     first = FindingWriter(cause="scan1", actor="scan:1")
-    ids = first.upsert(_found(app, "a"), reopen_reason="reported again")
+    ids = _upsert(first, app, "a", reason="reported again")
     first.occurrences(
         _sightings(ids),
         tenant_id=acme.pk,
@@ -67,7 +74,7 @@ def test_a_closed_finding_seen_again_is_reopened_with_its_event(acme):
     second = FindingWriter(cause="scan2", actor="scan:2")
     assert second.retract([(occurrence.pk, occurrence.finding_id)], reason="gone") == 1
     third = FindingWriter(cause="scan3", actor="scan:3")
-    again = third.upsert(_found(app, "a"), reopen_reason="reported again")
+    again = _upsert(third, app, "a", reason="reported again")
     [closed_event] = second.finish()
     [reopened_event] = third.finish()
 
@@ -85,7 +92,7 @@ def test_a_closed_finding_seen_again_is_reopened_with_its_event(acme):
 def test_retract_keeps_a_finding_another_stream_still_reports(acme):
     app = ApplicationFactory(tenant=acme)
     writer = FindingWriter(cause="scan1", actor="scan:1")
-    ids = writer.upsert(_found(app, "a"), reopen_reason="x")
+    ids = _upsert(writer, app, "a", reason="x")
     pk = ids[(app.pk, "a")]
     for branch in ("main", "dev"):
         writer.occurrences(
@@ -99,7 +106,7 @@ def test_retract_keeps_a_finding_another_stream_still_reports(acme):
 def test_status_changes_sort_into_closed_and_activated(acme):
     app = ApplicationFactory(tenant=acme)
     seed = FindingWriter(cause="seed", actor="scan:1")
-    ids = list(seed.upsert(_found(app, "a", "b"), reopen_reason="x").values())
+    ids = list(_upsert(seed, app, "a", "b", reason="x").values())
     seed.finish()
     Finding.objects.filter(pk=ids[1]).update(status="risk_accepted")
 
