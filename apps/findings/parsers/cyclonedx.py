@@ -89,6 +89,7 @@ class CycloneDxJsonParser(Parser):
 
     format = JSON_FORMAT
     label = "CycloneDX JSON (1.2–1.7)"
+    expects = "`bomFormat` CycloneDX (or `bom-ref` with `components`)"
     priority = 10
 
     @classmethod
@@ -105,7 +106,9 @@ class CycloneDxXmlParser(Parser):
     """CycloneDX XML 1.2–1.7, read with defusedxml."""
 
     format = XML_FORMAT
-    label = "CycloneDX XML (1.2–1.7)"
+    label = "CycloneDX XML (1.0–1.7)"
+    shape = "xml"
+    expects = "<bom> in a http://cyclonedx.org/schema/bom/1.x namespace"
     priority = 10
 
     @classmethod

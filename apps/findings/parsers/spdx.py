@@ -52,6 +52,7 @@ class SpdxJsonParser(Parser):
 
     format = FORMAT
     label = "SPDX 2.3 JSON"
+    expects = "`spdxVersion` SPDX-2.x / `SPDXID` SPDXRef-DOCUMENT"
     priority = 10
 
     @classmethod

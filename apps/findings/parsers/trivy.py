@@ -1,4 +1,5 @@
-"""trivy native JSON parser (`trivy image|fs|repo --format json`, SchemaVersion 2).
+"""trivy native JSON parser (`trivy image|fs|repo --format json`, SchemaVersion 2), and its
+legacy (bare array, <= 0.19) and Kubernetes (`trivy k8s`) layouts (`_trivy_layouts`).
 
 Mapping rules (tool "trivy"; version from "Trivy": {"Version": ...} when the report has it,
 which older trivy releases do not write):
@@ -37,6 +38,7 @@ from typing import Any, BinaryIO
 
 from apps.findings.vocabulary import cwe_number
 
+from ._common import json_head
 from ._jsonstream import Rewindable, index_in, walk
 from ._sbom import (
     InvalidVector,
@@ -54,12 +56,17 @@ from ._sbom import (
     text,
     unique,
 )
+from ._trivy_layouts import K8S_LISTS, k8s_findings, legacy_artifact, legacy_findings
 from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
 FORMAT = "trivy"
 TOOL = "trivy"
 _SCHEMA = re.compile(r'(?<!\\)"SchemaVersion"\s*:\s*\d')
 _TRIVY_KEYS = re.compile(r'(?<!\\)"(?:Results|ArtifactName|ArtifactType)"\s*:')
+_CLUSTER = re.compile(rb'"ClusterName"\s*:')
+_K8S_KEYS = re.compile(rb'"(?:Resources|Vulnerabilities|Misconfigurations|Findings)"\s*:')
+_LEGACY = re.compile(rb'^\[\s*\{\s*"Target"\s*:')
+_LEGACY_KEYS = re.compile(rb'"(?:Vulnerabilities|Misconfigurations|Packages)"\s*:')
 _LISTS = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
 _HEADER = ("Target", "Class", "Type")
 _CVSS_KEYS = (
@@ -74,10 +81,19 @@ class TrivyParser(Parser):
 
     format = FORMAT
     label = "Trivy JSON (SchemaVersion 2)"
+    shape = "object-or-array"
+    expects = "`SchemaVersion` with `Results`, `ClusterName`, or a list of `Target`s"
     priority = 10
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
+        """SchemaVersion with trivy's report keys; a ClusterName object (k8s); or an array
+        whose first element starts with "Target" (legacy)."""
+        start = json_head(head)
+        if _LEGACY.match(start):
+            return bool(_LEGACY_KEYS.search(head))
+        if start.startswith(b"{") and _CLUSTER.search(head) and _K8S_KEYS.search(head):
+            return True
         text_head = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
         return (
             text_head.startswith("{")
@@ -87,15 +103,36 @@ class TrivyParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         doc = Rewindable(stream)
+        if json_head(doc.rewind().read(4096)).startswith(b"["):
+            return _legacy(doc)
         report, components, issues = _read_header(doc)
+        if report.get("ClusterName") is not None or report["_lists"] & set(K8S_LISTS):
+            mapper = _Mapper(report, issues)
+            findings = k8s_findings(doc, FORMAT, report["_lists"], mapper, _Result)
+        else:
+            findings = _findings(doc, report, issues)
         return ParseResult(
             format=FORMAT,
             tool_name=TOOL,
             tool_version=text(as_dict(report.get("Trivy")).get("Version")),
-            findings=_findings(doc, report, issues),
+            findings=findings,
             components=iter(components),
             skipped=issues,
         )
+
+
+def _legacy(doc: Rewindable) -> ParseResult:
+    """A pre-schema-2 report: a bare array of results (see `_trivy_layouts`)."""
+    issues: list[ParseIssue] = []
+    artifact = legacy_artifact(doc, FORMAT)  # also validates the whole document
+    report = {"ArtifactName": artifact, "ArtifactType": "container_image" if artifact else ""}
+    mapper = _Mapper(report, issues)
+    return ParseResult(
+        format=FORMAT,
+        tool_name=TOOL,
+        findings=legacy_findings(doc, FORMAT, mapper, _Result),
+        skipped=issues,
+    )
 
 
 def _read_header(doc: Rewindable) -> tuple[dict[str, Any], list[Component], list[ParseIssue]]:
@@ -103,14 +140,20 @@ def _read_header(doc: Rewindable) -> tuple[dict[str, Any], list[Component], list
     components: list[Component] = []
     issues: list[ParseIssue] = []
     items = ("SchemaVersion", "ArtifactName", "ArtifactType", "Trivy", "Results.item.Packages.item")
+    items += ("ClusterName",)
     arrays = ["Results", "Results.item.Packages", *(f"Results.item.{key}" for key in _LISTS)]
-    for prefix, where, value in walk(doc.rewind(), FORMAT, items, arrays):
+    arrays += [key for key in K8S_LISTS if key not in arrays]
+    seen: set[str] = set()
+    for prefix, where, value in walk(doc.rewind(), FORMAT, items, arrays, seen=seen):
         if prefix == "Results.item.Packages.item":
             component = _package(value, where, issues)
             if component is not None:
                 components.append(component)
         else:
             report[prefix] = value
+    report["_lists"] = seen
+    if report.get("ClusterName") is not None or seen & set(K8S_LISTS):
+        return report, components, issues  # k8s reports: SchemaVersion absent before 0.4x
     version = report.get("SchemaVersion")
     if version is None:
         raise ParseError(FORMAT, "SchemaVersion is missing: not a trivy JSON report")

@@ -602,8 +602,9 @@ OTHER_FIXTURES = sorted(
     path
     for path in SCANS.rglob("*")
     if path.is_file()
-    and path.parent.name not in ("cyclonedx", "spdx", "trivy", "grype")
-    and path.suffix not in (".md", ".py")
+    and path.relative_to(SCANS).parts[0] not in ("cyclonedx", "spdx", "trivy", "grype")
+    and "sample_project" not in path.parts
+    and path.suffix not in (".md", ".py", ".sh")
 )
 
 
