@@ -11,7 +11,8 @@ which older trivy releases do not write):
   lang-pkgs result (the lock file); resource = ArtifactName for container images.
 - Results[].Misconfigurations[] -> kind "iac" for Status FAIL; EXCEPTION (a trivy policy
   exception) is kept as suppressed; PASS is not a finding. rule_id = AVDID (stable across
-  trivy's ID renames), else ID; path = Target; resource = CauseMetadata.Resource;
+  trivy's ID renames), else ID, with "AVD-" restored on 0.69+'s "DS-0002" style ids (the
+  AVDID of the same check in earlier releases); path = Target; resource = CauseMetadata.Resource;
   lines from CauseMetadata; snippet = the cause lines of CauseMetadata.Code.
 - Results[].Secrets[] -> kind "secret": rule_id = RuleID, lines, path = Target;
   secret_hash = sha256 of Match. Match and Code are never copied anywhere (trivy masks the
@@ -68,6 +69,7 @@ _K8S_KEYS = re.compile(rb'"(?:Resources|Vulnerabilities|Misconfigurations|Findin
 _LEGACY = re.compile(rb'^\[\s*\{\s*"Target"\s*:')
 _LEGACY_KEYS = re.compile(rb'"(?:Vulnerabilities|Misconfigurations|Packages)"\s*:')
 _LISTS = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
+_NEW_CHECK_ID = re.compile(r"^[A-Z]+-\d{4}$")
 _HEADER = ("Target", "Class", "Type")
 _CVSS_KEYS = (
     ("V40Vector", "V40Score", "4.0"),
@@ -347,11 +349,12 @@ class _Mapper:
         status = text(misconf.get("Status")).upper()
         if status not in ("FAIL", "EXCEPTION"):
             return None
-        rule_id = text(misconf.get("AVDID")) or text(misconf.get("ID"))
+        rule_id = _check_id(misconf)
         if not rule_id:
             self.issues.append(ParseIssue(where, "misconfiguration has no ID; skipped"))
             return None
-        cause = as_dict(misconf.get("CauseMetadata"))
+        # 0.19-0.21 wrote the location as IacMetadata
+        cause = as_dict(misconf.get("CauseMetadata")) or as_dict(misconf.get("IacMetadata"))
         stated = text(misconf.get("Severity"))
         return NormalizedFinding(
             kind="iac",
@@ -406,6 +409,16 @@ class _Mapper:
             secret_hash=sha256_hex(match) if isinstance(match, str) and match else "",
             properties=_props(category=text(secret.get("Category")), tool_severity=stated),
         )
+
+
+def _check_id(misconf: dict[str, Any]) -> str:
+    """AVDID, stable across releases; 0.69+ drops it on built-in checks and writes the same id
+    as "DS-0002"/"KSV-0001"/"AWS-0107" in ID, which is AVDID without its "AVD-" prefix."""
+    avd_id = text(misconf.get("AVDID"))
+    if avd_id:
+        return avd_id
+    check_id = text(misconf.get("ID"))
+    return f"AVD-{check_id}" if _NEW_CHECK_ID.match(check_id) else check_id
 
 
 def _cause_lines(cause: dict[str, Any]) -> str:

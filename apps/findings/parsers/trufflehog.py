@@ -9,8 +9,9 @@ lower-case `file`, `line` (absent when 0), `commit`, `email`, `repository`, `tim
 `link`, `image`.
 
 Mapping (kind "secret", tool "trufflehog"):
-- rule_id = DetectorName, else the DetectorType number as text; title = DetectorDescription,
-  else "<DetectorName> secret".
+- rule_id = DetectorName, else the DetectorType number as text (v3.0-v3.4 print no name, so
+  their rule ids differ from later versions'); title = DetectorDescription, else
+  "<DetectorName> secret".
 - severity: "critical" when `Verified` is true (the credential was live when scanned), else
   "high" (trufflehog has no severity); properties["verified"] says which, and
   `VerificationError` is kept as properties["verification_error"].
@@ -24,6 +25,9 @@ The legacy shape (trufflehog 2.x, `--json-legacy`) has `branch`, `commit` (the c
 message), `commitHash`, `date`, `diff`, `path`, `printDiff`, `reason` (the rule) and
 `stringsFound` (the secrets): one finding per line, rule_id = reason, secret_hash = sha256 of
 the joined `stringsFound`, no line number.
+
+Before v3.14 `Raw` is base64 (a Go []byte), so the secret hash of the same credential differs
+across that release: a report of 3.14 or later does not match older findings by secret.
 
 Lines: blank lines are ignored. A line that is not a JSON object (a log line when stderr was
 captured too) or an object that is neither shape (trufflehog's JSON log records) is a warning,
@@ -65,6 +69,8 @@ _LEGACY_KEYS = tuple(
     for key in (b"stringsFound", b"commitHash", b"printDiff", b"reason", b"branch")
 )
 _MAX_LINE_BYTES = 64 * 1024 * 1024
+# a result line after log lines (stderr captured with 2>&1): v3 prints SourceMetadata first
+_RESULT_LINE = re.compile(rb'^\{\s*"SourceMetadata"\s*:', re.MULTILINE)
 
 
 class TrufflehogParser(Parser):
@@ -81,8 +87,9 @@ class TrufflehogParser(Parser):
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
-        """An object on the first line with trufflehog v3's or v2's keys."""
-        if not json_head(head).startswith(b"{"):
+        """An object on the first line with trufflehog v3's or v2's keys, or a line starting
+        with v3's first key after log lines."""
+        if not json_head(head).startswith(b"{") and not _RESULT_LINE.search(head):
             return False
         if _V3_HINT.search(head):
             return sum(1 for hint in _V3_KEYS if hint.search(head)) >= 2
