@@ -276,3 +276,10 @@ def test_candidates_say_matched_for_a_detected_head() -> None:
     head = read("sarif/real/bandit-1.8.6.sarif")[:HEAD_BYTES]
     reasons = {c["format"]: c["reason"] for c in detection_candidates(head)}
     assert reasons["sarif"] == "matched" and reasons["gitleaks"].startswith("a JSON object")
+
+
+def test_spdx_2_2_json_wrapped_in_document_reads_the_same() -> None:
+    data = read("spdx/real/requirements-spdxtools0.8.3-2.2.spdx.json")
+    wrapped = json.dumps({"Document": json.loads(data)}).encode()
+    plain = list(get_parser("spdx-json").parse(io.BytesIO(data)).components)
+    assert list(get_parser("spdx-json").parse(io.BytesIO(wrapped)).components) == plain
