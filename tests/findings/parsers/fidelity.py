@@ -69,6 +69,21 @@ REPORTS: tuple[Real, ...] = (
     _r("checkov/real/multi-3.2.400.json", "checkov", "checkov", "3.2.400", (11, 11)),
     _r("checkov/real/summary-2.5.20.json", "checkov", "checkov", "2.5.20", (0, 0)),
     _r("checkov/real/summary-3.2.400.json", "checkov", "checkov", "3.2.400", (0, 0)),
+    # detect-secrets baselines
+    _r(
+        "detect-secrets/real/baseline-1.4.0.json",
+        "detect-secrets",
+        "detect-secrets",
+        "1.4.0",
+        (7, 7),
+    ),
+    _r(
+        "detect-secrets/real/baseline-1.5.0.json",
+        "detect-secrets",
+        "detect-secrets",
+        "1.5.0",
+        (7, 7),
+    ),
     # CycloneDX from cyclonedx-bom: SBOMs, components only
     *(
         _r(

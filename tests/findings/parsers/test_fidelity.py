@@ -40,6 +40,7 @@ def test_every_format_has_at_least_two_tool_versions() -> None:
     assert set(versions) >= {
         "sarif",
         "checkov",
+        "detect-secrets",
         "cyclonedx-json",
         "cyclonedx-xml",
         "spdx-json",

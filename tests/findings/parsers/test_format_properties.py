@@ -29,6 +29,7 @@ SEEDS: dict[str, tuple[str, ...]] = {
         "cyclonedx/ext-vulnerability-1.1.xml",
         "cyclonedx/vex-osv-1.5.cdx.xml",
     ),
+    "detect-secrets": ("detect-secrets/real/baseline-1.5.0.json",),
     "spdx-json": ("spdx/real/requirements-spdxtools0.8.3-2.3.spdx.json",),
     "spdx-tag-value": ("spdx/real/requirements-spdxtools0.8.3-2.2.spdx",),
     "gitleaks": ("gitleaks/real/v7.6.1-repo.json", "gitleaks/real/v8.18.4-git.json"),
