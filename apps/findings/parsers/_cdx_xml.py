@@ -176,6 +176,10 @@ class XmlBom:
             raise self._refused(target, "a DOCTYPE/DTD is not allowed in CycloneDX XML") from None
         except DefusedXmlException as exc:
             raise self._refused(target, f"{type(exc).__name__}") from None
+        except LookupError:  # an XML declaration naming an encoding Python does not know
+            raise ParseError(
+                self.fmt, "unknown character encoding in the XML declaration", pointer="line:1"
+            ) from None
         except XmlSyntaxError as exc:
             line = exc.position[0] if getattr(exc, "position", None) else 0
             message = str(exc).split(":")[0]

@@ -283,3 +283,10 @@ def test_spdx_2_2_json_wrapped_in_document_reads_the_same() -> None:
     wrapped = json.dumps({"Document": json.loads(data)}).encode()
     plain = list(get_parser("spdx-json").parse(io.BytesIO(data)).components)
     assert list(get_parser("spdx-json").parse(io.BytesIO(wrapped)).components) == plain
+
+
+def test_cyclonedx_xml_with_an_unknown_encoding_is_a_parse_error() -> None:
+    data = read("cyclonedx/real/requirements-cdxbom3.11.7-1.0.xml").replace(b"UTF-8", b"UT-1F-8")
+    with pytest.raises(ParseError) as error:
+        parse("cyclonedx-xml", data)
+    assert "encoding" in error.value.message
