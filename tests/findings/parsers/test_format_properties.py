@@ -229,3 +229,14 @@ def test_tag_value_field_order_and_unknown_tags(seed: int, extra: str) -> None:
         if rnd.random() < 0.2:
             edited.append(f"XUnknownTag: {extra}")
     _run("spdx-tag-value", "\n".join(edited).encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("level", [{}, [], ["error"], {"a": 1}])
+def test_sarif_rule_level_of_the_wrong_type_is_ignored(level: Any) -> None:
+    # found by mutating the real corpus: an unhashable level was a TypeError (a 500)
+    log = json.loads((SCANS / "sarif/real/bandit-1.8.6.sarif").read_bytes())
+    for rule in log["runs"][0]["tool"]["driver"]["rules"]:
+        rule["defaultConfiguration"] = {"level": level}
+    assert _run("sarif", json.dumps(log).encode()) == _run(
+        "sarif", (SCANS / "sarif/real/bandit-1.8.6.sarif").read_bytes()
+    )
