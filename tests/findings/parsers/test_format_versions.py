@@ -290,3 +290,11 @@ def test_cyclonedx_xml_with_an_unknown_encoding_is_a_parse_error() -> None:
     with pytest.raises(ParseError) as error:
         parse("cyclonedx-xml", data)
     assert "encoding" in error.value.message
+
+
+def test_trivy_k8s_summary_report_findings_list() -> None:
+    full = json.loads(read("trivy/real/k8s-0.50.1-cluster.json"))
+    summary = {"ClusterName": full["ClusterName"], "Findings": full["Resources"]}
+    _, findings = parse("trivy", json.dumps(summary).encode())
+    assert len(findings) == 3 and {f.resource for f in findings} == {"shop/Deployment/web"}
+    assert detect_parser(json.dumps(summary).encode()).format == "trivy"
