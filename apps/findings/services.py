@@ -15,7 +15,13 @@ from django.utils import timezone
 from apps.findings.ingestion import Outcome
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
-from apps.findings.parsers import HEAD_BYTES, ParseError, detect_parser, get_parser
+from apps.findings.parsers import (
+    HEAD_BYTES,
+    ParseError,
+    UnknownFormat,
+    detect_parser,
+    get_parser,
+)
 from apps.findings.parsers.base import Parser
 from apps.findings.selectors import application_find
 from apps.findings.writer import FindingWriter
@@ -207,13 +213,15 @@ def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:
 
 
 def parser_for(fmt: str, head: bytes) -> Parser:
-    """The parser named by `fmt`, or the one whose format the head bytes show."""
+    """The parser named by `fmt`, or the one whose format the head bytes show. An unknown
+    report's error lists `candidates`: each format and why its detector declined."""
     try:
         return get_parser(fmt) if fmt else detect_parser(head)
     except ParseError as exc:
-        raise Invalid(
-            exc.message, code="unknown_format", details=parse_error_details(exc)
-        ) from None
+        details = parse_error_details(exc)
+        if isinstance(exc, UnknownFormat):
+            details["candidates"] = exc.candidates
+        raise Invalid(exc.message, code="unknown_format", details=details) from None
 
 
 # --- Findings ----------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def scan_kinds(scan: Scan) -> set[str]:
         return {"secret"}
     if scan.format == "checkov" or tool in IAC_TOOLS:
         return {"iac"}
-    if scan.format in ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "grype"):
+    if scan.format in ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "spdx-tag-value", "grype"):
         return {"sca"}
     if scan.format == "trivy" or tool in ("trivy", "grype", "osv-scanner"):
         return {"sca", "container"}

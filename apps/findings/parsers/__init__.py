@@ -7,11 +7,25 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from functools import cache
 
+import ijson
+
+from ._common import json_head
 from .base import ParseError, Parser
 
 HEAD_BYTES = 64 * 1024
+_XML_ROOT = re.compile(rb"<(?![?!])([^\s>/]+)")
+_SHOWN_KEYS = 6
+
+
+class UnknownFormat(ParseError):
+    """No registered parser claims the content; `candidates` says why each one declined."""
+
+    def __init__(self, message: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__("unknown", message)
+        self.candidates = candidates
 
 
 def _all_subclasses(cls: type[Parser]) -> list[type[Parser]]:
@@ -44,12 +58,112 @@ def detect_parser(head: bytes) -> Parser:
     """Detect the format from content (never from a file name)."""
     candidates = [cls for cls in registry().values() if cls.detect(head)]
     if not candidates:
-        raise ParseError(
-            "unknown",
+        raise UnknownFormat(
             "could not detect the report format from its content; pass `format` explicitly "
             f"(one of: {', '.join(sorted(registry()))})",
+            detection_candidates(head),
         )
     return max(candidates, key=lambda cls: cls.priority)()
 
 
-__all__ = ["HEAD_BYTES", "ParseError", "Parser", "detect_parser", "get_parser", "registry"]
+def detection_candidates(head: bytes) -> list[dict[str, str]]:
+    """For each registered format, why its detector declined these head bytes (or that it
+    matched), from what the head shows: its top-level shape and first keys or root element."""
+    seen = _observe(head)
+    out = []
+    for fmt, cls in sorted(registry().items()):
+        reason = "matched" if cls.detect(head) else _reason(cls, seen)
+        out.append({"format": fmt, "reason": reason})
+    return out
+
+
+def _observe(head: bytes) -> tuple[str, str]:
+    """(shape, detail): shape is empty, object, array, lines, xml, text or binary; detail names
+    the first top-level keys of an object or the root element of XML."""
+    start = json_head(head)
+    if not start.strip():
+        return "empty", ""
+    if start.startswith(b"<"):
+        root = _XML_ROOT.search(start)
+        return "xml", root.group(1).decode("utf-8", "replace")[:80] if root else ""
+    if start.startswith(b"["):
+        return "array", ""
+    if start.startswith(b"{"):
+        keys = _top_keys(start)
+        first_line = start.split(b"\n", 1)
+        lines = len(first_line) > 1 and first_line[1].lstrip().startswith(b"{")
+        return ("lines" if lines and _one_object(first_line[0]) else "object"), ", ".join(keys)
+    if b"\x00" in start[:1024]:
+        return "binary", ""
+    return "text", ""
+
+
+def _top_keys(head: bytes) -> list[str]:
+    """The first top-level keys of a JSON object, read until the head ends or breaks."""
+    keys: list[str] = []
+    try:
+        for prefix, event, value in ijson.parse(head):
+            key = f"`{str(value)[:40]}`"
+            if event == "map_key" and prefix == "" and key not in keys:
+                keys.append(key)
+                if len(keys) >= _SHOWN_KEYS:
+                    break
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+        pass
+    return keys
+
+
+def _one_object(line: bytes) -> bool:
+    """True when a line holds one complete JSON value (JSON lines), not the start of one."""
+    try:
+        for _ in ijson.parse(line):
+            pass
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+_SHAPES = {
+    "empty": "empty input",
+    "object": "a JSON object",
+    "array": "a JSON array",
+    "lines": "JSON lines",
+    "xml": "XML",
+    "text": "text that is neither JSON nor XML",
+    "binary": "binary data",
+}
+
+
+def _reason(cls: type[Parser], seen: tuple[str, str]) -> str:
+    shape, detail = seen
+    expects = cls.expects or "its markers"
+    wanted = {
+        "object-or-array": ("object", "array", "lines"),
+        "object": ("object", "lines"),
+        "lines": ("object", "lines"),
+    }
+    accepted = wanted.get(cls.shape, (cls.shape,))
+    if shape not in accepted:
+        if cls.shape == "xml":
+            return f"not XML ({_SHAPES[shape]})"
+        if cls.shape == "text":
+            return f"not {expects} ({_SHAPES[shape]})"
+        if shape in ("xml", "text", "binary", "empty"):
+            return f"not JSON ({_SHAPES[shape]})"
+        return f"{_SHAPES[shape]}, expected {_SHAPES.get(cls.shape, 'a JSON object or array')}"
+    if shape == "xml":
+        return f"XML root <{detail}>, expected {expects}"
+    keys = f" (keys {detail})" if detail else ""
+    return f"{_SHAPES[shape]}{keys} without {expects}"
+
+
+__all__ = [
+    "HEAD_BYTES",
+    "ParseError",
+    "Parser",
+    "UnknownFormat",
+    "detect_parser",
+    "detection_candidates",
+    "get_parser",
+    "registry",
+]

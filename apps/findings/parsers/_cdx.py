@@ -54,6 +54,9 @@ from ._sbom import (
 from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue
 
 SUPPORTED_SPECS = ("1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
+# XML has two older versions (JSON starts at 1.2): no metadata, dependencies and
+# vulnerabilities only through extension namespaces (`_cdx_xml`)
+XML_SPECS = ("1.0", "1.1", *SUPPORTED_SPECS)
 FALLBACK_TOOL = "cyclonedx"
 _LIBRARIES = frozenset(
     {
@@ -69,12 +72,14 @@ _LIBRARIES = frozenset(
 _METHOD_VERSIONS = {"CVSSv2": "2.0", "CVSSv3": "3.0", "CVSSv31": "3.1", "CVSSv4": "4.0"}
 
 
-def check_spec_version(fmt: str, version: object, where: str) -> None:
+def check_spec_version(
+    fmt: str, version: object, where: str, supported_specs: tuple[str, ...] = SUPPORTED_SPECS
+) -> None:
     """ParseError unless the BOM declares a spec version this parser reads."""
     if not isinstance(version, str) or not version:
         raise ParseError(fmt, "specVersion is missing", pointer=where)
-    if version not in SUPPORTED_SPECS:
-        supported = f"{SUPPORTED_SPECS[0]}–{SUPPORTED_SPECS[-1]}"
+    if version not in supported_specs:
+        supported = f"{supported_specs[0]}–{supported_specs[-1]}"
         raise ParseError(
             fmt,
             f"CycloneDX specVersion {quoted(version)} is not supported ({supported})",

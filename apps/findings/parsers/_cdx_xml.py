@@ -1,4 +1,13 @@
-"""Streaming, defused reading of CycloneDX XML 1.2–1.7 into the JSON layout `_cdx` maps.
+"""Streaming, defused reading of CycloneDX XML 1.0–1.7 into the JSON layout `_cdx` maps.
+
+Versions 1.0 and 1.1 have no metadata (so no tool: "cyclonedx"), no bom-ref in 1.0, and carry
+a dependency graph and vulnerabilities only through extension namespaces, which are read too:
+`http://cyclonedx.org/schema/ext/dependency-graph/1.0` (`<dependencies><dependency ref>` at
+the BOM level) and `http://cyclonedx.org/schema/ext/vulnerability/1.0` (`<vulnerabilities>`
+inside a component or at the BOM level; each `<vulnerability ref>` names the affected
+component's bom-ref or purl, else the enclosing component is meant; `id`, `source@name`,
+`ratings/rating/{score/base, severity, method, vector}`, `cwes/cwe`, `description`,
+`recommendations/recommendation`, `advisories/advisory`).
 
 Security: parsing goes through defusedxml's parser with DTDs, entity declarations and
 external references all forbidden. Every billion-laughs or XXE payload needs a DOCTYPE, so it
@@ -22,13 +31,15 @@ from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 from defusedxml.ElementTree import ParseError as XmlSyntaxError
 
-from ._cdx import check_spec_version
+from ._cdx import XML_SPECS, check_spec_version
 from ._sbom import quoted
 from .base import ParseError
 
 _ROOT = re.compile(r"^(?P<namespace>http://cyclonedx\.org/schema/bom/(?P<version>[^}]+)\})bom$")
 _CHUNK = 64 * 1024
 Path = tuple[str, ...]
+VULN_EXT = "{http://cyclonedx.org/schema/ext/vulnerability/1.0}"
+GRAPH_EXT = "{http://cyclonedx.org/schema/ext/dependency-graph/1.0}"
 
 
 @dataclass(slots=True)
@@ -129,7 +140,7 @@ class _Target:
                 pointer=f"line:{line}",
             )
         self.version = match.group("version")
-        check_spec_version(self.fmt, self.version, f"line:{line}")
+        check_spec_version(self.fmt, self.version, f"line:{line}", XML_SPECS)
         self.namespace = match.group("namespace")
         self.root_attrib = dict(zip(attributes[::2], attributes[1::2], strict=True))
 
@@ -165,6 +176,10 @@ class XmlBom:
             raise self._refused(target, "a DOCTYPE/DTD is not allowed in CycloneDX XML") from None
         except DefusedXmlException as exc:
             raise self._refused(target, f"{type(exc).__name__}") from None
+        except LookupError:  # an XML declaration naming an encoding Python does not know
+            raise ParseError(
+                self.fmt, "unknown character encoding in the XML declaration", pointer="line:1"
+            ) from None
         except XmlSyntaxError as exc:
             line = exc.position[0] if getattr(exc, "position", None) else 0
             message = str(exc).split(":")[0]
@@ -211,6 +226,10 @@ def _component_fields(node: Node) -> dict[str, Any]:
         licenses=_licenses(node),
     )
     out["bom-ref"] = node.attrib.get("bom-ref", "")
+    owner = out["bom-ref"] or out["purl"]
+    vulns = node.grandchildren(f"{VULN_EXT}vulnerabilities", f"{VULN_EXT}vulnerability")
+    if vulns:
+        out["_ext_vulnerabilities"] = [ext_vulnerability_dict(v, owner) for v in vulns]
     return out
 
 
@@ -246,7 +265,7 @@ def metadata_dict(node: Node) -> dict[str, Any]:
 
 def dependency_dict(node: Node) -> dict[str, Any]:
     """<dependency ref="a"><dependency ref="b"/></dependency> -> {ref, dependsOn}."""
-    depends = [c.attrib.get("ref", "") for c in node.children_named("dependency")]
+    depends = [c.attrib.get("ref", "") for c in node.children if _local(c.tag) == "dependency"]
     return {"_line": node.line, "ref": node.attrib.get("ref", ""), "dependsOn": depends}
 
 
@@ -289,3 +308,51 @@ def vulnerability_dict(node: Node) -> dict[str, Any]:
             "detail": analysis.text_of("detail"),
         }
     return out
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _ext_text(node: Node, name: str) -> str:
+    return node.text_of(f"{VULN_EXT}{name}")
+
+
+def _ext_rating(node: Node) -> dict[str, Any]:
+    score = node.child(f"{VULN_EXT}score")
+    return {
+        "_line": node.line,
+        "score": _ext_text(score, "base") if score else "",
+        "severity": _ext_text(node, "severity"),
+        "method": _ext_text(node, "method"),
+        "vector": _ext_text(node, "vector"),
+    }
+
+
+def ext_vulnerability_dict(node: Node, owner: str = "") -> dict[str, Any]:
+    """A vulnerability of the 1.0 vulnerability extension in the 1.4+ JSON layout; `owner` is
+    the enclosing component's bom-ref or purl, the default affected component."""
+    source = node.child(f"{VULN_EXT}source")
+    ref = node.attrib.get("ref", "") or owner
+    recommendations = node.grandchildren(f"{VULN_EXT}recommendations", f"{VULN_EXT}recommendation")
+    return {
+        "_line": node.line,
+        "bom-ref": "",
+        "id": _ext_text(node, "id"),
+        "description": _ext_text(node, "description"),
+        "recommendation": "\n".join(r.text for r in recommendations if r.text),
+        "source": {
+            "name": source.attrib.get("name", "") if source else "",
+            "url": _ext_text(source, "url") if source else "",
+        },
+        "references": [],
+        "ratings": [
+            _ext_rating(r) for r in node.grandchildren(f"{VULN_EXT}ratings", f"{VULN_EXT}rating")
+        ],
+        "cwes": [c.text for c in node.grandchildren(f"{VULN_EXT}cwes", f"{VULN_EXT}cwe")],
+        "advisories": [
+            {"title": "", "url": a.text}
+            for a in node.grandchildren(f"{VULN_EXT}advisories", f"{VULN_EXT}advisory")
+        ],
+        "affects": [{"_line": node.line, "ref": ref}] if ref else [],
+    }

@@ -137,6 +137,11 @@ class Parser(ABC):
     # Higher wins when several detectors accept the same head (a generic JSON detector
     # must lose to a specific one).
     priority: ClassVar[int] = 0
+    # What the detector looks for, for the unknown-format error's candidates: the top-level
+    # shape ("object", "array", "object-or-array", "xml", "lines", "text") and, in words,
+    # the keys or markers that decide.
+    shape: ClassVar[str] = "object"
+    expects: ClassVar[str] = ""
 
     @classmethod
     @abstractmethod

@@ -75,6 +75,8 @@ class CheckovParser(Parser):
 
     format = FORMAT
     label = "checkov JSON"
+    shape = "object-or-array"
+    expects = "`check_type` with `results` (or the `checkov_version` summary)"
     priority = 10
 
     def __init__(self, *, roots: Sequence[str] = ()) -> None:

@@ -1,4 +1,5 @@
-"""CycloneDX SBOM / VEX parsers: JSON (cyclonedx-json) and XML (cyclonedx-xml), spec 1.2–1.7.
+"""CycloneDX SBOM / VEX parsers: JSON (cyclonedx-json, spec 1.2–1.7) and XML (cyclonedx-xml,
+spec 1.0–1.7).
 
 Mapping rules are documented in `_cdx`; XML safety and streaming in `_cdx_xml`.
 
@@ -10,8 +11,10 @@ stream is spooled to a temporary file first, and the stream must stay open until
 is exhausted. Syntax errors anywhere in the file raise ParseError from parse() itself, since
 the first pass reads the whole document.
 
-Vulnerabilities are read from the 1.4+ `vulnerabilities` element (JSON and XML); the 1.3-era
-XML vulnerability extension (a separate namespace) is ignored like any other extension.
+Vulnerabilities are read from the 1.4+ `vulnerabilities` element (JSON and XML) and, in XML,
+from the 1.0 vulnerability extension namespace that BOMs of spec 1.1–1.3 used (inside
+components or at the BOM level); its dependency-graph extension gives 1.1 BOMs their graph.
+Extension vulnerabilities inside components are collected in the first pass.
 
 Detection: JSON needs `"bomFormat": "CycloneDX"`, or, because serialisers such as
 cyclonedx-python-lib write bomFormat after the component list (beyond a 64 KiB head), a
@@ -27,9 +30,12 @@ from typing import Any, BinaryIO
 
 from ._cdx import Inventory, InventoryBuilder, VulnerabilityMapper, check_spec_version
 from ._cdx_xml import (
+    GRAPH_EXT,
+    VULN_EXT,
     XmlBom,
     component_dict,
     dependency_dict,
+    ext_vulnerability_dict,
     metadata_dict,
     vulnerability_dict,
 )
@@ -55,8 +61,16 @@ _JSON_PASS1 = (
     "dependencies.item",
 )
 _JSON_ARRAYS = ("components", "dependencies", "vulnerabilities")
-_XML_PASS1 = frozenset({("metadata",), ("components", "component"), ("dependencies", "dependency")})
-_XML_PASS2 = frozenset({("vulnerabilities", "vulnerability")})
+_XML_PASS1 = frozenset(
+    {
+        ("metadata",),
+        ("components", "component"),
+        ("dependencies", "dependency"),
+        (f"{GRAPH_EXT}dependencies", f"{GRAPH_EXT}dependency"),
+    }
+)
+_XML_EXT_VULNS = (f"{VULN_EXT}vulnerabilities", f"{VULN_EXT}vulnerability")
+_XML_PASS2 = frozenset({("vulnerabilities", "vulnerability"), _XML_EXT_VULNS})
 
 
 def head_text(head: bytes) -> str:
@@ -89,6 +103,7 @@ class CycloneDxJsonParser(Parser):
 
     format = JSON_FORMAT
     label = "CycloneDX JSON (1.2–1.7)"
+    expects = "`bomFormat` CycloneDX (or `bom-ref` with `components`)"
     priority = 10
 
     @classmethod
@@ -105,7 +120,9 @@ class CycloneDxXmlParser(Parser):
     """CycloneDX XML 1.2–1.7, read with defusedxml."""
 
     format = XML_FORMAT
-    label = "CycloneDX XML (1.2–1.7)"
+    label = "CycloneDX XML (1.0–1.7)"
+    shape = "xml"
+    expects = "<bom> in a http://cyclonedx.org/schema/bom/1.x namespace"
     priority = 10
 
     @classmethod
@@ -114,8 +131,9 @@ class CycloneDxXmlParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         doc = XmlBom(Rewindable(stream).rewind(), XML_FORMAT)
-        inventory = _xml_inventory(doc)
-        return _result(XML_FORMAT, inventory, _xml_findings(doc, inventory))
+        nested: list[dict[str, Any]] = []
+        inventory = _xml_inventory(doc, nested)
+        return _result(XML_FORMAT, inventory, _xml_findings(doc, inventory, nested))
 
 
 def _result(fmt: str, inventory: Inventory, findings: Iterator[NormalizedFinding]) -> ParseResult:
@@ -162,20 +180,38 @@ def _json_findings(doc: Rewindable, inventory: Inventory) -> Iterator[Normalized
         yield from mapper.findings(vuln, where)
 
 
-def _xml_inventory(doc: XmlBom) -> Inventory:
+def _xml_inventory(doc: XmlBom, nested: list[dict[str, Any]]) -> Inventory:
+    """Metadata, components and dependencies; extension vulnerabilities found inside
+    components are appended to `nested`."""
     builder = InventoryBuilder()
     for path, node in doc.nodes(_XML_PASS1):
         where = f"line:{node.line}"
         if path == ("metadata",):
             builder.add_metadata(metadata_dict(node), where)
         elif path == ("components", "component"):
-            builder.add_component(component_dict(node), where)
+            component = component_dict(node)
+            nested.extend(_ext_vulnerabilities(component))
+            builder.add_component(component, where)
         else:
             builder.add_dependency(dependency_dict(node), where)
     return builder.finish(doc.serial)
 
 
-def _xml_findings(doc: XmlBom, inventory: Inventory) -> Iterator[NormalizedFinding]:
+def _ext_vulnerabilities(component: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The extension vulnerabilities of a component and its nested components."""
+    stack = [component]
+    while stack:
+        current = stack.pop()
+        yield from current.pop("_ext_vulnerabilities", [])
+        stack.extend(c for c in current.get("components", []) if isinstance(c, dict))
+
+
+def _xml_findings(
+    doc: XmlBom, inventory: Inventory, nested: list[dict[str, Any]]
+) -> Iterator[NormalizedFinding]:
     mapper = VulnerabilityMapper(inventory)
-    for _path, node in doc.nodes(_XML_PASS2):
-        yield from mapper.findings(vulnerability_dict(node), f"line:{node.line}")
+    for vuln in nested:
+        yield from mapper.findings(vuln, f"line:{vuln['_line']}")
+    for path, node in doc.nodes(_XML_PASS2):
+        convert = ext_vulnerability_dict if path == _XML_EXT_VULNS else vulnerability_dict
+        yield from mapper.findings(convert(node), f"line:{node.line}")

@@ -1,6 +1,6 @@
-"""gitleaks' native JSON report (`gitleaks detect -f json`, v8): an array of findings.
+"""gitleaks' native JSON report (`gitleaks detect -f json`, v6 to v8): an array of findings.
 
-Each element has RuleID, Description, StartLine, EndLine, StartColumn, EndColumn, Match,
+v8 elements have RuleID, Description, StartLine, EndLine, StartColumn, EndColumn, Match,
 Secret, File, SymlinkFile, Commit, Entropy, Author, Email, Date, Message, Tags, Fingerprint
 (and Link in newer versions). Mapping:
 
@@ -14,6 +14,14 @@ Secret, File, SymlinkFile, Commit, Entropy, Author, Email, Date, Message, Tags, 
   (title, message, properties). A Secret that gitleaks already redacted (`--redact`:
   "REDACTED" or a prefix ending in "...") gives no hash, since it no longer identifies it.
 - properties: commit, author, email, date, entropy, tags (comma-separated).
+
+v6 and v7 (`gitleaks --report=... --format=json`) write lower-camel keys instead: `rule` (the
+rule's description: those versions have no rule id), `line` (the matched line), `offender`
+(the secret), `offenderEntropy` (v7.5+), `file`, `lineNumber`, `commit`, `commitMessage`,
+`author`, `email`, `date`, `repo`, `repoURL`/`leakURL` (v7), `tags` (a comma-joined string)
+and `operation` (v6). Each element is read by its own key style, so the mapping is the same:
+rule_id = title = `rule`, secret = `offender` (hidden with `line` everywhere), references =
+`leakURL`, properties also carry `repo`.
 
 Errors: invalid or truncated JSON (the error never quotes input, which may be a secret), a
 top level that is not an array, an element that is not an object: ParseError with the JSON
@@ -53,12 +61,19 @@ _RULE_HINT = re.compile(rb'"RuleID"\s*:')
 _KEYS = (b"Description", b"StartLine", b"EndLine", b"StartColumn", b"Match", b"Secret", b"File")
 _KEY_HINTS = tuple(re.compile(rb'"' + key + rb'"\s*:') for key in _KEYS)
 _ARRAY_OF_OBJECTS = re.compile(rb"^\[\s*\{")
+# v6/v7: "offender" is unique to gitleaks; one more of its keys confirms it
+_OFFENDER_HINT = re.compile(rb'"offender"\s*:')
+_LEGACY_HINTS = tuple(
+    re.compile(rb'"' + key + rb'"\s*:')
+    for key in (b"rule", b"lineNumber", b"line", b"commit", b"file", b"leakURL")
+)
 _END = object()
 _REDACTION_MARKERS = frozenset({"REDACTED"})  # what `gitleaks --redact` writes
 _TOP_LEVEL = {b"{": "an object", b'"': "a string", b"t": "a boolean", b"f": "a boolean"}
 _TOP_LEVEL |= {b"n": "null", b"": "empty input", b"-": "a number"}
 _TOP_LEVEL |= {str(d).encode(): "a number" for d in range(10)}
 _PROPERTIES = {"Commit": "commit", "Author": "author", "Email": "email", "Date": "date"}
+_PROPERTIES |= {"Repo": "repo"}
 
 
 class GitleaksParser(Parser):
@@ -66,6 +81,8 @@ class GitleaksParser(Parser):
 
     format = FORMAT
     label = "gitleaks JSON"
+    shape = "array"
+    expects = "gitleaks keys (v8 `RuleID`, `StartLine`...; v6/v7 `offender`, `rule`...)"
     priority = 10
 
     def __init__(self, *, roots: Sequence[str] = ()) -> None:
@@ -73,10 +90,15 @@ class GitleaksParser(Parser):
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
-        """An array of objects with "RuleID" and two more of gitleaks' capitalised keys."""
-        if not _ARRAY_OF_OBJECTS.match(json_head(head)) or not _RULE_HINT.search(head):
+        """An array of objects with "RuleID" and two more of gitleaks' capitalised keys (v8),
+        or with "offender" and two more of its lower-camel keys (v6/v7)."""
+        if not _ARRAY_OF_OBJECTS.match(json_head(head)):
             return False
-        return sum(1 for hint in _KEY_HINTS if hint.search(head)) >= 2
+        if _RULE_HINT.search(head):
+            return sum(1 for hint in _KEY_HINTS if hint.search(head)) >= 2
+        if _OFFENDER_HINT.search(head):
+            return sum(1 for hint in _LEGACY_HINTS if hint.search(head)) >= 2
+        return False
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         result = ParseResult(format=FORMAT, tool_name="gitleaks")
@@ -111,6 +133,8 @@ class GitleaksParser(Parser):
             raise ParseError(
                 FORMAT, f"a finding must be a JSON object, got {type_name(item)}", pointer=where
             )
+        if "RuleID" not in item and "offender" in item:
+            item = _from_legacy(item)
         rule_id = as_str(item.get("RuleID"))
         if not rule_id:
             result.skipped.append(ParseIssue(pointer=where, message="finding has no RuleID"))
@@ -147,6 +171,36 @@ class GitleaksParser(Parser):
                 FORMAT, f"File must be a string, got {type_name(raw)}", pointer=f"{where}/File"
             )
         return clean_path(raw, fmt=FORMAT, where=f"{where}/File", roots=self.roots)
+
+
+# v6/v7 key -> the v8 key it means
+_LEGACY_KEYS = {
+    "rule": "RuleID",
+    "offender": "Secret",
+    "line": "Match",
+    "file": "File",
+    "lineNumber": "StartLine",
+    "commit": "Commit",
+    "author": "Author",
+    "email": "Email",
+    "date": "Date",
+    "offenderEntropy": "Entropy",
+    "leakURL": "Link",
+    "repo": "Repo",
+}
+
+
+def _from_legacy(item: dict[str, Any]) -> dict[str, Any]:
+    """A v6/v7 leak in v8 terms: the rule description doubles as id and title, tags become a
+    list, an offenderEntropy of -1 ("not checked") is dropped."""
+    out = {new: item[old] for old, new in _LEGACY_KEYS.items() if old in item}
+    out["Description"] = out.get("RuleID")
+    tags = item.get("tags")
+    if isinstance(tags, str):
+        out["Tags"] = [tag.strip() for tag in tags.split(",") if tag.strip()]
+    if out.get("Entropy") == -1:
+        del out["Entropy"]
+    return out
 
 
 def _usable_secret(secret: str) -> bool:

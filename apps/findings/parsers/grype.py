@@ -20,6 +20,13 @@ descriptor.version unless it is grype's "[not provided]" placeholder):
 - ignoredMatches[] (grype ignore rules) are findings with suppressed=True and
   suppression "grype-ignore-rule"; a VEX-based rule sets vex_state / vex_justification.
 
+Older layouts (grype 0.1-0.12), read by the same mapping: before 0.5 the top level is
+`{matches, image?|directory?}` (no source, no descriptor); before 0.13 `matchDetails` is one
+object, not a list, and the vulnerability is `{id, severity, links, description, cvssV2,
+cvssV3, fixedInVersion}` (links -> references, fixedInVersion -> fixed_versions, cvssV2/V3
+-> CVSS); `relatedVulnerabilities` first appears in 0.13. Artifact locations that are plain
+strings (early syft) are paths.
+
 Streaming: pass one reads source, distro and descriptor (written after the matches); pass
 two, while `findings` is iterated, streams matches and ignoredMatches.
 """
@@ -54,6 +61,12 @@ TOOL = "grype"
 _OS_TYPES = frozenset({"apk", "deb", "rpm", "alpm", "portage"})
 _MATCHES = re.compile(r'(?<!\\)"matches"\s*:\s*\[')
 _GRYPE_DESCRIPTOR = re.compile(r'(?<!\\)"descriptor"\s*:\s*\{\s*"name"\s*:\s*"grype"')
+_OLD_MATCH_KEYS = (
+    re.compile(r'(?<!\\)"vulnerability"\s*:\s*\{'),
+    re.compile(r'(?<!\\)"artifact"\s*:\s*\{'),
+    re.compile(r'(?<!\\)"(?:matchDetails|foundBy)"\s*:'),
+)
+_OLD_CVSS = (("cvssV3", "3.0"), ("cvssV2", "2.0"))
 _MATCH_KEYS = (
     re.compile(r'(?<!\\)"matchDetails"\s*:'),
     re.compile(r'(?<!\\)"relatedVulnerabilities"\s*:'),
@@ -66,6 +79,7 @@ class GrypeParser(Parser):
 
     format = FORMAT
     label = "Grype JSON"
+    expects = "`matches` (with `descriptor` grype or match `artifact`/`vulnerability`)"
     priority = 10
 
     @classmethod
@@ -74,8 +88,10 @@ class GrypeParser(Parser):
         if not text_head.startswith("{") or not _MATCHES.search(text_head):
             return False
         # descriptor is written last, so a long report's head only shows grype's match shape
-        return bool(_GRYPE_DESCRIPTOR.search(text_head)) or all(
-            p.search(text_head) for p in _MATCH_KEYS
+        return (
+            bool(_GRYPE_DESCRIPTOR.search(text_head))
+            or all(p.search(text_head) for p in _MATCH_KEYS)
+            or all(p.search(text_head) for p in _OLD_MATCH_KEYS)
         )
 
     def parse(self, stream: BinaryIO) -> ParseResult:
@@ -98,7 +114,7 @@ def _read_header(doc: Rewindable) -> tuple[dict[str, Any], set[str]]:
     seen: set[str] = set()
     arrays = ("matches", "ignoredMatches")
     for prefix, _where, value in walk(
-        doc.rewind(), FORMAT, ("source", "descriptor"), arrays, seen=seen
+        doc.rewind(), FORMAT, ("source", "descriptor", "image", "directory"), arrays, seen=seen
     ):
         header[prefix] = value
     if "matches" not in seen:
@@ -123,9 +139,12 @@ class _Mapper:
         source = as_dict(header.get("source"))
         self.issues = issues
         self.tool = text(as_dict(header.get("descriptor")).get("name")).lower() or TOOL
-        self.image = text(source.get("type")) == "image"
-        target = source.get("target")
-        self.resource = text(as_dict(target).get("userInput")) if self.image else ""
+        old_image = as_dict(header.get("image"))  # grype < 0.5
+        self.image = text(source.get("type")) == "image" or bool(old_image)
+        target = as_dict(source.get("target")) or old_image
+        tags = [text(tag) for tag in as_list(target.get("tags"))]
+        user_input = text(target.get("userInput")) or next((t for t in tags if t), "")
+        self.resource = user_input if self.image else ""
 
     def finding(self, match: object, where: str, *, ignored: bool) -> NormalizedFinding | None:
         match = as_dict(match)
@@ -145,11 +164,17 @@ class _Mapper:
         scores = self._cvss(vuln, related, where)
         stated = text(vuln.get("severity"))
         fix = as_dict(vuln.get("fix"))
-        details = [as_dict(d) for d in as_list(match.get("matchDetails"))]
+        old_fix = text(vuln.get("fixedInVersion"))  # grype < 0.13
+        raw_details = match.get("matchDetails")
+        raw_details = [raw_details] if isinstance(raw_details, dict) else as_list(raw_details)
+        details = [as_dict(d) for d in raw_details]
         rules = [as_dict(r) for r in as_list(match.get("appliedIgnoreRules"))]
         vex_rule = next((r for r in rules if text(r.get("vex-status"))), {})
         os_package = text(artifact.get("type")) in _OS_TYPES
-        locations = [as_dict(loc) for loc in as_list(artifact.get("locations"))]
+        locations = [
+            {"path": loc} if isinstance(loc, str) else as_dict(loc)
+            for loc in as_list(artifact.get("locations"))
+        ]
         return NormalizedFinding(
             kind="container" if self.image and os_package else "sca",
             tool=self.tool,
@@ -167,7 +192,7 @@ class _Mapper:
             path=relative_path(locations[0].get("path")) if locations else "",
             resource=self.resource,
             cvss=tuple(scores),
-            fixed_versions=unique(text(v) for v in as_list(fix.get("versions"))),
+            fixed_versions=unique([*(text(v) for v in as_list(fix.get("versions"))), old_fix]),
             suppressed=ignored,
             suppression="grype-ignore-rule" if ignored else "",
             vex_state=text(vex_rule.get("vex-status")),
@@ -207,8 +232,10 @@ class _Mapper:
         owners = [("/vulnerability", vuln)]
         owners += [(f"/relatedVulnerabilities/{i}", r) for i, r in enumerate(related)]
         for owner_at, owner in owners:
-            for j, entry in enumerate(as_list(owner.get("cvss"))):
-                score = self._one_cvss(as_dict(entry), f"{where}{owner_at}/cvss/{j}")
+            entries = [(f"cvss/{j}", e) for j, e in enumerate(as_list(owner.get("cvss")))]
+            entries += [(k, _old_cvss(owner.get(k), v)) for k, v in _OLD_CVSS if owner.get(k)]
+            for j, entry in entries:
+                score = self._one_cvss(as_dict(entry), f"{where}{owner_at}/{j}")
                 if score is not None and (score.vector, score.source) not in seen:
                     seen.add((score.vector, score.source))
                     out.append(score)
@@ -233,6 +260,13 @@ class _Mapper:
         return Cvss(version, "", score, source) if version and score is not None else None
 
 
+def _old_cvss(raw: object, version: str) -> dict[str, Any]:
+    """grype < 0.13's cvssV2/cvssV3 object in the later cvss[] entry layout."""
+    entry = as_dict(raw)
+    metrics = {"baseScore": entry.get("baseScore", as_dict(entry.get("metrics")).get("baseScore"))}
+    return {"version": version, "vector": entry.get("vector"), "metrics": metrics}
+
+
 def _license(raw: object) -> str:
     if isinstance(raw, dict):
         return text(raw.get("value")) or text(raw.get("spdxExpression"))
@@ -252,6 +286,7 @@ def _cwes(vuln: dict[str, Any]) -> tuple[int, ...]:
 
 def _references(vuln: dict[str, Any], related: list[dict[str, Any]]) -> tuple[str, ...]:
     urls = [text(vuln.get("dataSource")), *map(text, as_list(vuln.get("urls")))]
+    urls += map(text, as_list(vuln.get("links")))  # grype < 0.13
     urls += [text(as_dict(a).get("link")) for a in as_list(vuln.get("advisories"))]
     for rel in related:
         urls += [text(rel.get("dataSource")), *map(text, as_list(rel.get("urls")))]

@@ -16,7 +16,8 @@ Mapping rules:
   emitted like every package).
 - creationInfo.creators: the first "Tool: name-version" -> tool_name (lower-cased) and
   tool_version; "spdx" when no tool is named.
-- Versions: SPDX-2.3, and SPDX-2.2, whose JSON uses the same keys for everything read here.
+- Versions: SPDX-2.3, and SPDX-2.2, whose JSON uses the same keys for everything read here
+  (also inside the top-level "Document" object the first 2.2 JSON schema wrapped it in).
   Older versions and SPDX 3 JSON-LD (@context/@graph) are rejected with a ParseError; the
   detector claims SPDX 3 documents so the user gets that message rather than "unknown format".
 
@@ -42,6 +43,8 @@ SUPPORTED = ("SPDX-2.2", "SPDX-2.3")
 _FORWARD = frozenset({"DEPENDS_ON", "CONTAINS", "DESCRIBES"})
 _REVERSE = frozenset({"DEPENDENCY_OF", "CONTAINED_BY", "DESCRIBED_BY"})
 _NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
+# the SPDX 2.2 JSON schema as first tagged wrapped the document in {"Document": {...}}
+_WRAPPER = "Document"
 _SPDX2 = re.compile(r'(?<!\\)"spdxVersion"\s*:\s*"SPDX-')
 _SPDX_DOC = re.compile(r'(?<!\\)"SPDXID"\s*:\s*"SPDXRef-DOCUMENT"')
 _SPDX3 = re.compile(r'(?<!\\)"@context"\s*:\s*"https?://spdx\.org/rdf/3')
@@ -52,6 +55,7 @@ class SpdxJsonParser(Parser):
 
     format = FORMAT
     label = "SPDX 2.3 JSON"
+    expects = "`spdxVersion` SPDX-2.x / `SPDXID` SPDXRef-DOCUMENT"
     priority = 10
 
     @classmethod
@@ -84,7 +88,10 @@ def _read_packages(doc: Rewindable) -> tuple[dict[str, Any], list[tuple[str, Any
     packages: list[tuple[str, Any]] = []
     items = ("spdxVersion", "@context", "creationInfo", "packages.item")
     arrays = ("packages", "relationships")
-    for prefix, where, value in walk(doc.rewind(), FORMAT, items, arrays):
+    items += tuple(f"{_WRAPPER}.{item}" for item in items)
+    arrays += tuple(f"{_WRAPPER}.{item}" for item in arrays)
+    for full, where, value in walk(doc.rewind(), FORMAT, items, arrays):
+        prefix = full.removeprefix(f"{_WRAPPER}.")
         if prefix == "packages.item":
             packages.append((where, value))
         else:
@@ -179,7 +186,9 @@ def _cpe(refs: list[Any]) -> str:
 
 def _edges(doc: Rewindable, known: set[str]) -> dict[str, tuple[str, ...]]:
     edges: dict[str, list[str]] = {}
-    items = walk(doc.rewind(), FORMAT, ("relationships.item",), ("relationships",))
+    wanted = ("relationships.item", f"{_WRAPPER}.relationships.item")
+    arrays = ("relationships", f"{_WRAPPER}.relationships")
+    items = walk(doc.rewind(), FORMAT, wanted, arrays)
     for _prefix, _where, rel in items:
         edge = _edge(as_dict(rel))
         if edge and edge[0] in known and edge[1] in known and edge[0] != edge[1]:

@@ -1,4 +1,5 @@
-"""trivy native JSON parser (`trivy image|fs|repo --format json`, SchemaVersion 2).
+"""trivy native JSON parser (`trivy image|fs|repo --format json`, SchemaVersion 2), and its
+legacy (bare array, <= 0.19) and Kubernetes (`trivy k8s`) layouts (`_trivy_layouts`).
 
 Mapping rules (tool "trivy"; version from "Trivy": {"Version": ...} when the report has it,
 which older trivy releases do not write):
@@ -10,7 +11,8 @@ which older trivy releases do not write):
   lang-pkgs result (the lock file); resource = ArtifactName for container images.
 - Results[].Misconfigurations[] -> kind "iac" for Status FAIL; EXCEPTION (a trivy policy
   exception) is kept as suppressed; PASS is not a finding. rule_id = AVDID (stable across
-  trivy's ID renames), else ID; path = Target; resource = CauseMetadata.Resource;
+  trivy's ID renames), else ID, with "AVD-" restored on 0.69+'s "DS-0002" style ids (the
+  AVDID of the same check in earlier releases); path = Target; resource = CauseMetadata.Resource;
   lines from CauseMetadata; snippet = the cause lines of CauseMetadata.Code.
 - Results[].Secrets[] -> kind "secret": rule_id = RuleID, lines, path = Target;
   secret_hash = sha256 of Match. Match and Code are never copied anywhere (trivy masks the
@@ -37,6 +39,7 @@ from typing import Any, BinaryIO
 
 from apps.findings.vocabulary import cwe_number
 
+from ._common import json_head
 from ._jsonstream import Rewindable, index_in, walk
 from ._sbom import (
     InvalidVector,
@@ -54,13 +57,19 @@ from ._sbom import (
     text,
     unique,
 )
+from ._trivy_layouts import K8S_LISTS, k8s_findings, legacy_artifact, legacy_findings
 from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
 FORMAT = "trivy"
 TOOL = "trivy"
 _SCHEMA = re.compile(r'(?<!\\)"SchemaVersion"\s*:\s*\d')
 _TRIVY_KEYS = re.compile(r'(?<!\\)"(?:Results|ArtifactName|ArtifactType)"\s*:')
+_CLUSTER = re.compile(rb'"ClusterName"\s*:')
+_K8S_KEYS = re.compile(rb'"(?:Resources|Vulnerabilities|Misconfigurations|Findings)"\s*:')
+_LEGACY = re.compile(rb'^\[\s*\{\s*"Target"\s*:')
+_LEGACY_KEYS = re.compile(rb'"(?:Vulnerabilities|Misconfigurations|Packages)"\s*:')
 _LISTS = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
+_NEW_CHECK_ID = re.compile(r"^[A-Z]+-\d{4}$")
 _HEADER = ("Target", "Class", "Type")
 _CVSS_KEYS = (
     ("V40Vector", "V40Score", "4.0"),
@@ -74,10 +83,19 @@ class TrivyParser(Parser):
 
     format = FORMAT
     label = "Trivy JSON (SchemaVersion 2)"
+    shape = "object-or-array"
+    expects = "`SchemaVersion` with `Results`, `ClusterName`, or a list of `Target`s"
     priority = 10
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
+        """SchemaVersion with trivy's report keys; a ClusterName object (k8s); or an array
+        whose first element starts with "Target" (legacy)."""
+        start = json_head(head)
+        if _LEGACY.match(start):
+            return bool(_LEGACY_KEYS.search(head))
+        if start.startswith(b"{") and _CLUSTER.search(head) and _K8S_KEYS.search(head):
+            return True
         text_head = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
         return (
             text_head.startswith("{")
@@ -87,15 +105,36 @@ class TrivyParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         doc = Rewindable(stream)
+        if json_head(doc.rewind().read(4096)).startswith(b"["):
+            return _legacy(doc)
         report, components, issues = _read_header(doc)
+        if report.get("ClusterName") is not None or report["_lists"] & set(K8S_LISTS):
+            mapper = _Mapper(report, issues)
+            findings = k8s_findings(doc, FORMAT, report["_lists"], mapper, _Result)
+        else:
+            findings = _findings(doc, report, issues)
         return ParseResult(
             format=FORMAT,
             tool_name=TOOL,
             tool_version=text(as_dict(report.get("Trivy")).get("Version")),
-            findings=_findings(doc, report, issues),
+            findings=findings,
             components=iter(components),
             skipped=issues,
         )
+
+
+def _legacy(doc: Rewindable) -> ParseResult:
+    """A pre-schema-2 report: a bare array of results (see `_trivy_layouts`)."""
+    issues: list[ParseIssue] = []
+    artifact = legacy_artifact(doc, FORMAT)  # also validates the whole document
+    report = {"ArtifactName": artifact, "ArtifactType": "container_image" if artifact else ""}
+    mapper = _Mapper(report, issues)
+    return ParseResult(
+        format=FORMAT,
+        tool_name=TOOL,
+        findings=legacy_findings(doc, FORMAT, mapper, _Result),
+        skipped=issues,
+    )
 
 
 def _read_header(doc: Rewindable) -> tuple[dict[str, Any], list[Component], list[ParseIssue]]:
@@ -103,14 +142,20 @@ def _read_header(doc: Rewindable) -> tuple[dict[str, Any], list[Component], list
     components: list[Component] = []
     issues: list[ParseIssue] = []
     items = ("SchemaVersion", "ArtifactName", "ArtifactType", "Trivy", "Results.item.Packages.item")
+    items += ("ClusterName",)
     arrays = ["Results", "Results.item.Packages", *(f"Results.item.{key}" for key in _LISTS)]
-    for prefix, where, value in walk(doc.rewind(), FORMAT, items, arrays):
+    arrays += [key for key in K8S_LISTS if key not in arrays]
+    seen: set[str] = set()
+    for prefix, where, value in walk(doc.rewind(), FORMAT, items, arrays, seen=seen):
         if prefix == "Results.item.Packages.item":
             component = _package(value, where, issues)
             if component is not None:
                 components.append(component)
         else:
             report[prefix] = value
+    report["_lists"] = seen
+    if report.get("ClusterName") is not None or seen & set(K8S_LISTS):
+        return report, components, issues  # k8s reports: SchemaVersion absent before 0.4x
     version = report.get("SchemaVersion")
     if version is None:
         raise ParseError(FORMAT, "SchemaVersion is missing: not a trivy JSON report")
@@ -304,11 +349,12 @@ class _Mapper:
         status = text(misconf.get("Status")).upper()
         if status not in ("FAIL", "EXCEPTION"):
             return None
-        rule_id = text(misconf.get("AVDID")) or text(misconf.get("ID"))
+        rule_id = _check_id(misconf)
         if not rule_id:
             self.issues.append(ParseIssue(where, "misconfiguration has no ID; skipped"))
             return None
-        cause = as_dict(misconf.get("CauseMetadata"))
+        # 0.19-0.21 wrote the location as IacMetadata
+        cause = as_dict(misconf.get("CauseMetadata")) or as_dict(misconf.get("IacMetadata"))
         stated = text(misconf.get("Severity"))
         return NormalizedFinding(
             kind="iac",
@@ -363,6 +409,16 @@ class _Mapper:
             secret_hash=sha256_hex(match) if isinstance(match, str) and match else "",
             properties=_props(category=text(secret.get("Category")), tool_severity=stated),
         )
+
+
+def _check_id(misconf: dict[str, Any]) -> str:
+    """AVDID, stable across releases; 0.69+ drops it on built-in checks and writes the same id
+    as "DS-0002"/"KSV-0001"/"AWS-0107" in ID, which is AVDID without its "AVD-" prefix."""
+    avd_id = text(misconf.get("AVDID"))
+    if avd_id:
+        return avd_id
+    check_id = text(misconf.get("ID"))
+    return f"AVD-{check_id}" if _NEW_CHECK_ID.match(check_id) else check_id
 
 
 def _cause_lines(cause: dict[str, Any]) -> str:

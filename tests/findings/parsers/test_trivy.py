@@ -313,10 +313,11 @@ def _cut_before(marker: bytes) -> bytes:
             "/SchemaVersion",
         ),
         (json.dumps({"ArtifactName": "x", "Results": []}).encode(), "SchemaVersion is missing", ""),
+        (json.dumps(["old trivy"]).encode(), "a trivy result must be a JSON object", "/0"),
         (
-            json.dumps([{"Target": "old trivy"}]).encode(),
-            "top-level JSON value must be an object",
-            "",
+            json.dumps([{"Target": "x", "Vulnerabilities": 3}]).encode(),
+            "`Vulnerabilities` must be an array",
+            "/0/Vulnerabilities",
         ),
         (report({"Target": "x"}), "`Results` must be an array", "/Results"),
         (

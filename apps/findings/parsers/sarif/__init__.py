@@ -37,6 +37,7 @@ class SarifParser(Parser):
 
     format = FORMAT
     label = "SARIF 2.1.0"
+    expects = "`runs` (with `version` 2.1.0 or a `tool.driver`)"
     priority = 10
 
     def __init__(self, *, roots: Sequence[str] = ()) -> None:

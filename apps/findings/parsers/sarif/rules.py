@@ -50,7 +50,7 @@ def rule_from(raw: Any, where: str) -> Rule:
     return Rule(
         id=rule_id,
         title=cap(title, MAX_TITLE),
-        level=level if level in LEVEL_SEVERITY else "",
+        level=level if isinstance(level, str) and level in LEVEL_SEVERITY else "",
         security_severity=security_score(props.get("security-severity")),
         tags=tags,
         cwes=cwes(
