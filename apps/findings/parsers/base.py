@@ -99,15 +99,20 @@ class ParseIssue:
     """Something in the report that was skipped or kept with a warning; reported back to the
     caller, never silently dropped.
 
-    `lost_finding` is True when a result that could have been a finding was skipped. Ingestion
-    then closes nothing for that scan (a finding the parser could not read is not fixed).
+    `lost_finding` is True when a result that could have been a finding was skipped (counted
+    in `counts.lost`). Ingestion then closes nothing for that scan (a finding the parser could
+    not read is not fixed). `suppressed` marks a result the report itself says is no finding
+    (a SARIF result of kind pass/notApplicable/informational), counted in `counts.suppressed`.
     Warnings about kept data (an invalid purl or vector, a component without a name, licence
-    results that are not security findings) set it False.
+    results that are not security findings) set both False. `reason` is a short stable code
+    ("no_rule", "not_a_defect", ...) beside the human `message`.
     """
 
     pointer: str
     message: str
     lost_finding: bool = True
+    suppressed: bool = False
+    reason: str = ""
 
 
 @dataclass(slots=True)
