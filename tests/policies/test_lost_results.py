@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from apps.policies import confidence, engine
 from apps.policies.services import pack
 from tests.findings.reports import upload
 from tests.policies.documents import document, finding
+from tests.tenants.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "fixtures" / "scans" / "sarif" / "real"
@@ -295,3 +297,18 @@ def test_scans_imported_before_lost_existed_show_it(acme_analyst):
         2,
         2,
     )
+
+
+@pytest.mark.django_db
+def test_admin_scan_page_shows_what_became_of_the_results(acme_analyst):
+    document_ = json.loads(GITLEAKS_74.read_text())
+    for result in document_["runs"][0]["results"][:2]:
+        result["message"] = {}
+    scan_id = _upload(acme_analyst, json.dumps(document_).encode())["id"]
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(root)
+    summary = "8 results: 6 findings, 2 lost, 0 suppressed"
+    assert summary in client.get("/admin/findings/scan/").content.decode()
+    page = client.get(f"/admin/findings/scan/{scan_id}/change/").content.decode()
+    assert summary in page and "/runs/0/results/1" in page
