@@ -177,6 +177,30 @@ def test_two_results_of_one_template_in_one_file_stay_two_findings():
     assert len(set(keys(data))) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        (
+            "AWS key AKIAIOSFODNN7EXAMPLE in src/config.py at line 12",
+            "AWS key <secret> in <path> at line <n>",
+        ),
+        ("token ghp_1234567890abcdefghijABCDEFGHIJ123456 leaked", "token <secret> leaked"),
+        (
+            "request 123e4567-e89b-12d3-a456-426614174000 by bob@example.com",
+            "request <hex> by <email>",
+        ),
+        ("see https://example.com/x?y=1 and C:\\src\\a.cs:3", "see <uri> and <path>"),
+        (
+            "GHSA-jfh8-c2jp-5v3q in requests 2.19.0 (CWE-79)",
+            "GHSA-jfh8-c2jp-5v3q in requests <n> (CWE-79)",
+        ),
+        ("use_of_md5_v2   found", "use_of_md5_v2 found"),
+    ],
+)
+def test_message_template_masks_values_and_keeps_names(text, template):
+    assert message_template(None, text) == template
+
+
 @given(st.text(max_size=300))
 def test_message_template_never_crashes_and_is_idempotent(text):
     once = message_template(None, text)

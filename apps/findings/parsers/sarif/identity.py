@@ -13,9 +13,10 @@ Then, first match wins:
    of a rule of the driver or an extension: that rule, the longest match winning. For
    gitleaks < 7.6 this gives exactly the `ruleId` 7.6 writes, so both keep one identity.
 3. template: the message template: `message.id` when given, else the message text with its
-   variable parts masked (uris, e-mail addresses, paths, hex and base64 runs, numbers, and
-   the secret itself for secret results), followed by the result's `properties.tags` in
-   brackets. The template is the rule id, capped at 200 characters.
+   variable parts masked (uris, e-mail addresses, paths, hex runs and UUIDs, letter-and-digit
+   runs of 16 or more such as keys and base64, standalone numbers, and gitleaks'
+   `properties.offender`), followed by the result's `properties.tags` in brackets. The
+   template is the rule id, capped at 200 characters.
 
 Nothing of the kind (no rule, no message, no rule-naming property) leaves the result lost.
 A derived identity carries the partial fingerprint `pfp:fixops/messageTemplate` (the masked
@@ -46,6 +47,8 @@ _TEMPLATE_SOURCE = 2000  # characters of the message a template is made from
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _RUN = re.compile(r"[A-Za-z0-9+_=-]{8,}")
 _HEX = re.compile(r"(?:0x)?[0-9a-fA-F]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_SEPARATORS = re.compile(r"[-_]")
 _NUMBER = re.compile(r"(?<![\w-])\d+(?:[.,:]\d+)*(?![\w-])")
 _BOUNDARY = re.compile(r"\W")
 
@@ -102,12 +105,18 @@ def _mask(token: str) -> str:
 
 
 def _mask_run(match: re.Match[str]) -> str:
-    """Hex runs with a digit (hashes, addresses) and long letter-and-digit runs (keys)."""
+    """Hex runs with a digit (hashes, addresses, UUIDs) and letter-and-digit runs of 16 or
+    more without a `-` or `_` (keys, tokens); "GHSA-jfh8-c2jp-5v3q" or "rule_name_v2" are
+    names, not values, and stay."""
     run = match.group(0)
     digits = any(c.isdigit() for c in run)
-    if digits and _HEX.fullmatch(run):
+    if digits and (_HEX.fullmatch(run) or _UUID.fullmatch(run)):
         return "<hex>"
-    if digits and len(run) >= 16 and any(c.isalpha() for c in run):
+    if (
+        digits
+        and any(c.isalpha() for c in run)
+        and max(len(part) for part in _SEPARATORS.split(run)) >= 16
+    ):
         return "<secret>"
     return run
 
