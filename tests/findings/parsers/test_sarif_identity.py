@@ -277,3 +277,22 @@ def test_kinds_that_are_no_findings_are_suppressed_not_lost():
         ("/runs/0/results/1", True, False),
         ("/runs/0/results/2", True, False),
     ]
+
+
+def test_rules_only_in_an_extension_referenced_by_index():
+    tool = {
+        "driver": {"name": "CodeQL", "rules": []},
+        "extensions": [
+            {"name": "codeql/python-queries", "rules": [{"id": "py/sql-injection"}]},
+            {"name": "codeql/js-queries", "rules": [{"id": "js/xss"}, {"id": "js/eval"}]},
+        ],
+    }
+    results = [
+        {"rule": {"index": 1, "toolComponent": {"index": 1}}, "message": {"text": "m"}},
+        {"rule": {"index": 0, "toolComponent": {"name": "codeql/python-queries"}}},
+        {"rule": {"index": 7, "toolComponent": {"index": 1}}, "message": {"text": "m at 3"}},
+    ]
+    data = json.dumps({"version": "2.1.0", "runs": [{"tool": tool, "results": results}]})
+    result, findings = parse(data.encode())
+    assert [f.rule_id for f in findings] == ["js/eval", "py/sql-injection", "m at <n>"]
+    assert not [i for i in result.skipped if i.lost_finding]
