@@ -78,3 +78,15 @@ def result_counts(counts: dict[str, Any] | None) -> dict[str, int]:
         "lost": lost,
         "suppressed": suppressed,
     }
+
+
+def skipped_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stored `skipped` entry in the current shape (older ones have only `lost_finding`)."""
+    lost = bool(entry.get("lost", entry.get("lost_finding", False)))
+    return {
+        "reason": "lost" if lost else "warning",
+        "suppressed": False,
+        **entry,
+        "lost": lost,
+        "lost_finding": lost,
+    }

@@ -312,3 +312,19 @@ def test_admin_scan_page_shows_what_became_of_the_results(acme_analyst):
     assert summary in client.get("/admin/findings/scan/").content.decode()
     page = client.get(f"/admin/findings/scan/{scan_id}/change/").content.decode()
     assert summary in page and "/runs/0/results/1" in page
+
+
+@pytest.mark.django_db
+def test_skipped_entries_stored_before_lost_existed_read_in_the_new_shape(acme_analyst):
+    body = _upload(acme_analyst, GITLEAKS_76.read_bytes())
+    Scan.objects.filter(pk=body["id"]).update(
+        skipped=[
+            {"pointer": "/runs/0/results/3", "message": "no rule", "lost_finding": True},
+            {"pointer": "/runs/0/results/4", "message": "bad purl", "lost_finding": False},
+        ]
+    )
+    skipped = acme_analyst.get(f"/api/v1/scans/{body['id']}/").json()["skipped"]
+    assert [(s["pointer"], s["reason"], s["lost"], s["suppressed"]) for s in skipped] == [
+        ("/runs/0/results/3", "lost", True, False),
+        ("/runs/0/results/4", "warning", False, False),
+    ]

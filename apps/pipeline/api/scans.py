@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from apps.findings.counts import result_counts
+from apps.findings.counts import result_counts, skipped_entry
 from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
@@ -70,7 +70,12 @@ class ScanOutputSerializer(serializers.Serializer):
 
 class ScanDetailOutputSerializer(ScanOutputSerializer):
     noise = serializers.DictField()
-    skipped = serializers.ListField(child=serializers.DictField())
+    skipped = serializers.SerializerMethodField()
+
+    def get_skipped(self, scan) -> list[dict]:
+        """Entries `{pointer, reason, message, lost, suppressed}`; entries stored before
+        `lost` existed carried only `lost_finding`."""
+        return [skipped_entry(entry) for entry in scan.skipped or ()]
 
 
 class ScanCollectionApi(TenantApi):
