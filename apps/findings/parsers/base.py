@@ -122,8 +122,9 @@ class ParseResult:
     `findings` and `components` are iterators so a 100,000-result report is never held whole
     as Python objects by the parser; the consumer iterates them once, in order. `tool_name`
     and `tool_version` may be filled while iterating (SARIF runs), so read them after the
-    iterators are exhausted. `skipped` collects results that could not be parsed; the
-    ingestion rule is documented in docs/ingestion.md.
+    iterators are exhausted. `skipped` collects the results that made no finding (lost, or
+    suppressed by the report itself) and warnings about kept data, as `ParseIssue`s; the
+    ingestion rule and the counts are documented in docs/ingestion.md.
     """
 
     format: str
