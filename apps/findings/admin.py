@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from apps.findings.counts import result_counts
 from apps.findings.models import (
     Application,
     Component,
@@ -36,16 +37,36 @@ class ApplicationAdmin(TenantScopedAdmin):
 
 @admin.register(Scan)
 class ScanAdmin(TenantScopedAdmin):
-    list_display = ("id", "application", "format", "tool_name", "branch", "status", "created_at")
+    list_display = (
+        "id",
+        "application",
+        "format",
+        "tool_name",
+        "branch",
+        "status",
+        "results_summary",
+        "created_at",
+    )
     list_filter = ("status", "format", "tenant")
     search_fields = ("application__name", "commit", "pipeline_run", "sha256")
     list_select_related = ("application", "tenant")
-    readonly_fields = [f.name for f in Scan._meta.fields]
+    readonly_fields = ["results_summary", *(f.name for f in Scan._meta.fields)]
     paginator = CappedCountPaginator
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False  # scans arrive through the API, which validates and deduplicates them
+
+    @admin.display(description="results")
+    def results_summary(self, scan: Scan) -> str:
+        """What became of the report's results; lost ones are listed under Skipped."""
+        if not scan.counts:
+            return "-"
+        c = result_counts(scan.counts)
+        return (
+            f"{c['results']} results: {c['findings']} findings, {c['lost']} lost, "
+            f"{c['suppressed']} suppressed"
+        )
 
 
 class OccurrenceInline(admin.TabularInline):

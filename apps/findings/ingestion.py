@@ -9,7 +9,8 @@ the new scan of that stream no longer reports is retracted; a finding whose occu
 all retracted becomes FIXED (pending verification) with the time and the scan that closed it.
 A finding reported again while FIXED or VERIFIED is REOPENED. If any result of the report was
 skipped as unreadable (ParseIssue.lost_finding), nothing is closed: a finding the parser could
-not read is not fixed. Warnings about kept data do not stop closure.
+not read is not fixed. Warnings about kept data do not stop closure. What became of every
+result (findings, lost, suppressed) is counted by apps/findings/counts.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
+from apps.findings.counts import import_counts, skipped_entries
 from apps.findings.dedup import (
     Keyed,
     assign_keys,
@@ -103,13 +105,10 @@ def ingest_report(
     timer.lap("components")
     noise = {**noise_summary(keyed), "timings_ms": timer.laps}
     counts["duplicates_collapsed"] = noise["duplicates_collapsed"]
+    skipped = skipped_entries(result.skipped)
+    suppressed = sum(1 for nf in results if nf.suppressed or nf.vex_state in VEX_DISMISSED)
+    counts.update(import_counts(result.skipped, imported=len(results), suppressed=suppressed))
     logger.info("scan %s imported: %s; phases (ms) %s", scan.pk, counts, timer.laps)
-    skipped = [
-        {"pointer": s.pointer, "message": s.message, "lost_finding": s.lost_finding}
-        for s in result.skipped
-    ]
-    counts["skipped"] = sum(1 for s in result.skipped if s.lost_finding)
-    counts["warnings"] = len(skipped) - counts["skipped"]
     changes = writer.changes(scan.tenant_id)
     only_reopened = changes.reopened and not changes.closed
     comment = f"FixOps scan {scan.pk}: " + (

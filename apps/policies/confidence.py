@@ -6,7 +6,11 @@ It starts at 1 and each shortfall multiplies it by a documented factor (docs/pol
   never loaded × 0.75 — each, and only when the application has vulnerability findings;
 - scanner coverage: with expected kinds E and present kinds P of the decision's scans,
   × (0.6 + 0.4 · |P ∩ E| / |E|); a decision with no scans in scope × 0.8 (coverage unknown);
-- enrichment: with u the share of vulnerability findings lacking EPSS data, × (1 − 0.3 · u).
+- enrichment: with u the share of vulnerability findings lacking EPSS data, × (1 − 0.3 · u);
+- lost results: with the results and lost results summed over the scans in scope,
+  × (1 − 0.5 · lost / results); and whenever anything was lost the value is at most
+  LOST_CEILING (a factor "lost:ceiling" brings it there), so a decision over a scan that lost
+  results is never made at full confidence.
 
 Every factor that applied is listed with its reason, so the number can be explained.
 """
@@ -18,6 +22,8 @@ from typing import Any
 STALE_FEED = 0.9
 MISSING_FEED = 0.75
 NO_SCANS = 0.8
+LOST_WEIGHT = 0.5
+LOST_CEILING = 0.95
 
 
 def assess(document: dict[str, Any], inputs: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -51,10 +57,41 @@ def assess(document: dict[str, Any], inputs: dict[str, Any]) -> tuple[float, dic
                 f"{inputs['unenriched']} of {vuln} vulnerability findings lack EPSS data",
             )
         )
+    lost = _lost_factor(document.get("scans") or [])
+    if lost is not None:
+        factors.append(lost)
     value = 1.0
     for factor in factors:
         value *= factor["factor"]
+    if lost is not None and value > LOST_CEILING:
+        factors.append(
+            _factor(
+                "lost:ceiling",
+                LOST_CEILING / value,
+                f"results were lost: confidence is at most {LOST_CEILING}",
+            )
+        )
+        value = LOST_CEILING
     return round(value, 3), {"factors": factors}
+
+
+def _lost_factor(scans: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """× (1 − 0.5 · lost / results) over the scans in scope, naming the lossy scans."""
+    lossy = [s for s in scans if s["counts"]["lost"] > 0]
+    if not lossy:
+        return None
+    lost = sum(s["counts"]["lost"] for s in scans)
+    results = max(sum(s["counts"]["results"] for s in scans), lost)
+    named = ", ".join(
+        f"scan {s['id']} ({s['tool'] or s['format']}): {s['counts']['lost']} of "
+        f"{s['counts']['results']}"
+        for s in lossy
+    )
+    return _factor(
+        "lost",
+        1 - LOST_WEIGHT * lost / results,
+        f"{lost} of {results} results in scope could not be read: {named}",
+    )
 
 
 def _factor(name: str, factor: float, reason: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Python does the heavy lifting so Rego only decides. One query loads the applicat
 and accepted findings as tuples; acceptances, VEX and SLA ages are resolved here; then
 apps/policies/profiles.py groups every finding into exactly one profile that rules name by
 ref, and lists per-finding detail for the policy version's candidate filter. Context (feeds,
-scanner coverage), scope and the acceptances that applied complete the document.
+scanner coverage), scope, the scans in scope with their result counts (`scans[].counts`) and
+the acceptances that applied complete the document.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db import connection
 from django.db.models import BigIntegerField, Func, Q
 from django.db.models.functions import Coalesce
 
+from apps.findings.counts import result_counts
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus, Scan
 from apps.findings.parsers.sarif.taxonomy import IAC_TOOLS, SECRET_TOOLS
@@ -122,6 +124,17 @@ def scan_kinds(scan: Scan) -> set[str]:
     return {"sast"}
 
 
+def scan_entry(scan: Scan) -> dict[str, Any]:
+    """A scan in scope with what became of its results: `counts` = {results, findings, lost,
+    suppressed} (apps/findings/counts.py), so a policy can refuse to trust a lossy import."""
+    return {
+        "id": scan.pk,
+        "format": scan.format,
+        "tool": scan.tool_name,
+        "counts": result_counts(scan.counts),
+    }
+
+
 def empty_document(now: datetime | None = None) -> dict[str, Any]:
     """A valid document with nothing in it: policies are validated against it on save."""
     return {
@@ -136,6 +149,7 @@ def empty_document(now: datetime | None = None) -> dict[str, Any]:
             "owners": [],
         },
         "scope": {"commit": "", "branch": "", "pipeline_run": "", "scans": []},
+        "scans": [],
         "context": {
             "feeds": {},
             "expected_kinds": [],
@@ -342,6 +356,7 @@ def build(
                 for s in scans
             ],
         },
+        "scans": [scan_entry(s) for s in scans],
         "context": {
             "feeds": _feeds(settings.feed_max_age_hours, now),
             "expected_kinds": expected,

@@ -14,6 +14,10 @@ from apps.policies.models import Decision
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tools" / "fixops_gate.py"
 GITLEAKS = ROOT / "tests" / "fixtures" / "scans" / "gitleaks" / "report.json"
+# gitleaks v7.4 SARIF: no ruleId, eight leaked AWS keys (its results were once all "lost").
+GITLEAKS_74_SARIF = (
+    ROOT / "tests" / "fixtures" / "scans" / "sarif" / "real" / "gitleaks-7.4.0.sarif"
+)
 
 
 def _run(live_server, token, *args, env=None):
@@ -63,3 +67,20 @@ def test_failures_exit_3_with_the_reason(live_server, acme, issue_token, tmp_pat
     assert invalid.returncode == 3 and "HTTP 4" in invalid.stderr
     missing = _run(live_server, token, "--application", "shop", str(tmp_path / "none.sarif"))
     assert missing.returncode == 3 and "no such file" in missing.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sarif_without_rule_ids_blocks_its_leaked_keys(live_server, acme, issue_token):
+    token = issue_token(acme, role="analyst")
+    result = _run(live_server, token, "--application", "shop", str(GITLEAKS_74_SARIF))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BLOCK" in result.stdout.splitlines()[1]
+    assert "FX-SECRET" in result.stdout and "8 leaked secret(s)" in result.stdout
+    assert "'lost': 0" in result.stdout.splitlines()[0]
+    decision = Decision.objects.get()
+    assert decision.input["scans"][0]["counts"] == {
+        "results": 8,
+        "findings": 8,
+        "lost": 0,
+        "suppressed": 0,
+    }

@@ -99,15 +99,20 @@ class ParseIssue:
     """Something in the report that was skipped or kept with a warning; reported back to the
     caller, never silently dropped.
 
-    `lost_finding` is True when a result that could have been a finding was skipped. Ingestion
-    then closes nothing for that scan (a finding the parser could not read is not fixed).
+    `lost_finding` is True when a result that could have been a finding was skipped (counted
+    in `counts.lost`). Ingestion then closes nothing for that scan (a finding the parser could
+    not read is not fixed). `suppressed` marks a result the report itself says is no finding
+    (a SARIF result of kind pass/notApplicable/informational), counted in `counts.suppressed`.
     Warnings about kept data (an invalid purl or vector, a component without a name, licence
-    results that are not security findings) set it False.
+    results that are not security findings) set both False. `reason` is a short stable code
+    ("no_rule", "not_a_defect", ...) beside the human `message`.
     """
 
     pointer: str
     message: str
     lost_finding: bool = True
+    suppressed: bool = False
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -117,8 +122,9 @@ class ParseResult:
     `findings` and `components` are iterators so a 100,000-result report is never held whole
     as Python objects by the parser; the consumer iterates them once, in order. `tool_name`
     and `tool_version` may be filled while iterating (SARIF runs), so read them after the
-    iterators are exhausted. `skipped` collects results that could not be parsed; the
-    ingestion rule is documented in docs/ingestion.md.
+    iterators are exhausted. `skipped` collects the results that made no finding (lost, or
+    suppressed by the report itself) and warnings about kept data, as `ParseIssue`s; the
+    ingestion rule and the counts are documented in docs/ingestion.md.
     """
 
     format: str

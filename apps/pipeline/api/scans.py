@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from apps.findings.counts import result_counts, skipped_entry
 from apps.findings.models import ScanStatus
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
@@ -44,12 +45,20 @@ class ScanOutputSerializer(serializers.Serializer):
     pipeline_run = serializers.CharField()
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
-    counts = serializers.DictField()
+    counts = serializers.SerializerMethodField()
     error = serializers.DictField(allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     status_url = serializers.SerializerMethodField()
     decision_url = serializers.SerializerMethodField()
+
+    def get_counts(self, scan) -> dict:
+        """The import's counts with `results`, `findings`, `lost` and `suppressed` always
+        present once imported (`skipped`: the former name of `lost`, one more version)."""
+        if not scan.counts:
+            return {}
+        figures = result_counts(scan.counts)
+        return {**scan.counts, **figures, "skipped": figures["lost"]}
 
     def get_status_url(self, scan) -> str:
         return reverse("v1:scan-detail", kwargs={"scan_id": scan.pk})
@@ -61,7 +70,12 @@ class ScanOutputSerializer(serializers.Serializer):
 
 class ScanDetailOutputSerializer(ScanOutputSerializer):
     noise = serializers.DictField()
-    skipped = serializers.ListField(child=serializers.DictField())
+    skipped = serializers.SerializerMethodField()
+
+    def get_skipped(self, scan) -> list[dict]:
+        """Entries `{pointer, reason, message, lost, suppressed}`; entries stored before
+        `lost` existed carried only `lost_finding`."""
+        return [skipped_entry(entry) for entry in scan.skipped or ()]
 
 
 class ScanCollectionApi(TenantApi):

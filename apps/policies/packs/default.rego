@@ -1,4 +1,5 @@
-# FixOps default policy pack (Rego v1). Input: docs/policy-input.schema.json.
+# FixOps default policy pack (Rego v1), version in default.json `pack_version`.
+# Input: docs/policy-input.schema.json.
 #
 # Most rules read input.profiles: every open or accepted finding is in exactly one profile
 # (findings sharing kind, severity, KEV, SSVC, actionability, acceptance, SLA state, scope),
@@ -23,6 +24,24 @@ secrets := [p | some p in input.profiles; p.kind == "secret"; p.actionable]
 
 deny contains grouped("FX-SECRET", "%d leaked secret(s): revoke and remove them", secrets) if {
 	count(secrets) > 0
+}
+
+# FX-LOST-RESULTS: a scan in scope could not read some of its results. What they reported is
+# unknown, so the findings alone cannot allow the change: at least a person looks.
+lossy := [s | some s in input.scans; s.counts.lost > 0]
+
+scan_name(s) := s.tool if s.tool != ""
+
+scan_name(s) := s.format if s.tool == ""
+
+# (concat, not sprintf's %s, joins the parts: rego-cpp mis-serialises a concat result passed
+# through %s.)
+review contains {"rule": "FX-LOST-RESULTS", "message": concat("", [head, concat("; ", scans)])} if {
+	count(lossy) > 0
+	lost := sum([s.counts.lost | some s in lossy])
+	results := sum([s.counts.results | some s in lossy])
+	head := sprintf("%d of %d result(s) could not be read, so what they report is unknown: ", [lost, results])
+	scans := [sprintf("scan %d (%s) lost %d of %d", [s.id, scan_name(s), s.counts.lost, s.counts.results]) | some s in lossy]
 }
 
 # FX-KEV-EXPOSED / FX-KEV-INTERNAL: known exploited vulnerabilities (CISA KEV).

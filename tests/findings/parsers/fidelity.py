@@ -62,6 +62,9 @@ REPORTS: tuple[Real, ...] = (
     _r("sarif/real/njsscan-1.0.2.sarif", "sarif", "nodejsscan", "1.0.2", (5, 5)),
     _r("sarif/real/checkov-2.5.20.sarif", "sarif", "checkov", "2.5.20", (9, 9)),
     _r("sarif/real/checkov-3.2.400.sarif", "sarif", "checkov", "3.2.400", (9, 9)),
+    # SARIF of gitleaks v7, before (7.4) and after (7.6) it wrote a ruleId
+    _r("sarif/real/gitleaks-7.4.0.sarif", "sarif", "gitleaks", "7.4.0", (8, 8), origin=FROM_SOURCE),
+    _r("sarif/real/gitleaks-7.6.1.sarif", "sarif", "gitleaks", "7.6.1", (8, 8), origin=FROM_SOURCE),
     # checkov JSON: one report, a list of reports, the summary-only form
     _r("checkov/real/terraform-2.5.20.json", "checkov", "checkov", "2.5.20", (9, 9)),
     _r("checkov/real/terraform-3.2.400.json", "checkov", "checkov", "3.2.400", (9, 9)),

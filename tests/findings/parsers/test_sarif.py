@@ -238,7 +238,7 @@ def test_gitleaks_sarif_never_keeps_the_secret():
 def test_spec_features():
     result, findings = parse("features.sarif")
     assert (result.tool_name, result.tool_version) == ("exampleanalyzer", "4.2.0")
-    tainted, weak, dispose, command, review, late = findings
+    tainted, weak, dispose, command, review, unnamed, silent, late = findings
     # message.id -> rule messageStrings; invocation override level; relationships + taxa CWEs
     assert tainted.message == "Path from parameter 'name' reaches 'open()'."
     assert (tainted.severity, tainted.cwes, tainted.baseline_state) == ("high", (22, 73), "new")
@@ -255,8 +255,8 @@ def test_spec_features():
     )
     assert weak.start_line is None and weak.start_column == 3
     assert weak.properties["ignored"] == "region.startLine=-4"
-    # the accepted suppression counts, the one under review does not
-    assert weak.suppression == "external: tokens are not security relevant here"
+    # one suppression under review: not suppressed, though another one is accepted
+    assert (weak.suppressed, weak.suppression) == (False, "")
     # hierarchical rule id, relative base without a parent, endLine before startLine dropped
     assert (dispose.rule_id, dispose.title, dispose.path) == (
         "CA2000/disposable-field",
@@ -281,9 +281,16 @@ def test_spec_features():
         "b/c.go",
         "/runs/1/results/0",
     )
-    assert [(i.pointer, i.message) for i in result.skipped] == [
-        ("/runs/0/results/6", "result has no ruleId and no resolvable rule"),
-        ("/runs/0/results/7", "result has no message text"),
+    # no rule at all: the message template is its identity; no message: the rule's title
+    assert (unnamed.rule_id, unnamed.fingerprints) == (
+        "a result with no rule at all",
+        {"pfp:fixops/messageTemplate": "a result with no rule at all"},
+    )
+    assert (silent.rule_id, silent.message) == ("EX2002", "Weak random number generator")
+    # kind "pass": listed as suppressed, not lost; the derived identity is a warning
+    assert [(i.pointer, i.reason, i.lost_finding, i.suppressed) for i in result.skipped] == [
+        ("/runs/0/results/4", "not_a_defect", False, True),
+        ("/runs/0/results/6", "rule_derived", False, False),
     ]
 
 

@@ -9,9 +9,10 @@ malformed file fails inside `parse()` before any finding is produced. Each findi
 own run's tool.
 
 Each module documents the mapping rules it applies: `rules` (which rule a result names, the
-title), `taxonomy` (tool, finding kind, CWEs, vulnerability ids), `severity` (severity, SARIF
-result kinds, confidence), `locations` (paths, regions, source roots), `results` (message,
-fingerprints, suppressions, secrets, skipped results) and `fields` (JSON type errors).
+title), `identity` (the rule and identity of a result without a rule id), `taxonomy` (tool,
+finding kind, CWEs, vulnerability ids), `severity` (severity, SARIF result kinds,
+confidence), `locations` (paths, regions, source roots), `results` (message, fingerprints,
+suppressions, secrets, lost and suppressed results) and `fields` (JSON type errors).
 """
 
 from __future__ import annotations

@@ -1,16 +1,28 @@
 """Pass 2 over a SARIF log: each result, built by ijson's C builder, becomes a finding.
 
 - message: `message.text`, else `markdown`, else `message.id` looked up in the rule's
-  `messageStrings` with `{n}` replaced by `arguments[n]`.
+  `messageStrings` with `{n}` replaced by `arguments[n]`; a result without one takes its
+  rule's "default" message string, else its title.
+- rule: module `rules`; a result naming no rule id gets one from module `identity` (its
+  properties, the rule its message names, its message template), with one warning per run
+  and source saying how many results took it.
 - identity: `fingerprints` and `partialFingerprints` are kept with their keys prefixed "fp:"
   and "pfp:". `baselineState` is kept.
-- suppressions: the first suppression whose `status` is absent or "accepted" marks the finding
-  suppressed, with `suppression` = "<kind>: <justification>"; the finding is kept.
-- secrets: for kind "secret" the snippet (gitleaks puts the secret itself there) is hashed into
-  `secret_hash` and cleared, and removed from the message, title and fingerprints.
+- suppressions (§3.27.23, §3.35): a result is suppressed when it has at least one
+  suppression and none of them has status "underReview" or "rejected" (the reading of the
+  SARIF editors' viewer guidance, microsoft/sarif-tutorials "Determining suppression
+  status"); an absent status counts as accepted, an unknown one does not count. The legacy
+  `suppressionStates` (["suppressedInSource"|"suppressedExternally"], SARIF 2.0 and the
+  converters that kept it) suppress as well. The finding is kept, with `suppression` =
+  "<kind>: <justification>".
+- result kinds "pass", "notApplicable" and "informational" are no findings: each is listed in
+  `ParseResult.skipped` as suppressed (not lost), with its pointer.
+- secrets: for kind "secret" the snippet (gitleaks puts the secret itself there, v7 the whole
+  line) and gitleaks v6/v7's `properties.offender` are hashed into `secret_hash` (the
+  snippet) and removed from the message, title and fingerprints.
 
-A result missing only optional data is imported; one that cannot be understood (no rule id at
-all, no message) is appended to `ParseResult.skipped`. This is the per-result hot loop: the
+A result missing only optional data is imported; one that names no rule in any way and has no
+message is appended to `ParseResult.skipped` as lost. This is the per-result hot loop: the
 optional parts most results lack are read only when present, and findings are built with
 `_common.slots_builder`.
 """
@@ -35,6 +47,7 @@ from .._common import (
 )
 from ..base import NormalizedFinding, ParseError, ParseIssue, ParseResult
 from .fields import FORMAT, first_line, get_field
+from .identity import SOURCES, TEMPLATE_FINGERPRINT, derive
 from .locations import location
 from .rules import rule_facts
 from .run import Rule, RuleFacts, Run
@@ -42,6 +55,9 @@ from .severity import NOT_DEFECTS, RESULT_KINDS, confidence, result_severity
 from .taxonomy import NOT_SCA, cwes, sca_details, taxa_cwes, with_result_tags
 
 BASELINE_STATES = frozenset({"new", "unchanged", "updated", "absent"})
+_NOT_SUPPRESSED = frozenset({"underReview", "rejected"})
+_NOT_SUPPRESSED_KINDS = frozenset({"underReview", "suppressionRejected"})
+_LEGACY_STATES = frozenset({"suppressedInSource", "suppressedExternally"})
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 _NO_PROPERTIES: dict[str, Any] = {}
@@ -95,6 +111,7 @@ class ResultConverter:
         if done < run.count:
             where = f"{base}{done}"
             raise ParseError(FORMAT, "the report changed while it was read", pointer=where)
+        self._report_derived(run)
 
     def _convert(self, raw: Any, run: Run, where: str) -> NormalizedFinding | None:
         """One result -> a finding; None for non-defects and for results recorded as skipped."""
@@ -108,19 +125,62 @@ class ResultConverter:
         else:
             sarif_kind = get_field(raw, "kind", str, where) or "fail"
             if sarif_kind in NOT_DEFECTS:
-                return None
+                return self._not_a_finding(where, sarif_kind)
             if sarif_kind not in RESULT_KINDS:
                 sarif_kind = "fail"
         facts = rule_facts(raw, run, where)
+        message = _message(raw, facts.rule if facts else None, where)
+        template = ""
         if facts is None:
-            return self._skip(where, "result has no ruleId and no resolvable rule")
-        message = _message(raw, facts.rule, where)
+            derived = derive(raw, run, message, _offender(raw))
+            if derived is None:
+                return self._lose(where)
+            facts, source, template = derived
+            self._derived(run, source, where)
         if not message:
-            return self._skip(where, "result has no message text")
-        return self._build(raw, run, where, facts, message=message, sarif_kind=sarif_kind)
+            rule = facts.effective
+            message = rule.message_strings.get("default") or rule.title or facts.rule_id
+        return self._build(
+            raw, run, where, facts, message=message, sarif_kind=sarif_kind, template=template
+        )
 
-    def _skip(self, where: str, message: str) -> None:
-        self.result.skipped.append(ParseIssue(pointer=where, message=message))
+    def _lose(self, where: str) -> None:
+        self.result.skipped.append(
+            ParseIssue(
+                where,
+                "result names no rule (no ruleId, rule, ruleIndex, rule-naming property or "
+                "message) and cannot be identified",
+                reason="no_rule",
+            )
+        )
+
+    def _not_a_finding(self, where: str, sarif_kind: str) -> None:
+        self.result.skipped.append(
+            ParseIssue(
+                where,
+                f'result of kind "{sarif_kind}" is no finding',
+                lost_finding=False,
+                suppressed=True,
+                reason="not_a_defect",
+            )
+        )
+
+    def _derived(self, run: Run, source: str, where: str) -> None:
+        count, first = run.derived_counts.get(source, (0, where))
+        run.derived_counts[source] = (count + 1, first)
+
+    def _report_derived(self, run: Run) -> None:
+        """One warning per run and identity source: how many results had no rule id."""
+        for source, (count, first) in run.derived_counts.items():
+            self.result.skipped.append(
+                ParseIssue(
+                    first,
+                    f"{count} result(s) without a ruleId: rule identity taken from "
+                    f"{SOURCES[source]} (first at {first})",
+                    lost_finding=False,
+                    reason="rule_derived",
+                )
+            )
 
     def _build(
         self,
@@ -131,6 +191,7 @@ class ResultConverter:
         *,
         message: str,
         sarif_kind: str,
+        template: str = "",
     ) -> NormalizedFinding:
         """The finding for one result. Optional parts most results lack (result tags, taxa,
         fingerprints, suppressions) are only looked at when present."""
@@ -150,15 +211,22 @@ class ResultConverter:
             if "fingerprints" in raw or "partialFingerprints" in raw
             else {}
         )
+        if template and not fingerprints:
+            fingerprints = {TEMPLATE_FINGERPRINT: template}
         secret_hash = ""
         title = rule.title or cap(first_line(message), MAX_TITLE)
         if kind == "secret":
             secret_hash = sha256_hex(snippet) if snippet else ""
-            message = redact(message, [snippet])
-            title = redact(title, [snippet])
-            fingerprints = {k: redact(v, [snippet]) for k, v in fingerprints.items()}
+            secrets = [snippet, *_offender(raw)]
+            message = redact(message, secrets)
+            title = redact(title, secrets)
+            fingerprints = {k: redact(v, secrets) for k, v in fingerprints.items()}
             snippet = ""
-        suppressed, suppression = _suppression(raw, where) if "suppressions" in raw else (False, "")
+        suppressed, suppression = (
+            _suppression(raw, where)
+            if "suppressions" in raw or "suppressionStates" in raw
+            else (False, "")
+        )
         properties: dict[str, str] = {}
         if sarif_kind != "fail":
             properties["sarif_kind"] = sarif_kind
@@ -214,7 +282,8 @@ def _message(raw: dict[str, Any], rule: Rule | None, where: str) -> str:
         text = message.get(key)
         if isinstance(text, str) and text.strip():
             return text
-    template = rule.message_strings.get(message.get("id", "")) if rule else None
+    ident = message.get("id")
+    template = rule.message_strings.get(ident) if rule and isinstance(ident, str) else None
     if not template:
         return ""
     args = message.get("arguments")
@@ -238,7 +307,9 @@ def _fingerprints(raw: dict[str, Any], where: str) -> dict[str, str]:
 
 
 def _suppression(raw: dict[str, Any], where: str) -> tuple[bool, str]:
+    """(suppressed, "<kind>: <justification>") by the rule in the module docstring."""
     suppressions = get_field(raw, "suppressions", list, where) or []
+    accepted: dict[str, Any] | None = None
     for i, item in enumerate(suppressions):
         if not isinstance(item, dict):
             raise ParseError(
@@ -246,9 +317,28 @@ def _suppression(raw: dict[str, Any], where: str) -> tuple[bool, str]:
                 f"a suppression must be a JSON object, got {type_name(item)}",
                 pointer=f"{where}/suppressions/{i}",
             )
-        if item.get("status") in (None, "accepted"):
-            kind = as_str(item.get("kind")) or "suppressed"
-            justification = as_str(item.get("justification")).strip()
-            text = f"{kind}: {justification}" if justification else kind
-            return True, cap(text, MAX_TITLE)
+        status, kind = item.get("status"), item.get("kind")
+        # CSD drafts of 2.1.0 spelled the review states as kinds.
+        if status in _NOT_SUPPRESSED or kind in _NOT_SUPPRESSED_KINDS:
+            return False, ""
+        if status in (None, "accepted") and accepted is None:
+            accepted = item
+    if accepted is not None:
+        kind = as_str(accepted.get("kind")) or "suppressed"
+        justification = as_str(accepted.get("justification")).strip()
+        text = f"{kind}: {justification}" if justification else kind
+        return True, cap(text, MAX_TITLE)
+    if raw.get("suppressions") is not None:  # [] says "not suppressed" (§3.27.23)
+        return False, ""
+    states = raw.get("suppressionStates")
+    for state in states if isinstance(states, list) else ():
+        if state in _LEGACY_STATES:
+            return True, state
     return False, ""
+
+
+def _offender(raw: dict[str, Any]) -> tuple[str, ...]:
+    """gitleaks v6/v7 `properties.offender`: the secret itself, to hash and mask."""
+    props = raw.get("properties")
+    offender = props.get("offender") if isinstance(props, dict) else None
+    return (offender,) if isinstance(offender, str) and offender.strip() else ()

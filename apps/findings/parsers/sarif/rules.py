@@ -2,7 +2,9 @@
 
 - rule: `result.rule.toolComponent` (index or name) selects `tool.extensions[i]`, else the
   driver; then `rule.index`/`ruleIndex`, else lookup by `ruleId` (also its first "/" segment,
-  and the other components). `rule_id` = `ruleId`, else `rule.id`, else the rule's id.
+  and the other components), else by `rule.guid` in every component. `rule_id` = `ruleId`,
+  else `rule.id`, else the resolved rule's id, its `name`, its `guid`. A result that names no
+  rule this way gets its identity from module `identity`.
 - title: the rule's shortDescription (unless it only repeats the rule id, as Semgrep's does),
   else its fullDescription's first line (else, per result, the message's first line).
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._common import MAX_TITLE, as_str, cap, type_name
-from ..base import ParseError
+from ..base import ParseError, ParseIssue
 from .fields import FORMAT, first_line, get_field, message_text
 from .run import Rule, RuleFacts, Run, ToolComponent
 from .severity import LEVEL_SEVERITY, PRECISION_CONFIDENCE, security_score, severity_band
@@ -25,8 +27,11 @@ from .taxonomy import cwes, infer_kind, taxa_cwes
 FACTS_CACHE_SIZE = 65536
 
 
-def rule_from(raw: Any, where: str) -> Rule:
-    """The parts of one reportingDescriptor a finding needs; ParseError if it is no object."""
+def rule_from(raw: Any, where: str, issues: list[ParseIssue] | None = None) -> Rule:
+    """The parts of one reportingDescriptor a finding needs; ParseError if it is no object.
+
+    A `defaultConfiguration.level` that is not one of the four level strings (an object, an
+    array, "critical") is ignored with a warning appended to `issues`."""
     if not isinstance(raw, dict):
         raise ParseError(
             FORMAT, f"a rule must be a JSON object, got {type_name(raw)}", pointer=where
@@ -42,15 +47,22 @@ def rule_from(raw: Any, where: str) -> Rule:
     rule_id = raw.get("id") if isinstance(raw.get("id"), str) else ""
     config = raw.get("defaultConfiguration")
     level = config.get("level") if isinstance(config, dict) else None
+    if level is not None and not (isinstance(level, str) and level in LEVEL_SEVERITY):
+        if issues is not None:
+            issues.append(bad_level(level, f"{where}/defaultConfiguration/level"))
+        level = None
     short = message_text(raw, "shortDescription")
     restates_id = bool(rule_id) and rule_id in short
     title = short if short and not restates_id else first_line(message_text(raw, "fullDescription"))
     strings = raw.get("messageStrings")
     precision = props.get("precision")
+    name, guid = raw.get("name"), raw.get("guid")
     return Rule(
         id=rule_id,
         title=cap(title, MAX_TITLE),
         level=level if isinstance(level, str) and level in LEVEL_SEVERITY else "",
+        name=cap(name.strip(), MAX_TITLE) if isinstance(name, str) else "",
+        guid=guid.strip() if isinstance(guid, str) else "",
         security_severity=security_score(props.get("security-severity")),
         tags=tags,
         cwes=cwes(
@@ -65,6 +77,14 @@ def rule_from(raw: Any, where: str) -> Rule:
             for k, v in (strings.items() if isinstance(strings, dict) else ())
             if isinstance(v, dict) and isinstance(v.get("text"), str)
         },
+    )
+
+
+def bad_level(value: Any, where: str) -> ParseIssue:
+    """The warning for a level that is not "none", "note", "warning" or "error"."""
+    shown = cap(as_str(value) or type_name(value), 40)
+    return ParseIssue(
+        where, f"level {shown!r} is not a SARIF level; ignored", lost_finding=False, reason="level"
     )
 
 
@@ -95,10 +115,17 @@ def _derive_facts(raw: dict[str, Any], run: Run, where: str) -> RuleFacts | None
     rule, rule_index = _resolve(raw, run, where)
     ref = get_field(raw, "rule", dict, where) or {}
     rule_id = (
-        get_field(raw, "ruleId", str, where) or as_str(ref.get("id")) or (rule.id if rule else "")
+        get_field(raw, "ruleId", str, where)
+        or as_str(ref.get("id"))
+        or (rule.id or rule.name or rule.guid if rule else "")
     )
     if not rule_id:
         return None
+    return facts_for(rule, rule_id, rule_index, run)
+
+
+def facts_for(rule: Rule | None, rule_id: str, rule_index: int | None, run: Run) -> RuleFacts:
+    """What a rule decides for results naming it as `rule_id` (`rule` None: not declared)."""
     effective = rule or Rule(id=rule_id)
     score = effective.security_severity
     level = (
@@ -133,7 +160,16 @@ def _resolve(raw: dict[str, Any], run: Run, where: str) -> tuple[Rule | None, in
         rule = component.rules[index]
     if isinstance(rule_id, str) and (rule is None or rule.id != rule_id):
         rule = _lookup(rule_id, [component] if component else [], run) or rule
+    guid = ref.get("guid")
+    if rule is None and isinstance(guid, str) and guid:
+        rule = next(
+            (c.by_guid[guid.lower()] for c in _components(run) if guid.lower() in c.by_guid), None
+        )
     return rule, (index if in_driver and rule is not None else None)
+
+
+def _components(run: Run) -> list[ToolComponent]:
+    return [c for c in [run.driver, *run.extensions] if c is not None]
 
 
 def _component_for(ref: dict[str, Any], run: Run) -> tuple[ToolComponent | None, bool]:

@@ -19,6 +19,8 @@ class Rule:
     id: str = ""
     title: str = ""
     level: str = ""
+    name: str = ""  # reportingDescriptor.name: some tools name a rule only this way
+    guid: str = ""
     security_severity: float | None = None
     tags: tuple[str, ...] = ()
     cwes: tuple[int, ...] = ()
@@ -35,11 +37,14 @@ class ToolComponent:
     version: str = ""
     rules: list[Rule] = field(default_factory=list)
     by_id: dict[str, Rule] = field(default_factory=dict)
+    by_guid: dict[str, Rule] = field(default_factory=dict)
 
     def add(self, rule: Rule) -> None:
         self.rules.append(rule)
         if rule.id:
             self.by_id.setdefault(rule.id, rule)
+        if rule.guid:
+            self.by_guid.setdefault(rule.guid.lower(), rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,11 @@ class Run:
     paths: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (ruleId, ruleIndex) -> what that rule decides; None when the result has no rule id
     facts: dict[tuple[str | None, int | None], RuleFacts | None] = field(default_factory=dict)
+    # Results without a rule id (module `identity`): rule names and ids of every component
+    # (built on first need), identities already derived, and how many results took each.
+    names: dict[str, Rule] | None = None
+    derived: dict[tuple[str, ...], tuple[RuleFacts, str]] = field(default_factory=dict)
+    derived_counts: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def where(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._common import JsonEvents, as_str, event_type_name, pointer, type_name
 from ..base import ParseResult
-from .rules import rule_from
+from .rules import bad_level, rule_from
 from .run import Run, ToolComponent
 from .severity import LEVEL_SEVERITY
 from .taxonomy import canonical_tool
@@ -147,7 +147,9 @@ class RunScanner:
                 for i, (event, value) in enumerate(src.elements()):
                     rule_where = f"{where}/rules/{i}"
                     src.where = rule_where
-                    component.add(rule_from(src.value(event, value), rule_where))
+                    component.add(
+                        rule_from(src.value(event, value), rule_where, self.result.skipped)
+                    )
             elif key in ("name", "version", "semanticVersion"):
                 text = as_str(src.value(event, value))
                 if key == "name":
@@ -176,29 +178,35 @@ class RunScanner:
         if event != "start_array":
             src.skip(event)
             return
-        for first, _ in src.elements():
+        for n, (first, _) in enumerate(src.elements()):
             if first != "start_map":
                 src.skip(first)
                 continue
             for key in src.members():
                 member, value = src.next()
                 if key in ("workingDirectory", "ruleConfigurationOverrides"):
-                    self._invocation_field(run, key, src.value(member, value))
+                    where = pointer("runs", run.index, "invocations", n, key)
+                    self._invocation_field(run, key, src.value(member, value), where)
                 else:
                     src.skip(member)
 
-    def _invocation_field(self, run: Run, key: str, value: Any) -> None:
+    def _invocation_field(self, run: Run, key: str, value: Any, where: str) -> None:
         if key == "workingDirectory":
             uri = value.get("uri") if isinstance(value, dict) else None
             if isinstance(uri, str):
                 run.working_dirs.append(uri)
             return
-        for override in value if isinstance(value, list) else ():
+        for i, override in enumerate(value if isinstance(value, list) else ()):
             if not isinstance(override, dict):
                 continue
             descriptor, config = override.get("descriptor"), override.get("configuration")
             level = config.get("level") if isinstance(config, dict) else None
-            if not isinstance(descriptor, dict) or level not in LEVEL_SEVERITY:
+            if not isinstance(level, str) or level not in LEVEL_SEVERITY:
+                if level is not None:  # an object, an array, "critical": a warning, not a 500
+                    at = f"{where}/{i}/configuration/level"
+                    self.result.skipped.append(bad_level(level, at))
+                continue
+            if not isinstance(descriptor, dict):
                 continue
             if isinstance(descriptor.get("id"), str):
                 run.overrides[descriptor["id"]] = level

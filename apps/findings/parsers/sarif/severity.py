@@ -6,9 +6,10 @@
   `defaultConfiguration.level`, else "warning"; error -> high, warning -> medium,
   note -> low, none -> info. A secret with no level anywhere is "high", as in the gitleaks
   native parser, so one leak scores the same whichever format gitleaks wrote.
-- `kind` (SARIF result kind): "pass" and "notApplicable" are not defects and produce no
-  finding; "open", "review" and "informational" are imported with severity info and
-  `properties["sarif_kind"]`; absent means "fail".
+- `kind` (SARIF result kind): "pass", "notApplicable" and "informational" are not defects
+  (§3.27.9: the rule passed, did not apply, or the result is "purely informational") and
+  produce no finding, only a suppressed entry; "open" and "review" are imported with severity
+  info and `properties["sarif_kind"]`; absent means "fail".
 - confidence: Bandit's `issue_confidence` on the result, else the rule's `precision`.
 """
 
@@ -22,7 +23,7 @@ from .run import RuleFacts
 
 DEFAULT_LEAK_SEVERITY = "high"  # same as the gitleaks native parser
 LEVEL_SEVERITY = {"error": "high", "warning": "medium", "note": "low", "none": "info"}
-NOT_DEFECTS = frozenset({"pass", "notApplicable"})
+NOT_DEFECTS = frozenset({"pass", "notApplicable", "informational"})
 RESULT_KINDS = frozenset({"pass", "open", "informational", "notApplicable", "review", "fail"})
 PRECISION_CONFIDENCE = {"very-high": "high", "high": "high", "medium": "medium", "low": "low"}
 
