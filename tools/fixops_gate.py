@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit", default=_from_env("commit"))
     parser.add_argument("--branch", default=_from_env("branch"))
     parser.add_argument("--pipeline-run", default=_from_env("pipeline_run"))
+    parser.add_argument("--target", default="",
+                        help="what the reports scanned (image, directory), used verbatim; "
+                        "default: what each report says")  # fmt: skip
     parser.add_argument("--exit-codes", type=parse_exit_codes, default=DEFAULT_EXIT_CODES,
                         help="e.g. NEEDS_REVIEW=0 to let reviews pass")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds for the whole gate")
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.reports:
             if not path.is_file():
                 raise GateError(f"{path}: no such file")
-            scan = _wait(client, client.upload(path, fields), deadline)
+            upload = {**fields, "target": args.target} if args.target else fields
+            scan = _wait(client, client.upload(path, upload), deadline)
             print(f"uploaded {path} -> scan {scan['id']} ({scan['format']}, {scan['counts']})")
             scan_ids.append(scan["id"])
         body = json.dumps({**fields, "scans": scan_ids}).encode()

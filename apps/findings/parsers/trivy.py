@@ -54,7 +54,16 @@ from ._sbom import (
     text,
     unique,
 )
-from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+from .base import (
+    Component,
+    Cvss,
+    NormalizedFinding,
+    ParseError,
+    ParseIssue,
+    Parser,
+    ParseResult,
+    ReportTarget,
+)
 
 FORMAT = "trivy"
 TOOL = "trivy"
@@ -95,6 +104,10 @@ class TrivyParser(Parser):
             findings=_findings(doc, report, issues),
             components=iter(components),
             skipped=issues,
+            target=ReportTarget(
+                "image" if report.get("ArtifactType") == "container_image" else "path",
+                text(report.get("ArtifactName")),
+            ),
         )
 
 
