@@ -63,3 +63,14 @@ def test_failures_exit_3_with_the_reason(live_server, acme, issue_token, tmp_pat
     assert invalid.returncode == 3 and "HTTP 4" in invalid.stderr
     missing = _run(live_server, token, "--application", "shop", str(tmp_path / "none.sarif"))
     assert missing.returncode == 3 and "no such file" in missing.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_target_names_the_scan_stream(live_server, acme, issue_token):
+    from apps.findings.models import Scan
+
+    token = issue_token(acme, role="analyst")
+    args = ("--application", "shop", "--target", "shop/api:2.0 (prod)", str(GITLEAKS))
+    result = _run(live_server, token, *args)
+    assert result.returncode in (0, 1, 2), result.stderr
+    assert Scan.objects.get().target == "shop/api:2.0 (prod)"  # verbatim
