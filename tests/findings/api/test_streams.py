@@ -26,6 +26,9 @@ def test_scans_show_and_filter_their_target(acme_analyst):
     listed = acme_analyst.get("/api/v1/scans/", {"target": "shop/api"}).json()["results"]
     assert [s["id"] for s in listed] == [first.json()["id"]]
     assert acme_analyst.get(first.json()["status_url"]).json()["target"] == "shop/api"
+    finding = Finding.objects.get(vuln_id=LOG4SHELL)
+    detail = acme_analyst.get(f"/api/v1/findings/{finding.pk}/").json()
+    assert [o["target"] for o in detail["occurrences"]] == ["shop/api"]
 
 
 def test_target_field_is_limited(acme_analyst):
