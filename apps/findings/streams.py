@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.findings.models import Application, Occurrence, Scan, Stream
+from apps.findings.models import Application, Occurrence, Scan, ScanStatus, Stream
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
 from fixops.platform.audit import audit_record
@@ -68,7 +68,9 @@ def _adopt(scan: Scan, tools: list[str], target: str, writer: FindingWriter) -> 
     )
     same = {"application_id": scan.application_id, "branch": scan.branch, "target": ""}
     Stream.objects.filter(tool__in=adopting, **same).update(target=target)
-    Scan.objects.filter(tool_name__in=adopting, **same).exclude(pk=scan.pk).update(target=target)
+    # Finished scans only: a queued one still takes its target from its own report.
+    done = Scan.objects.filter(tool_name__in=adopting, status=ScanStatus.DONE, **same)
+    done.exclude(pk=scan.pk).update(target=target)
     return moved
 
 
