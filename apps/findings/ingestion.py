@@ -7,9 +7,9 @@ findings are read in one query, and findings are written by apps/findings/writer
 Re-import rule (a scan stream is application + tool + branch + target, the target being the
 scan's `target` field, else what the report says it scanned, normalised by
 apps/findings/targets.py): an occurrence of a stream that the new scan of that stream no
-longer reports is retracted; a finding whose occurrences are
-all retracted becomes FIXED (pending verification) with the time and the scan that closed it.
-A finding reported again while FIXED or VERIFIED is REOPENED. If any result of the report was
+longer reports is retracted; a finding whose occurrences are all retracted becomes FIXED
+(pending verification) with the time and the scan that closed it. A finding reported again
+while FIXED or VERIFIED is REOPENED. If any result of the report was
 skipped as unreadable (ParseIssue.lost_finding), nothing is closed: a finding the parser could
 not read is not fixed. Warnings about kept data do not stop closure. A named scan of a stream
 older than targets adopts it first (apps/findings/streams.py).
