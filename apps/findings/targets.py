@@ -32,10 +32,13 @@ from apps.findings.parsers.base import ReportTarget
 TARGET_MAX = 300
 _DIGEST = re.compile(r"@[A-Za-z0-9_+.-]+:[0-9A-Fa-f]{16,}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _clean(value: str) -> str:
-    return _CONTROL.sub("", value or "").strip()
+    """Without control characters (NUL cannot be stored) and with unpaired surrogates (which
+    cannot be encoded) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", value or "")).strip()
 
 
 def image(reference: str) -> str:

@@ -105,6 +105,11 @@ def test_names_and_verbatim_targets_keep_their_text():
     assert verbatim("a\x00b") == "ab"
 
 
+def test_hostile_text_never_reaches_the_database_as_is():
+    assert normalise(ReportTarget("image", "shop/\ud800api:1.0")) == "shop/\ufffdapi"
+    assert normalise(ReportTarget("name", "x\x00y\n")) == "xy"
+
+
 def test_targets_are_clipped_to_the_column():
     assert len(normalise(ReportTarget("name", "x" * 1000))) == TARGET_MAX
     assert len(verbatim("x" * 1000)) == TARGET_MAX

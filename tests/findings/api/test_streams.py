@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apps.findings.models import Finding
@@ -72,3 +74,13 @@ def test_retire_a_stream(acme, acme_analyst, acme_viewer, globex_admin):
     )
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "unknown_stream"
+
+
+def test_a_hostile_target_in_the_report_is_stored_cleaned(acme_analyst):
+    # The target alone (NULs and surrogates in findings are the parsers' text hygiene).
+    source = {"type": "directory", "target": "src/\ud800x\u0000/"}
+    report = {"matches": [], "source": source, "descriptor": {"name": "grype"}}
+    response = post_scan(acme_analyst, json.dumps(report).encode())
+    assert response.status_code == 201, response.content
+    target = response.json()["target"]  # the surrogate as the JSON reader decoded it
+    assert target.startswith("src/") and target.endswith("x") and "\x00" not in target
