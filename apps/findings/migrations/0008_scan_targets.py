@@ -130,6 +130,7 @@ class Migration(migrations.Migration):
             model_name="stream",
             name="application",
             field=models.ForeignKey(
+                db_index=False,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="streams",
                 to="findings.application",

@@ -16,8 +16,9 @@ class Stream(TenantOwned):
     "osv" stream of advisory matching has no row: it is refreshed by matching, never stale.
     """
 
+    # Covered by the leading column of stream_key_uniq.
     application = models.ForeignKey(
-        "findings.Application", on_delete=models.CASCADE, related_name="streams"
+        "findings.Application", on_delete=models.CASCADE, related_name="streams", db_index=False
     )
     tool = models.CharField(max_length=100)
     branch = models.CharField(max_length=255, blank=True)
