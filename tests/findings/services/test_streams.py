@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.findings.models import Finding, Occurrence, Scan, Stream
 from apps.findings.streams import stream_retire, streams_retire_stale
-from apps.pipeline.ingest import scan_submit
+from apps.pipeline.ingest import scan_process, scan_submit
 from fixops.platform.models import AuditEvent
 from tests.findings.factories import ApplicationFactory
 
@@ -231,3 +231,14 @@ def test_retiring_a_stream_by_hand(app):
     assert status(app, LOG4SHELL) == "fixed"
     event = AuditEvent.objects.get(action="stream.retire")
     assert event.actor == "user:alice" and event.after["target"] == "shop/api"
+
+
+def test_a_queued_import_takes_its_target_from_its_report(app, settings):
+    settings.FIXOPS_INGEST_ASYNC_BYTES = 10
+    queued, _ = submit(app, trivy("shop/api:1.0", (LOG4SHELL, LOG4J)))
+    assert (queued.status, queued.target) == ("queued", "")
+    named, _ = submit(app, trivy("shop/web:1.0", (LOG4SHELL, LOG4J)), target="web")
+    assert named.target == "web"  # the caller's, known before the import
+    assert scan_process(scan_id=queued.pk).target == "shop/api"
+    assert scan_process(scan_id=named.pk).target == "web"
+    assert sorted(Stream.objects.values_list("target", flat=True)) == ["shop/api", "web"]
