@@ -7,7 +7,7 @@ next release of the same thing lands in the same stream and closes what it no lo
 
 - image: the reference without tag or digest. `registry:5000/team/app:1.2@sha256:…` →
   `registry:5000/team/app` (a port belongs to the registry, so only a `:` after the last `/`
-  starts a tag).
+  starts a tag); a grype/syft source scheme goes too (`docker:nginx:1.25` → `nginx`).
 - sarif: `run.automationDetails.id` up to its last `/` (SARIF §3.17.4: what precedes it is the
   category, what follows identifies one run). `nightly/backend/2024-05-01` → `nightly/backend`;
   an id without `/` names a single run only, so it gives no target.
@@ -33,6 +33,11 @@ TARGET_MAX = 300
 _DIGEST = re.compile(r"@[A-Za-z0-9_+.-]+:[0-9A-Fa-f]{16,}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Sources a grype/syft user input may name before the image (`grype docker:nginx:1.25`).
+_PORT = re.compile(r"\d+(?:/|$)")
+_IMAGE_SCHEMES = frozenset(
+    {"docker", "podman", "containerd", "registry", "docker-archive", "oci-archive", "oci-dir"}
+)
 
 
 def _clean(value: str) -> str:
@@ -42,8 +47,14 @@ def _clean(value: str) -> str:
 
 
 def image(reference: str) -> str:
-    """An image reference without its tag and digest."""
-    ref = _DIGEST.sub("", _clean(reference))
+    """An image reference without its source scheme (grype's and syft's `docker:`,
+    `registry:`…), tag and digest."""
+    ref = _clean(reference)
+    scheme, colon, rest = ref.partition(":")
+    # `registry:5000/app` is a host and port, `registry:app:1` the scheme and an image.
+    if colon and scheme.lower() in _IMAGE_SCHEMES and rest and not _PORT.match(rest):
+        ref = rest
+    ref = _DIGEST.sub("", ref)
     ref = ref.split("@", 1)[0]  # a digest of a form the pattern does not know
     head, slash, last = ref.rpartition("/")
     if ":" in last:
@@ -88,7 +99,9 @@ def path(value: str) -> str:
 def _looks_like_image(name: str) -> bool:
     value = _clean(name)
     last = value.rpartition("/")[2]
-    return " " not in value and (":" in last or "@" in value)
+    if " " in value or "\\" in value:  # a sentence, or a Windows path (C:\src)
+        return False
+    return ":" in last or "@" in value
 
 
 _RULES = {

@@ -34,6 +34,10 @@ DIGEST = "sha256:" + "a" * 64
         (f"registry:5000/team/app:2.0@{DIGEST}", "registry:5000/team/app"),
         ("  ghcr.io/org/api:v3 ", "ghcr.io/org/api"),
         ("alpine.tar", "alpine.tar"),
+        # grype/syft user input names the source first.
+        ("docker:nginx:1.25", "nginx"),
+        ("registry:localhost:5000/app:1.2", "localhost:5000/app"),
+        ("podman:ghcr.io/org/api@" + DIGEST, "ghcr.io/org/api"),
     ],
 )
 def test_image_reference_loses_tag_and_digest(reference, expected):
@@ -73,6 +77,7 @@ def test_sarif_automation_id_up_to_its_last_slash(automation_id, expected):
         ("", "alpine:3.18", "alpine"),
         ("", "registry:5000/shop/api:1.4", "registry:5000/shop/api"),
         ("", "/home/ci/project", "/home/ci/project"),
+        ("", "C:\\build\\shop", "C:\\build\\shop"),
     ],
 )
 def test_component_is_its_purl_without_version_else_its_name(purl, name, expected):
