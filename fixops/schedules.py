@@ -63,6 +63,15 @@ def schedules() -> list[Schedule]:
             description="Expires approved risk acceptances; their findings reopen.",
         ),
         Schedule(
+            name="retire stale scan streams",
+            task="fixops.findings.retire_stale_streams",
+            # Every day at 04:30 UTC, before the feeds refresh: a stream (application, tool,
+            # branch, target) silent for FIXOPS_STREAM_STALE_DAYS no longer keeps findings open.
+            crontab="30 4 * * *",
+            description="Retracts the occurrences of scan streams silent for "
+            "FIXOPS_STREAM_STALE_DAYS days; findings no other stream reports close.",
+        ),
+        Schedule(
             name="checkpoint audit chains",
             task="fixops.evidence.audit_checkpoint",
             # Every 10 minutes: a truncated audit chain is caught back to the last checkpoint.

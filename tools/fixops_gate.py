@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="",
                         help="report format of every report (sarif, trivy, ...); default: "
                              "detected from the content")  # fmt: skip
+    parser.add_argument("--target", default="",
+                        help="what the reports scanned (image, directory), used verbatim; "
+                        "default: what each report says")  # fmt: skip
     parser.add_argument("--exit-codes", type=parse_exit_codes, default=DEFAULT_EXIT_CODES,
                         help="e.g. NEEDS_REVIEW=0 to let reviews pass")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds for the whole gate")
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.reports:
             if not path.is_file():
                 raise GateError(f"{path}: no such file")
-            upload_fields = {**fields, "format": args.format}
+            upload_fields = {**fields, "format": args.format, "target": args.target}
             scan = _wait(client, client.upload(path, upload_fields), deadline)
             print(f"uploaded {path} -> scan {scan['id']} ({scan['format']}, {scan['counts']})")
             scan_ids.append(scan["id"])

@@ -10,8 +10,10 @@ from apps.findings.models import (
     FindingEvent,
     Occurrence,
     Scan,
+    Stream,
 )
 from apps.findings.services import finding_transition
+from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin
 from fixops.platform.errors import DomainError
 
@@ -43,12 +45,13 @@ class ScanAdmin(TenantScopedAdmin):
         "format",
         "tool_name",
         "branch",
+        "target",
         "status",
         "results_summary",
         "created_at",
     )
-    list_filter = ("status", "format", "tenant")
-    search_fields = ("application__name", "commit", "pipeline_run", "sha256")
+    list_filter = ("status", "format", ("target", admin.EmptyFieldListFilter), "tenant")
+    search_fields = ("application__name", "commit", "pipeline_run", "sha256", "target")
     list_select_related = ("application", "tenant")
     readonly_fields = ["results_summary", *(f.name for f in Scan._meta.fields)]
     paginator = CappedCountPaginator
@@ -71,7 +74,16 @@ class ScanAdmin(TenantScopedAdmin):
 
 class OccurrenceInline(admin.TabularInline):
     model = Occurrence
-    fields = ("tool", "branch", "path", "line", "suppressed", "last_seen", "retracted_at")
+    fields = (
+        "tool",
+        "branch",
+        "target",
+        "path",
+        "line",
+        "suppressed",
+        "last_seen",
+        "retracted_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -173,3 +185,51 @@ class ComponentAdmin(TenantScopedAdmin):
     readonly_fields = [f.name for f in Component._meta.fields]
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+
+@admin.action(description="Retire selected scan streams (retract their occurrences)")
+def retire_streams(modeladmin, request, queryset):
+    done, closed, refused = 0, 0, []
+    for stream in queryset.select_related("tenant", "application"):
+        try:
+            result = stream_retire(
+                tenant=stream.tenant,
+                application=stream.application,
+                tool=stream.tool,
+                branch=stream.branch,
+                target=stream.target,
+                actor=f"user:{request.user.get_username()}",
+            )
+        except DomainError as exc:
+            refused.append(f"#{stream.pk}: {exc.message}")
+            continue
+        done += 1
+        closed += result["findings_closed"]
+    modeladmin.message_user(
+        request, f"{done} stream(s) retired; {closed} finding(s) fixed.", messages.SUCCESS
+    )
+    if refused:
+        modeladmin.message_user(request, "; ".join(refused[:20]), messages.WARNING)
+
+
+@admin.register(Stream)
+class StreamAdmin(TenantScopedAdmin):
+    """Scan streams (application, tool, branch, target): when each last reported."""
+
+    list_display = (
+        "application",
+        "tool",
+        "branch",
+        "target",
+        "last_scan",
+        "last_scan_at",
+        "retired_at",
+    )
+    list_filter = ("tool", ("retired_at", admin.EmptyFieldListFilter), "tenant")
+    search_fields = ("application__name", "tool", "branch", "target")
+    list_select_related = ("application", "tenant")
+    readonly_fields = [f.name for f in Stream._meta.fields]
+    actions = [retire_streams]
+
+    def has_add_permission(self, request):
+        return False  # streams are made by imports

@@ -4,13 +4,16 @@ Called inside the upload's transaction (a bad file stores nothing). The statemen
 independent of the number of results: keys are computed in memory, the application's existing
 findings are read in one query, and findings are written by apps/findings/writer.py.
 
-Re-import rule (a scan stream is application + tool + branch): an occurrence of a stream that
-the new scan of that stream no longer reports is retracted; a finding whose occurrences are
-all retracted becomes FIXED (pending verification) with the time and the scan that closed it.
-A finding reported again while FIXED or VERIFIED is REOPENED. If any result of the report was
+Re-import rule (a scan stream is application + tool + branch + target, the target being the
+scan's `target` field, else what the report says it scanned, normalised by
+apps/findings/targets.py): an occurrence of a stream that the new scan of that stream no
+longer reports is retracted; a finding whose occurrences are all retracted becomes FIXED
+(pending verification) with the time and the scan that closed it. A finding reported again
+while FIXED or VERIFIED is REOPENED. If any result of the report was
 skipped as unreadable (ParseIssue.lost_finding), nothing is closed: a finding the parser could
-not read is not fixed. Warnings about kept data do not stop closure. What became of every
-result (findings, lost, suppressed) is counted by apps/findings/counts.py.
+not read is not fixed. Warnings about kept data do not stop closure. A named scan of a stream
+older than targets adopts it first (apps/findings/streams.py). What became of every result
+(findings, lost, suppressed) is counted by apps/findings/counts.py.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser
+from apps.findings.streams import streams_seen
+from apps.findings.targets import normalise
 from apps.findings.writer import FindingWriter, NewFinding, SeenOccurrence
 from fixops.platform import bulk
 from fixops.platform.models import Event
@@ -52,6 +57,7 @@ class Outcome:
     skipped: list[dict] = field(default_factory=list)
     tool_name: str = ""
     tool_version: str = ""
+    target: str = ""
     finding_ids: list[int] = field(default_factory=list)
     # The writer's `finding.changed` events (written in the import's transaction).
     events: list[Event] = field(default_factory=list)
@@ -95,7 +101,10 @@ def ingest_report(
     }
     finding_ids = _upsert_findings(writer, scan, groups, counts)
     timer.lap("findings")
-    streams = {nf.tool for nf in results} | {tool_name}
+    streams = {_clip(nf.tool, 100) for nf in results} | {_clip(tool_name, 100)}
+    # The caller's target verbatim, else what the report says it scanned.
+    scan.target = scan.target or normalise(result.target)
+    streams_seen(scan=scan, tools=streams, target=scan.target, writer=writer)
     _upsert_occurrences(writer, scan, groups, finding_ids)
     timer.lap("occurrences")
     if not any(issue.lost_finding for issue in result.skipped):
@@ -121,6 +130,7 @@ def ingest_report(
         skipped=skipped,
         tool_name=tool_name,
         tool_version=result.tool_version,
+        target=scan.target,
         events=writer.finish(comment=comment),
     )
 
@@ -253,6 +263,7 @@ def _upsert_occurrences(
         tenant_id=scan.tenant_id,
         application_of=dict.fromkeys(finding_ids.values(), scan.application_id),
         branch=scan.branch,
+        target=scan.target,
     )
 
 
@@ -260,6 +271,7 @@ def _close_missing(writer: FindingWriter, scan: Scan, streams: set[str], seen: s
     active = Occurrence.objects.filter(
         application_id=scan.application_id,
         branch=scan.branch,
+        target=scan.target,
         tool__in=sorted(streams),
         retracted_at__isnull=True,
     ).values_list("id", "finding_id")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from apps.findings.models import Application, Finding, Occurrence, Scan
+from apps.findings.models import Application, Finding, Occurrence, Scan, Stream
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
 
@@ -45,10 +46,11 @@ def application_find(*, tenant: Tenant, ref: str) -> Application | None:
 
 
 def scan_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Scan]:
-    """Scans of `tenant`, newest first; filter by application, status, format, branch."""
+    """Scans of `tenant`, newest first; filter by application, status, format, branch, commit,
+    target."""
     filters = filters or {}
     qs = Scan.objects.for_tenant(tenant).select_related("application")
-    for field in ("application", "status", "format", "branch", "commit"):
+    for field in ("application", "status", "format", "branch", "commit", "target"):
         if filters.get(field) not in (None, ""):
             qs = qs.filter(**{field: filters[field]})
     return qs.defer("skipped", "noise")
@@ -98,5 +100,36 @@ def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
 def occurrence_list(*, finding: Finding) -> QuerySet[Occurrence]:
     """Who reports `finding` (one row per scan stream), live ones first."""
     return Occurrence.objects.filter(tenant_id=finding.tenant_id, finding=finding).order_by(
-        "retracted_at", "tool", "branch"
+        "retracted_at", "tool", "branch", "target"
     )
+
+
+STREAM_FILTERS = ("application", "tool", "branch", "target")
+
+
+def stream_list(*, tenant: Tenant, filters: dict | None = None) -> QuerySet[Stream]:
+    """Scan streams of `tenant`, most recently scanned first; exact filters."""
+    filters = filters or {}
+    qs = Stream.objects.for_tenant(tenant).select_related("application")
+    for name in STREAM_FILTERS:
+        if filters.get(name) is not None:
+            qs = qs.filter(**{name: filters[name]})
+    return qs
+
+
+def open_occurrence_counts(streams: Iterable[Stream]) -> dict[int, int]:
+    """Live occurrences per stream id, in one grouped query over the given streams."""
+    streams = list(streams)
+    if not streams:
+        return {}
+    match = Q()
+    for s in streams:
+        match |= Q(application_id=s.application_id, tool=s.tool, branch=s.branch, target=s.target)
+    rows = (
+        Occurrence.objects.filter(match, retracted_at__isnull=True)
+        .values("application_id", "tool", "branch", "target")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_key = {(r["application_id"], r["tool"], r["branch"], r["target"]): r["n"] for r in rows}
+    return {s.pk: by_key.get((s.application_id, s.tool, s.branch, s.target), 0) for s in streams}

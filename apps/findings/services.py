@@ -96,21 +96,28 @@ def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Applicatio
         return application_find(tenant=tenant, ref=ref)
 
 
-def scan_replay_of(*, application: Application, branch: str, sha256: str) -> Scan | None:
+def scan_replay_of(
+    *, application: Application, branch: str, sha256: str, target: str = ""
+) -> Scan | None:
     """The scan to answer with when these bytes were already imported and are still the
-    latest report of their stream (application, branch, tool). Re-sending a CI job's report
-    changes nothing; the same bytes after a newer report of that stream (A, B, A) are
-    imported again, because they change the state back."""
-    candidate = (
-        Scan.objects.filter(application=application, branch=branch, sha256=sha256)
-        .exclude(status=ScanStatus.FAILED)
-        .order_by("-id")
-        .first()
-    )
+    latest report of their stream (application, tool, branch, target). Re-sending a CI job's
+    report changes nothing; the same bytes after a newer report of that stream (A, B, A) are
+    imported again, because they change the state back. A report of another target between
+    them (image A, image B, image A) is another stream: A is still current. `target` is the
+    caller's; without one, the same bytes name the same target, so any earlier scan of them
+    is of their stream."""
+    candidates = Scan.objects.filter(application=application, branch=branch, sha256=sha256)
+    if target:
+        candidates = candidates.filter(target=target)
+    candidate = candidates.exclude(status=ScanStatus.FAILED).order_by("-id").first()
     if candidate is None:
         return None
     newer = Scan.objects.filter(
-        application=application, branch=branch, tool_name=candidate.tool_name, id__gt=candidate.pk
+        application=application,
+        branch=branch,
+        tool_name=candidate.tool_name,
+        target=candidate.target,
+        id__gt=candidate.pk,
     ).exclude(status=ScanStatus.FAILED)
     return None if newer.exists() else candidate
 
@@ -149,6 +156,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
     """Record what an import did and mark the scan done."""
     scan.tool_name = outcome.tool_name[:100]
     scan.tool_version = outcome.tool_version[:100]
+    scan.target = outcome.target
     scan.counts = outcome.counts
     scan.noise = outcome.noise
     scan.skipped = outcome.skipped[:1000]
@@ -159,6 +167,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
         update_fields=[
             "tool_name",
             "tool_version",
+            "target",
             "counts",
             "noise",
             "skipped",

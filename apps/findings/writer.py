@@ -67,31 +67,22 @@ FINDING_FIELDS = (
     "ssvc",
     "kev",
 )
+# What one sighting says about an occurrence (SeenOccurrence.values() order).
+SEEN = ("rule_id", "path", "line", "fingerprints", "suppressed", "suppression", "baseline_state")
 OCCURRENCE_FIELDS = (
     "tenant_id",
     "application_id",
     "finding_id",
     "tool",
     "branch",
-    "rule_id",
-    "path",
-    "line",
-    "fingerprints",
-    "suppressed",
-    "suppression",
-    "baseline_state",
+    "target",
+    *SEEN,
     "first_scan_id",
     "last_scan_id",
     "last_seen",
 )
 OCCURRENCE_UPDATE = (
-    "rule_id",
-    "path",
-    "line",
-    "fingerprints",
-    "suppressed",
-    "suppression",
-    "baseline_state",
+    *SEEN,
     "last_scan_id",
     "last_seen",
     "retracted_at",
@@ -345,13 +336,14 @@ class FindingWriter:
         application_of: dict[int, int],
         branch: str,
         tool: str | None = None,
+        target: str = "",
     ) -> None:
-        """Insert or refresh the occurrences of the stream(s) `branch` (+ `tool`) for
-        (finding id, tool) sightings; a refreshed occurrence is live again."""
+        """Insert or refresh the occurrences of the stream(s) `branch` (+ `tool`) and `target`
+        for (finding id, tool) sightings; a refreshed occurrence is live again."""
         if not seen:
             return
         query = Occurrence.objects.filter(
-            application_id__in=sorted(set(application_of.values())), branch=branch
+            application_id__in=sorted(set(application_of.values())), branch=branch, target=target
         )
         if tool is not None:
             query = query.filter(tool=tool)
@@ -373,6 +365,7 @@ class FindingWriter:
                     finding_id,
                     name,
                     branch,
+                    target,
                     *values,
                     self.scan_id,
                     self.scan_id,
@@ -381,6 +374,13 @@ class FindingWriter:
             )
         bulk.insert_rows(Occurrence, OCCURRENCE_FIELDS, inserts)
         bulk.update_rows(Occurrence, OCCURRENCE_UPDATE, updates)
+
+    def adopt(self, *, application_id: int, branch: str, tools: Sequence[str], target: str) -> int:
+        """Give the untargeted ("") streams of `tools` the target `target`, occurrences and all
+        (the first named scan of a stream older than targets); returns occurrences moved."""
+        return Occurrence.objects.filter(
+            application_id=application_id, branch=branch, tool__in=sorted(tools), target=""
+        ).update(target=target)
 
     def retract(self, gone: Sequence[tuple[int, int]], *, reason: str) -> int:
         """Retract occurrences ((occurrence pk, finding id)) a stream no longer reports and close

@@ -39,6 +39,7 @@ from apps.findings.services import (
     scan_start,
     upload_digest,
 )
+from apps.findings.targets import verbatim
 from apps.intel.osv_match import match_application_components
 from apps.intel.scoring import risk_refresh
 from apps.intel.tasks import match_application_task
@@ -60,6 +61,7 @@ def scan_submit(
     branch: str = "",
     pipeline_run: str = "",
     uploaded_by: str = "",
+    target: str = "",
 ) -> tuple[Scan, bool]:
     """Import an uploaded report in one transaction; returns (scan, created). Large files are
     queued for a worker. A bad report raises Invalid and stores nothing."""
@@ -74,13 +76,16 @@ def scan_submit(
         tool_name=tool[:100],
         commit=commit[:100],
         branch=branch[:255],
+        target=verbatim(target),  # "" : taken from the report while importing
         pipeline_run=pipeline_run[:255],
         uploaded_by=uploaded_by[:150],
     )
     try:
         with transaction.atomic():
             application_lock(application)
-            current = scan_replay_of(application=application, branch=scan.branch, sha256=sha256)
+            current = scan_replay_of(
+                application=application, branch=scan.branch, sha256=sha256, target=scan.target
+            )
             if current is not None:
                 return current, False
             if size > settings.FIXOPS_INGEST_ASYNC_BYTES:

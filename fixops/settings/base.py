@@ -213,6 +213,9 @@ FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 10
 # are scored by a worker right after commit.
 FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
+# A scan stream (application, tool, branch, target) not scanned for this many days is retired:
+# its occurrences are retracted and findings no other stream reports close (docs/ingestion.md).
+FIXOPS_STREAM_STALE_DAYS = env.int("FIXOPS_STREAM_STALE_DAYS", default=30)
 
 # Public vulnerability feeds (apps/intel/feeds/): URLs are settings so a company can point
 # them at an internal mirror (file:// works too). Downloads stop past FIXOPS_FEED_MAX_BYTES

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.findings.models import Scan
 from apps.policies.models import Decision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +85,11 @@ def test_sarif_without_rule_ids_blocks_its_leaked_keys(live_server, acme, issue_
         "lost": 0,
         "suppressed": 0,
     }
+
+
+def test_target_names_the_scan_stream(live_server, acme, issue_token):
+    token = issue_token(acme, role="analyst")
+    args = ("--application", "shop", "--target", "shop/api:2.0 (prod)", str(GITLEAKS))
+    result = _run(live_server, token, *args)
+    assert result.returncode in (0, 1, 2), result.stderr
+    assert Scan.objects.get().target == "shop/api:2.0 (prod)"  # verbatim

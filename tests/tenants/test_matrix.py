@@ -62,6 +62,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("finding-list", "GET"): Row(V, 200),
     ("finding-detail", "GET"): Row(V, 200),
     ("finding-transition", "POST"): Row(AN, 200, {"status": "triaged", "reason": "matrix"}),
+    ("stream-list", "GET"): Row(V, 200),
+    # Authorised; no such application (a stream is named by its key, not a path id).
+    ("stream-retire", "POST"): Row(AN, 404, {"application": "no-such-app", "tool": "trivy"}),
     # --- policies, decisions, risk acceptances (apps/policies) ---
     ("decision-list", "GET"): Row(V, 200),
     ("decision-list", "POST"): Row(AN, 404, {"application": "no-such-app"}),  # authorised

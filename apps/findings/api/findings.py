@@ -51,6 +51,7 @@ class FindingOutputSerializer(serializers.Serializer):
 class OccurrenceSerializer(serializers.Serializer):
     tool = serializers.CharField()
     branch = serializers.CharField()
+    target = serializers.CharField(help_text="What the stream scans (docs/ingestion.md).")
     rule_id = serializers.CharField()
     path = serializers.CharField()
     line = serializers.IntegerField(allow_null=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.findings.api import applications, findings
+from apps.findings.api import applications, findings, streams
 
 urlpatterns = [
     path("applications/", applications.ApplicationCollectionApi.as_view(), name="application-list"),
@@ -16,4 +16,6 @@ urlpatterns = [
         findings.FindingTransitionApi.as_view(),
         name="finding-transition",
     ),
+    path("streams/", streams.StreamCollectionApi.as_view(), name="stream-list"),
+    path("streams/retire/", streams.StreamRetireApi.as_view(), name="stream-retire"),
 ]

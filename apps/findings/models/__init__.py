@@ -9,6 +9,7 @@ from apps.findings.models.finding import (
     Severity,
 )
 from apps.findings.models.scan import Component, Scan, ScanStatus
+from apps.findings.models.stream import Stream
 
 __all__ = [
     "Application",
@@ -22,4 +23,5 @@ __all__ = [
     "Scan",
     "ScanStatus",
     "Severity",
+    "Stream",
 ]

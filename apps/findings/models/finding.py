@@ -121,7 +121,7 @@ class Finding(TenantOwned):
 
 
 class Occurrence(TenantOwned):
-    """A finding as reported by one scan stream (application, tool, branch).
+    """A finding as reported by one scan stream (application, tool, branch, target).
 
     One row per (finding, stream), updated on each scan of that stream: a stream that stops
     reporting the finding retracts its occurrence; the finding is fixed when no stream still
@@ -136,6 +136,8 @@ class Occurrence(TenantOwned):
     )
     tool = models.CharField(max_length=100)
     branch = models.CharField(max_length=255, blank=True)
+    # What was scanned (apps/findings/targets.py); "" for streams older than targets.
+    target = models.CharField(max_length=300, blank=True, default="")
     rule_id = models.CharField(max_length=500)
     path = models.CharField(max_length=2000, blank=True)
     line = models.PositiveIntegerField(null=True, blank=True)
@@ -152,18 +154,19 @@ class Occurrence(TenantOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["finding", "tool", "branch"], name="occurrence_stream_uniq"
+                fields=["finding", "tool", "branch", "target"], name="occurrence_stream_uniq"
             )
         ]
         indexes = [
             models.Index(
-                fields=["application", "tool", "branch", "retracted_at"],
+                fields=["application", "tool", "branch", "target", "retracted_at"],
                 name="occurrence_stream_idx",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.tool}@{self.branch or '-'} -> {self.finding_id}"
+        target = f" {self.target}" if self.target else ""
+        return f"{self.tool}@{self.branch or '-'}{target} -> {self.finding_id}"
 
 
 class FindingEvent(TenantOwned):

@@ -29,6 +29,9 @@ class Scan(TenantOwned):
     tool_version = models.CharField(max_length=100, blank=True)
     commit = models.CharField(max_length=100, blank=True)
     branch = models.CharField(max_length=255, blank=True)
+    # What was scanned: the `target` form field verbatim, else normalised from the report
+    # (apps/findings/targets.py); "" when neither says. Part of the stream key.
+    target = models.CharField(max_length=300, blank=True, default="")
     pipeline_run = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=20, choices=ScanStatus.choices, default=ScanStatus.DONE)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, for queued uploads

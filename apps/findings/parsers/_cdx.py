@@ -171,6 +171,7 @@ class Inventory:
     tool_name: str = FALLBACK_TOOL
     tool_version: str = ""
     serial: str = ""
+    subject: Component | None = None  # metadata.component: what the BOM describes
     components: list[Component] = field(default_factory=list)
     by_ref: dict[str, Component] = field(default_factory=dict)
     issues: list[ParseIssue] = field(default_factory=list)
@@ -209,6 +210,7 @@ class InventoryBuilder:
     def finish(self, serial: str = "") -> Inventory:
         inv = self.inventory
         inv.serial = serial
+        inv.subject = self._subject[0] if self._subject else None
         for draft in [*self._subject, *self._components]:
             depends = self._depends.get(draft.ref)
             component = replace(draft, depends_on=depends) if depends else draft

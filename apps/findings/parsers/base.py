@@ -115,16 +115,25 @@ class ParseIssue:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ReportTarget:
+    """What the report says was scanned, as written, and what kind of name it is; ingestion
+    normalises it into the stream's target (apps/findings/targets.py)."""
+
+    kind: str  # "image", "path", "component", "sarif", "name"
+    value: str
+
+
 @dataclass(slots=True)
 class ParseResult:
     """What a parser returns.
 
     `findings` and `components` are iterators so a 100,000-result report is never held whole
     as Python objects by the parser; the consumer iterates them once, in order. `tool_name`
-    and `tool_version` may be filled while iterating (SARIF runs), so read them after the
-    iterators are exhausted. `skipped` collects the results that made no finding (lost, or
-    suppressed by the report itself) and warnings about kept data, as `ParseIssue`s; the
-    ingestion rule and the counts are documented in docs/ingestion.md.
+    and `tool_version` (and `target`, what was scanned) may be filled while iterating (SARIF
+    runs), so read them after the iterators are exhausted. `skipped` collects the results that
+    made no finding (lost, or suppressed by the report itself) and warnings about kept data, as
+    `ParseIssue`s; the ingestion rule and the counts are documented in docs/ingestion.md.
     """
 
     format: str
@@ -133,6 +142,7 @@ class ParseResult:
     findings: Iterator[NormalizedFinding] = field(default_factory=lambda: iter(()))
     components: Iterator[Component] = field(default_factory=lambda: iter(()))
     skipped: list[ParseIssue] = field(default_factory=list)
+    target: ReportTarget | None = None
 
 
 class Parser(ABC):

@@ -57,7 +57,16 @@ from ._common import (
     type_name,
 )
 from ._sbom import severity_word
-from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+from .base import (
+    Component,
+    Cvss,
+    NormalizedFinding,
+    ParseError,
+    ParseIssue,
+    Parser,
+    ParseResult,
+    ReportTarget,
+)
 
 FORMAT = "checkov"
 DEFAULT_SEVERITY = "medium"
@@ -108,6 +117,8 @@ class _Reader:
         self.src = JsonEvents(stream, FORMAT)
         self.result = result
         self.roots = roots
+        self.check_types: set[str] = set()
+        self.repo_id = ""
 
     def findings(self) -> Iterator[NormalizedFinding]:
         src = self.src
@@ -128,6 +139,9 @@ class _Reader:
                 f"got {event_type_name(event)}"
             )
         src.end()
+        # The stream's target: the repo id (--repo-id) and the check types reported.
+        named = [self.repo_id, ",".join(sorted(t for t in self.check_types if t))]
+        self.result.target = ReportTarget("name", ":".join(n for n in named if n))
 
     def _report(self, base: tuple[int, ...]) -> Iterator[NormalizedFinding]:
         src = self.src
@@ -137,6 +151,9 @@ class _Reader:
             src.where = pointer(*base, key)
             if key == "check_type":
                 check_type = as_str(src.value(event, value))
+                self.check_types.add(check_type)
+            elif key == "repo_id":
+                self.repo_id = self.repo_id or as_str(src.value(event, value))
             elif key == "results":
                 if event != "start_map":
                     raise src.error(f"results must be an object, got {event_type_name(event)}")

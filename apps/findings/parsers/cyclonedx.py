@@ -41,7 +41,7 @@ from ._cdx_xml import (
 )
 from ._jsonstream import Rewindable, iter_array, walk
 from ._sbom import quoted
-from .base import NormalizedFinding, ParseError, Parser, ParseResult
+from .base import NormalizedFinding, ParseError, Parser, ParseResult, ReportTarget
 
 JSON_FORMAT = "cyclonedx-json"
 XML_FORMAT = "cyclonedx-xml"
@@ -137,6 +137,7 @@ class CycloneDxXmlParser(Parser):
 
 
 def _result(fmt: str, inventory: Inventory, findings: Iterator[NormalizedFinding]) -> ParseResult:
+    subject = inventory.subject
     return ParseResult(
         format=fmt,
         tool_name=inventory.tool_name,
@@ -144,6 +145,7 @@ def _result(fmt: str, inventory: Inventory, findings: Iterator[NormalizedFinding
         findings=findings,
         components=iter(inventory.components),
         skipped=inventory.issues,
+        target=subject and ReportTarget("component", subject.purl or subject.name),
     )
 
 

@@ -54,7 +54,16 @@ from ._sbom import (
     text,
     unique,
 )
-from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+from .base import (
+    Component,
+    Cvss,
+    NormalizedFinding,
+    ParseError,
+    ParseIssue,
+    Parser,
+    ParseResult,
+    ReportTarget,
+)
 
 FORMAT = "grype"
 TOOL = "grype"
@@ -106,7 +115,18 @@ class GrypeParser(Parser):
             tool_version="" if version.startswith("[") else version,
             findings=_findings(doc, _Mapper(header, issues), lists),
             skipped=issues,
+            target=_target(as_dict(header.get("source"))),
         )
+
+
+def _target(source: dict[str, Any]) -> ReportTarget:
+    """source.target: an object for images (userInput, else name), a path for the rest."""
+    target = source.get("target")
+    kind = "image" if source.get("type") == "image" else "path"
+    if isinstance(target, dict):
+        name = (text(target.get(k)) for k in ("userInput", "path", "name"))
+        return ReportTarget(kind, next((n for n in name if n), ""))
+    return ReportTarget(kind, text(target))
 
 
 def _read_header(doc: Rewindable) -> tuple[dict[str, Any], set[str]]:

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 from ._jsonstream import Rewindable, walk
 from ._sbom import as_dict, as_list, purl_or_issue, quoted, split_tool, text, unique
-from .base import Component, ParseError, ParseIssue, Parser, ParseResult
+from .base import Component, ParseError, ParseIssue, Parser, ParseResult, ReportTarget
 
 FORMAT = "spdx-json"
 FALLBACK_TOOL = "spdx"
@@ -80,13 +80,31 @@ class SpdxJsonParser(Parser):
             tool_version=tool_version,
             components=iter([_with_edges(c, edges) for c in components]),
             skipped=issues,
+            target=_target(header, components),
         )
+
+
+def _target(header: dict[str, Any], components: list[Component]) -> ReportTarget:
+    """The package documentDescribes names first (its purl, else name), else the document's
+    name (syft names it after the image or directory)."""
+    described = {text(ref) for ref in as_list(header.get("documentDescribes"))}
+    subject = next((c for c in components if c.ref and c.ref in described), None)
+    if subject is not None:
+        return ReportTarget("component", subject.purl or subject.name)
+    return ReportTarget("component", text(header.get("name")))
 
 
 def _read_packages(doc: Rewindable) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
     header: dict[str, Any] = {}
     packages: list[tuple[str, Any]] = []
-    items = ("spdxVersion", "@context", "creationInfo", "packages.item")
+    items = (
+        "spdxVersion",
+        "@context",
+        "creationInfo",
+        "name",
+        "documentDescribes",
+        "packages.item",
+    )
     arrays = ("packages", "relationships")
     items += tuple(f"{_WRAPPER}.{item}" for item in items)
     arrays += tuple(f"{_WRAPPER}.{item}" for item in arrays)

@@ -58,7 +58,16 @@ from ._sbom import (
     unique,
 )
 from ._trivy_layouts import K8S_LISTS, k8s_findings, legacy_artifact, legacy_findings
-from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+from .base import (
+    Component,
+    Cvss,
+    NormalizedFinding,
+    ParseError,
+    ParseIssue,
+    Parser,
+    ParseResult,
+    ReportTarget,
+)
 
 FORMAT = "trivy"
 TOOL = "trivy"
@@ -120,6 +129,10 @@ class TrivyParser(Parser):
             findings=findings,
             components=iter(components),
             skipped=issues,
+            target=ReportTarget(
+                "image" if report.get("ArtifactType") == "container_image" else "path",
+                text(report.get("ArtifactName")),
+            ),
         )
 
 

@@ -42,6 +42,7 @@ class ScanOutputSerializer(serializers.Serializer):
     tool = ToolSerializer(source="*")
     commit = serializers.CharField()
     branch = serializers.CharField()
+    target = serializers.CharField(help_text="What was scanned; part of the scan stream.")
     pipeline_run = serializers.CharField()
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
@@ -95,6 +96,13 @@ class ScanCollectionApi(TenantApi):
             help_text="Override content-based detection.",
         )
         tool = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        target = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=300,
+            help_text="What was scanned (image, directory, SBOM subject), used verbatim; "
+            "default: what the report says, normalised (docs/ingestion.md).",
+        )
         decide = serializers.BooleanField(
             required=False,
             default=False,
@@ -112,6 +120,7 @@ class ScanCollectionApi(TenantApi):
         format = serializers.CharField(required=False)
         branch = serializers.CharField(required=False)
         commit = serializers.CharField(required=False)
+        target = serializers.CharField(required=False)
 
     @extend_schema(
         parameters=[FilterSerializer],
@@ -170,6 +179,7 @@ class ScanCollectionApi(TenantApi):
             branch=values.get("branch", ""),
             pipeline_run=values.get("pipeline_run", ""),
             uploaded_by=actor_label(request),
+            target=values.get("target", ""),
         )
         code = status.HTTP_200_OK
         if created:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._common import JsonEvents, as_str, event_type_name, pointer, type_name
-from ..base import ParseResult
+from ..base import ParseResult, ReportTarget
 from .rules import bad_level, rule_from
 from .run import Run, ToolComponent
 from .severity import LEVEL_SEVERITY
@@ -87,6 +87,12 @@ class RunScanner:
                 self._artifacts(run, event)
             elif key == "results":
                 self._count_results(run, event)
+            elif key == "automationDetails":
+                # The stream's target: the first run's category (apps/findings/targets.py).
+                details = src.value(event, value)
+                automation_id = details.get("id") if isinstance(details, dict) else None
+                if isinstance(automation_id, str) and self.result.target is None:
+                    self.result.target = ReportTarget("sarif", automation_id)
             else:
                 src.skip(event)
         if run.driver is None:
