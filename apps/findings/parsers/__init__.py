@@ -9,7 +9,8 @@ import importlib
 import pkgutil
 from functools import cache
 
-from .base import ParseError, Parser
+from ._paths import path_context
+from .base import NO_PATHS, ParseError, Parser, PathContext
 
 HEAD_BYTES = 64 * 1024
 
@@ -31,16 +32,18 @@ def registry() -> dict[str, type[Parser]]:
     return {cls.format: cls for cls in _all_subclasses(Parser) if getattr(cls, "format", None)}
 
 
-def get_parser(fmt: str) -> Parser:
-    """The parser for an explicit format override; ParseError naming the known ones if unknown."""
+def get_parser(fmt: str, *, paths: PathContext = NO_PATHS) -> Parser:
+    """The parser for an explicit format override; ParseError naming the known ones if unknown.
+
+    `paths` is how absolute paths in the report resolve (see parsers/_paths.py)."""
     try:
-        return registry()[fmt]()
+        return registry()[fmt](paths=paths)
     except KeyError:
         known = ", ".join(sorted(registry()))
         raise ParseError(fmt, f"unknown format; known formats: {known}") from None
 
 
-def detect_parser(head: bytes) -> Parser:
+def detect_parser(head: bytes, *, paths: PathContext = NO_PATHS) -> Parser:
     """Detect the format from content (never from a file name)."""
     candidates = [cls for cls in registry().values() if cls.detect(head)]
     if not candidates:
@@ -49,7 +52,17 @@ def detect_parser(head: bytes) -> Parser:
             "could not detect the report format from its content; pass `format` explicitly "
             f"(one of: {', '.join(sorted(registry()))})",
         )
-    return max(candidates, key=lambda cls: cls.priority)()
+    return max(candidates, key=lambda cls: cls.priority)(paths=paths)
 
 
-__all__ = ["HEAD_BYTES", "ParseError", "Parser", "detect_parser", "get_parser", "registry"]
+__all__ = [
+    "HEAD_BYTES",
+    "NO_PATHS",
+    "ParseError",
+    "Parser",
+    "PathContext",
+    "detect_parser",
+    "get_parser",
+    "path_context",
+    "registry",
+]
