@@ -242,6 +242,7 @@ def _upsert_occurrences(
                     suppressed=nf.suppressed,
                     suppression=nf.suppression,
                     baseline_state=nf.baseline_state,
+                    original_path=nf.original_path,
                 ),
             )
     writer.occurrences(

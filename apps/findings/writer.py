@@ -80,6 +80,7 @@ OCCURRENCE_FIELDS = (
     "suppressed",
     "suppression",
     "baseline_state",
+    "original_path",
     "first_scan_id",
     "last_scan_id",
     "last_seen",
@@ -92,6 +93,7 @@ OCCURRENCE_UPDATE = (
     "suppressed",
     "suppression",
     "baseline_state",
+    "original_path",
     "last_scan_id",
     "last_seen",
     "retracted_at",
@@ -193,6 +195,7 @@ class SeenOccurrence:
     suppressed: bool = False
     suppression: str = ""
     baseline_state: str = ""
+    original_path: str = ""  # the path as the tool wrote it, when normalisation changed it
 
     def values(self) -> tuple:
         return (
@@ -203,6 +206,7 @@ class SeenOccurrence:
             self.suppressed,
             _clip(self.suppression, 500),
             _clip(self.baseline_state, 20),
+            _clip(self.original_path, 2000),
         )
 
 

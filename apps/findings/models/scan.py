@@ -30,6 +30,8 @@ class Scan(TenantOwned):
     commit = models.CharField(max_length=100, blank=True)
     branch = models.CharField(max_length=255, blank=True)
     pipeline_run = models.CharField(max_length=255, blank=True)
+    # Where the scanner saw the checkout (the upload's source_root), for absolute paths.
+    source_root = models.CharField(max_length=1000, blank=True)
     status = models.CharField(max_length=20, choices=ScanStatus.choices, default=ScanStatus.DONE)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, for queued uploads
     counts = models.JSONField(default=dict, blank=True)

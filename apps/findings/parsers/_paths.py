@@ -119,9 +119,14 @@ def path_context(*, source_root: str = "", roots: Sequence[str] = ()) -> PathCon
     """The resolution context of an upload: its source_root and the application's roots,
     each normalised for prefix matching (`as_root`); blank ones are ignored."""
     return PathContext(
-        source_root=as_root(source_root) if source_root.strip() else "",
-        roots=tuple(as_root(root) for root in roots if root.strip()),
+        source_root=_root_of(source_root) if source_root.strip() else "",
+        roots=tuple(_root_of(root) for root in roots if root.strip()),
     )
+
+
+def _root_of(text: str) -> str:
+    """A configured root (a path or a `file:` URI) in `as_root` form."""
+    return as_root(strip_file_scheme(text.strip()) or text.strip())
 
 
 def strip_file_scheme(uri: str) -> str | None:
