@@ -10,9 +10,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apps.findings.models import ScanStatus
+from apps.findings.models.application import source_root_problem
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
-from apps.findings.services import application_resolve
 from apps.pipeline.api.decisions import DecisionSerializer, decision_queryset
 from apps.pipeline.gate import decision_make
 from apps.pipeline.ingest import scan_submit
@@ -59,6 +59,26 @@ class ScanOutputSerializer(serializers.Serializer):
         return f"{reverse('v1:decision-list')}?scan={scan.pk}"
 
 
+class ScanUploadOutputSerializer(ScanOutputSerializer):
+    """The upload's answer: a scan, and whether it is a fresh import or a replay."""
+
+    idempotent_replay = serializers.SerializerMethodField(
+        help_text="True when these bytes were already the current report of their stream: "
+        "nothing was imported and this is the earlier scan (HTTP 200); false on a fresh "
+        "import (201) or a queued one (202)."
+    )
+    replay_of = serializers.SerializerMethodField(
+        help_text="On a replay, the id of the original scan whose status and counts this "
+        "answer shows (they describe that import, not this request); null otherwise."
+    )
+
+    def get_idempotent_replay(self, scan) -> bool:
+        return bool(self.context.get("replay"))
+
+    def get_replay_of(self, scan) -> int | None:
+        return scan.pk if self.context.get("replay") else None
+
+
 class ScanDetailOutputSerializer(ScanOutputSerializer):
     noise = serializers.DictField()
     skipped = serializers.ListField(child=serializers.DictField())
@@ -81,6 +101,15 @@ class ScanCollectionApi(TenantApi):
             help_text="Override content-based detection.",
         )
         tool = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        source_root = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=1000,
+            help_text="The absolute directory the scanner saw the checkout at (a CI workspace "
+            "or a container mount such as /src): absolute paths in the report are made "
+            "relative to it (docs/ingestion.md, Paths). The CI client fills it from "
+            "GITHUB_WORKSPACE, CI_PROJECT_DIR and the like.",
+        )
         decide = serializers.BooleanField(
             required=False,
             default=False,
@@ -91,6 +120,12 @@ class ScanCollectionApi(TenantApi):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.fields["format"].choices = sorted(registry())
+
+        def validate_source_root(self, value: str) -> str:
+            problem = source_root_problem(value) if value.strip() else ""
+            if problem:
+                raise serializers.ValidationError(problem)
+            return value
 
     class FilterSerializer(serializers.Serializer):
         application = serializers.IntegerField(required=False)
@@ -115,10 +150,16 @@ class ScanCollectionApi(TenantApi):
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
-        responses={201: ScanOutputSerializer, 200: ScanOutputSerializer, 202: ScanOutputSerializer},
+        responses={
+            201: ScanUploadOutputSerializer,
+            200: ScanUploadOutputSerializer,
+            202: ScanUploadOutputSerializer,
+        },
         summary="Upload a scanner report",
-        description="201: imported. 200: the same bytes were already imported for this "
-        "application (same scan, nothing new). 202: queued for a worker; poll status_url.",
+        description="201: imported. 200: an idempotent replay: these bytes are already the "
+        "current report of their stream, nothing was imported, and the answer is that "
+        'earlier scan with `"idempotent_replay": true` and `replay_of` its id (its counts '
+        "are the original import's). 202: queued for a worker; poll status_url.",
     )
     def post(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -141,14 +182,10 @@ class ScanCollectionApi(TenantApi):
                 "decide=true needs the decisions:write scope as well as scans:write.",
                 code="scope_missing",
             )
-        application = application_resolve(
-            tenant=request.tenant,
-            ref=values["application"],
-            create=_may_create_application(request.tenant_context),
-        )
         scan, created = scan_submit(
             tenant=request.tenant,
-            application=application,
+            application_ref=values["application"],
+            create_application=_may_create_application(request.tenant_context),
             upload=values["file"],
             format=values.get("format", ""),
             tool=values.get("tool", ""),
@@ -156,13 +193,14 @@ class ScanCollectionApi(TenantApi):
             branch=values.get("branch", ""),
             pipeline_run=values.get("pipeline_run", ""),
             uploaded_by=actor_label(request),
+            source_root=values.get("source_root", ""),
         )
         code = status.HTTP_200_OK
         if created:
             code = status.HTTP_202_ACCEPTED if scan.status == ScanStatus.QUEUED else 201
-        body = ScanOutputSerializer(scan).data
+        body = ScanUploadOutputSerializer(scan, context={"replay": not created}).data
         if values["decide"]:
-            body["decision"] = _decide(request, application, scan)
+            body["decision"] = _decide(request, scan.application, scan)
         return Response(body, status=code)
 
 
