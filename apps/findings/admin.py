@@ -55,7 +55,16 @@ class ScanAdmin(TenantScopedAdmin):
 
 class OccurrenceInline(admin.TabularInline):
     model = Occurrence
-    fields = ("tool", "branch", "path", "line", "suppressed", "last_seen", "retracted_at")
+    fields = (
+        "tool",
+        "branch",
+        "path",
+        "original_path",
+        "line",
+        "suppressed",
+        "last_seen",
+        "retracted_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

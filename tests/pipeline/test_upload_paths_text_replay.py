@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from apps.findings.models import Application, Finding, Occurrence, Scan
+from apps.pipeline.ingest import scan_process
 from tests.findings.factories import ApplicationFactory
 from tests.findings.reports import Result, many, sarif, upload
 
@@ -259,3 +260,26 @@ def test_the_schema_documents_the_replay_fields():
     assert upload_answer["replay_of"]["nullable"] is True
     form = schema["components"]["schemas"]["ScanCollectionInputRequest"]["properties"]
     assert "source_root" in form
+
+
+def test_a_queued_import_resolves_paths_like_a_direct_one(
+    acme, acme_analyst, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    ApplicationFactory(tenant=acme, name="web", source_roots=["/opt/ci"])
+    settings.FIXOPS_INGEST_ASYNC_BYTES = 10
+    settings.FIXOPS_UPLOAD_DIR = tmp_path
+    report = sarif([Result(path="/opt/ci/shop/src/a.py"), Result(path="/srv/x/b.py")])
+    with django_capture_on_commit_callbacks():
+        body = post(acme_analyst, report, source_root="/srv/x").json()
+    assert body["source_root"] == "/srv/x"
+    scan = scan_process(scan_id=body["id"])
+    assert scan.status == "done", scan.error
+    assert sorted(Finding.objects.values_list("path", flat=True)) == ["b.py", "shop/src/a.py"]
+
+
+def test_the_finding_detail_shows_the_original_path(acme_analyst):
+    post(acme_analyst, gitleaks("/conf/aws.tf"))
+    finding = Finding.objects.get()
+    detail = acme_analyst.get(f"/api/v1/findings/{finding.pk}/").json()
+    [occurrence] = detail["occurrences"]
+    assert (occurrence["path"], occurrence["original_path"]) == ("conf/aws.tf", "/conf/aws.tf")

@@ -53,6 +53,10 @@ class OccurrenceSerializer(serializers.Serializer):
     branch = serializers.CharField()
     rule_id = serializers.CharField()
     path = serializers.CharField()
+    original_path = serializers.CharField(
+        help_text="The path as the tool wrote it, when normalisation changed it (absolute, "
+        "../, file://); empty when `path` is what the report said."
+    )
     line = serializers.IntegerField(allow_null=True)
     fingerprints = serializers.DictField()
     suppressed = serializers.BooleanField()

@@ -42,6 +42,7 @@ class ScanOutputSerializer(serializers.Serializer):
     commit = serializers.CharField()
     branch = serializers.CharField()
     pipeline_run = serializers.CharField()
+    source_root = serializers.CharField()
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
     counts = serializers.DictField()
