@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import unquote
 
 from .base import NO_PATHS, ParseError, PathContext
@@ -41,6 +42,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 _DRIVE = re.compile(r"^/?[A-Za-z]:(?:/|$)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DOTTED = re.compile(r"(?:^|/)\.{1,2}(?:/|$)|//")
+_CACHED_LENGTH = 1024  # longer paths are resolved every time: the cache outlives the import
 
 # Checkout directories of CI systems and the mount points scanner containers are documented
 # with, most specific first; `<x>` stands for one path segment. docs/ingestion.md (Paths)
@@ -112,7 +114,8 @@ def _prefix_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(text)
 
 
-_COMMON = tuple(_prefix_pattern(prefix) for prefix, _ in COMMON_PREFIXES)
+# One alternation: tried in the list's order (the first alternative that matches wins), in C.
+_COMMON = re.compile("|".join(f"(?:{_prefix_pattern(p).pattern})" for p, _ in COMMON_PREFIXES))
 
 
 def path_context(*, source_root: str = "", roots: Sequence[str] = ()) -> PathContext:
@@ -181,6 +184,22 @@ def clean_path(
     """
     if _CONTROL.search(raw):
         raise ParseError(fmt, "path contains control characters", pointer=where)
+    resolve = _resolve if len(raw) <= _CACHED_LENGTH else _resolve.__wrapped__
+    return resolve(raw, paths, tuple(declared), tuple(fallback), prefix, anchored=anchored)
+
+
+@lru_cache(maxsize=16384)
+def _resolve(
+    raw: str,
+    paths: PathContext,
+    declared: tuple[str, ...],
+    fallback: tuple[str, ...],
+    prefix: str,
+    *,
+    anchored: bool,
+) -> str:
+    """`clean_path` without the error check; cached, since a report names few distinct
+    files many times (gitleaks and checkov results are not cached per file otherwise)."""
     path = raw.replace("\\", "/") if "\\" in raw else raw
     if path.startswith("/") or (":" in path and _DRIVE.match(path)):
         absolute = _collapse(_drive_form(path))
@@ -248,11 +267,8 @@ def _under(path: str, roots: Sequence[str]) -> str | None:
 
 
 def _under_common(path: str) -> str | None:
-    for pattern in _COMMON:
-        match = pattern.match(path)
-        if match:
-            return path[match.end() :]
-    return None
+    match = _COMMON.match(path)
+    return path[match.end() :] if match else None
 
 
 def _strip_root(path: str) -> str:

@@ -23,6 +23,7 @@ and reports the count as one warning.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 from typing import Any, BinaryIO, TypeVar
 
@@ -45,14 +46,17 @@ _ESCAPED_FFFD = b"ufffd"
 _UTF8_FFFD = b"\xef\xbf\xbd"
 
 
-class TextGuard:
+class TextGuard(io.BufferedIOBase):
     """A binary stream whose JSON content has no NUL or unpaired surrogate (see the module).
 
-    File-like for what parsers use: `read`, `seek`, `tell`, `seekable`. `replaced` is how
-    many characters were replaced, each byte offset counted once.
+    A buffered binary stream (`read`, `read1`, `readinto`, `peek`, `seek`, `tell`, and from
+    io the rest: `readline`, iteration, `io.TextIOWrapper`), so a parser may read it as it
+    would the upload. Closing it leaves the wrapped stream open. `replaced` is how many
+    characters were replaced, each byte offset counted once.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
         self._raw = raw
         self._held = b""  # read from `raw`, not yet cleaned (may end inside an escape)
         self._out = b""  # cleaned, not yet returned
@@ -61,6 +65,9 @@ class TextGuard:
         self.mode = ""  # "json", "xml" or "text" from the first significant byte; "" before
         self._counted_to = self._offset
         self.replaced = 0
+
+    def readable(self) -> bool:
+        return True
 
     def seekable(self) -> bool:
         try:
@@ -93,6 +100,21 @@ class TextGuard:
             self._out = self._fill(size)
         data, self._out = self._out[:size], self._out[size:]
         return data
+
+    def read1(self, size: int | None = -1) -> bytes:
+        return self.read(_CHUNK if size is None or size < 0 else size)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def peek(self, size: int = 0) -> bytes:
+        """Buffered bytes without consuming them (lets io's `readline` find the newline)."""
+        if not self._out:
+            self._out = self._fill(_CHUNK)
+        return self._out
 
     def _fill(self, size: int) -> bytes:
         """The next cleaned bytes (b"" at the end), reading at least `size` from `raw`."""

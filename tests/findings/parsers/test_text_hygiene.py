@@ -20,13 +20,49 @@ from apps.findings.parsers.base import NormalizedFinding, ParseError, Parser, Pa
 from fixops.platform.text import clean_data, clean_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scans"
-JSON_REPORTS = sorted(
+NEEDS_FORMAT = {"gitleaks/empty.json": "gitleaks"}
+
+
+def _detected(path: Path) -> str:
+    """The format of a fixture ("" for files that are no report: notes, generators)."""
+    name = str(path.relative_to(FIXTURES))
+    if name in NEEDS_FORMAT:
+        return NEEDS_FORMAT[name]
+    try:
+        return detect_parser(path.read_bytes()[:HEAD_BYTES]).format
+    except ParseError:
+        return ""
+
+
+def _kind(path: Path) -> str:
+    """How strings are written in the file: "json", "jsonl" (one document a line), "xml" or
+    "text" (anything else, e.g. SPDX tag-value)."""
+    data = path.read_bytes().lstrip(b"\xef\xbb\xbf \t\r\n")
+    if data.startswith(b"<"):
+        return "xml"
+    try:
+        json.loads(data)
+        return "json"
+    except ValueError:
+        pass
+    lines = [line for line in data.splitlines() if line.strip()]
+    try:
+        for line in lines:
+            json.loads(line)
+    except ValueError:
+        return "text"
+    return "jsonl" if lines else "text"
+
+
+REPORTS = sorted(
     p
     for p in FIXTURES.rglob("*")
-    if p.is_file() and "hostile" not in p.parts and p.suffix in {".json", ".sarif"}
-)
-XML_REPORTS = sorted(p for p in FIXTURES.rglob("*.xml") if "hostile" not in p.parts)
-NEEDS_FORMAT = {"gitleaks/empty.json": "gitleaks"}
+    if p.is_file() and "hostile" not in p.parts and p.suffix not in {".md", ".py"}
+    and _detected(p)
+)  # fmt: skip
+JSON_REPORTS = [p for p in REPORTS if _kind(p) in ("json", "jsonl")]
+XML_REPORTS = [p for p in REPORTS if _kind(p) == "xml"]
+TEXT_REPORTS = [p for p in REPORTS if _kind(p) == "text"]
 BAD = ["\x00", "\ud800", "\udc00", "\udbff", "a\x00b", "\x00\x00"]
 
 
@@ -164,13 +200,13 @@ def _parse(data: bytes, fmt: str) -> ParseResult:
 
 
 def _format_of(path: Path) -> str:
-    name = str(path.relative_to(FIXTURES))
-    return NEEDS_FORMAT.get(name) or detect_parser(path.read_bytes()[:HEAD_BYTES]).format
+    return _detected(path)
 
 
 def test_every_registered_format_has_a_fixture_here():
-    covered = {_format_of(p) for p in JSON_REPORTS + XML_REPORTS}
-    assert covered == set(registry())
+    """So the property tests below reach every parser."""
+    covered = {_format_of(p) for p in REPORTS}
+    assert set(registry()) - covered == set()
 
 
 @pytest.mark.parametrize("path", JSON_REPORTS, ids=lambda p: str(p.relative_to(FIXTURES)))
@@ -178,12 +214,18 @@ def test_every_registered_format_has_a_fixture_here():
 @given(data=st.data())
 def test_nul_and_surrogates_in_any_string_of_any_json_report(path, data):
     fmt = _format_of(path)
-    document = json.loads(path.read_bytes())
     bad = data.draw(st.sampled_from(BAD))
     choices = data.draw(st.lists(st.integers(0, 400), min_size=1, max_size=8))
-    mutated = _inject(document, choices, bad, [0])
+    if _kind(path) == "json":
+        mutated = json.dumps(_inject(json.loads(path.read_bytes()), choices, bad, [0])).encode()
+    else:  # JSON lines: the same, line by line
+        counter = [0]
+        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+        mutated = b"\n".join(
+            json.dumps(_inject(json.loads(line), choices, bad, counter)).encode() for line in lines
+        )
     try:
-        result = _parse(json.dumps(mutated).encode(), fmt)
+        result = _parse(mutated, fmt)
     except ParseError:
         return
     outputs = [*result.findings, *result.components, *result.skipped]
@@ -197,6 +239,25 @@ def test_xml_cannot_carry_them_and_refuses_cleanly(path, bad):
     data = path.read_bytes().replace(b"</name>", bad + b"</name>", 1)
     with pytest.raises(ParseError):
         list(_parse(data, _format_of(path)).findings)
+
+
+@pytest.mark.parametrize("path", TEXT_REPORTS, ids=lambda p: str(p.relative_to(FIXTURES)))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_nul_and_surrogates_anywhere_in_a_text_report(path, data):
+    """Formats that are neither JSON nor XML: the raw characters, cleaned at the output."""
+    text = path.read_bytes().decode("utf-8")
+    bad = data.draw(st.sampled_from(BAD))
+    positions = data.draw(st.lists(st.integers(0, max(len(text) - 1, 0)), min_size=1, max_size=8))
+    for position in sorted(set(positions), reverse=True):
+        text = text[:position] + bad + text[position:]
+    try:
+        result = _parse(text.encode("utf-8", "surrogatepass"), _format_of(path))
+    except ParseError:
+        return
+    outputs = [*result.findings, *result.components, *result.skipped]
+    assert all(_storable(s) for item in outputs for s in _strings(item))
+    assert _storable(result.tool_name) and _storable(result.tool_version)
 
 
 def test_a_grype_report_with_nuls_keeps_its_findings_with_u_fffd():
@@ -230,3 +291,22 @@ def test_invalid_utf8_is_a_parse_error_not_a_crash(path, raw):
         pytest.skip("no string in this report")
     with pytest.raises(ParseError):
         _parse(data[:quote] + raw + data[quote:], _format_of(path))
+
+
+def test_the_guard_is_a_buffered_binary_stream_for_line_readers():
+    data = b'{"a": "x\\u0000"}\n{"b": "\\udc00"}\nlast'
+    guard = TextGuard(io.BytesIO(data))
+    assert isinstance(guard, io.BufferedIOBase) and guard.readable()
+    assert guard.readline() == b'{"a": "x\\ufffd"}\n'
+    assert list(guard) == [b'{"b": "\\ufffd"}\n', b"last"]
+    guard.seek(0)
+    lines = list(io.TextIOWrapper(guard, "utf-8"))
+    assert [json.loads(line) for line in lines[:2]] == [{"a": "x\ufffd"}, {"b": "\ufffd"}]
+    assert lines[2] == "last"
+    guard = TextGuard(io.BytesIO(data))
+    buffer = bytearray(5)
+    assert guard.readinto(buffer) == 5 and bytes(buffer) == data[:5]
+    raw = io.BytesIO(data)
+    with TextGuard(raw):
+        pass
+    assert not raw.closed
