@@ -30,6 +30,7 @@ from apps.findings.selectors import application_find
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
 from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
+from fixops.platform.text import clean_text
 
 APPLICATION_FIELDS = (
     "name",
@@ -236,7 +237,12 @@ def scan_release_upload(*, scan: Scan) -> None:
 
 
 def parse_error_details(exc: ParseError) -> dict:
-    return {"format": exc.format, "pointer": exc.pointer, "reason": exc.message}
+    """The error body's details (also stored on a failed queued scan, so storable text)."""
+    return {
+        "format": exc.format,
+        "pointer": clean_text(exc.pointer)[0],
+        "reason": clean_text(exc.message)[0],
+    }
 
 
 def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:
