@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from apps.findings.parsers._paths import (
     strip_file_scheme,
 )
 from apps.findings.parsers.base import ParseError
+from apps.findings.parsers.sarif import SarifParser
 
 
 def clean(raw: str, **kwargs) -> str:
@@ -135,3 +138,38 @@ def test_prefix_list_is_documented():
     docs = (Path(__file__).resolve().parents[3] / "docs" / "ingestion.md").read_text()
     missing = [prefix for prefix, _ in COMMON_PREFIXES if f"`{prefix}`" not in docs]
     assert not missing
+
+
+def _sarif(uri: str, **run) -> bytes:
+    result = {
+        "ruleId": "node_xss",
+        "message": {"text": "XSS"},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+    }
+    tool = {"driver": {"name": "njsscan", "version": "0.3.7"}}
+    return json.dumps(
+        {"version": "2.1.0", "runs": [{"tool": tool, "results": [result], **run}]}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        ("/src/index.js", "index.js"),  # njsscan in its container, as the issue saw it
+        ("file:///home/runner/work/shop/shop/lib/log4j-2.14.jar", "lib/log4j-2.14.jar"),
+        ("file:///C:/Users/dev/shop/app.js", "Users/dev/shop/app.js"),
+    ],
+)  # fmt: skip
+def test_sarif_absolute_uris_resolve_through_the_order(uri, path):
+    [finding] = list(SarifParser().parse(io.BytesIO(_sarif(uri))).findings)
+    assert (finding.path, finding.original_path) == (path, uri)
+
+
+def test_a_declared_root_comes_before_the_upload_and_the_application():
+    bases = {"originalUriBaseIds": {"SRCROOT": {"uri": "file:///src/"}}}
+    paths = path_context(source_root="/src/app", roots=["/src/app"])
+    parser = SarifParser(paths=paths)
+    [finding] = list(parser.parse(io.BytesIO(_sarif("/src/app/index.js", **bases))).findings)
+    assert finding.path == "app/index.js"
+    [finding] = list(parser.parse(io.BytesIO(_sarif("/src/app/index.js"))).findings)
+    assert finding.path == "index.js"
