@@ -94,15 +94,21 @@ class TextGuard(io.BufferedIOBase):
             while chunk := self._fill(_CHUNK):
                 chunks.append(chunk)
             return b"".join(chunks)
-        if size == 0:
-            return b""
-        if not self._out:
-            self._out = self._fill(size)
+        while len(self._out) < size:  # `size` bytes unless the stream ends, as io promises
+            chunk = self._fill(size - len(self._out))
+            if not chunk:
+                break
+            self._out += chunk
         data, self._out = self._out[:size], self._out[size:]
         return data
 
     def read1(self, size: int | None = -1) -> bytes:
-        return self.read(_CHUNK if size is None or size < 0 else size)
+        """At most `size` bytes with at most one read of the wrapped stream."""
+        size = _CHUNK if size is None or size < 0 else size
+        if not self._out and size:
+            self._out = self._fill(size)
+        data, self._out = self._out[:size], self._out[size:]
+        return data
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
