@@ -33,8 +33,10 @@ T = TypeVar("T")
 _CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
-# A chunk that contains none of these needs no rewriting (the common case: a cheap search).
-_SUSPECT = re.compile(rb"\\u(?:0000|[dD])|\xed")
+# A chunk that contains none of these needs no rewriting (the common case: a cheap search;
+# one pattern with both alternatives would lose the regex engine's literal-prefix scan).
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD])")
+_RAW_SURROGATE_LEAD = b"\xed"
 # A run of backslashes then u + NUL / a surrogate pair / a lone surrogate; or a raw surrogate.
 _ESCAPE = re.compile(
     rb"(\\+)u(0000|[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
@@ -149,7 +151,7 @@ class TextGuard(io.BufferedIOBase):
         if not piece or self.mode != "json":
             return piece
         start = self._offset - len(self._held) - len(piece)
-        if _SUSPECT.search(piece):
+        if _SUSPECT.search(piece) or _RAW_SURROGATE_LEAD in piece:
             piece = self._rewrite(piece, start)
         self._counted_to = max(self._counted_to, start + len(piece))
         tail = len(piece) - len(piece.rstrip(b"\\"))
