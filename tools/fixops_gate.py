@@ -7,8 +7,10 @@ Standard library only, so any CI image with Python 3.9+ can run it:
 
 Configuration comes from flags or the environment: FIXOPS_URL, FIXOPS_TOKEN (a token with
 scans:write and decisions:write), and the commit/branch/run id of GitHub Actions, GitLab CI or
-Jenkins when not given. Exit codes: ALLOW 0, BLOCK 1, NEEDS_REVIEW 2 (change them with
---exit-codes), 3 when FixOps could not be asked (bad token, unreachable, invalid report).
+Jenkins when not given. --source-root (where the scanners saw the checkout, so FixOps can make
+absolute paths in reports relative) defaults to the CI system's workspace directory. Exit
+codes: ALLOW 0, BLOCK 1, NEEDS_REVIEW 2 (change them with --exit-codes), 3 when FixOps could
+not be asked (bad token, unreachable, invalid report).
 """
 
 from __future__ import annotations
@@ -28,6 +30,22 @@ CI_VARIABLES = {
     "commit": ("GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"),
     "branch": ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME"),
     "pipeline_run": ("GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_TAG"),
+    # The checkout directory: GitHub Actions, GitLab CI, Bitbucket Pipelines, Azure Pipelines,
+    # CircleCI, Travis CI, AWS CodeBuild, Drone, Woodpecker, Buildkite, Jenkins (WORKSPACE,
+    # last: the most generic name).
+    "source_root": (
+        "GITHUB_WORKSPACE",
+        "CI_PROJECT_DIR",
+        "BITBUCKET_CLONE_DIR",
+        "BUILD_SOURCESDIRECTORY",
+        "CIRCLE_WORKING_DIRECTORY",
+        "TRAVIS_BUILD_DIR",
+        "CODEBUILD_SRC_DIR",
+        "DRONE_WORKSPACE",
+        "CI_WORKSPACE",
+        "BUILDKITE_BUILD_CHECKOUT_PATH",
+        "WORKSPACE",
+    ),
 }
 
 
@@ -37,6 +55,16 @@ class GateError(Exception):
 
 def _from_env(name: str) -> str:
     return next((os.environ[v] for v in CI_VARIABLES[name] if os.environ.get(v)), "")
+
+
+def _source_root_from_env() -> str:
+    """The first CI workspace variable that names an absolute directory (CircleCI's is often
+    "~/project"; the user's home is expanded, anything still relative is skipped)."""
+    for name in CI_VARIABLES["source_root"]:
+        value = os.path.expanduser(os.environ.get(name, "").strip())
+        if value.startswith("/") or (len(value) > 2 and value[1] == ":" and value[2] in "/\\"):
+            return value
+    return ""
 
 
 class Client:
@@ -154,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="",
                         help="what the reports scanned (image, directory), used verbatim; "
                         "default: what each report says")  # fmt: skip
+    parser.add_argument(
+        "--source-root",
+        default=None,
+        help="absolute directory where the scanners saw the checkout "
+        "(default: the CI workspace: $GITHUB_WORKSPACE, $CI_PROJECT_DIR...)",
+    )
     parser.add_argument("--exit-codes", type=parse_exit_codes, default=DEFAULT_EXIT_CODES,
                         help="e.g. NEEDS_REVIEW=0 to let reviews pass")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300, help="seconds for the whole gate")
@@ -168,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fixops-gate: {exc}", file=sys.stderr)
         return FAILURE
     deadline = time.monotonic() + args.timeout
+    source_root = _source_root_from_env() if args.source_root is None else args.source_root
     fields = {
         "application": args.application,
         "commit": args.commit,
@@ -179,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.reports:
             if not path.is_file():
                 raise GateError(f"{path}: no such file")
-            upload_fields = {**fields, "format": args.format, "target": args.target}
+            upload_fields = {
+                **fields,
+                "format": args.format,
+                "target": args.target,
+                "source_root": source_root,
+            }
             scan = _wait(client, client.upload(path, upload_fields), deadline)
             print(f"uploaded {path} -> scan {scan['id']} ({scan['format']}, {scan['counts']})")
             scan_ids.append(scan["id"])

@@ -12,7 +12,7 @@ from apps.findings.models import (
     Scan,
     Stream,
 )
-from apps.findings.services import finding_transition
+from apps.findings.services import finding_transition, source_roots_clean
 from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin
 from fixops.platform.errors import DomainError
@@ -35,6 +35,11 @@ class ApplicationAdmin(TenantScopedAdmin):
     list_filter = ("criticality", "internet_exposed", "data_classification", "tenant")
     search_fields = ("name", "repo_url")
     list_select_related = ("tenant",)
+
+    def save_model(self, request, obj, form, change):
+        # Stored as the API stores them (validated by the model field, then normalised).
+        obj.source_roots = source_roots_clean(obj.source_roots)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Scan)
@@ -79,6 +84,7 @@ class OccurrenceInline(admin.TabularInline):
         "branch",
         "target",
         "path",
+        "original_path",
         "line",
         "suppressed",
         "last_seen",

@@ -45,8 +45,11 @@ Strategies, tried in this order; the first that applies wins:
 ``fallback``: tool + rule + path + start line + message (whitespace normalised). Line-sensitive
     by necessity: nothing better identifies the result.
 
-Paths are normalised to POSIX form (backslashes to "/", "./" and "a/../" removed) and keep
-their case: paths are case-sensitive. Everything here is pure Python: no Django, no database.
+Paths arrive normalised by the parsers (apps/findings/parsers/_paths.py: repository-relative,
+absolute and "../" forms resolved, so one file scanned inside and outside a container has one
+path and one key); here they are only put in POSIX form (backslashes to "/", "./" and "a/../"
+removed), which leaves a parser's path unchanged. Case is kept: paths are case-sensitive.
+Everything here is pure Python: no Django, no database.
 """
 
 from __future__ import annotations

@@ -39,9 +39,10 @@ from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser
+from apps.findings.rows import NewFinding, SeenOccurrence
 from apps.findings.streams import streams_seen
 from apps.findings.targets import normalise
-from apps.findings.writer import FindingWriter, NewFinding, SeenOccurrence
+from apps.findings.writer import FindingWriter
 from fixops.platform import bulk
 from fixops.platform.models import Event
 
@@ -255,6 +256,7 @@ def _upsert_occurrences(
             suppressed=nf.suppressed,
             suppression=nf.suppression,
             baseline_state=nf.baseline_state,
+            original_path=nf.original_path,
         )
         for unit, nf in latest.items()
     }

@@ -40,8 +40,10 @@ def application_find(*, tenant: Tenant, ref: str) -> Application | None:
     """The application of `tenant` whose name is `ref`, or whose id is `ref` if numeric."""
     qs = Application.objects.for_tenant(tenant)
     found = qs.filter(name=ref).first()
-    if found is None and ref.isdigit():
-        found = qs.filter(pk=int(ref)).first()
+    digits = ref.strip()
+    # ASCII digits only ("²".isdigit() is true), and no more than a bigint holds.
+    if found is None and digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        found = qs.filter(pk=int(digits)).first()
     return found
 
 

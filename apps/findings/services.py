@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,9 +16,12 @@ from django.utils import timezone
 from apps.findings.ingestion import Outcome
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
+from apps.findings.models.application import source_root_problem, validate_source_roots
 from apps.findings.parsers import (
     HEAD_BYTES,
+    NO_PATHS,
     ParseError,
+    PathContext,
     UnknownFormat,
     detect_parser,
     get_parser,
@@ -27,6 +31,7 @@ from apps.findings.selectors import application_find
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
 from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
+from fixops.platform.text import clean_text
 
 APPLICATION_FIELDS = (
     "name",
@@ -36,6 +41,7 @@ APPLICATION_FIELDS = (
     "internet_exposed",
     "data_classification",
     "owners",
+    "source_roots",
 )
 
 
@@ -57,6 +63,8 @@ def application_create(*, tenant: Tenant, name: str, **fields: Any) -> Applicati
     unknown = set(fields) - set(APPLICATION_FIELDS)
     if unknown:
         raise TypeError(f"unknown application fields: {sorted(unknown)}")
+    if "source_roots" in fields:
+        fields["source_roots"] = source_roots_clean(fields["source_roots"])
     return _save(Application(tenant=tenant, name=name, **fields))
 
 
@@ -65,9 +73,29 @@ def application_update(*, application: Application, **fields: Any) -> Applicatio
     unknown = set(fields) - set(APPLICATION_FIELDS)
     if unknown:
         raise TypeError(f"unknown application fields: {sorted(unknown)}")
+    if "source_roots" in fields:
+        fields["source_roots"] = source_roots_clean(fields["source_roots"])
     for name, value in fields.items():
         setattr(application, name, value)
     return _save(application, update_fields=[*fields, "updated_at"])
+
+
+def source_roots_clean(roots: Any) -> list[str]:
+    """An application's source roots as stored: validated (Invalid otherwise), trimmed,
+    forward slashes, no trailing "/", each once, in the order given."""
+    try:
+        validate_source_roots(roots)
+    except ValidationError as exc:
+        raise Invalid(
+            exc.messages[0], code="invalid", details={"source_roots": exc.messages}
+        ) from None
+    cleaned: list[str] = []
+    for root in roots:
+        text = root.strip().replace("\\", "/")
+        text = text if text in ("/", "file:///") else text.rstrip("/")
+        if text not in cleaned:
+            cleaned.append(text)
+    return cleaned
 
 
 def application_delete(*, application: Application) -> None:
@@ -79,21 +107,46 @@ def application_delete(*, application: Application) -> None:
 # --- Scans -------------------------------------------------------------------------------------
 
 
+def source_root_clean(text: str) -> str:
+    """An upload's source_root as stored: "" or a valid absolute directory (Invalid
+    otherwise), trimmed, forward slashes."""
+    if not text.strip():
+        return ""
+    problem = source_root_problem(text)
+    if problem:
+        raise Invalid(f"source_root {problem}.", code="invalid", details={"source_root": [problem]})
+    return text.strip().replace("\\", "/")
+
+
 def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Application:
-    """The application named `ref` (or with id `ref`); created on first use when `create`."""
+    """The application named `ref`, else the one whose id is `ref`; created on first use
+    when `create`, but never from a numeric ref (a mistyped id must not become a new
+    application named "42"). The upload flow calls this inside its transaction, after the
+    report's format is known, so a refused upload leaves no application behind."""
     application = application_find(tenant=tenant, ref=ref)
     if application is not None:
         return application
+    name = ref.strip()
+    if name.isascii() and name.isdigit():
+        raise NotFound(
+            f"No application is named {name!r} or has the id {name}. An upload does not create "
+            "an application from a number: use the application's name, or create it first "
+            "(POST /api/v1/applications/).",
+            code="unknown_application",
+        )
     if not create:
         raise NotFound(
             f"No application {ref!r}; your role may not create applications.",
             code="unknown_application",
         )
     try:
-        return application_create(tenant=tenant, name=ref.strip())
+        return application_create(tenant=tenant, name=name)
     except Conflict:
-        # Created concurrently by another upload: use theirs.
-        return application_find(tenant=tenant, ref=ref)
+        # Created concurrently by another upload that has committed since: use theirs.
+        found = application_find(tenant=tenant, ref=ref)
+        if found is None:
+            raise
+        return found
 
 
 def scan_replay_of(
@@ -194,7 +247,12 @@ def scan_release_upload(*, scan: Scan) -> None:
 
 
 def parse_error_details(exc: ParseError) -> dict:
-    return {"format": exc.format, "pointer": exc.pointer, "reason": exc.message}
+    """The error body's details (also stored on a failed queued scan, so storable text)."""
+    return {
+        "format": exc.format,
+        "pointer": clean_text(exc.pointer)[0],
+        "reason": clean_text(exc.message)[0],
+    }
 
 
 def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:
@@ -221,11 +279,12 @@ def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
-def parser_for(fmt: str, head: bytes) -> Parser:
-    """The parser named by `fmt`, or the one whose format the head bytes show. An unknown
-    report's error lists `candidates`: each format and why its detector declined."""
+def parser_for(fmt: str, head: bytes, *, paths: PathContext = NO_PATHS) -> Parser:
+    """The parser named by `fmt`, or the one whose format the head bytes show; `paths` is
+    how it resolves absolute paths (the upload's source_root, the application's roots). An
+    unknown report's error lists `candidates`: each format and why its detector declined."""
     try:
-        return get_parser(fmt) if fmt else detect_parser(head)
+        return get_parser(fmt, paths=paths) if fmt else detect_parser(head, paths=paths)
     except ParseError as exc:
         details = parse_error_details(exc)
         if isinstance(exc, UnknownFormat):

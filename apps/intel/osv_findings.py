@@ -18,8 +18,9 @@ from datetime import datetime
 from apps.findings.dedup import normalise_vuln_id, primary_vuln_id
 from apps.findings.models import Application, Occurrence
 from apps.findings.models.finding import SEVERITY_RANK
+from apps.findings.rows import NewFinding, SeenOccurrence
 from apps.findings.vocabulary import cwe_number, severity_from_score
-from apps.findings.writer import FindingWriter, NewFinding, SeenOccurrence
+from apps.findings.writer import FindingWriter
 from apps.intel.models import IntelEvent
 from apps.intel.osv_store import advisory_cvss
 from apps.intel.osv_versions import component_key

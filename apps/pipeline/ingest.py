@@ -1,7 +1,8 @@
 """The upload flow: upload → parse → write → score → match → announce.
 
     1. digest the upload and choose its parser (findings.services)     refused: nothing stored
-    2. BEGIN; lock the application; answer an idempotent replay; queue a large upload
+    2. BEGIN; resolve (or create) and lock the application; answer an idempotent replay;
+       queue a large upload
     3. parse and write findings, occurrences, components (findings.ingestion → writer)
     4. score what the import touched (intel.scoring), inline or by a worker after commit
     5. handle the writer's `finding.changed` events: tickets (connectors), same transaction
@@ -9,7 +10,10 @@
     7. record the scan's counts; COMMIT
     8. after commit: queued workers (large risk refreshes, matching, queued imports)
 
-The whole import is one transaction, so a bad report stores nothing. Step 5 runs inside it so
+The whole import is one transaction, so a bad report stores nothing, not even an application
+created for it (it is created inside the transaction, after the format was recognised). A
+large upload is queued once its format is recognised: its application is created then, and a
+worker that later finds the report invalid marks the scan failed. Step 5 runs inside it so
 tickets and findings commit together (the transactional outbox); `events.handle` marks the
 events handled, and the after-commit dispatch skips them.
 """
@@ -25,10 +29,11 @@ from django.db import transaction
 
 from apps.findings.ingestion import Outcome, ingest_report
 from apps.findings.models import Application, Scan, ScanStatus
-from apps.findings.parsers import ParseError, get_parser
+from apps.findings.parsers import ParseError, PathContext, get_parser, path_context
 from apps.findings.parsers.base import Parser
 from apps.findings.services import (
     application_lock,
+    application_resolve,
     parse_error_details,
     parser_for,
     scan_fail,
@@ -37,6 +42,7 @@ from apps.findings.services import (
     scan_release_upload,
     scan_replay_of,
     scan_start,
+    source_root_clean,
     upload_digest,
 )
 from apps.findings.targets import verbatim
@@ -53,8 +59,10 @@ from fixops.platform.gc import collector_paused
 def scan_submit(
     *,
     tenant: Tenant,
-    application: Application,
     upload: UploadedFile,
+    application: Application | None = None,
+    application_ref: str = "",
+    create_application: bool = False,
     format: str = "",
     tool: str = "",
     commit: str = "",
@@ -62,26 +70,37 @@ def scan_submit(
     pipeline_run: str = "",
     uploaded_by: str = "",
     target: str = "",
+    source_root: str = "",
 ) -> tuple[Scan, bool]:
-    """Import an uploaded report in one transaction; returns (scan, created). Large files are
-    queued for a worker. A bad report raises Invalid and stores nothing."""
+    """Import an uploaded report in one transaction; returns (scan, created): created is
+    False for an idempotent replay (the current scan of the stream, these same bytes). Large
+    files are queued for a worker. A bad report raises Invalid and stores nothing.
+
+    The application is `application`, or the one `application_ref` names (created when
+    `create_application`, inside the transaction: see `application_resolve`)."""
+    source_root = source_root_clean(source_root)
     sha256, size, head = upload_digest(upload)
-    parser = parser_for(format, head)
+    detected = parser_for(format, head)
     scan = Scan(
         tenant=tenant,
-        application=application,
         sha256=sha256,
         size_bytes=size,
-        format=parser.format,
+        format=detected.format,
         tool_name=tool[:100],
         commit=commit[:100],
         branch=branch[:255],
         target=verbatim(target),  # "" : taken from the report while importing
         pipeline_run=pipeline_run[:255],
         uploaded_by=uploaded_by[:150],
+        source_root=source_root[:1000],
     )
     try:
         with transaction.atomic():
+            if application is None:
+                application = application_resolve(
+                    tenant=tenant, ref=application_ref, create=create_application
+                )
+            scan.application = application
             application_lock(application)
             current = scan_replay_of(
                 application=application, branch=scan.branch, sha256=sha256, target=scan.target
@@ -94,6 +113,7 @@ def scan_submit(
                 return scan, True
             scan_start(scan=scan)
             upload.seek(0)
+            parser = get_parser(scan.format, paths=_paths(scan, application))
             _import(scan, parser, upload, tool)
     except ParseError as exc:
         raise Invalid(
@@ -114,12 +134,19 @@ def scan_process(*, scan_id: int) -> Scan | None:
         with transaction.atomic(), Path(scan.upload).open("rb") as stream:
             application_lock(scan.application)
             scan_start(scan=scan)
-            _import(scan, get_parser(scan.format), stream, scan.tool_name)
+            parser = get_parser(scan.format, paths=_paths(scan, scan.application))
+            _import(scan, parser, stream, scan.tool_name)
     except ParseError as exc:
         scan_fail(scan=scan, error=parse_error_details(exc))
     scan_release_upload(scan=scan)
     scan.refresh_from_db()
     return scan
+
+
+def _paths(scan: Scan, application: Application) -> PathContext:
+    """How absolute paths in the report resolve: the upload's source_root, then the
+    application's configured roots (after any the report declares itself)."""
+    return path_context(source_root=scan.source_root, roots=application.source_roots)
 
 
 def _import(scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str) -> Outcome:

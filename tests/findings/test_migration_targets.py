@@ -19,7 +19,8 @@ from apps.findings.parsers import get_parser
 from apps.pipeline.ingest import scan_submit
 
 BEFORE = [("findings", "0007_finding_sla_started_at")]
-AFTER = [("findings", "0008_scan_targets")]
+# Forward to the latest findings migration: the import below runs the current code.
+AFTER = [("findings", "0009_paths")]
 
 
 def trivy(image: str, *vulns: str) -> bytes:

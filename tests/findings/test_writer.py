@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from apps.findings.models import Finding, FindingEvent, Occurrence
-from apps.findings.writer import TOPIC, FindingWriter, NewFinding, SeenOccurrence
+from apps.findings.rows import NewFinding, SeenOccurrence
+from apps.findings.writer import TOPIC, FindingWriter
 from fixops.platform.models import Event
 from tests.findings.factories import ApplicationFactory
 

@@ -122,11 +122,13 @@ def test_bad_report_stores_nothing(acme, acme_analyst, content, pointer_hint):
     assert not Scan.objects.exists() and not Finding.objects.exists()
 
 
-def test_traversal_path_is_rejected(acme_analyst):
+def test_traversal_path_stays_inside_the_repository(acme_analyst):
+    """A ".." above the root is resolved against the root, not refused (docs: Paths)."""
     response = post(acme_analyst, sarif([Result(path="../../etc/passwd")]))
-    assert response.status_code == 400
-    assert response.json()["error"]["details"]["pointer"].startswith("/runs/0/results/0")
-    assert not Finding.objects.exists()
+    assert response.status_code == 201, response.content
+    occurrence = Occurrence.objects.get()
+    assert (occurrence.path, occurrence.original_path) == ("etc/passwd", "../../etc/passwd")
+    assert Finding.objects.get().path == "etc/passwd"
 
 
 def test_undetectable_content_names_the_known_formats(acme_analyst):

@@ -7,6 +7,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.findings.models import Criticality, DataClassification
+from apps.findings.models.application import (
+    MAX_SOURCE_ROOT_LENGTH,
+    MAX_SOURCE_ROOTS,
+    source_root_problem,
+)
 from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
 from apps.findings.services import application_create, application_delete, application_update
 from apps.tenants.api.base import TenantApi
@@ -23,6 +28,7 @@ class ApplicationOutputSerializer(serializers.Serializer):
     internet_exposed = serializers.BooleanField()
     data_classification = serializers.CharField()
     owners = serializers.ListField(child=serializers.CharField())
+    source_roots = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -39,6 +45,25 @@ class ApplicationInputSerializer(serializers.Serializer):
     owners = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=50
     )
+    source_roots = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_SOURCE_ROOT_LENGTH, trim_whitespace=True),
+        required=False,
+        max_length=MAX_SOURCE_ROOTS,
+        help_text="Absolute directories where scanners see this application's checkout (CI "
+        "workspaces, container mounts), e.g. /builds/acme/shop or C:\\build\\shop: "
+        "absolute paths in reports are made relative to the first that contains them "
+        "(docs/ingestion.md, Paths).",
+    )
+
+    def validate_source_roots(self, roots: list[str]) -> list[str]:
+        problems = {
+            str(i): [source_root_problem(root)]
+            for i, root in enumerate(roots)
+            if source_root_problem(root)
+        }
+        if problems:
+            raise serializers.ValidationError(problems)
+        return roots
 
 
 class ApplicationFilterSerializer(serializers.Serializer):

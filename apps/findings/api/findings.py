@@ -54,6 +54,10 @@ class OccurrenceSerializer(serializers.Serializer):
     target = serializers.CharField(help_text="What the stream scans (docs/ingestion.md).")
     rule_id = serializers.CharField()
     path = serializers.CharField()
+    original_path = serializers.CharField(
+        help_text="The path as the tool wrote it, when normalisation changed it (absolute, "
+        "../, file://); empty when `path` is what the report said."
+    )
     line = serializers.IntegerField(allow_null=True)
     fingerprints = serializers.DictField()
     suppressed = serializers.BooleanField()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -22,6 +25,40 @@ class DataClassification(models.TextChoices):
     RESTRICTED = "restricted", "Restricted"
 
 
+MAX_SOURCE_ROOTS = 20
+MAX_SOURCE_ROOT_LENGTH = 500
+_ABSOLUTE = re.compile(r"^(?:/|[A-Za-z]:[\\/]|file:/)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def source_root_problem(root: object) -> str:
+    """Why `root` cannot be a source root ("" when it can): an absolute directory, POSIX
+    (`/builds/acme/shop`), Windows (`C:\\build\\shop`) or a `file:` URI, without `..`."""
+    if not isinstance(root, str) or not root.strip():
+        return "must be a non-empty string"
+    if len(root) > MAX_SOURCE_ROOT_LENGTH:
+        return f"must be at most {MAX_SOURCE_ROOT_LENGTH} characters"
+    if _CONTROL.search(root):
+        return "must not contain control characters"
+    if not _ABSOLUTE.match(root.strip()):
+        return "must be an absolute directory (/path, C:\\path or file:///path)"
+    if ".." in re.split(r"[\\/]", root):
+        return "must not contain '..'"
+    return ""
+
+
+def validate_source_roots(value: object) -> None:
+    """Model/admin validator of Application.source_roots (the API checks the same)."""
+    if not isinstance(value, list):
+        raise ValidationError("Source roots must be a list of absolute directories.")
+    if len(value) > MAX_SOURCE_ROOTS:
+        raise ValidationError(f"At most {MAX_SOURCE_ROOTS} source roots.")
+    for root in value:
+        problem = source_root_problem(root)
+        if problem:
+            raise ValidationError(f"Source root {str(root)[:80]!r} {problem}.")
+
+
 class Application(TenantOwned):
     """A repository or service; its context (criticality, exposure, data) feeds risk."""
 
@@ -36,6 +73,15 @@ class Application(TenantOwned):
         max_length=20, choices=DataClassification.choices, default=DataClassification.INTERNAL
     )
     owners = models.JSONField(default=list, blank=True, help_text="Owner e-mails or team names.")
+    # Where this application's checkout lives when scanners run (CI workspaces, container
+    # mounts): absolute paths in reports are made relative to the first that contains them,
+    # after the roots the report and the upload declare (docs/ingestion.md, Paths).
+    source_roots = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_source_roots],
+        help_text='Absolute checkout directories, e.g. ["/builds/acme/shop", "C:\\build\\shop"].',
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

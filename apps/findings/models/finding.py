@@ -140,6 +140,8 @@ class Occurrence(TenantOwned):
     target = models.CharField(max_length=300, blank=True, default="")
     rule_id = models.CharField(max_length=500)
     path = models.CharField(max_length=2000, blank=True)
+    # The path as the tool wrote it when normalisation changed it (absolute, ../, file://).
+    original_path = models.CharField(max_length=2000, blank=True)
     line = models.PositiveIntegerField(null=True, blank=True)
     fingerprints = models.JSONField(default=dict, blank=True)
     suppressed = models.BooleanField(default=False)

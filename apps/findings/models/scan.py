@@ -33,6 +33,8 @@ class Scan(TenantOwned):
     # (apps/findings/targets.py); "" when neither says. Part of the stream key.
     target = models.CharField(max_length=300, blank=True, default="")
     pipeline_run = models.CharField(max_length=255, blank=True)
+    # Where the scanner saw the checkout (the upload's source_root), for absolute paths.
+    source_root = models.CharField(max_length=1000, blank=True)
     status = models.CharField(max_length=20, choices=ScanStatus.choices, default=ScanStatus.DONE)
     progress = models.PositiveSmallIntegerField(default=0)  # percent, for queued uploads
     counts = models.JSONField(default=dict, blank=True)

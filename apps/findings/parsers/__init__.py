@@ -13,7 +13,8 @@ from functools import cache
 import ijson
 
 from ._common import json_head
-from .base import ParseError, Parser
+from ._paths import path_context
+from .base import NO_PATHS, ParseError, Parser, PathContext
 
 HEAD_BYTES = 64 * 1024
 _XML_ROOT = re.compile(rb"<(?![?!])([^\s>/]+)")
@@ -45,16 +46,18 @@ def registry() -> dict[str, type[Parser]]:
     return {cls.format: cls for cls in _all_subclasses(Parser) if getattr(cls, "format", None)}
 
 
-def get_parser(fmt: str) -> Parser:
-    """The parser for an explicit format override; ParseError naming the known ones if unknown."""
+def get_parser(fmt: str, *, paths: PathContext = NO_PATHS) -> Parser:
+    """The parser for an explicit format override; ParseError naming the known ones if unknown.
+
+    `paths` is how absolute paths in the report resolve (see parsers/_paths.py)."""
     try:
-        return registry()[fmt]()
+        return registry()[fmt](paths=paths)
     except KeyError:
         known = ", ".join(sorted(registry()))
         raise ParseError(fmt, f"unknown format; known formats: {known}") from None
 
 
-def detect_parser(head: bytes) -> Parser:
+def detect_parser(head: bytes, *, paths: PathContext = NO_PATHS) -> Parser:
     """Detect the format from content (never from a file name)."""
     candidates = [cls for cls in registry().values() if cls.detect(head)]
     if not candidates:
@@ -63,7 +66,7 @@ def detect_parser(head: bytes) -> Parser:
             f"(one of: {', '.join(sorted(registry()))})",
             detection_candidates(head),
         )
-    return max(candidates, key=lambda cls: cls.priority)()
+    return max(candidates, key=lambda cls: cls.priority)(paths=paths)
 
 
 def detection_candidates(head: bytes) -> list[dict[str, str]]:
@@ -159,11 +162,14 @@ def _reason(cls: type[Parser], seen: tuple[str, str]) -> str:
 
 __all__ = [
     "HEAD_BYTES",
+    "NO_PATHS",
     "ParseError",
     "Parser",
+    "PathContext",
     "UnknownFormat",
     "detect_parser",
     "detection_candidates",
     "get_parser",
+    "path_context",
     "registry",
 ]

@@ -9,7 +9,8 @@
   many small results). `JsonReader` strips a UTF-8 BOM and can peek the top-level type.
 - `rewindable`: a seekable stream for two-pass parsing (non-seekable input is spooled).
 - `primed`: runs a findings generator to its first item, so early errors surface in parse().
-- `clean_path`: the one rule for turning a reported path into a relative POSIX path.
+- `clean_path` and friends (from `_paths`): the one rule for turning a reported path into a
+  relative POSIX path.
 - `pointer`: RFC 6901 JSON pointers for error messages and `NormalizedFinding.pointer`.
 - `slots_builder`: a fast constructor for a frozen slotted dataclass (NormalizedFinding) in
   a parser's per-result loop.
@@ -22,16 +23,21 @@ import dataclasses
 import hashlib
 import itertools
 import operator
-import re
 import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO, TypeVar
-from urllib.parse import unquote
 
 import ijson
 
+from ._paths import (  # noqa: F401 - re-exported: parsers import path helpers from here
+    as_root,
+    clean_path,
+    is_absolute,
+    original_of,
+    strip_file_scheme,
+)
 from .base import ParseError
 
 try:  # the C backend is several times faster; ijson falls back to pure Python without it
@@ -39,6 +45,9 @@ try:  # the C backend is several times faster; ijson falls back to pure Python w
 except ImportError:  # pragma: no cover - depends on how ijson was built
     _ijson = ijson
 
+# yajl's errors, and the UTF-8 decoding errors ijson raises for overlong or out-of-range
+# sequences yajl lets through (a lone surrogate never gets here: TextGuard rewrote it).
+JSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
 MAX_DEPTH = 128  # deeper nesting is hostile; real reports stay under 20
 MAX_LINE = 10**9  # larger line/column numbers are treated as absent
 MAX_TEXT = 64 * 1024  # message/description cap (characters)
@@ -192,7 +201,7 @@ class JsonEvents:
             return next(self._events)
         except StopIteration:
             raise self.error("unexpected end of input (the JSON is truncated)") from None
-        except ijson.JSONError as exc:
+        except JSON_ERRORS as exc:
             raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None
 
     def end(self) -> None:
@@ -200,7 +209,7 @@ class JsonEvents:
         self.where = ""
         try:
             extra = next(self._events, None)
-        except ijson.JSONError as exc:
+        except JSON_ERRORS as exc:
             raise self.error(
                 f"invalid JSON after the top-level value: {_first_line(exc)}"
             ) from None
@@ -271,7 +280,7 @@ class JsonEvents:
                     depth -= 1
                     if not depth:
                         return
-        except ijson.JSONError as exc:
+        except JSON_ERRORS as exc:
             raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None
         raise self.error("unexpected end of input (the JSON is truncated)")
 
@@ -293,106 +302,18 @@ def iter_items(source: BinaryIO | JsonReader, prefix: str, fmt: str) -> Iterator
     reader = source if isinstance(source, JsonReader) else JsonReader(source)
     try:
         yield from _ijson.items(reader, prefix, use_float=True)
-    except ijson.JSONError as exc:
+    except JSON_ERRORS as exc:
         raise ParseError(fmt, f"invalid or truncated JSON: {_first_line(exc)}") from None
 
 
 def _first_line(exc: Exception) -> str:
     """yajl's first message line; the following lines quote input bytes and are dropped."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 text"
     text = str(exc.args[0] if exc.args else exc)
     if text.startswith(("b'", 'b"')):
         text = text[2:]
     return text.replace("\\n", "\n").splitlines()[0].strip() or "parse error"
-
-
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
-_DRIVE = re.compile(r"^/?[A-Za-z]:/")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def strip_file_scheme(uri: str) -> str | None:
-    """`file:` URI or plain path -> %-decoded path; None for other schemes (http:, ...).
-
-    `file:///a/b` -> `/a/b`; `file://host/a` -> `//host/a` (kept absolute, so it is rejected
-    unless it lies under a declared root); a Windows drive `C:/x` is a path, not a scheme.
-    """
-    match = _SCHEME.match(uri)
-    if match and not _DRIVE.match(uri):
-        if match.group(1).lower() != "file":
-            return None
-        uri = uri[len("file:") :]
-        if uri.startswith("//"):
-            host_and_path = uri[2:]
-            host, slash, rest = host_and_path.partition("/")
-            uri = "/" + rest if host in ("", "localhost") else f"//{host}{slash}{rest}"
-    return unquote(uri)
-
-
-def is_absolute(path: str) -> bool:
-    """POSIX-absolute, UNC (`//host/`) or Windows drive (`C:/`, `/C:/`) paths."""
-    return path.startswith("/") or bool(_DRIVE.match(path))
-
-
-def as_root(path: str) -> str:
-    """Normalise an absolute root directory for prefix matching: forward slashes, one `/` end."""
-    path = path.replace("\\", "/")
-    if _DRIVE.match(path) and path.startswith("/"):
-        path = path[1:]
-    return path.rstrip("/") + "/"
-
-
-def clean_path(
-    raw: str, *, fmt: str, where: str, roots: Sequence[str] = (), prefix: str = ""
-) -> str:
-    """The repository-relative POSIX path for a reported path (the rule every parser uses).
-
-    - backslashes become `/`; `.` segments and empty segments are dropped; `..` is resolved;
-    - an absolute path is made relative when it lies under one of `roots` (absolute
-      directories the report itself declares, or the caller configures); any other absolute
-      path is a ParseError at `where`, never stored;
-    - `prefix` (a relative base such as a SARIF uriBaseId resolving to `src/`) is prepended;
-    - a path whose `..` climbs above the root, or that contains control characters, is a
-      ParseError at `where`.
-    """
-    path = raw.replace("\\", "/")
-    if _CONTROL.search(path):
-        raise ParseError(fmt, "path contains control characters", pointer=where)
-    if is_absolute(path):
-        path = _relative_to_roots(path, roots, fmt=fmt, where=where)
-    elif prefix:
-        path = prefix.rstrip("/") + "/" + path
-    parts: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if not parts:
-                raise ParseError(
-                    fmt, f"path {_show(raw)} escapes the scanned directory with '..'", pointer=where
-                )
-            parts.pop()
-            continue
-        parts.append(segment)
-    return "/".join(parts)
-
-
-def _relative_to_roots(path: str, roots: Sequence[str], *, fmt: str, where: str) -> str:
-    """`path` relative to the first root (as given) that contains it, else a ParseError."""
-    normal = path[1:] if _DRIVE.match(path) and path.startswith("/") else path
-    for root in roots:
-        if normal.startswith(root) or normal + "/" == root:
-            return normal[len(root) :]
-    raise ParseError(
-        fmt,
-        f"absolute path {_show(path)} is not under any declared source root; run the scanner "
-        "with relative paths or declare the root (SARIF originalUriBaseIds)",
-        pointer=where,
-    )
-
-
-def _show(text: str, limit: int = 200) -> str:
-    """repr() of user-supplied text, shortened for error messages."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def line_number(value: Any) -> int | None:

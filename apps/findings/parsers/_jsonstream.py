@@ -26,6 +26,8 @@ from .base import ParseError
 _START = frozenset({"start_map", "start_array"})
 _END = frozenset({"end_map", "end_array"})
 _DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
+# UnicodeDecodeError: overlong or out-of-range UTF-8 that yajl lets through to ijson.
+_JSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
 
@@ -92,6 +94,8 @@ def _pointer_of(frames: list[list[Any]]) -> str:
 
 def _json_error_message(exc: Exception) -> str:
     """First line of an ijson error: later lines quote report text, which may be secret."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 text"
     text = exc.args[0] if exc.args else str(exc)
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -201,7 +205,7 @@ def walk(
                 built_prefix, built_pointer = prefix, cursor.pointer()
             elif action == _SCALAR:
                 yield prefix, cursor.pointer(), value
-    except ijson.JSONError as exc:
+    except _JSON_ERRORS as exc:
         building = built_pointer if builder is not None else None
         raise cursor.error(exc, building, skipping) from None
     if builder is not None or cursor.frames:
@@ -219,7 +223,7 @@ def iter_array(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, Any
     try:
         for index, item in enumerate(ijson.items(stream, f"{name}.item", use_float=True)):
             yield f"/{escape_token(name)}/{index}", item
-    except ijson.JSONError as exc:
+    except _JSON_ERRORS as exc:
         where = f"/{escape_token(name)}/{index + 1}"
         raise ParseError(
             fmt, f"invalid or truncated JSON: {_json_error_message(exc)}", pointer=where

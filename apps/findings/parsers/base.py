@@ -3,15 +3,29 @@
 Parsers are pure: bytes in, normalised records out, no database. The ingestion service turns
 records into rows; dedup computes identities. Keeping parsers free of Django makes them fast
 to test against hostile input and lets a new format land without touching anything else.
+
+Two things every parser gets from this base, so no format can forget them:
+- the path resolution context (`PathContext`: the upload's source_root and the application's
+  source roots), given to the constructor and read by `_paths.clean_path` through
+  `self.paths`;
+- text hygiene: each subclass's `parse` is wrapped (`__init_subclass__`) so it reads the
+  report through `_text.TextGuard` (U+0000 and unpaired surrogates become U+FFFD before any
+  reader sees them) and reports the replacements as one warning in `ParseResult.skipped`.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
+from fixops.platform.text import clean_text
+
+from ._text import TextGuard, clean_value
+
+T = TypeVar("T")
 KINDS = ("sast", "sca", "iac", "secret", "dast", "container")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -92,6 +106,9 @@ class NormalizedFinding:
     vex_justification: str = ""
     references: tuple[str, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
+    # The path exactly as the tool wrote it, when normalisation changed it (kept on the
+    # occurrence); "" when `path` is what the report said.
+    original_path: str = ""
 
 
 @dataclass(slots=True)
@@ -145,8 +162,28 @@ class ParseResult:
     target: ReportTarget | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PathContext:
+    """Where the scanner ran, as the upload and the application say: the upload's
+    `source_root` and the application's source roots, absolute directories already in
+    `_paths.as_root` form (build one with `_paths.path_context`)."""
+
+    source_root: str = ""
+    roots: tuple[str, ...] = ()
+
+    def explicit(self) -> tuple[str, ...]:
+        """The roots someone configured: the upload's, then the application's."""
+        return ((self.source_root,) if self.source_root else ()) + self.roots
+
+
+NO_PATHS = PathContext()
+
+
 class Parser(ABC):
-    """Base class of a format parser. Subclasses register themselves by defining `format`."""
+    """Base class of a format parser. Subclasses register themselves by defining `format`.
+
+    `paths` is the resolution context for absolute paths (see `PathContext`).
+    """
 
     format: ClassVar[str]  # registry key, e.g. "sarif", "cyclonedx-json"
     label: ClassVar[str]  # human name for docs and errors
@@ -164,6 +201,70 @@ class Parser(ABC):
     def detect(cls, head: bytes) -> bool:
         """True when the first bytes of a file (up to 64 KiB) look like this format."""
 
+    def __init__(self, *, paths: PathContext = NO_PATHS) -> None:
+        self.paths = paths
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        parse = cls.__dict__.get("parse")
+        if parse is not None and not getattr(parse, "text_guarded", False):
+            cls.parse = _text_guarded(parse)  # type: ignore[method-assign]
+
     @abstractmethod
     def parse(self, stream: BinaryIO) -> ParseResult:
         """Parse a binary stream positioned at the start of the report."""
+
+
+def _text_guarded(
+    parse: Callable[[Parser, BinaryIO], ParseResult],
+) -> Callable[[Parser, BinaryIO], ParseResult]:
+    """`parse` reading through a TextGuard (once, however deep the subclassing)."""
+
+    @functools.wraps(parse)
+    def guarded(self: Parser, stream: BinaryIO) -> ParseResult:
+        if isinstance(stream, TextGuard):
+            return parse(self, stream)
+        guard = TextGuard(stream)
+        return _reporting(parse(self, guard), guard)  # type: ignore[arg-type]
+
+    guarded.text_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _reporting(result: ParseResult, guard: TextGuard) -> ParseResult:
+    """`result` whose iterators clean what the guard could not (input that is neither JSON
+    nor XML) and, once exhausted, report all replacements as one warning in `skipped`."""
+    warning = ParseIssue(pointer="", message="", lost_finding=False)
+    found = [0]  # replacements made in the output
+
+    def report() -> None:
+        if guard.mode == "text":
+            for issue in result.skipped:
+                issue.message, count = clean_text(issue.message)
+                found[0] += count
+            result.tool_name, count_name = clean_text(result.tool_name)
+            result.tool_version, count_version = clean_text(result.tool_version)
+            found[0] += count_name + count_version
+        total = guard.replaced + found[0]
+        if total:
+            plural = "s" if total != 1 else ""
+            warning.message = (
+                f"{total} invalid character{plural} (U+0000 or an unpaired surrogate) "
+                "replaced by U+FFFD"
+            )
+            if not any(issue is warning for issue in result.skipped):
+                result.skipped.append(warning)
+
+    def watch(items: Iterator[T]) -> Iterator[T]:
+        for item in items:
+            if guard.mode != "text":
+                yield item
+                continue
+            cleaned, count = clean_value(item)
+            found[0] += count
+            yield cleaned
+        report()
+
+    result.findings = watch(result.findings)
+    result.components = watch(result.components)
+    return result

@@ -21,11 +21,13 @@ Mapping, one finding per failed check and per skipped check (passed checks are n
   checkov only fills severity from the Prisma Cloud platform, so without an API key it is
   always null and the default is a placeholder, not an assessment.
 - skipped checks are kept with suppressed=True and suppression "skipped: <suppress_comment>".
-- path: `repo_file_path`, else `file_path`. checkov writes paths relative to the scanned
-  directory with a leading "/" ("/main.tf"): that slash is dropped. When `file_abs_path`
-  equals the path, the path really is absolute (checkov -f /abs/file.tf) and the SARIF rule
-  applies: relative to a configured root, else ParseError. ".." above the root is a
-  ParseError at the path's JSON pointer.
+- path: `repo_file_path`, else `file_path`. checkov writes paths relative to its working
+  directory (`file_path`: to the scanned directory) with a leading "/" ("/main.tf"): an
+  anchored path (`_paths`), relative to a source root that contains it, else the slash is
+  dropped. When `file_abs_path` equals the path, the path really is absolute (checkov run
+  from `/`, as in a container: "/tf/main.tf") and goes through the whole resolution order,
+  whose last resort before dropping the "/" is the directory checkov scanned (`file_abs_path`
+  minus `file_path`). The path as written is kept as original_path.
 - lines from `file_line_range` [start, end]; snippet from `code_block` lines.
 - `parsing_errors` (files checkov could not parse) are reported in `ParseResult.skipped`.
 
@@ -37,7 +39,7 @@ ParseError with the JSON pointer. A check without `check_id` is skipped and repo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ._common import (
@@ -50,8 +52,10 @@ from ._common import (
     cap,
     clean_path,
     event_type_name,
+    is_absolute,
     json_head,
     line_number,
+    original_of,
     pointer,
     primed,
     type_name,
@@ -65,6 +69,7 @@ from .base import (
     ParseIssue,
     Parser,
     ParseResult,
+    PathContext,
     ReportTarget,
 )
 
@@ -80,16 +85,13 @@ _COUNTERS_HINT = re.compile(rb'"resource_count"\s*:')
 
 
 class CheckovParser(Parser):
-    """checkov `-o json`; `roots` are absolute directories absolute paths may be under."""
+    """checkov `-o json` (absolute paths resolve through `self.paths`)."""
 
     format = FORMAT
     label = "checkov JSON"
     shape = "object-or-array"
     expects = "`check_type` with `results` (or the `checkov_version` summary)"
     priority = 10
-
-    def __init__(self, *, roots: Sequence[str] = ()) -> None:
-        self.roots = tuple(as_root(root) for root in roots)
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
@@ -106,17 +108,17 @@ class CheckovParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         result = ParseResult(format=FORMAT, tool_name="checkov")
-        result.findings = primed(_Reader(stream, result, self.roots).findings())
+        result.findings = primed(_Reader(stream, result, self.paths).findings())
         return result
 
 
 class _Reader:
     """Walks a checkov report's events and yields findings; see the module docstring."""
 
-    def __init__(self, stream: BinaryIO, result: ParseResult, roots: tuple[str, ...]) -> None:
+    def __init__(self, stream: BinaryIO, result: ParseResult, paths: PathContext) -> None:
         self.src = JsonEvents(stream, FORMAT)
         self.result = result
-        self.roots = roots
+        self.paths = paths
         self.check_types: set[str] = set()
         self.repo_id = ""
 
@@ -220,6 +222,7 @@ class _Reader:
         if defaulted:
             properties["severity_defaulted"] = "true"
         start, end = _line_range(check.get("file_line_range"))
+        path, original = self._path(check, where)
         return NormalizedFinding(
             kind=kind,
             tool="checkov",
@@ -233,7 +236,8 @@ class _Reader:
             pointer=where,
             vuln_ids=(vuln_id,) if kind == "sca" else (),
             component=_component(details) if kind == "sca" else None,
-            path=self._path(check, where),
+            path=path,
+            original_path=original,
             start_line=start,
             end_line=end,
             snippet="" if kind == "secret" else _snippet(check.get("code_block")),
@@ -246,19 +250,39 @@ class _Reader:
             properties=properties,
         )
 
-    def _path(self, check: dict[str, Any], where: str) -> str:
-        """Repository-relative path; see the module docstring for checkov's leading "/"."""
+    def _path(self, check: dict[str, Any], where: str) -> tuple[str, str]:
+        """(repository-relative path, the path as written when that differs); see the module
+        docstring for checkov's leading "/"."""
         key = "repo_file_path" if isinstance(check.get("repo_file_path"), str) else "file_path"
         raw = check.get(key)
         if raw is None:
-            return ""
+            return "", ""
         if not isinstance(raw, str):
             raise ParseError(
                 FORMAT, f"{key} must be a string, got {type_name(raw)}", pointer=f"{where}/{key}"
             )
-        absolute = raw == check.get("file_abs_path") and raw.startswith("/")
-        path = raw if absolute else raw.removeprefix("/")
-        return clean_path(path, fmt=FORMAT, where=f"{where}/{key}", roots=self.roots)
+        absolute = as_str(check.get("file_abs_path"))
+        really_absolute = raw == absolute and is_absolute(raw)
+        path = clean_path(
+            raw,
+            fmt=FORMAT,
+            where=f"{where}/{key}",
+            paths=self.paths,
+            fallback=_scanned_root(check, absolute) if really_absolute else (),
+            anchored=not really_absolute,
+        )
+        return path, original_of(raw, path)
+
+
+def _scanned_root(check: dict[str, Any], absolute: str) -> tuple[str, ...]:
+    """The directory checkov scanned: `file_abs_path` without its `file_path` ("/main.tf",
+    relative to that directory); () when the two do not say it."""
+    relative = as_str(check.get("file_path")).replace("\\", "/")
+    absolute = absolute.replace("\\", "/")
+    if len(relative) < 2 or not relative.startswith("/") or not absolute.endswith(relative):
+        return ()
+    root = absolute[: -len(relative)]
+    return (as_root(root),) if root else ()
 
 
 def _kind(check_type: str, check_id: str, vuln_id: str) -> str:

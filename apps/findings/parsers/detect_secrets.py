@@ -21,10 +21,19 @@ lost result.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from ._common import MAX_TITLE, as_root, as_str, cap, clean_path, json_head, line_number, primed
+from ._common import (
+    MAX_TITLE,
+    as_str,
+    cap,
+    clean_path,
+    json_head,
+    line_number,
+    original_of,
+    primed,
+)
 from ._jsonstream import Rewindable, pointer, walk
 from .base import NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
@@ -38,15 +47,12 @@ _KEYS = tuple(
 
 
 class DetectSecretsParser(Parser):
-    """detect-secrets baselines; `roots` are absolute directories paths may be under."""
+    """detect-secrets baselines; absolute paths resolve by `self.paths` (parsers/_paths.py)."""
 
     format = FORMAT
     label = "detect-secrets baseline JSON"
     priority = 10
     expects = "`results` with `plugins_used`/`hashed_secret` (a detect-secrets baseline)"
-
-    def __init__(self, *, roots: Sequence[str] = ()) -> None:
-        self.roots = tuple(as_root(root) for root in roots)
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
@@ -85,6 +91,7 @@ class DetectSecretsParser(Parser):
         secret_type = cap(as_str(entry.get("type")), MAX_TITLE)
         filename = as_str(entry.get("filename")) or name
         false_positive = entry.get("is_secret") is False
+        path = clean_path(filename, fmt=FORMAT, where=f"{where}/filename", paths=self.paths)
         return NormalizedFinding(
             kind="secret",
             tool=TOOL,
@@ -92,9 +99,8 @@ class DetectSecretsParser(Parser):
             title=secret_type,
             severity="high",
             pointer=where,
-            path=clean_path(filename, fmt=FORMAT, where=f"{where}/filename", roots=self.roots)
-            if filename
-            else "",
+            path=path,
+            original_path=original_of(filename, path) if filename else "",
             start_line=line_number(entry.get("line_number")),
             secret_hash=as_str(entry.get("hashed_secret")).lower(),
             suppressed=false_positive,

@@ -6,8 +6,9 @@ Secret, File, SymlinkFile, Commit, Entropy, Author, Email, Date, Message, Tags, 
 
 - kind "secret", tool "gitleaks", severity "high" (gitleaks has no severity; every leaked
   credential is treated alike), rule_id = RuleID, title = Description (else RuleID),
-  path = File (the `_common.clean_path` rule: relative POSIX; an absolute path outside the
-  configured roots or ".." above the root is a ParseError), lines/column from
+  path = File (the `_paths.clean_path` rule: relative POSIX; an absolute path, which gitleaks
+  writes when run on a mounted directory such as `/path/src/app.env`, goes through the
+  resolution order; the File as written is kept as original_path), lines/column from
   StartLine/EndLine/StartColumn, fingerprints = {"gitleaks": Fingerprint}, references = Link.
 - The secret is never kept: `secret_hash` = sha256 hex of Secret, the snippet stays empty,
   the commit message is dropped, and Match and Secret are removed from every kept string
@@ -33,20 +34,20 @@ a file needs the explicit format.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ._common import (
     MAX_TEXT,
     MAX_TITLE,
     JsonReader,
-    as_root,
     as_str,
     cap,
     clean_path,
     iter_items,
     json_head,
     line_number,
+    original_of,
     pointer,
     primed,
     redact,
@@ -77,16 +78,13 @@ _PROPERTIES |= {"Repo": "repo"}
 
 
 class GitleaksParser(Parser):
-    """gitleaks `-f json`; `roots` are absolute directories absolute paths may be under."""
+    """gitleaks `-f json` (absolute paths resolve through `self.paths`)."""
 
     format = FORMAT
     label = "gitleaks JSON"
     shape = "array"
     expects = "gitleaks keys (v8 `RuleID`, `StartLine`...; v6/v7 `offender`, `rule`...)"
     priority = 10
-
-    def __init__(self, *, roots: Sequence[str] = ()) -> None:
-        self.roots = tuple(as_root(root) for root in roots)
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
@@ -144,6 +142,7 @@ class GitleaksParser(Parser):
         description = redact(as_str(item.get("Description")), hidden)
         fingerprint = redact(as_str(item.get("Fingerprint")), hidden)
         link = redact(as_str(item.get("Link")), hidden)
+        path, original = self._path(item, where)
         return NormalizedFinding(
             kind="secret",
             tool="gitleaks",
@@ -152,7 +151,8 @@ class GitleaksParser(Parser):
             severity=SEVERITY,
             message=cap(description, MAX_TEXT),
             pointer=where,
-            path=self._path(item, where),
+            path=path,
+            original_path=original,
             start_line=line_number(item.get("StartLine")),
             end_line=_end_line(item),
             start_column=line_number(item.get("StartColumn")),
@@ -162,15 +162,17 @@ class GitleaksParser(Parser):
             properties=_properties(item, hidden),
         )
 
-    def _path(self, item: dict[str, Any], where: str) -> str:
+    def _path(self, item: dict[str, Any], where: str) -> tuple[str, str]:
+        """(path, the File as written when normalisation changed it)."""
         raw = item.get("File")
         if raw is None or raw == "":
-            return ""
+            return "", ""
         if not isinstance(raw, str):
             raise ParseError(
                 FORMAT, f"File must be a string, got {type_name(raw)}", pointer=f"{where}/File"
             )
-        return clean_path(raw, fmt=FORMAT, where=f"{where}/File", roots=self.roots)
+        path = clean_path(raw, fmt=FORMAT, where=f"{where}/File", paths=self.paths)
+        return path, original_of(raw, path)
 
 
 # v6/v7 key -> the v8 key it means

@@ -39,18 +39,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ._common import (
     MAX_TEXT,
     MAX_TITLE,
-    as_root,
     as_str,
     cap,
     clean_path,
     json_head,
     line_number,
+    original_of,
     primed,
     redact,
     sha256_hex,
@@ -74,16 +74,13 @@ _RESULT_LINE = re.compile(rb'^\{\s*"SourceMetadata"\s*:', re.MULTILINE)
 
 
 class TrufflehogParser(Parser):
-    """trufflehog `--json` (JSON lines); `roots` are absolute directories paths may be under."""
+    """trufflehog `--json` (JSON lines); absolute paths resolve by `self.paths`."""
 
     format = FORMAT
     label = "trufflehog JSON lines (v3, v2/--json-legacy)"
     priority = 10
     shape = "lines"
     expects = "`SourceMetadata` with `DetectorType` (v3) or `stringsFound`, `reason` (v2)"
-
-    def __init__(self, *, roots: Sequence[str] = ()) -> None:
-        self.roots = tuple(as_root(root) for root in roots)
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
@@ -105,7 +102,10 @@ class TrufflehogParser(Parser):
             where = f"line:{number}"
             if len(raw) > _MAX_LINE_BYTES:
                 raise ParseError(FORMAT, "line longer than 64 MiB", pointer=where)
-            line = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
+            try:
+                line = raw.decode("utf-8").lstrip("\ufeff").strip()
+            except UnicodeDecodeError as exc:
+                raise ParseError(FORMAT, f"not UTF-8: {exc.reason}", pointer=where) from None
             if not line:
                 continue
             if not line.startswith("{"):
@@ -149,7 +149,7 @@ class TrufflehogParser(Parser):
         source, data = _source(item.get("SourceMetadata"))
         verified = item.get("Verified") is True
         title = as_str(item.get("DetectorDescription")) or f"{name or rule_id} secret"
-        path = self._path(data.get("file"), f"{where}:file")
+        path, original = self._path(data.get("file"), f"{where}:file")
         link = redact(as_str(data.get("link")), hidden)
         properties = {
             "verified": "true" if verified else "false",
@@ -169,6 +169,7 @@ class TrufflehogParser(Parser):
             severity="critical" if verified else "high",
             pointer=where,
             path=path,
+            original_path=original,
             start_line=line_number(data.get("line")),
             resource=cap(redact(_resource(data), hidden), MAX_TITLE),
             secret_hash=sha256_hex(secret) if secret else "",
@@ -191,6 +192,7 @@ class TrufflehogParser(Parser):
             "branch": as_str(item.get("branch")),
             "date": as_str(item.get("date")),
         }
+        path, original = self._path(item.get("path"), f"{where}:path")
         return NormalizedFinding(
             kind="secret",
             tool=TOOL,
@@ -198,15 +200,18 @@ class TrufflehogParser(Parser):
             title=cap(reason, MAX_TITLE),
             severity="high",
             pointer=where,
-            path=self._path(item.get("path"), f"{where}:path"),
+            path=path,
+            original_path=original,
             secret_hash=sha256_hex("\n".join(strings)) if strings else "",
             properties={k: cap(redact(v, hidden), MAX_TEXT) for k, v in properties.items() if v},
         )
 
-    def _path(self, raw: Any, where: str) -> str:
+    def _path(self, raw: Any, where: str) -> tuple[str, str]:
+        """(path, the path as written when normalisation changed it)."""
         if not isinstance(raw, str) or not raw:
-            return ""
-        return clean_path(raw, fmt=FORMAT, where=where, roots=self.roots)
+            return "", ""
+        path = clean_path(raw, fmt=FORMAT, where=where, paths=self.paths)
+        return path, original_of(raw, path)
 
 
 def _source(metadata: Any) -> tuple[str, dict[str, Any]]:

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from apps.findings.counts import result_counts, skipped_entry
 from apps.findings.models import ScanStatus
+from apps.findings.models.application import source_root_problem
 from apps.findings.parsers import registry
 from apps.findings.selectors import scan_get, scan_list
-from apps.findings.services import application_resolve
 from apps.pipeline.api.decisions import DecisionSerializer, decision_queryset
 from apps.pipeline.gate import decision_make
 from apps.pipeline.ingest import scan_submit
@@ -44,6 +44,7 @@ class ScanOutputSerializer(serializers.Serializer):
     branch = serializers.CharField()
     target = serializers.CharField(help_text="What was scanned; part of the scan stream.")
     pipeline_run = serializers.CharField()
+    source_root = serializers.CharField()
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
     counts = serializers.SerializerMethodField()
@@ -67,6 +68,26 @@ class ScanOutputSerializer(serializers.Serializer):
     def get_decision_url(self, scan) -> str:
         """The decisions that covered this scan (POST /api/v1/decisions/ makes one)."""
         return f"{reverse('v1:decision-list')}?scan={scan.pk}"
+
+
+class ScanUploadOutputSerializer(ScanOutputSerializer):
+    """The upload's answer: a scan, and whether it is a fresh import or a replay."""
+
+    idempotent_replay = serializers.SerializerMethodField(
+        help_text="True when these bytes were already the current report of their stream: "
+        "nothing was imported and this is the earlier scan (HTTP 200); false on a fresh "
+        "import (201) or a queued one (202)."
+    )
+    replay_of = serializers.SerializerMethodField(
+        help_text="On a replay, the id of the original scan whose status and counts this "
+        "answer shows (they describe that import, not this request); null otherwise."
+    )
+
+    def get_idempotent_replay(self, scan) -> bool:
+        return bool(self.context.get("replay"))
+
+    def get_replay_of(self, scan) -> int | None:
+        return scan.pk if self.context.get("replay") else None
 
 
 class ScanDetailOutputSerializer(ScanOutputSerializer):
@@ -103,6 +124,15 @@ class ScanCollectionApi(TenantApi):
             help_text="What was scanned (image, directory, SBOM subject), used verbatim; "
             "default: what the report says, normalised (docs/ingestion.md).",
         )
+        source_root = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=1000,
+            help_text="The absolute directory the scanner saw the checkout at (a CI workspace "
+            "or a container mount such as /src): absolute paths in the report are made "
+            "relative to it (docs/ingestion.md, Paths). The CI client fills it from "
+            "GITHUB_WORKSPACE, CI_PROJECT_DIR and the like.",
+        )
         decide = serializers.BooleanField(
             required=False,
             default=False,
@@ -113,6 +143,12 @@ class ScanCollectionApi(TenantApi):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.fields["format"].choices = sorted(registry())
+
+        def validate_source_root(self, value: str) -> str:
+            problem = source_root_problem(value) if value.strip() else ""
+            if problem:
+                raise serializers.ValidationError(problem)
+            return value
 
     class FilterSerializer(serializers.Serializer):
         application = serializers.IntegerField(required=False)
@@ -138,10 +174,16 @@ class ScanCollectionApi(TenantApi):
 
     @extend_schema(
         request={"multipart/form-data": InputSerializer},
-        responses={201: ScanOutputSerializer, 200: ScanOutputSerializer, 202: ScanOutputSerializer},
+        responses={
+            201: ScanUploadOutputSerializer,
+            200: ScanUploadOutputSerializer,
+            202: ScanUploadOutputSerializer,
+        },
         summary="Upload a scanner report",
-        description="201: imported. 200: the same bytes were already imported for this "
-        "application (same scan, nothing new). 202: queued for a worker; poll status_url.",
+        description="201: imported. 200: an idempotent replay: these bytes are already the "
+        "current report of their stream, nothing was imported, and the answer is that "
+        'earlier scan with `"idempotent_replay": true` and `replay_of` its id (its counts '
+        "are the original import's). 202: queued for a worker; poll status_url.",
     )
     def post(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -164,14 +206,10 @@ class ScanCollectionApi(TenantApi):
                 "decide=true needs the decisions:write scope as well as scans:write.",
                 code="scope_missing",
             )
-        application = application_resolve(
-            tenant=request.tenant,
-            ref=values["application"],
-            create=_may_create_application(request.tenant_context),
-        )
         scan, created = scan_submit(
             tenant=request.tenant,
-            application=application,
+            application_ref=values["application"],
+            create_application=_may_create_application(request.tenant_context),
             upload=values["file"],
             format=values.get("format", ""),
             tool=values.get("tool", ""),
@@ -180,13 +218,14 @@ class ScanCollectionApi(TenantApi):
             pipeline_run=values.get("pipeline_run", ""),
             uploaded_by=actor_label(request),
             target=values.get("target", ""),
+            source_root=values.get("source_root", ""),
         )
         code = status.HTTP_200_OK
         if created:
             code = status.HTTP_202_ACCEPTED if scan.status == ScanStatus.QUEUED else 201
-        body = ScanOutputSerializer(scan).data
+        body = ScanUploadOutputSerializer(scan, context={"replay": not created}).data
         if values["decide"]:
-            body["decision"] = _decide(request, application, scan)
+            body["decision"] = _decide(request, scan.application, scan)
         return Response(body, status=code)
 
 

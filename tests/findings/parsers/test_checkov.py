@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.findings.parsers import HEAD_BYTES, detect_parser, get_parser
+from apps.findings.parsers import HEAD_BYTES, detect_parser, get_parser, path_context
 from apps.findings.parsers.base import NormalizedFinding, ParseError, ParseResult
 from apps.findings.parsers.checkov import CheckovParser
 from apps.findings.parsers.gitleaks import GitleaksParser
@@ -179,13 +179,41 @@ def test_guideline_is_a_reference():
     assert finding.references == (url,)
 
 
-def test_really_absolute_paths_follow_the_root_rule():
+def test_really_absolute_paths_follow_the_resolution_order():
     absolute = check(file_path="/work/tf/main.tf", file_abs_path="/work/tf/main.tf")
-    with pytest.raises(ParseError) as caught:
-        parse(report(absolute))
-    assert caught.value.pointer == "/results/failed_checks/0/file_path"
-    _, [finding] = parse(report(absolute), roots=["/work/tf/"])
+    _, [finding] = parse(report(absolute))
+    assert (finding.path, finding.original_path) == ("work/tf/main.tf", "/work/tf/main.tf")
+    _, [finding] = parse(report(absolute), paths=path_context(roots=["/work/tf/"]))
+    assert (finding.path, finding.original_path) == ("main.tf", "/work/tf/main.tf")
+
+
+def test_run_from_the_root_the_scanned_directory_is_the_last_resort():
+    """checkov -d /opt/scan/iac from "/": repo_file_path is as absolute as file_abs_path."""
+    absolute = check(
+        file_path="/net/vpc.tf",
+        repo_file_path="/opt/scan/iac/net/vpc.tf",
+        file_abs_path="/opt/scan/iac/net/vpc.tf",
+    )
+    _, [finding] = parse(report(absolute))
+    assert finding.path == "net/vpc.tf"
+    _, [finding] = parse(report(absolute), paths=path_context(source_root="/opt/scan"))
+    assert finding.path == "iac/net/vpc.tf"
+
+
+def test_leading_slash_paths_are_relative_not_container_mounts():
+    """ "/src/main.tf" from checkov is the repository's src/ directory (relative to the working
+    directory), unless a configured root says the scanner ran there."""
+    relative = check(repo_file_path="/src/main.tf", file_abs_path="/home/dev/shop/src/main.tf")
+    _, [finding] = parse(report(relative))
+    assert (finding.path, finding.original_path) == ("src/main.tf", "/src/main.tf")
+    _, [finding] = parse(report(relative), paths=path_context(source_root="/src"))
     assert finding.path == "main.tf"
+
+
+def test_climbing_paths_stop_at_the_root():
+    _, findings = parse("hostile/traversal.json")
+    assert findings[1].path == "etc/passwd"
+    assert findings[1].original_path == "/../../etc/passwd"
 
 
 def test_nested_module_paths_keep_their_directories():
@@ -208,11 +236,6 @@ def test_check_without_id_is_skipped_and_reported():
     ("name", "message", "pointer"),
     [
         ("hostile/truncated.json", "truncated", "/results/failed_checks/2"),
-        (
-            "hostile/traversal.json",
-            "path '../../etc/passwd' escapes the scanned directory",
-            "/results/failed_checks/1/repo_file_path",
-        ),
         ("hostile/wrong_schema.json", "results must be an object, got an array", "/results"),
     ],
 )

@@ -18,10 +18,10 @@ suppressions, secrets, lost and suppressed results) and `fields` (JSON type erro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import BinaryIO
 
-from .._common import JsonEvents, as_root, iter_items, json_head, primed, rewindable
+from .._common import JsonEvents, iter_items, json_head, primed, rewindable
 from ..base import NormalizedFinding, Parser, ParseResult
 from .fields import FORMAT
 from .results import ResultConverter
@@ -34,15 +34,12 @@ _DRIVER_HINT = re.compile(rb'"driver"\s*:\s*\{')
 
 
 class SarifParser(Parser):
-    """SARIF 2.1.0 logs; `roots` are extra absolute checkout roots (e.g. "/builds/app")."""
+    """SARIF 2.1.0 logs (absolute uris resolve through `self.paths`, see `locations`)."""
 
     format = FORMAT
     label = "SARIF 2.1.0"
     expects = "`runs` (with `version` 2.1.0 or a `tool.driver`)"
     priority = 10
-
-    def __init__(self, *, roots: Sequence[str] = ()) -> None:
-        self.roots = tuple(as_root(root) for root in roots)
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
@@ -69,7 +66,7 @@ class SarifParser(Parser):
             runs = RunScanner(JsonEvents(source, FORMAT), result).runs()
             source.seek(start)
             results = iter_items(source, "runs.item.results.item", FORMAT)
-            converter = ResultConverter(result, self.roots)
+            converter = ResultConverter(result, self.paths)
             for run in runs:
                 yield from converter.run_findings(run, results)
         finally:

@@ -4,14 +4,15 @@
   `run.artifacts[index]`), `region` start/end line, start column, `snippet.text` (else the
   `contextRegion` snippet). Line or column numbers that are not integers in 1..10**9 are
   treated as absent and noted in `properties["ignored"]`.
-- paths (`_common.clean_path`): `file://` stripped, %-decoded, backslashes -> "/", "." and
-  ".." resolved. A relative uri is relative to the scan root; its `uriBaseId` is followed
-  through `originalUriBaseIds` and relative base uris ("src/") are prepended, an absolute base
-  is the root. An absolute uri is made relative to the shortest matching absolute root among
-  the run's `originalUriBaseIds`, `invocations[].workingDirectory` and the roots the parser was
-  constructed with; any other absolute uri, or a ".." climbing above the root, is a ParseError
-  at that uri's JSON pointer. A uri with another scheme (https:, ...) gives no path and is
-  kept in `properties["uri"]`.
+- paths (`_paths.clean_path`): `file://` stripped, %-decoded, backslashes -> "/", "." and
+  ".." resolved (a ".." above the root stays at the root). A relative uri is relative to the
+  scan root; its `uriBaseId` is followed through `originalUriBaseIds` and relative base uris
+  ("src/") are prepended, an absolute base is the root. An absolute uri is made relative to
+  the shortest matching absolute root the run declares (`originalUriBaseIds`,
+  `invocations[].workingDirectory`), else by the rest of the resolution order (the upload's
+  source_root, the application's roots, common prefixes, else its leading "/" or drive is
+  dropped); the uri as written is kept as `original_path` when it differs. A uri with
+  another scheme (https:, ...) gives no path and is kept in `properties["uri"]`.
 
 A path is normalised once per distinct (uri, uriBaseId) of a run.
 """
@@ -27,10 +28,11 @@ from .._common import (
     cap,
     clean_path,
     is_absolute,
+    original_of,
     strip_file_scheme,
     type_name,
 )
-from ..base import ParseError
+from ..base import ParseError, PathContext
 from .fields import FORMAT, get_field, message_text
 from .run import Run
 
@@ -40,15 +42,15 @@ PATH_CACHE_SIZE = 65536
 _LOCATION = "/locations/0"
 _PHYSICAL = _LOCATION + "/physicalLocation"
 _ARTIFACT = _PHYSICAL + "/artifactLocation"
-_NO_LOCATION = ("", None, None, None, "", "")
+_NO_LOCATION = ("", None, None, None, "", "", "")
 
 
 def location(
-    raw: dict[str, Any], run: Run, where: str, notes: list[str], roots: tuple[str, ...]
-) -> tuple[str, int | None, int | None, int | None, str, str]:
-    """(path, start line, end line, start column, snippet, non-file uri).
+    raw: dict[str, Any], run: Run, where: str, notes: list[str], paths: PathContext
+) -> tuple[str, int | None, int | None, int | None, str, str, str]:
+    """(path, start line, end line, start column, snippet, non-file uri, original path).
 
-    `roots` are the absolute checkout roots the parser was constructed with. The hot path of
+    `paths` is the parser's resolution context (source_root, application roots). The hot path of
     a large log: each level is read with a plain `get` and an exact type test, and
     `get_field` (type error with its pointer) is only called when that test fails.
     """
@@ -72,7 +74,7 @@ def location(
     artifact = physical.get("artifactLocation")
     if artifact.__class__ is not dict:
         artifact = get_field(physical, "artifactLocation", dict, where, _PHYSICAL)
-    path, uri = _path(artifact, run, where, roots) if artifact else ("", "")
+    path, uri, original = _path(artifact, run, where, paths) if artifact else ("", "", "")
     region = physical.get("region")
     if region.__class__ is not dict:
         region = get_field(physical, "region", dict, where, _PHYSICAL)
@@ -86,13 +88,14 @@ def location(
         snippet = message_text(region, "snippet")
     if not snippet and context:
         snippet = message_text(context, "snippet")
-    return path, start, end, column, snippet, uri
+    return path, start, end, column, snippet, uri, original
 
 
 def _path(
-    artifact: dict[str, Any], run: Run, where: str, roots: tuple[str, ...]
-) -> tuple[str, str]:
-    """(path, non-file uri) of an artifactLocation; normalised once per distinct uri."""
+    artifact: dict[str, Any], run: Run, where: str, paths: PathContext
+) -> tuple[str, str, str]:
+    """(path, non-file uri, original path) of an artifactLocation; normalised once per
+    distinct uri."""
     uri = artifact.get("uri")
     if uri.__class__ is not str:
         uri = get_field(artifact, "uri", str, where, _ARTIFACT)
@@ -105,25 +108,24 @@ def _path(
             uri, base = run.artifacts[index]
             base = base or ""
     if not uri:
-        return "", ""
+        return "", "", ""
     cached = run.paths.get((uri, base))
     if cached is not None:
         return cached
     path = strip_file_scheme(uri)
     if path is None:
-        resolved = ("", uri)
+        resolved = ("", uri, "")
     else:
         prefix = "" if is_absolute(path) else _base_prefix(base, run)
-        resolved = (
-            clean_path(
-                path,
-                fmt=FORMAT,
-                where=f"{where}{_ARTIFACT}/uri",
-                roots=_run_roots(run, roots),
-                prefix=prefix,
-            ),
-            "",
+        clean = clean_path(
+            path,
+            fmt=FORMAT,
+            where=f"{where}{_ARTIFACT}/uri",
+            paths=paths,
+            declared=_run_roots(run),
+            prefix=prefix,
         )
+        resolved = (clean, "", original_of(uri, clean))
     if len(run.paths) >= PATH_CACHE_SIZE:
         run.paths.clear()
     run.paths[(uri, base)] = resolved
@@ -145,10 +147,10 @@ def _base_prefix(base: str, run: Run) -> str:
     return "/".join(s.strip("/") for s in segments if s.strip("/"))
 
 
-def _run_roots(run: Run, roots: tuple[str, ...]) -> tuple[str, ...]:
-    """Absolute roots absolute uris may live under, shortest first (computed once)."""
+def _run_roots(run: Run) -> tuple[str, ...]:
+    """Absolute roots the run declares, shortest first (computed once)."""
     if run.roots is None:
-        found = list(roots)
+        found: list[str] = []
         for name in run.bases:
             absolute = _absolute_base(name, run)
             if absolute:

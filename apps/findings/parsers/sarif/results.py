@@ -45,7 +45,7 @@ from .._common import (
     slots_builder,
     type_name,
 )
-from ..base import NormalizedFinding, ParseError, ParseIssue, ParseResult
+from ..base import NormalizedFinding, ParseError, ParseIssue, ParseResult, PathContext
 from .fields import FORMAT, first_line, get_field
 from .identity import SOURCES, TEMPLATE_FINGERPRINT, derive
 from .locations import location
@@ -87,16 +87,17 @@ _FINDING_FIELDS = (
     "baseline_state",
     "references",
     "properties",
+    "original_path",
 )
 _new_finding = slots_builder(NormalizedFinding, _FINDING_FIELDS)
 
 
 class ResultConverter:
-    """Turns the results of each run into findings; `roots` are the parser's checkout roots."""
+    """Turns the results of each run into findings; `paths` is the parser's path context."""
 
-    def __init__(self, result: ParseResult, roots: tuple[str, ...]) -> None:
+    def __init__(self, result: ParseResult, paths: PathContext) -> None:
         self.result = result
-        self.roots = roots
+        self.paths = paths
 
     def run_findings(self, run: Run, results: Iterator[Any]) -> Iterator[NormalizedFinding]:
         """The findings of one run: the next `run.count` results of the stream."""
@@ -205,7 +206,9 @@ class ResultConverter:
             kind, found_cwes = with_result_tags(props, run.tool, facts, kind, found_cwes)
         if raw.get("taxa") is not None:
             found_cwes = tuple(dict.fromkeys(found_cwes + cwes(taxa_cwes(raw["taxa"]))))
-        path, start, end, column, snippet, uri = location(raw, run, where, notes, self.roots)
+        path, start, end, column, snippet, uri, original = location(
+            raw, run, where, notes, self.paths
+        )
         fingerprints = (
             _fingerprints(raw, where)
             if "fingerprints" in raw or "partialFingerprints" in raw
@@ -266,6 +269,7 @@ class ResultConverter:
             baseline if baseline in BASELINE_STATES else "",
             facts.references,
             properties,
+            original,
         )
 
 

@@ -76,8 +76,9 @@ class Run:
     index_overrides: dict[int, str] = field(default_factory=dict)  # driver rule index -> level
     roots: tuple[str, ...] | None = None
     count: int = 0  # results in this run, counted by pass 1
-    # (uri, uriBaseId) -> (path, non-file uri): results of one run share few distinct files
-    paths: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (uri, uriBaseId) -> (path, non-file uri, original path): results of one run share few
+    # distinct files
+    paths: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
     # (ruleId, ruleIndex) -> what that rule decides; None when the result has no rule id
     facts: dict[tuple[str | None, int | None], RuleFacts | None] = field(default_factory=dict)
     # Results without a rule id (module `identity`): rule names and ids of every component
