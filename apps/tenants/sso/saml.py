@@ -25,6 +25,8 @@ from djangosaml2.backends import Saml2Backend
 from djangosaml2.views import AssertionConsumerServiceView, LoginView, MetadataView
 from saml2 import BINDING_HTTP_POST
 from saml2.config import SPConfig
+from saml2.httpbase import HTTPBase
+from saml2.mdstore import MetadataStore
 from saml2.response import (
     IncorrectlySigned,
     StatusAuthnFailed,
@@ -42,6 +44,7 @@ from apps.tenants.models import SamlAssertionSeen
 from apps.tenants.sso.config import saml_provider_by_entity_id, saml_providers, xmlsec_binary
 from apps.tenants.sso.mapping import groups_from
 from apps.tenants.sso.provisioning import SsoError, SsoProfile, sso_sign_in
+from fixops.platform.http.session import build_session
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ SESSION_AUTH_METHOD = "fixops_auth_method"
 _config_cache: dict[str, tuple[float, dict]] = {}
 # Remote metadata is fetched once per interval per process, not on every request.
 _CONFIG_TTL = 300.0
+METADATA_TIMEOUT = (10.0, 30.0)
 
 
 def public_url() -> str:
@@ -113,13 +117,45 @@ def sp_config_dict() -> dict:
     return config
 
 
+class _MetadataHttp(HTTPBase):
+    """pysaml2's client for remote IdP metadata, through the platform session (its own calls
+    requests.request, which honours HTTP_PROXY/HTTPS_PROXY from the environment)."""
+
+    def send(self, url, method="GET", **kwargs):
+        # The metadata URL is the operator's setting (an IdP on a private address is usual): no
+        # SSRF guard, redirects followed; pysaml2 reads the status itself.
+        with build_session(
+            label="SAML metadata",
+            timeout=METADATA_TIMEOUT,
+            ssrf_guard=False,
+            follow_redirects=True,
+            map_status=False,
+        ) as session:
+            return session.request(method, url, headers={"Accept": "application/samlmetadata+xml"})
+
+
+class GuardedSPConfig(SPConfig):
+    """SPConfig whose metadata store fetches remote metadata through _MetadataHttp."""
+
+    def load_metadata(self, metadata_conf):
+        store = MetadataStore(
+            self.attribute_converters,
+            self,
+            getattr(self, "ca_certs", None),
+            http_client_timeout=self.http_client_timeout,
+        )
+        store.http = _MetadataHttp()
+        store.imp(metadata_conf)
+        return store
+
+
 def sp_config(request=None) -> SPConfig:
     """djangosaml2's SAML_CONFIG_LOADER: the SP config, cached per process for a while."""
     raw = sp_config_dict()
     key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     cached = _config_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > _CONFIG_TTL:
-        conf = SPConfig()
+        conf = GuardedSPConfig()
         conf.load(copy.deepcopy(raw))
         _config_cache.clear()
         _config_cache[key] = (time.monotonic(), conf)
