@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.checks import Error, register
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -177,6 +178,29 @@ def outbound_proxies() -> dict[str, str]:
     """The proxies of every outbound call: FIXOPS_OUTBOUND_PROXY for both schemes, or none."""
     proxy = getattr(settings, "FIXOPS_OUTBOUND_PROXY", "")
     return {"http": proxy, "https": proxy} if proxy else {}
+
+
+@register()
+def check_outbound_proxy(app_configs, **kwargs) -> list[Error]:
+    """A malformed FIXOPS_OUTBOUND_PROXY fails `manage.py check`, not every outbound call."""
+    proxy = getattr(settings, "FIXOPS_OUTBOUND_PROXY", "")
+    if not proxy:
+        return []
+    try:
+        parts = urlsplit(proxy)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port
+    except ValueError:
+        valid = False
+    if valid:
+        return []
+    return [
+        Error(
+            # The value is not echoed: it may carry the proxy's password.
+            "FIXOPS_OUTBOUND_PROXY is not a proxy URL.",
+            hint="Use http://[user:password@]host:port (or https://).",
+            id="fixops.E120",
+        )
+    ]
 
 
 def _host(url: str) -> str:

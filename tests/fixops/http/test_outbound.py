@@ -18,6 +18,8 @@ import jwt
 import pytest
 import requests
 from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from apps.intel.feeds.download import fetch
@@ -343,3 +345,15 @@ def test_a_redirect_behind_the_proxy_is_vetted_too(outbound_proxy, remote):
     with session, pytest.raises(Refused, match="127.0.0.2"):
         session.get(f"{remote.url}/redirect-away")
     assert outbound_proxy.targets() == [f"{remote.url}/redirect-away"]
+
+
+@pytest.mark.parametrize("proxy", ["proxy.corp", "socks5://proxy.corp:1080", "http://:3128"])
+def test_a_malformed_outbound_proxy_fails_the_check(settings, proxy):
+    settings.FIXOPS_OUTBOUND_PROXY = proxy
+    with pytest.raises(SystemCheckError, match="fixops.E120"):
+        call_command("check")
+
+
+def test_a_proxy_url_passes_the_check(settings):
+    settings.FIXOPS_OUTBOUND_PROXY = "http://user:secret@proxy.corp:3128"
+    call_command("check")
