@@ -1,7 +1,7 @@
 """Every outbound HTTP call leaves through the platform's guarded session
 (fixops/platform/http/session.py): no module calls requests/urllib/http.client itself,
-environment proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored by OPA, OIDC, feed and
-SAML metadata calls, FIXOPS_OUTBOUND_PROXY is honoured by all of them, and the SSRF guard
+environment proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored by connector, OPA, OIDC,
+feed and SAML metadata calls, FIXOPS_OUTBOUND_PROXY is honoured by all of them, and the SSRF guard
 still vets the target when a proxy carries the connection.
 
 A recording proxy on 127.0.0.1 (tests/fakes/proxy.py) tells whether a call went through it.
@@ -32,6 +32,8 @@ from apps.tenants.sso.oidc import OidcBackend, provider_metadata
 from fixops.platform.http.errors import Refused
 from fixops.platform.http.session import build_session
 from tests.fakes.base import FakeServer, Response
+from tests.fakes.fixtures import connector
+from tests.fakes.jira import FakeJira
 from tests.fakes.opa import FakeOpa
 from tests.fakes.proxy import RecordingProxy
 from tests.findings.factories import ApplicationFactory
@@ -294,6 +296,16 @@ def _opa_call(acme, fake_opa) -> None:
     assert decision.engine == "opa"
 
 
+@pytest.fixture
+def jira():
+    with FakeJira() as server:
+        yield server
+
+
+def _connector_call(jira) -> None:
+    assert connector(jira).test_connection()
+
+
 def test_the_recording_proxy_sees_what_a_plain_client_sends(env_proxy, remote):
     """The control: an ordinary requests call does take the environment's proxy."""
     requests.get(f"{remote.url}/feeds/kev.json", timeout=5)
@@ -301,7 +313,8 @@ def test_the_recording_proxy_sees_what_a_plain_client_sends(env_proxy, remote):
 
 
 @pytest.mark.django_db
-def test_environment_proxies_are_ignored(env_proxy, remote, fake_opa, acme, settings):
+def test_environment_proxies_are_ignored(env_proxy, remote, fake_opa, jira, acme, settings):
+    _connector_call(jira)
     _oidc_calls(remote)
     _feed_call(remote)
     _saml_metadata_call(remote, settings)
@@ -313,8 +326,9 @@ def test_environment_proxies_are_ignored(env_proxy, remote, fake_opa, acme, sett
 
 @pytest.mark.django_db
 def test_fixops_outbound_proxy_carries_every_client(
-    outbound_proxy, remote, fake_opa, acme, settings
+    outbound_proxy, remote, fake_opa, jira, acme, settings
 ):
+    _connector_call(jira)
     _oidc_calls(remote)
     _feed_call(remote)
     _saml_metadata_call(remote, settings)
@@ -329,6 +343,7 @@ def test_fixops_outbound_proxy_carries_every_client(
     ):
         assert f"{remote.url}{path}" in targets, (path, targets)
     assert f"{fake_opa.url}/v1/data/fixops/gate" in targets
+    assert any(target.startswith(jira.url) for target in targets)
 
 
 @pytest.mark.django_db
