@@ -93,9 +93,10 @@ def test_missing_report_fails_the_scan_with_a_code(
     assert scan.status == "failed" and scan.error["code"] == "upload_missing"
     shown = acme_analyst.get(body["status_url"]).json()
     assert shown["status"] == "failed"
-    assert shown["error"]["code"] == "upload_missing" and "upload it again" in shown["error"][
-        "message"
-    ]
+    assert (
+        shown["error"]["code"] == "upload_missing"
+        and "upload it again" in shown["error"]["message"]
+    )
     assert _actions(body["id"])[-1] == "scan.failed"
     assert scan_process(scan_id=body["id"]).status == "failed"  # a second delivery: no change
 
