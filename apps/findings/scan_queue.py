@@ -108,15 +108,11 @@ def scan_claim(*, scan_id: int, owner: str) -> Scan | None:
         status=ScanStatus.PROCESSING,
     )
     with transaction.atomic():
-        taken = (
-            Scan.objects.filter(claimable, pk=scan_id)
-            .exclude(upload="")
-            .update(
-                status=ScanStatus.PROCESSING,
-                lease_owner=owner[:64],
-                lease_expires_at=_lease_expiry(),
-                progress=10,
-            )
+        taken = Scan.objects.filter(claimable, pk=scan_id).update(
+            status=ScanStatus.PROCESSING,
+            lease_owner=owner[:64],
+            lease_expires_at=_lease_expiry(),
+            progress=10,
         )
         if not taken:
             return None

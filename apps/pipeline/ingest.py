@@ -158,7 +158,7 @@ def scan_process(*, scan_id: int) -> Scan | None:
     )
     try:
         # The heartbeat stops last, once the import's transaction has ended.
-        with heartbeat, transaction.atomic(), Path(scan.upload).open("rb") as stream:
+        with heartbeat, transaction.atomic(), _stored_report(scan) as stream:
             application_lock(scan.application)
             parser = get_parser(scan.format, paths=_paths(scan, scan.application))
             settle = partial(scan_settle, scan_id=scan_id, owner=owner)
@@ -185,6 +185,12 @@ def scan_process(*, scan_id: int) -> Scan | None:
     if error is not None:
         scan_fail(scan_id=scan_id, error=error, owner=owner)
     return Scan.objects.filter(pk=scan_id).first()
+
+
+def _stored_report(scan: Scan) -> BinaryIO:
+    if not scan.upload:
+        raise FileNotFoundError(f"scan {scan.pk} has no stored report")
+    return Path(scan.upload).open("rb")
 
 
 def scans_sweep() -> dict[str, int]:

@@ -101,6 +101,15 @@ def test_missing_report_fails_the_scan_with_a_code(
     assert scan_process(scan_id=body["id"]).status == "failed"  # a second delivery: no change
 
 
+def test_a_queued_scan_without_a_stored_report_fails_at_its_first_delivery(
+    acme_analyst, queued, django_capture_on_commit_callbacks
+):
+    body = _queue(acme_analyst, sarif(many(2)), django_capture_on_commit_callbacks)
+    Scan.objects.filter(pk=body["id"]).update(upload="")
+    scan = scan_process(scan_id=body["id"])
+    assert scan.status == "failed" and scan.error["code"] == "upload_missing"
+
+
 def test_queued_parse_error_keeps_the_pointer_and_adds_code_and_message(
     acme_analyst, queued, django_capture_on_commit_callbacks
 ):
