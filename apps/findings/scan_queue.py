@@ -15,6 +15,8 @@
 - Sweep: a scan queued longer than FIXOPS_SCAN_STUCK_SECONDS (its broker message lost), or
   processing with an expired lease (its worker died), is re-queued up to MAX_REQUEUES times,
   then failed; one whose stored report is gone fails at once. The pipeline enqueues the task.
+  Stored reports no unfinished scan refers to (an upload rolled back after its file was
+  written, a crash mid-write) are deleted once as old as FIXOPS_SCAN_STUCK_SECONDS.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -210,6 +213,36 @@ def _stuck_q(now) -> Q:
         Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, created_at__lt=before),
         status=ScanStatus.PROCESSING,
     )
+
+
+def uploads_purge_orphans() -> int:
+    """Delete stored reports no unfinished scan refers to and untouched for
+    FIXOPS_SCAN_STUCK_SECONDS: left by an upload whose transaction rolled back after the
+    file was written, or by a crash mid-write (temporary files). Returns how many."""
+    root = Path(settings.FIXOPS_UPLOAD_DIR)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - settings.FIXOPS_SCAN_STUCK_SECONDS
+    old = [
+        path
+        for pattern in ("*/*.report", "*/.*.report.*")
+        for path in root.glob(pattern)
+        if path.is_file() and path.stat().st_mtime < cutoff
+    ]
+    if not old:
+        return 0
+    wanted = set(
+        Scan.objects.filter(
+            upload__in=[str(path) for path in old],
+            status__in=[ScanStatus.QUEUED, ScanStatus.PROCESSING],
+        ).values_list("upload", flat=True)
+    )
+    purged = 0
+    for path in old:
+        if str(path) not in wanted:
+            path.unlink(missing_ok=True)
+            purged += 1
+    return purged
 
 
 def scans_stuck(*, limit: int = 500) -> list[int]:

@@ -47,6 +47,7 @@ from apps.findings.scan_queue import (
     scan_requeue,
     scan_settle,
     scans_stuck,
+    uploads_purge_orphans,
 )
 from apps.findings.services import (
     application_lock,
@@ -195,8 +196,9 @@ def _stored_report(scan: Scan) -> BinaryIO:
 
 def scans_sweep() -> dict[str, int]:
     """Re-queue scans stuck queued (their broker message lost) or under an expired lease
-    (their worker died), or fail them (report gone, or re-queued three times already)."""
-    outcomes = {"requeued": 0, "failed": 0}
+    (their worker died), or fail them (report gone, or re-queued three times already); delete
+    stored reports no unfinished scan refers to."""
+    outcomes = {"requeued": 0, "failed": 0, "orphans": uploads_purge_orphans()}
     for scan_id in scans_stuck():
         with transaction.atomic():
             outcome = scan_requeue(scan_id=scan_id)

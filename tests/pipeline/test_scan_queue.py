@@ -3,6 +3,7 @@ an import, and the sweeper that re-queues what a lost message or a dead worker l
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -245,14 +246,14 @@ def test_sweeper_requeues_a_scan_stuck_queued_three_times_then_fails_it(
     for attempt in range(1, MAX_REQUEUES + 1):
         _age(body["id"], 601)
         with django_capture_on_commit_callbacks() as enqueued:
-            assert scans_sweep() == {"requeued": 1, "failed": 0}
+            assert scans_sweep() == {"requeued": 1, "failed": 0, "orphans": 0}
         assert len(enqueued) == 1  # the task is sent again, after the re-queue commits
         scan = Scan.objects.get(pk=body["id"])
         assert scan.status == "queued" and scan.requeues == attempt
-        assert scans_sweep() == {"requeued": 0, "failed": 0}  # not stuck again yet
+        assert scans_sweep() == {"requeued": 0, "failed": 0, "orphans": 0}  # not stuck again yet
     _age(body["id"], 601)
     with django_capture_on_commit_callbacks(execute=True):
-        assert scans_sweep() == {"requeued": 0, "failed": 1}
+        assert scans_sweep() == {"requeued": 0, "failed": 1, "orphans": 0}
     scan = Scan.objects.get(pk=body["id"])
     assert scan.status == "failed" and scan.error["code"] == "scan_stuck"
     assert scan.upload == "" and Scan.objects.get(pk=fresh["id"]).status == "queued"
@@ -270,7 +271,7 @@ def test_sweeper_fails_a_stuck_scan_whose_report_is_gone_at_once(
     body = _queue(acme_analyst, sarif(many(2)), django_capture_on_commit_callbacks)
     Path(Scan.objects.get(pk=body["id"]).upload).unlink()
     _age(body["id"], 10**6)
-    assert scans_sweep() == {"requeued": 0, "failed": 1}
+    assert scans_sweep() == {"requeued": 0, "failed": 1, "orphans": 0}
     scan = Scan.objects.get(pk=body["id"])
     assert scan.status == "failed" and scan.error["code"] == "upload_missing"
     assert scan.requeues == 0
@@ -281,10 +282,10 @@ def test_sweeper_requeues_a_claim_whose_lease_expired(
 ):
     body = _queue(acme_analyst, sarif(many(2)), django_capture_on_commit_callbacks)
     scan_claim(scan_id=body["id"], owner="alive")
-    assert scans_sweep() == {"requeued": 0, "failed": 0}  # a live lease is left alone
+    assert scans_sweep() == {"requeued": 0, "failed": 0, "orphans": 0}  # a live lease is left alone
     Scan.objects.filter(pk=body["id"]).update(lease_expires_at=timezone.now() - timedelta(1))
     with django_capture_on_commit_callbacks():
-        assert scans_sweep() == {"requeued": 1, "failed": 0}
+        assert scans_sweep() == {"requeued": 1, "failed": 0, "orphans": 0}
     scan = Scan.objects.get(pk=body["id"])
     assert (scan.status, scan.lease_owner, scan.requeues) == (ScanStatus.QUEUED, "", 1)
     with pytest.raises(LeaseLost):  # the old worker, if it was only slow, cannot commit
@@ -300,3 +301,28 @@ def test_outsider_cannot_see_a_failed_scan(
     Path(Scan.objects.get(pk=body["id"]).upload).unlink()
     scan_process(scan_id=body["id"])
     assert globex_admin.get(body["status_url"]).status_code == 404
+
+
+def test_sweeper_deletes_old_reports_no_unfinished_scan_refers_to(
+    acme_analyst, queued, settings, django_capture_on_commit_callbacks
+):
+    """A file left by an upload rolled back after writing it, and a crashed write's temporary
+    file, go once old; a waiting scan's report and a fresh file stay."""
+    settings.FIXOPS_SCAN_STUCK_SECONDS = 600
+    body = _queue(acme_analyst, sarif(many(2)), django_capture_on_commit_callbacks)
+    waiting = Path(Scan.objects.get(pk=body["id"]).upload)
+    folder = waiting.parent
+    orphan, temporary, fresh = (
+        folder / "scan-999999.report",
+        folder / ".scan-999998.report.x1y2",
+        folder / "scan-999997.report",
+    )
+    for path in (orphan, temporary, fresh):
+        path.write_bytes(b"{}")
+    hour_ago = timezone.now().timestamp() - 3600
+    for path in (orphan, temporary, waiting):
+        os.utime(path, (hour_ago, hour_ago))
+    Scan.objects.filter(pk=body["id"]).update(queued_at=timezone.now())  # not stuck itself
+    assert scans_sweep() == {"requeued": 0, "failed": 0, "orphans": 2}
+    assert waiting.exists() and fresh.exists()
+    assert not orphan.exists() and not temporary.exists()
