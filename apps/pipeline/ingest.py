@@ -12,13 +12,15 @@
 
 The whole import is one transaction, so a bad report stores nothing, not even an application
 created for it (it is created inside the transaction, after the format was recognised). A
-large upload is queued once its format is recognised: its application is created then, and its
-report stored in a file of its own (apps/findings/scan_queue.py). The worker claims the scan
-under a lease, imports it in one transaction fenced by that lease, and marks it failed on any
-error (after the import rolled back); `scans_sweep` re-queues scans a lost message or a dead
-worker left behind. Step 5 runs inside it so
+large upload is queued once its format is recognised: its application is created then, and a
+worker that later finds the report invalid marks the scan failed. Step 5 runs inside it so
 tickets and findings commit together (the transactional outbox); `events.handle` marks the
 events handled, and the after-commit dispatch skips them.
+
+A queued report is stored in a file of its own (apps/findings/scan_queue.py). The worker
+claims the scan under a lease, imports it in one transaction fenced by that lease, and marks
+it failed on any error (after the import rolled back); `scans_sweep` re-queues scans a lost
+message or a dead worker left behind.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def scan_process(*, scan_id: int) -> Scan | None:
     except ParseError as exc:
         error = {"code": "invalid_report", "message": invalid_report_message(exc)}
         error.update(parse_error_details(exc))
-    except FileNotFoundError:
+    except ReportMissing:
         error = {
             "code": "upload_missing",
             "message": "The stored report of this queued scan is gone (deleted, or "
@@ -188,10 +190,17 @@ def scan_process(*, scan_id: int) -> Scan | None:
     return Scan.objects.filter(pk=scan_id).first()
 
 
+class ReportMissing(Exception):  # noqa: N818 - a condition of the queue, shown as upload_missing
+    """A queued scan's stored report cannot be found."""
+
+
 def _stored_report(scan: Scan) -> BinaryIO:
     if not scan.upload:
-        raise FileNotFoundError(f"scan {scan.pk} has no stored report")
-    return Path(scan.upload).open("rb")
+        raise ReportMissing(f"scan {scan.pk} has no stored report")
+    try:
+        return Path(scan.upload).open("rb")
+    except FileNotFoundError:
+        raise ReportMissing(scan.upload) from None
 
 
 def scans_sweep() -> dict[str, int]:
