@@ -88,6 +88,15 @@ def schedules() -> list[Schedule]:
             "their handlers again; purges handled ones after a week.",
         ),
         Schedule(
+            name="sweep queued scans",
+            task="fixops.pipeline.scans_sweep",
+            # Every minute: a scan whose broker message was lost waits FIXOPS_SCAN_STUCK_SECONDS
+            # (15 min) before it is re-queued; one whose worker died, its lease (60 s) at most.
+            every=60,
+            description="Re-queues queued scans stuck past FIXOPS_SCAN_STUCK_SECONDS or "
+            "abandoned by a dead worker (three times at most), then fails them.",
+        ),
+        Schedule(
             name="store pending evidence",
             task="fixops.evidence.store_pending",
             # Every minute: a bundle whose after-commit store was lost (worker killed, broker

@@ -5,9 +5,12 @@
   so parallel drainers never take the same message. A message waits while an earlier message
   of its ordering key (the same remote object) is unfinished: updates to one ticket apply in
   order, everything else drains in parallel.
-- Deliver: one message at a time (attempts.deliver_one), renewing the lease while the batch
-  lasts; a transient failure counts against the integration's circuit breaker, and once it
-  opens the rest of the integration's batch is released untried.
+- Deliver: one message at a time (attempts.deliver_one). A heartbeat thread renews the lease of
+  the batch's messages every third of FIXOPS_OUTBOX_LEASE_SECONDS whatever the batch is doing
+  (one slow vendor call included), so the lease can stay short (20 s) and a dead worker's
+  messages are taken over within about that long. A transient failure counts against the
+  integration's circuit breaker, and once it opens the rest of the integration's batch is
+  released untried.
 - Probe: an integration whose open breaker is due gets a single message (half-open).
 - Record: attempts.record, one short transaction per batch.
 """
@@ -43,6 +46,7 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from fixops.platform.http import breaker
+from fixops.platform.lease import LeaseHeartbeat
 from fixops.platform.models.breaker import BreakerState
 
 _HOST = socket.gethostname()[:30]
@@ -172,28 +176,32 @@ def _deliver_batch(
     }
     results: list[Result] = []
     opened: set[int] = set()
-    lease = settings.FIXOPS_OUTBOX_LEASE_SECONDS
-    renew_at = time.monotonic() + lease / 3
-    for position, message in enumerate(batch):
-        if time.monotonic() > renew_at:
-            _renew(owner, [m.id for m in batch[position:]])
-            renew_at = time.monotonic() + lease / 3
-        if message.integration_id in opened:
-            results.append(Result(message, "released"))
-            continue
-        result = deliver_one(message, integrations, links, connectors)
-        results.append(result)
-        if result.outcome == AttemptOutcome.RETRY:
-            state = breaker.record_failure(_one(message.integration_id), result.error)
-            if state == BreakerState.OPEN:
-                opened.add(message.integration_id)
-        elif probe and result.outcome == AttemptOutcome.DEAD and result.http_status:
-            breaker.reset(_one(message.integration_id))  # the vendor answered: it is up
+    # Renews every message of the batch, including those already attempted: their outcomes
+    # are recorded only at the end (attempts.record), and until then they must stay claimed.
+    heartbeat = LeaseHeartbeat(
+        lambda: _renew(owner, [m.id for m in batch]),
+        interval=settings.FIXOPS_OUTBOX_LEASE_SECONDS / 3,
+        name="outbox",
+    )
+    with heartbeat:
+        for message in batch:
+            if message.integration_id in opened:
+                results.append(Result(message, "released"))
+                continue
+            result = deliver_one(message, integrations, links, connectors)
+            results.append(result)
+            if result.outcome == AttemptOutcome.RETRY:
+                state = breaker.record_failure(_one(message.integration_id), result.error)
+                if state == BreakerState.OPEN:
+                    opened.add(message.integration_id)
+            elif probe and result.outcome == AttemptOutcome.DEAD and result.http_status:
+                breaker.reset(_one(message.integration_id))  # the vendor answered: it is up
     return results
 
 
-def _renew(owner: str, ids: list[int]) -> None:
-    OutboxMessage.objects.filter(
+def _renew(owner: str, ids: list[int]) -> int:
+    """Push the lease of `owner`'s messages forward; how many it still holds."""
+    return OutboxMessage.objects.filter(
         pk__in=ids, lease_owner=owner, status=MessageStatus.IN_FLIGHT
     ).update(
         lease_expires_at=timezone.now() + timedelta(seconds=settings.FIXOPS_OUTBOX_LEASE_SECONDS)

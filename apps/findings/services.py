@@ -4,7 +4,6 @@ apps/findings/ingestion.py, composed into the upload flow by apps/pipeline/inges
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -181,21 +180,6 @@ def application_lock(application: Application) -> None:
     Application.objects.select_for_update().filter(pk=application.pk).first()
 
 
-def scan_queue(*, scan: Scan, upload: UploadedFile) -> Scan:
-    """Store a large upload for a worker and save the scan as queued."""
-    directory = Path(settings.FIXOPS_UPLOAD_DIR) / str(scan.tenant_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{scan.sha256}.report"
-    upload.seek(0)
-    with target.open("wb") as out:
-        for chunk in upload.chunks(1024 * 1024):
-            out.write(chunk)
-    scan.status = ScanStatus.QUEUED
-    scan.upload = str(target)
-    scan.save()
-    return scan
-
-
 def scan_start(*, scan: Scan) -> None:
     """Mark a scan as being imported (saves a new scan)."""
     scan.status = ScanStatus.PROCESSING
@@ -232,20 +216,6 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
     return scan
 
 
-def scan_fail(*, scan: Scan, error: dict) -> None:
-    """Mark a queued scan failed with the reason; it stored no finding."""
-    Scan.objects.filter(pk=scan.pk).update(
-        status=ScanStatus.FAILED, error=error, finished_at=timezone.now()
-    )
-
-
-def scan_release_upload(*, scan: Scan) -> None:
-    """Delete a queued scan's stored upload once the worker is done with it."""
-    if scan.upload:
-        Path(scan.upload).unlink(missing_ok=True)
-    Scan.objects.filter(pk=scan.pk).update(upload="")
-
-
 def parse_error_details(exc: ParseError) -> dict:
     """The error body's details (also stored on a failed queued scan, so storable text)."""
     return {
@@ -253,6 +223,11 @@ def parse_error_details(exc: ParseError) -> dict:
         "pointer": clean_text(exc.pointer)[0],
         "reason": clean_text(exc.message)[0],
     }
+
+
+def invalid_report_message(exc: ParseError) -> str:
+    """What the upload's 400 (or a queued scan's error) says about a report that is not valid."""
+    return f"The {exc.format} report is not valid: {exc.message}"
 
 
 def upload_digest(upload: UploadedFile) -> tuple[str, int, bytes]:

@@ -16,10 +16,18 @@ large upload is queued once its format is recognised: its application is created
 worker that later finds the report invalid marks the scan failed. Step 5 runs inside it so
 tickets and findings commit together (the transactional outbox); `events.handle` marks the
 events handled, and the after-commit dispatch skips them.
+
+A queued report is stored in a file of its own (apps/findings/scan_queue.py). The worker
+claims the scan under a lease, imports it in one transaction fenced by that lease, and marks
+it failed on any error (after the import rolled back); `scans_sweep` re-queues scans a lost
+message or a dead worker left behind.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,18 +36,28 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from apps.findings.ingestion import Outcome, ingest_report
-from apps.findings.models import Application, Scan, ScanStatus
+from apps.findings.models import Application, Scan
 from apps.findings.parsers import ParseError, PathContext, get_parser, path_context
 from apps.findings.parsers.base import Parser
+from apps.findings.scan_queue import (
+    LeaseLost,
+    lease_owner_token,
+    scan_claim,
+    scan_fail,
+    scan_lease_renew,
+    scan_queue,
+    scan_requeue,
+    scan_settle,
+    scans_stuck,
+    uploads_purge_orphans,
+)
 from apps.findings.services import (
     application_lock,
     application_resolve,
+    invalid_report_message,
     parse_error_details,
     parser_for,
-    scan_fail,
     scan_finish,
-    scan_queue,
-    scan_release_upload,
     scan_replay_of,
     scan_start,
     source_root_clean,
@@ -54,6 +72,9 @@ from apps.tenants.models import Tenant
 from fixops.platform import events
 from fixops.platform.errors import Invalid
 from fixops.platform.gc import collector_paused
+from fixops.platform.lease import LeaseHeartbeat
+
+logger = logging.getLogger(__name__)
 
 
 def scan_submit(
@@ -117,7 +138,7 @@ def scan_submit(
             _import(scan, parser, upload, tool)
     except ParseError as exc:
         raise Invalid(
-            f"The {exc.format} report is not valid: {exc.message}",
+            invalid_report_message(exc),
             code="invalid_report",
             details=parse_error_details(exc),
         ) from None
@@ -125,22 +146,76 @@ def scan_submit(
 
 
 def scan_process(*, scan_id: int) -> Scan | None:
-    """Import a queued scan (worker side). A failure marks the scan failed with the error and
-    stores no finding; running it twice is harmless."""
-    scan = Scan.objects.filter(pk=scan_id).first()
-    if scan is None or scan.status in (ScanStatus.DONE, ScanStatus.FAILED):
-        return scan
+    """Import a queued scan (worker side) under a lease; safe to run twice and concurrently:
+    a delivery that finds the scan held by a live lease, or finished, does nothing. Any
+    error marks the scan failed with `{code, message}` and stores no finding."""
+    owner = lease_owner_token()
+    scan = scan_claim(scan_id=scan_id, owner=owner)
+    if scan is None:
+        return Scan.objects.filter(pk=scan_id).first()
+    error: dict | None = None
+    heartbeat = LeaseHeartbeat(
+        lambda: scan_lease_renew(scan_id=scan_id, owner=owner),
+        interval=settings.FIXOPS_SCAN_LEASE_SECONDS / 3,
+        name=f"scan-{scan_id}",
+    )
     try:
-        with transaction.atomic(), Path(scan.upload).open("rb") as stream:
+        # The heartbeat stops last, once the import's transaction has ended.
+        with heartbeat, transaction.atomic(), _stored_report(scan) as stream:
             application_lock(scan.application)
-            scan_start(scan=scan)
             parser = get_parser(scan.format, paths=_paths(scan, scan.application))
-            _import(scan, parser, stream, scan.tool_name)
+            settle = partial(scan_settle, scan_id=scan_id, owner=owner)
+            _import(scan, parser, stream, scan.tool_name, settle=settle)
+    except LeaseLost:
+        # Another worker took the scan over (this one stalled past its lease): its import
+        # counts; this one rolled back.
+        logger.warning("scan %s: lease lost to another worker; import rolled back", scan_id)
     except ParseError as exc:
-        scan_fail(scan=scan, error=parse_error_details(exc))
-    scan_release_upload(scan=scan)
-    scan.refresh_from_db()
-    return scan
+        error = {"code": "invalid_report", "message": invalid_report_message(exc)}
+        error.update(parse_error_details(exc))
+    except ReportMissing:
+        error = {
+            "code": "upload_missing",
+            "message": "The stored report of this queued scan is gone (deleted, or "
+            "FIXOPS_UPLOAD_DIR is not shared by the web and worker hosts); upload it again.",
+        }
+    except Exception as exc:  # noqa: BLE001 - every failure ends the scan, with its reason
+        logger.exception("scan %s: the queued import failed", scan_id)
+        error = {
+            "code": "import_failed",
+            "message": f"The import failed: {type(exc).__name__}: {exc}"[:2000],
+        }
+    if error is not None:
+        scan_fail(scan_id=scan_id, error=error, owner=owner)
+    return Scan.objects.filter(pk=scan_id).first()
+
+
+class ReportMissing(Exception):  # noqa: N818 - a condition of the queue, shown as upload_missing
+    """A queued scan's stored report cannot be found."""
+
+
+def _stored_report(scan: Scan) -> BinaryIO:
+    if not scan.upload:
+        raise ReportMissing(f"scan {scan.pk} has no stored report")
+    try:
+        return Path(scan.upload).open("rb")
+    except FileNotFoundError:
+        raise ReportMissing(scan.upload) from None
+
+
+def scans_sweep() -> dict[str, int]:
+    """Re-queue scans stuck queued (their broker message lost) or under an expired lease
+    (their worker died), or fail them (report gone, or re-queued three times already); delete
+    stored reports no unfinished scan refers to."""
+    outcomes = {"requeued": 0, "failed": 0, "orphans": uploads_purge_orphans()}
+    for scan_id in scans_stuck():
+        with transaction.atomic():
+            outcome = scan_requeue(scan_id=scan_id)
+            if outcome == "requeued":
+                transaction.on_commit(partial(scan_process_task.delay, scan_id=scan_id))
+        if outcome:
+            outcomes[outcome] += 1
+    return outcomes
 
 
 def _paths(scan: Scan, application: Application) -> PathContext:
@@ -149,7 +224,13 @@ def _paths(scan: Scan, application: Application) -> PathContext:
     return path_context(source_root=scan.source_root, roots=application.source_roots)
 
 
-def _import(scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str) -> Outcome:
+def _import(
+    scan: Scan,
+    parser: Parser,
+    stream: BinaryIO,
+    tool_override: str,
+    settle: Callable[[], None] | None = None,
+) -> Outcome:
     with collector_paused():
         outcome = ingest_report(
             scan=scan, parser=parser, stream=stream, tool_override=tool_override
@@ -161,6 +242,8 @@ def _import(scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str) ->
         outcome.counts["advisory_findings_new"] = _match_advisories(
             scan, outcome.counts["components"]
         )
+    if settle is not None:
+        settle()  # last, just before the scan is recorded done: the lease fence
     scan_finish(scan=scan, outcome=outcome)
     return outcome
 

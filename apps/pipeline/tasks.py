@@ -15,6 +15,15 @@ def scan_process_task(*, scan_id: int) -> str | None:
     return scan.status if scan else None
 
 
+@shared_task(name="fixops.pipeline.scans_sweep", acks_late=True, ignore_result=True)
+def scans_sweep_task() -> dict[str, int]:
+    """Re-queue (or fail) queued scans a lost broker message or a dead worker left behind;
+    safe to run twice (each scan is re-checked under its row lock)."""
+    from apps.pipeline.ingest import scans_sweep
+
+    return scans_sweep()
+
+
 @shared_task(name="fixops.findings.risk_refresh", acks_late=True, ignore_result=True)
 def risk_refresh_task(*, application_id: int) -> int:
     """Re-score an application's findings (after a large import); safe to run twice."""

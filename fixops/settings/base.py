@@ -219,6 +219,12 @@ FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 10
 # are scored by a worker right after commit.
 FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
+# Queued imports (apps/findings/scan_queue.py): a worker holds a scan under a lease of
+# FIXOPS_SCAN_LEASE_SECONDS, renewed every third of it while it imports; the sweeper re-queues
+# a scan queued longer than FIXOPS_SCAN_STUCK_SECONDS (a lost broker message) or whose lease
+# expired (a dead worker), three times at most, then fails it.
+FIXOPS_SCAN_LEASE_SECONDS = env.int("FIXOPS_SCAN_LEASE_SECONDS", default=60)
+FIXOPS_SCAN_STUCK_SECONDS = env.int("FIXOPS_SCAN_STUCK_SECONDS", default=15 * 60)
 # A scan stream (application, tool, branch, target) not scanned for this many days is retired:
 # its occurrences are retracted and findings no other stream reports close (docs/ingestion.md).
 FIXOPS_STREAM_STALE_DAYS = env.int("FIXOPS_STREAM_STALE_DAYS", default=30)
@@ -281,13 +287,14 @@ FIXOPS_OUTBOUND_ALLOWLIST = env.list("FIXOPS_OUTBOUND_ALLOWLIST", default=[])
 FIXOPS_OUTBOUND_PROXY = env.str("FIXOPS_OUTBOUND_PROXY", default="")
 
 # Outbox (apps/connectors/drain.py, docs/connectors.md). A worker claims FIXOPS_OUTBOX_BATCH_SIZE
-# messages under a lease of FIXOPS_OUTBOX_LEASE_SECONDS (renewed while it works; a dead worker's
-# messages are claimed again when it runs out); a drain task stops after
+# messages under a lease of FIXOPS_OUTBOX_LEASE_SECONDS (renewed by a heartbeat thread every
+# third of it, whatever the batch is doing; a dead worker's messages are claimed again when it
+# runs out, so within about that long); a drain task stops after
 # FIXOPS_OUTBOX_DRAIN_SECONDS, beat starts one every FIXOPS_OUTBOX_POLL_SECONDS. Failed attempts
 # back off exponentially from FIXOPS_OUTBOX_BACKOFF_BASE up to FIXOPS_OUTBOX_BACKOFF_MAX seconds
 # (with jitter, never before Retry-After); after FIXOPS_OUTBOX_MAX_ATTEMPTS the message is dead.
 FIXOPS_OUTBOX_BATCH_SIZE = env.int("FIXOPS_OUTBOX_BATCH_SIZE", default=50)
-FIXOPS_OUTBOX_LEASE_SECONDS = env.int("FIXOPS_OUTBOX_LEASE_SECONDS", default=120)
+FIXOPS_OUTBOX_LEASE_SECONDS = env.int("FIXOPS_OUTBOX_LEASE_SECONDS", default=20)
 FIXOPS_OUTBOX_DRAIN_SECONDS = env.float("FIXOPS_OUTBOX_DRAIN_SECONDS", default=50.0)
 FIXOPS_OUTBOX_POLL_SECONDS = env.int("FIXOPS_OUTBOX_POLL_SECONDS", default=5)
 FIXOPS_OUTBOX_BACKOFF_BASE = env.float("FIXOPS_OUTBOX_BACKOFF_BASE", default=10.0)
@@ -301,9 +308,17 @@ FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.
 FIXOPS_BREAKER_THRESHOLD = env.int("FIXOPS_BREAKER_THRESHOLD", default=5)
 FIXOPS_BREAKER_OPEN_SECONDS = env.float("FIXOPS_BREAKER_OPEN_SECONDS", default=30.0)
 FIXOPS_BREAKER_MAX_SECONDS = env.float("FIXOPS_BREAKER_MAX_SECONDS", default=600.0)
-# Vendor calls: connect and read timeouts (seconds).
+# Vendor calls: connect and read timeouts (seconds). Together they stay below the outbox lease,
+# so one vendor call that hangs ends (and is recorded as a retry) before a claim could look dead.
 FIXOPS_CONNECTOR_CONNECT_TIMEOUT = env.float("FIXOPS_CONNECTOR_CONNECT_TIMEOUT", default=5.0)
-FIXOPS_CONNECTOR_READ_TIMEOUT = env.float("FIXOPS_CONNECTOR_READ_TIMEOUT", default=30.0)
+FIXOPS_CONNECTOR_READ_TIMEOUT = env.float("FIXOPS_CONNECTOR_READ_TIMEOUT", default=10.0)
+if FIXOPS_CONNECTOR_CONNECT_TIMEOUT + FIXOPS_CONNECTOR_READ_TIMEOUT >= FIXOPS_OUTBOX_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "FIXOPS_CONNECTOR_CONNECT_TIMEOUT + FIXOPS_CONNECTOR_READ_TIMEOUT "
+        f"({FIXOPS_CONNECTOR_CONNECT_TIMEOUT:g} + {FIXOPS_CONNECTOR_READ_TIMEOUT:g} s) must be "
+        f"below FIXOPS_OUTBOX_LEASE_SECONDS ({FIXOPS_OUTBOX_LEASE_SECONDS} s): a vendor call must "
+        "end before its outbox lease could."
+    )
 # Links back to FixOps in tickets and messages (e.g. https://fixops.example.com); empty: none.
 FIXOPS_PUBLIC_URL = env.str("FIXOPS_PUBLIC_URL", default="")
 

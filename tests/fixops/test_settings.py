@@ -81,3 +81,12 @@ def test_deploy_check_passes_in_production_mode():
 def test_development_defaults_start_without_secrets(tmp_path):
     result = _run({"FIXOPS_VAR_DIR": str(tmp_path)}, "check")
     assert result.returncode == 0, result.stderr
+
+
+def test_vendor_timeouts_must_stay_below_the_outbox_lease():
+    """A vendor call that could outlast the outbox lease is refused at start-up."""
+    result = _run({"FIXOPS_CONNECTOR_READ_TIMEOUT": "30"}, "check")
+    assert result.returncode != 0
+    assert "must be below FIXOPS_OUTBOX_LEASE_SECONDS (20 s)" in result.stderr
+    longer_lease = {"FIXOPS_CONNECTOR_READ_TIMEOUT": "30", "FIXOPS_OUTBOX_LEASE_SECONDS": "60"}
+    assert _run(longer_lease, "check").returncode == 0

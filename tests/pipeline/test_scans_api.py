@@ -175,7 +175,8 @@ def test_large_upload_is_queued_and_processed(
     body = response.json()
     assert body["status"] == "queued" and len(callbacks) == 1
     assert not Finding.objects.exists()
-    scan = scan_process(scan_id=body["id"])
+    with django_capture_on_commit_callbacks(execute=True):  # the file goes once committed
+        scan = scan_process(scan_id=body["id"])
     assert scan.status == "done" and scan.counts["findings_new"] == 3
     status = acme_analyst.get(body["status_url"]).json()
     assert status["status"] == "done" and status["progress"] == 100

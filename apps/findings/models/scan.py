@@ -43,6 +43,13 @@ class Scan(TenantOwned):
     skipped = models.JSONField(default=list, blank=True)
     error = models.JSONField(null=True, blank=True)
     upload = models.CharField(max_length=500, blank=True)  # stored file, while queued
+    # The queue (apps/findings/scan_queue.py): a worker claims a queued scan under a lease
+    # (owner token + expiry, renewed by a heartbeat while it imports) and commits only while
+    # it still owns it; the sweeper re-queues a scan whose worker or broker message was lost.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)  # last (re-)queued
+    requeues = models.PositiveSmallIntegerField(default=0)  # by the sweeper
     uploaded_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +58,12 @@ class Scan(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "-id"], name="scan_tenant_recent_idx"),
             models.Index(fields=["application", "branch", "sha256"], name="scan_app_bytes_idx"),
+            # The sweeper's scan: only unfinished scans, a handful at any time.
+            models.Index(
+                fields=["status"],
+                condition=models.Q(status__in=["queued", "processing"]),
+                name="scan_unfinished_idx",
+            ),
         ]
         ordering = ["-id"]
 

@@ -48,7 +48,12 @@ class ScanOutputSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     size_bytes = serializers.IntegerField()
     counts = serializers.SerializerMethodField()
-    error = serializers.DictField(allow_null=True)
+    error = serializers.DictField(
+        allow_null=True,
+        help_text="A failed scan's reason: `code` (invalid_report, upload_missing, "
+        "import_failed, scan_stuck) and `message`; an invalid report adds format, pointer "
+        "and reason (docs/ingestion.md, Queued imports).",
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     status_url = serializers.SerializerMethodField()

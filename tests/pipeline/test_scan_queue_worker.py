@@ -1,0 +1,77 @@
+"""Queued imports with real Celery worker processes on Redis: a worker SIGKILLed in the middle
+of an import leaves the scan under its lease; a delivery while the lease is live does nothing;
+once it lapses the sweeper re-queues the scan and another worker imports it, exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.findings.models import Finding, Occurrence, Scan, ScanStatus
+from apps.findings.scan_queue import scan_queue, scan_requeue
+from tests.connectors.workers import Broker, wait_until
+from tests.findings.factories import ApplicationFactory
+from tests.findings.reports import many, sarif
+
+pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.django_db(transaction=True)]
+RESULTS = 20000  # an import of a few seconds: the kill lands inside it
+
+
+@pytest.fixture
+def broker(redis_url):
+    broker = Broker(redis_url)
+    yield broker
+    broker.purge()
+    broker.close()
+
+
+def _status() -> str:
+    return Scan.objects.get().status
+
+
+def test_killed_worker_mid_import_then_sweeper_and_a_new_worker_import_it_once(
+    broker, settings, tmp_path
+):
+    settings.FIXOPS_UPLOAD_DIR = tmp_path / "uploads"
+    app = ApplicationFactory()
+    content = sarif(many(RESULTS))
+    scan = scan_queue(
+        scan=Scan(
+            tenant=app.tenant,
+            application=app,
+            sha256=hashlib.sha256(content).hexdigest(),
+            size_bytes=len(content),
+            format="sarif",
+        ),
+        upload=SimpleUploadedFile("big.sarif", content),
+    )
+    task = "fixops.findings.scan_process"
+    lease = {"FIXOPS_SCAN_LEASE_SECONDS": 3}
+    first = broker.worker(tmp_path, "first", **lease).start()
+    try:
+        broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)
+        assert wait_until(lambda: _status() == ScanStatus.PROCESSING, 60)
+        time.sleep(1.0)  # a second into the import
+    finally:
+        first.kill()
+    killed = Scan.objects.get()
+    assert killed.status == ScanStatus.PROCESSING, "the kill should land inside the import"
+    assert not Finding.objects.exists(), "the killed import committed nothing"
+    second = broker.worker(tmp_path, "second", **lease).start()
+    try:
+        # The sweeper leaves a live lease alone, then re-queues the scan once it lapses and
+        # sends the task again (as scans_sweep does, here to the test's queue).
+        assert wait_until(lambda: scan_requeue(scan_id=scan.pk) == "requeued", 30, interval=0.5)
+        broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)
+        broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)  # twice
+        done = wait_until(lambda: _status() == ScanStatus.DONE, 120, interval=0.5)
+    finally:
+        second.stop()
+    assert done, second.output()[-3000:]
+    imported = Scan.objects.get()
+    assert imported.requeues == 1 and imported.counts["findings_new"] == RESULTS
+    assert Finding.objects.count() == RESULTS and Occurrence.objects.count() == RESULTS
+    assert imported.upload == "" and not list((tmp_path / "uploads").rglob("*.report"))
