@@ -5,7 +5,7 @@ from fixops.platform.admin_audit import AuditedAdmin, audited
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(AuditedAdmin):
     list_display = ("source", "last_seen", "beats", "hostname")
     readonly_fields = ("source", "last_seen", "beats", "hostname")
 
@@ -20,6 +20,6 @@ class HeartbeatAdmin(admin.ModelAdmin):
 # lockouts, beat schedules) are registered before this module runs (INSTALLED_APPS order):
 # re-register each with the audit mixed in, so a superuser's change there is audited too.
 for model, model_admin in list(admin.site._registry.items()):
-    if not isinstance(model_admin, AuditedAdmin) and model is not Heartbeat:
+    if not isinstance(model_admin, AuditedAdmin):
         admin.site.unregister(model)
         admin.site.register(model, audited(type(model_admin)))

@@ -394,7 +394,7 @@ def finding_transition(
         audit_record(
             tenant=tenant,
             actor=actor,
-            action="finding.transition",
+            action="finding.status",
             target_type="findings.finding",
             target_id=locked.pk,
             before={"status": previous},

@@ -178,6 +178,7 @@ def api_token_issue(
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
     issuer_token: ApiToken | None = None,
+    actor: str = "",
 ) -> IssuedToken:
     """Issue a new token for `tenant`; the plaintext is returned once and only hashed at rest."""
     if not name.strip():
@@ -205,7 +206,7 @@ def api_token_issue(
         )
         audit_record(
             tenant=tenant,
-            actor=token_actor(user=created_by, token=issuer_token),
+            actor=actor or token_actor(user=created_by, token=issuer_token),
             action="token.issue",
             target_type="tenants.apitoken",
             target_id=token.pk,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models, transaction
+from django.db.models import ProtectedError, RestrictedError
 
 from fixops.platform.audit import audit_record, audit_record_many
+from fixops.platform.deletion import delete_blocked
 
 
 def _value(value: Any) -> Any:
@@ -67,33 +69,47 @@ class AuditedAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         pk, label, text = obj.pk, obj._meta.label_lower, str(obj)[:200]
         tenant = _tenant_of(obj)
-        with transaction.atomic():
-            super().delete_model(request, obj)
-            audit_record(
-                tenant=tenant,
-                actor=_actor(request),
-                action="admin.delete",
-                target_type=label,
-                target_id=pk,
-                before={"name": text},
-                after=None,
-            )
+        try:
+            with transaction.atomic():
+                super().delete_model(request, obj)
+                self._audit_delete(request, pk, label, text, tenant)
+        except (ProtectedError, RestrictedError) as exc:
+            # The delete page lists protected rows first; this is the last resort (a row
+            # protected since the page was shown): the API's message, not a 500.
+            self.message_user(request, delete_blocked(exc, label=text).message, messages.ERROR)
+
+    def _audit_delete(self, request, pk, label: str, text: str, tenant) -> None:
+        audit_record(
+            tenant=tenant,
+            actor=_actor(request),
+            action="admin.delete",
+            target_type=label,
+            target_id=pk,
+            before={"name": text},
+            after=None,
+        )
 
     def delete_queryset(self, request, queryset):
         rows = [(obj.pk, _tenant_of(obj), str(obj)[:200]) for obj in queryset]
-        with transaction.atomic():
-            super().delete_queryset(request, queryset)
-            by_chain: dict[Any, list] = {}
-            for pk, tenant, text in rows:
-                by_chain.setdefault(getattr(tenant, "pk", None), []).append((pk, tenant, text))
-            for chain_rows in by_chain.values():
-                audit_record_many(
-                    tenant=chain_rows[0][1],
-                    actor=_actor(request),
-                    action="admin.delete",
-                    target_type=queryset.model._meta.label_lower,
-                    changes=[(pk, {"name": text}, None) for pk, _, text in chain_rows],
-                )
+        try:
+            with transaction.atomic():
+                super().delete_queryset(request, queryset)
+                self._audit_deletes(request, queryset.model._meta.label_lower, rows)
+        except (ProtectedError, RestrictedError) as exc:
+            self.message_user(request, delete_blocked(exc).message, messages.ERROR)
+
+    def _audit_deletes(self, request, label: str, rows: list) -> None:
+        by_chain: dict[Any, list] = {}
+        for pk, tenant, text in rows:
+            by_chain.setdefault(getattr(tenant, "pk", None), []).append((pk, tenant, text))
+        for chain_rows in by_chain.values():
+            audit_record_many(
+                tenant=chain_rows[0][1],
+                actor=_actor(request),
+                action="admin.delete",
+                target_type=label,
+                changes=[(pk, {"name": text}, None) for pk, _, text in chain_rows],
+            )
 
 
 def audited(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:

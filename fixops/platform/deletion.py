@@ -31,11 +31,15 @@ def delete_blocked(exc: ProtectedError | RestrictedError, *, label: str = "") ->
         }
         for label_lower, count in sorted(counts.items())
     ]
-    what = "; ".join(f"{kind['count']} {kind['name']}" for kind in kinds)
+    singular = {label_lower: str(meta.verbose_name) for label_lower, meta in names.items()}
+    what = ", ".join(
+        f"{kind['count']} {singular[kind['kind']] if kind['count'] == 1 else kind['name']}"
+        for kind in kinds
+    )
     subject = label or "This object"
     return Conflict(
-        f"{subject} cannot be deleted: {what} still refer to it (kept for the evidence and "
-        "history they belong to).",
+        f"{subject} cannot be deleted while other records need it: {what} (kept for the "
+        "evidence and history they belong to).",
         code=CODE,
         details={"blocked_by": kinds},
     )

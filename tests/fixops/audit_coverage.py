@@ -19,6 +19,7 @@ care about. `python -m tests.fixops.audit_coverage` prints the figure.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,9 @@ ALLOWLIST: dict[str, str] = {
         "stores the write-once object of a bundle audited as evidence.bundle_create"
     ),
     "apps.evidence.services:bundles_store_pending": "retries bundle_store",
+    "apps.intel.scoring:risk_refresh": (
+        "derived risk columns; their causes (feed.load, scan.import, admin.change) are audited"
+    ),
     "apps.evidence.checkpoints:audit_checkpoint": (
         "signs a chain's head; a row about it would move the head it pins"
     ),
@@ -388,3 +392,40 @@ if __name__ == "__main__":
         print("  unaudited:", line)  # noqa: T201
     for line in interface_writes(found):
         print("  interface writes directly:", line)  # noqa: T201
+
+
+ACTION = re.compile(r"^[a-z_]+\.[a-z_]+$")
+NOT_ACTIONS = {"target_type", "target_id", "tenant", "actor", "before", "after", "changes"}
+
+
+def audit_actions(root: Path = ROOT) -> dict[str, list[str]]:
+    """Every audit action the code writes ({action: [module, ...]}): the string literals passed
+    to an audit call or helper (`audit_record`, `_audit…`) other than as its target type or
+    payload, given to any `action=` argument, or assigned to a variable named `action`."""
+    found: dict[str, set[str]] = {}
+    for path in service_paths(root):
+        module = _module_name(path, root)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign):
+                names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+                values = [node.value] if "action" in names else []
+            elif isinstance(node, ast.Call):
+                callee = node.func
+                name = (
+                    callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+                )
+                values = [kw.value for kw in node.keywords if kw.arg == "action"]
+                if "audit" in name:
+                    values += [*node.args]
+                    values += [kw.value for kw in node.keywords if kw.arg not in NOT_ACTIONS]
+            else:
+                continue
+            for value in values:
+                for inner in ast.walk(value):
+                    if (
+                        isinstance(inner, ast.Constant)
+                        and isinstance(inner.value, str)
+                        and ACTION.match(inner.value)
+                    ):
+                        found.setdefault(inner.value, set()).add(module)
+    return {action: sorted(modules) for action, modules in sorted(found.items())}
