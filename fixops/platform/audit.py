@@ -127,7 +127,9 @@ def audit_record_many(
     tenant_id = tenant.pk if tenant is not None else None
     request = _request_id(request_id)
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: an audit row that fails must roll back the change it records anyway, and
+    # hot paths (an import, a decision) save the two statements.
+    with transaction.atomic(savepoint=False):
         head = _locked_head(tenant_id)
         events = []
         seq, previous = head.seq, head.hash
