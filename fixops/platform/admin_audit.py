@@ -66,6 +66,23 @@ class AuditedAdmin(admin.ModelAdmin):
                 after={name: _value(form.cleaned_data.get(name)) for name in fields},
             )
 
+    def user_change_password(self, request, id, form_url=""):
+        """Django's UserAdmin sets a password outside save_model: audited here (which field,
+        never the value), in the transaction of the change. Only UserAdmin routes to it."""
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)  # type: ignore[misc]
+            if request.method == "POST" and response.status_code == 302:
+                audit_record(
+                    tenant=None,
+                    actor=_actor(request),
+                    action="admin.change",
+                    target_type="auth.user",
+                    target_id=id,
+                    before=None,
+                    after={"fields": ["password"]},
+                )
+        return response
+
     def delete_model(self, request, obj):
         pk, label, text = obj.pk, obj._meta.label_lower, str(obj)[:200]
         tenant = _tenant_of(obj)

@@ -122,3 +122,19 @@ def test_admin_saves_and_deletes_are_audited(acme, alice, admin_client):
     assert change[3]["name"] == "Acme"
     assert delete[:3] == ("admin.delete", "user:alice", "tenants.membership")
     assert audit_chain_walk(tenant_id=acme.pk).problems == []
+
+
+def test_a_password_set_in_the_admin_is_audited_without_the_password(django_user_model):
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "x")
+    target = UserFactory(username="gina")
+    client = Client()
+    client.force_login(root)
+    response = client.post(
+        f"/admin/auth/user/{target.pk}/password/",
+        {"password1": "Tr0ub4dor&3-horse", "password2": "Tr0ub4dor&3-horse"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    (row,) = AuditEvent.objects.filter(tenant_id=None, target_type="auth.user")
+    assert (row.action, row.actor, row.target_id) == ("admin.change", "user:root", str(target.pk))
+    assert row.after == {"fields": ["password"]}
+    assert "horse" not in str((row.before, row.after))
