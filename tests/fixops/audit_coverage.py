@@ -98,8 +98,6 @@ ALLOWLIST: dict[str, str] = {
 # Building blocks whose callers audit: they need no audit row of their own, but a function
 # calling one writes.
 PRIMITIVES: dict[str, str] = {
-    "fixops.platform.audit:audit_record": "the audit log itself",
-    "fixops.platform.audit:audit_record_many": "the audit log itself",
     "fixops.platform.bulk:insert_rows": "COPY helper",
     "fixops.platform.bulk:update_by_ids": "bulk UPDATE helper",
     "fixops.platform.bulk:update_rows": "bulk UPDATE helper",
@@ -273,7 +271,8 @@ def analyse_sources(sources: dict[str, str]) -> dict[str, Func]:
         func.audits = func.audits or func.qualname in AUDIT_CALLS
         func.audits_here = func.audits
         func.interface = _interface(func.module)
-        exempt = func.key in ALLOWLIST
+        # The audit row itself is not the state change a caller must account for.
+        exempt = func.key in ALLOWLIST or func.module == "fixops.platform.audit"
         func.writes = [] if exempt else list(func.direct)
         local = _local_classes(func, imports[func.module])
         for node in ast.walk(func.node):
@@ -302,7 +301,7 @@ def analyse_sources(sources: dict[str, str]) -> dict[str, Func]:
     while changed:
         changed = False
         for func in funcs.values():
-            if func.key in ALLOWLIST:
+            if func.key in ALLOWLIST or func.module == "fixops.platform.audit":
                 continue
             for key in func.calls:
                 callee = funcs[key]
