@@ -164,9 +164,11 @@ class IntegrationAdmin(TenantScopedAdmin):
             raise PermissionDenied("You may only change integrations of your own tenants.")
         fields = _changed_fields(form)
         if change:
-            saved = integration_update(integration=Integration.objects.get(pk=obj.pk), **fields)
+            saved = integration_update(
+                integration=Integration.objects.get(pk=obj.pk), actor=_actor(request), **fields
+            )
         else:
-            saved = integration_create(tenant=tenant, **fields)
+            saved = integration_create(tenant=tenant, actor=_actor(request), **fields)
         obj.pk = saved.pk
 
     @admin.action(description="Test the connection to the vendor")
@@ -181,13 +183,13 @@ class IntegrationAdmin(TenantScopedAdmin):
     @admin.action(description="Sync now (enqueue what is missing and deliver)")
     def sync_now(self, request, queryset):
         for integration in queryset:
-            counts = integration_sync(integration=integration)
+            counts = integration_sync(integration=integration, actor=_actor(request))
             self.message_user(request, f"{integration}: {counts}", messages.INFO)
 
     @admin.action(description="Close the circuit breaker (resume deliveries now)")
     def reset_breaker(self, request, queryset):
         for integration in queryset:
-            integration_breaker_reset(integration=integration)
+            integration_breaker_reset(integration=integration, actor=_actor(request))
         self.message_user(request, f"{queryset.count()} breaker(s) closed.", messages.SUCCESS)
 
 

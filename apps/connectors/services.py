@@ -21,6 +21,8 @@ from apps.connectors.models import (
     OutboxMessage,
 )
 from apps.tenants.models import Tenant
+from fixops.platform.audit import audit_record
+from fixops.platform.deletion import delete_or_conflict
 from fixops.platform.errors import Conflict, Invalid, UpstreamFailed
 from fixops.platform.http import breaker
 from fixops.platform.http.errors import OutboundError
@@ -66,10 +68,36 @@ def integration_check_config(integration: Integration, credentials: dict) -> Non
         )
 
 
-def _save(integration: Integration) -> Integration:
+def _facts(integration: Integration) -> dict:
+    """What an audit row says about an integration: never its credentials."""
+    return {
+        "kind": integration.kind,
+        "name": integration.name,
+        "base_url": integration.base_url,
+        "enabled": integration.enabled,
+    }
+
+
+def _audit(integration: Integration, actor: str, action: str, before, after) -> None:
+    audit_record(
+        tenant=integration.tenant,
+        actor=actor,
+        action=action,
+        target_type="connectors.integration",
+        target_id=integration.pk,
+        before=before,
+        after=after,
+    )
+
+
+def _save(
+    integration: Integration, *, actor: str, action: str, before: dict | None, changed: list[str]
+) -> Integration:
     try:
         with transaction.atomic():
             integration.save()
+            after = {**_facts(integration), "fields": sorted(changed)}
+            _audit(integration, actor, action, before, after)
     except IntegrityError:
         raise Conflict(
             f"An integration named {integration.name!r} already exists.",
@@ -80,7 +108,14 @@ def _save(integration: Integration) -> Integration:
 
 
 def integration_create(
-    *, tenant: Tenant, kind: str, name: str, base_url: str, credentials: dict, **fields: Any
+    *,
+    tenant: Tenant,
+    kind: str,
+    name: str,
+    base_url: str,
+    credentials: dict,
+    actor: str = "system",
+    **fields: Any,
 ) -> Integration:
     """Configure a vendor endpoint (checked: kind's config, templates, SSRF); 409 on a name
     already used."""
@@ -90,15 +125,24 @@ def integration_create(
     integration = Integration(tenant=tenant, kind=kind, name=name, base_url=base_url, **fields)
     integration_check_config(integration, credentials)
     integration.credentials = credentials
-    return _save(integration)
+    changed = ["kind", "name", "base_url", *fields] + (["credentials"] if credentials else [])
+    return _save(
+        integration, actor=actor, action="integration.create", before=None, changed=changed
+    )
 
 
-def integration_update(*, integration: Integration, **fields: Any) -> Integration:
+def integration_update(
+    *, integration: Integration, actor: str = "system", **fields: Any
+) -> Integration:
     """Change the given fields; credentials are replaced only when given."""
     unknown = set(fields) - set(INTEGRATION_FIELDS)
     if unknown:
         raise TypeError(f"unknown integration fields: {sorted(unknown)}")
     credentials = fields.pop("credentials", None)
+    before = _facts(integration)
+    changed = [name for name, value in fields.items() if getattr(integration, name) != value]
+    if credentials is not None:
+        changed.append("credentials")  # named, never shown
     for name, value in fields.items():
         setattr(integration, name, value)
     integration_check_config(
@@ -106,18 +150,25 @@ def integration_update(*, integration: Integration, **fields: Any) -> Integratio
     )
     if credentials is not None:
         integration.credentials = credentials
-    return _save(integration)
+    return _save(
+        integration, actor=actor, action="integration.update", before=before, changed=changed
+    )
 
 
-def integration_delete(*, integration: Integration) -> None:
-    """Delete an integration with its queue and links."""
+def integration_delete(*, integration: Integration, actor: str = "system") -> None:
+    """Delete an integration with its queue and links; 409 naming what still needs it."""
+    pk, facts = integration.pk, _facts(integration)
     with transaction.atomic():
-        integration.delete()
+        delete_or_conflict(integration, label=f"integration {integration.name!r}")
+        integration.pk = pk
+        _audit(integration, actor, "integration.delete", facts, None)
 
 
-def integration_breaker_reset(*, integration: Integration) -> None:
+def integration_breaker_reset(*, integration: Integration, actor: str = "system") -> None:
     """Close the integration's circuit breaker by hand (deliveries resume at once)."""
-    breaker.reset(Integration.objects.filter(pk=integration.pk))
+    with transaction.atomic():
+        breaker.reset(Integration.objects.filter(pk=integration.pk))
+        _audit(integration, actor, "integration.breaker_reset", None, {"name": integration.name})
 
 
 def _connector(integration: Integration):
@@ -144,11 +195,14 @@ def integration_test(*, integration: Integration) -> str:
         ) from None
 
 
-def integration_sync(*, integration: Integration, budget_seconds: float | None = None) -> dict:
+def integration_sync(
+    *, integration: Integration, budget_seconds: float | None = None, actor: str = "system"
+) -> dict:
     """Enqueue everything not yet in sync for this integration, then deliver its queue now
     (breaker or not); answers the counts of work actually done."""
     with transaction.atomic():
         queued = tickets.enqueue_missing(integration=integration)
+        _audit(integration, actor, "integration.sync", None, {"queued": queued})
     stats = drain.drain(
         integration_id=integration.pk,
         ignore_breaker=True,
@@ -186,6 +240,7 @@ def message_replay(*, message: OutboxMessage, actor: str) -> OutboxMessage:
         locked.save(
             update_fields=["status", "attempts", "next_attempt_at", "last_error", "updated_at"]
         )
+        _audit_message(locked, actor, "outbox.replay", {"status": MessageStatus.DEAD})
         outbox.trigger_drain_after_commit()
     return locked
 
@@ -199,8 +254,22 @@ def message_cancel(*, message: OutboxMessage, actor: str) -> OutboxMessage:
                 f"Only pending or failed messages can be cancelled; this one is {locked.status}.",
                 code="invalid_state",
             )
+        before = locked.status
         locked.status = MessageStatus.DEAD
         locked.last_error = f"cancelled by {actor}; before: {locked.last_error}"[:4000]
         locked.updated_at = timezone.now()
         locked.save(update_fields=["status", "last_error", "updated_at"])
+        _audit_message(locked, actor, "outbox.cancel", {"status": before})
     return locked
+
+
+def _audit_message(message: OutboxMessage, actor: str, action: str, before: dict) -> None:
+    audit_record(
+        tenant=message.tenant,
+        actor=actor,
+        action=action,
+        target_type="connectors.outboxmessage",
+        target_id=message.pk,
+        before=before,
+        after={"status": message.status, "integration": message.integration_id},
+    )

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from apps.evidence.models import AuditCheckpoint
-from apps.evidence.services import keyring, sign_and_store
+from apps.evidence.registry import keyring
+from apps.evidence.services import sign_and_store
 from apps.evidence.signing import VerificationError, verify_envelope
 from apps.evidence.statement import checkpoint_statement
 from apps.tenants.models import Tenant

@@ -21,14 +21,9 @@ from django.utils import timezone
 
 from apps.evidence import encryption
 from apps.evidence.canonical import canonical_bytes, sha256_hex
-from apps.evidence.keys import PublicKey, SigningKey, configured_verifiers, load_public_pem, signer
-from apps.evidence.models import (
-    BundleStatus,
-    EvidenceBundle,
-    EvidenceKey,
-    EvidenceSettings,
-    LockMode,
-)
+from apps.evidence.keys import signer
+from apps.evidence.models import BundleStatus, EvidenceBundle, EvidenceSettings, LockMode
+from apps.evidence.registry import evidence_key_list, evidence_key_register, keyring
 from apps.evidence.signing import SignedBundle, VerificationError, sign_document, verify_envelope
 from apps.evidence.statement import rfc3339
 from apps.evidence.storage import RetentionError, StorageError, get_storage
@@ -48,86 +43,6 @@ MANIFEST_TYPE = "application/vnd.fixops.evidence-manifest+json"
 
 class EvidenceTampered(Exception):
     """Stored bytes no longer match the digest recorded when the bundle was made."""
-
-
-def evidence_key_register(*, key: SigningKey | PublicKey, source: str) -> None:
-    """Record a public key in the registry (idempotent), so it verifies after rotation."""
-    public = key.public if isinstance(key, SigningKey) else key
-    EvidenceKey.objects.bulk_create(
-        [
-            EvidenceKey(
-                keyid=public.keyid, algorithm=public.algorithm, public_pem=public.pem, source=source
-            )
-        ],
-        ignore_conflicts=True,
-    )
-
-
-def keyring() -> dict[str, PublicKey]:
-    """Every key this installation trusts, by keyid: the registry (with retirement dates), the
-    configured verification keys and the current signing key."""
-    keys: dict[str, PublicKey] = {}
-    for row in EvidenceKey.objects.all():
-        keys[row.keyid] = load_public_pem(row.public_pem.encode(), row.algorithm).with_retirement(
-            row.retired_at
-        )
-    for key in (*configured_verifiers(), signer().public):
-        if key.keyid not in keys:
-            keys[key.keyid] = key
-    return keys
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    keyid: str
-    algorithm: str
-    pem: str
-    status: str  # active | retired
-    signing: bool
-    source: str
-    created_at: datetime | None = None
-    retired_at: datetime | None = None
-
-
-def evidence_key_list() -> list[KeyInfo]:
-    """Public keys with their status: the signing key first, then active, then retired."""
-    current = signer()
-    rows = {row.keyid: row for row in EvidenceKey.objects.all()}
-    infos = []
-    for keyid, key in keyring().items():
-        row = rows.get(keyid)
-        infos.append(
-            KeyInfo(
-                keyid=keyid,
-                algorithm=key.algorithm,
-                pem=key.pem,
-                status="retired" if key.retired_at else "active",
-                signing=keyid == current.keyid,
-                source=row.source
-                if row
-                else ("signing" if keyid == current.keyid else "configured"),
-                created_at=row.created_at if row else None,
-                retired_at=key.retired_at,
-            )
-        )
-    infos.sort(key=lambda i: (not i.signing, i.status == "retired", i.keyid))
-    return infos
-
-
-def evidence_key_retire(*, keyid: str, at: datetime | None = None) -> EvidenceKey:
-    """Retire a key: signatures it makes after `at` (default now) no longer verify."""
-    if keyid == signer().keyid:
-        raise ValueError("the current signing key cannot be retired; configure a new one first")
-    for key in configured_verifiers():
-        if key.keyid == keyid:
-            evidence_key_register(key=key, source="configured")
-    with transaction.atomic():
-        row = EvidenceKey.objects.select_for_update().filter(keyid=keyid).first()
-        if row is None:
-            raise ValueError(f"no registered key has keyid {keyid}")
-        row.retired_at = at or timezone.now()
-        row.save(update_fields=["retired_at"])
-    return row
 
 
 # Per-process caches for the hot path (one query each saved per bundle): a tenant's retention
@@ -199,7 +114,7 @@ def bundle_create(
     retain_until, mode = _retention(tenant)
     now = timezone.now()
     key = f"t{tenant.pk}/{now:%Y/%m/%d}/{name}-{secrets.token_hex(4)}.dsse.fernet"
-    return EvidenceBundle.objects.create(
+    bundle = EvidenceBundle.objects.create(
         tenant_id=tenant.pk,
         decision=decision,
         envelope_digest=signed.envelope_digest,
@@ -216,6 +131,21 @@ def bundle_create(
         retention_until=retain_until,
         lock_mode=mode if mode in LockMode.values else LockMode.COMPLIANCE,
         created_at=now,
+    )
+    after = {"name": name, "decision": bundle.decision_id, "keyid": bundle.keyid}
+    _audit_bundle(bundle, "evidence.bundle_create", None, after)
+    return bundle
+
+
+def _audit_bundle(bundle: EvidenceBundle, action: str, before, after) -> None:
+    audit_record(
+        tenant=bundle.tenant,
+        actor="system",
+        action=action,
+        target_type="evidence.evidencebundle",
+        target_id=bundle.pk,
+        before=before,
+        after=after,
     )
 
 
@@ -390,11 +320,20 @@ def evidence_reencrypt(*, batch_size: int = 500) -> dict[str, int]:
             location = storage.put(
                 name, fresh, retain_until=bundle.retention_until, mode=bundle.lock_mode
             )
+            before = {"generation": bundle.encryption_generation, "location": bundle.location}
             bundle.location, bundle.stored_bytes = location, len(fresh)
             bundle.encryption_generation, bundle.rotated_at = generation, timezone.now()
-            bundle.save(
-                update_fields=["location", "stored_bytes", "encryption_generation", "rotated_at"]
-            )
+            with transaction.atomic():
+                bundle.save(
+                    update_fields=[
+                        "location",
+                        "stored_bytes",
+                        "encryption_generation",
+                        "rotated_at",
+                    ]
+                )
+                after = {"generation": generation, "location": location}
+                _audit_bundle(bundle, "evidence.reencrypt", before, after)
             counts["rotated"] += 1
 
 

@@ -149,6 +149,9 @@ class FindingAdmin(TenantScopedAdmin):
     search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
     list_select_related = ("application", "tenant")
     readonly_fields = (
+        # Status moves only through the writer (the actions below: finding_transition), so
+        # each change gets its FindingEvent, tickets and `finding.status` audit row.
+        "status",
         "dedup_key",
         "dedup_strategy",
         "first_seen",

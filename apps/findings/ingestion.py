@@ -90,7 +90,10 @@ def ingest_report(
     timer.lap("parse")
     keyed = assign_keys(results)
     timer.lap("dedup")
-    writer = FindingWriter(cause=f"scan{scan.pk}", actor=f"scan:{scan.pk}", scan_id=scan.pk)
+    # The import is audited as one row with its counts (scan_finish), not per finding.
+    writer = FindingWriter(
+        cause=f"scan{scan.pk}", actor=f"scan:{scan.pk}", scan_id=scan.pk, audit=False
+    )
     groups = _group_by_key(keyed)
     counts = {
         "results": len(results),

@@ -88,8 +88,8 @@ def scan_queue(*, scan: Scan, upload: UploadedFile) -> Scan:
         audit_record(
             tenant=scan.tenant,
             actor=scan.uploaded_by or WORKER,
-            action="scan.queued",
-            target_type="scan",
+            action="scan.queue",
+            target_type="findings.scan",
             target_id=scan.pk,
             before=None,
             after={
@@ -123,8 +123,8 @@ def scan_claim(*, scan_id: int, owner: str) -> Scan | None:
         audit_record(
             tenant=scan.tenant,
             actor=WORKER,
-            action="scan.claimed",
-            target_type="scan",
+            action="scan.claim",
+            target_type="findings.scan",
             target_id=scan.pk,
             before=None,
             after={"lease_owner": scan.lease_owner, "lease_expires_at": scan.lease_expires_at},
@@ -183,8 +183,8 @@ def scan_fail(*, scan_id: int, error: dict, owner: str | None, actor: str = WORK
         audit_record(
             tenant=scan.tenant,
             actor=actor,
-            action="scan.failed",
-            target_type="scan",
+            action="scan.fail",
+            target_type="findings.scan",
             target_id=scan.pk,
             before={"status": previous},
             after={
@@ -295,8 +295,8 @@ def scan_requeue(*, scan_id: int) -> str:
         audit_record(
             tenant=scan.tenant,
             actor=SWEEPER,
-            action="scan.requeued",
-            target_type="scan",
+            action="scan.requeue",
+            target_type="findings.scan",
             target_id=scan.pk,
             before=before,
             after={"status": ScanStatus.QUEUED, "requeues": scan.requeues + 1},

@@ -29,6 +29,8 @@ from apps.findings.parsers.base import Parser
 from apps.findings.selectors import application_find
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
+from fixops.platform.audit import audit_record
+from fixops.platform.deletion import delete_or_conflict
 from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
 from fixops.platform.text import clean_text
 
@@ -44,10 +46,35 @@ APPLICATION_FIELDS = (
 )
 
 
-def _save(application: Application, update_fields: list[str] | None = None) -> Application:
+def _facts(application: Application, fields) -> dict:
+    return {name: getattr(application, name) for name in ("name", *fields)}
+
+
+def _audit(application: Application, actor: str, action: str, before, after) -> None:
+    audit_record(
+        tenant=application.tenant,
+        actor=actor,
+        action=action,
+        target_type="findings.application",
+        target_id=application.pk,
+        before=before,
+        after=after,
+    )
+
+
+def _save(
+    application: Application,
+    update_fields: list[str] | None = None,
+    *,
+    actor: str,
+    before: dict | None = None,
+) -> Application:
     try:
         with transaction.atomic():
             application.save(update_fields=update_fields)
+            changed = [f for f in (update_fields or APPLICATION_FIELDS) if f != "updated_at"]
+            action = "application.create" if update_fields is None else "application.update"
+            _audit(application, actor, action, before, _facts(application, changed))
     except IntegrityError:
         raise Conflict(
             f"An application named {application.name!r} already exists.",
@@ -57,26 +84,31 @@ def _save(application: Application, update_fields: list[str] | None = None) -> A
     return application
 
 
-def application_create(*, tenant: Tenant, name: str, **fields: Any) -> Application:
+def application_create(
+    *, tenant: Tenant, name: str, actor: str = "system", **fields: Any
+) -> Application:
     """Create an application in `tenant`; 409 if the name is taken."""
     unknown = set(fields) - set(APPLICATION_FIELDS)
     if unknown:
         raise TypeError(f"unknown application fields: {sorted(unknown)}")
     if "source_roots" in fields:
         fields["source_roots"] = source_roots_clean(fields["source_roots"])
-    return _save(Application(tenant=tenant, name=name, **fields))
+    return _save(Application(tenant=tenant, name=name, **fields), actor=actor)
 
 
-def application_update(*, application: Application, **fields: Any) -> Application:
+def application_update(
+    *, application: Application, actor: str = "system", **fields: Any
+) -> Application:
     """Change the given fields of an application (others untouched)."""
     unknown = set(fields) - set(APPLICATION_FIELDS)
     if unknown:
         raise TypeError(f"unknown application fields: {sorted(unknown)}")
     if "source_roots" in fields:
         fields["source_roots"] = source_roots_clean(fields["source_roots"])
+    before = _facts(application, fields)
     for name, value in fields.items():
         setattr(application, name, value)
-    return _save(application, update_fields=[*fields, "updated_at"])
+    return _save(application, update_fields=[*fields, "updated_at"], actor=actor, before=before)
 
 
 def source_roots_clean(roots: Any) -> list[str]:
@@ -97,10 +129,14 @@ def source_roots_clean(roots: Any) -> list[str]:
     return cleaned
 
 
-def application_delete(*, application: Application) -> None:
-    """Delete an application and everything that belongs to it."""
+def application_delete(*, application: Application, actor: str = "system") -> None:
+    """Delete an application and everything that belongs to it; 409 `delete_blocked` naming
+    the decisions (and anything else that must outlive it) that keep it."""
+    pk, facts = application.pk, {"name": application.name}
     with transaction.atomic():
-        application.delete()
+        delete_or_conflict(application, label=f"Application {application.name!r}")
+        application.pk = pk
+        _audit(application, actor, "application.delete", facts, None)
 
 
 # --- Scans -------------------------------------------------------------------------------------
@@ -117,7 +153,9 @@ def source_root_clean(text: str) -> str:
     return text.strip().replace("\\", "/")
 
 
-def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Application:
+def application_resolve(
+    *, tenant: Tenant, ref: str, create: bool, actor: str = "system"
+) -> Application:
     """The application named `ref`, else the one whose id is `ref`; created on first use
     when `create`, but never from a numeric ref (a mistyped id must not become a new
     application named "42"). The upload flow calls this inside its transaction, after the
@@ -139,7 +177,7 @@ def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Applicatio
             code="unknown_application",
         )
     try:
-        return application_create(tenant=tenant, name=name)
+        return application_create(tenant=tenant, name=name, actor=actor)
     except Conflict:
         # Created concurrently by another upload that has committed since: use theirs.
         found = application_find(tenant=tenant, ref=ref)
@@ -180,6 +218,26 @@ def application_lock(application: Application) -> None:
     Application.objects.select_for_update().filter(pk=application.pk).first()
 
 
+def _audit_scan(scan: Scan, action: str, after: dict) -> None:
+    # One row per import, with counts, never one per finding: imports stay bulk.
+    audit_record(
+        tenant=scan.tenant,
+        actor=scan.uploaded_by or "system",
+        action=action,
+        target_type="findings.scan",
+        target_id=scan.pk,
+        before=None,
+        after={
+            "application": scan.application_id,
+            "format": scan.format,
+            "tool": scan.tool_name,
+            "branch": scan.branch,
+            "target": scan.target,
+            **after,
+        },
+    )
+
+
 def scan_start(*, scan: Scan) -> None:
     """Mark a scan as being imported (saves a new scan)."""
     scan.status = ScanStatus.PROCESSING
@@ -213,6 +271,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
             "finished_at",
         ]
     )
+    _audit_scan(scan, "scan.import", {"status": scan.status, "counts": scan.counts})
     return scan
 
 
@@ -290,7 +349,8 @@ def finding_transition(
         except TransitionError as exc:
             raise Conflict(str(exc), code="invalid_transition") from None
         previous = locked.status
-        writer = FindingWriter(cause="", actor=actor, now=timezone.now())
+        # A person acted: one audit row for this finding, not the writer's batch row.
+        writer = FindingWriter(cause="", actor=actor, now=timezone.now(), audit=False)
         columns: dict = {"updated_at": writer.now}
         if to_status == FindingStatus.FIXED:
             columns["closed_at"] = writer.now
@@ -303,5 +363,14 @@ def finding_transition(
             f": {reason}" if reason else ""
         )
         writer.finish(comment=comment[:2000])
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="finding.status",
+            target_type="findings.finding",
+            target_id=locked.pk,
+            before={"status": previous},
+            after={"status": to_status, "reason": reason},
+        )
         locked.refresh_from_db()
     return locked

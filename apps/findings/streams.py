@@ -118,7 +118,7 @@ def stream_retire(
                 "No such scan stream (application, tool, branch, target).",
                 code="unknown_stream",
             )
-        writer = FindingWriter(cause=f"stream{stream.pk}-retired", actor=actor)
+        writer = FindingWriter(cause=f"stream{stream.pk}-retired", actor=actor, audit=False)
         retracted, closed = _retire(stream, writer=writer, reason=f"stream retired by {actor}")
         writer.finish(comment=f"FixOps: scan stream {stream} retired by {actor}")
         key = {"application": application.name, "tool": tool, "branch": branch, "target": target}
@@ -150,12 +150,23 @@ def streams_retire_stale(*, now: datetime | None = None) -> dict[str, int]:
     for application_id, ids in by_application.items():
         with transaction.atomic():
             Application.objects.select_for_update().filter(pk=application_id).first()
-            writer = FindingWriter(cause=f"stale-streams-{now:%Y%m%d}", actor="fixops:streams")
+            writer = FindingWriter(
+                cause=f"stale-streams-{now:%Y%m%d}", actor="fixops:streams", audit=False
+            )
             streams = Stream.objects.filter(
                 pk__in=ids, last_scan_at__lt=cutoff, retired_at__isnull=True
             )
             for stream in streams:
                 retracted, closed = _retire(stream, writer=writer, reason=reason)
+                audit_record(
+                    tenant=Tenant(pk=stream.tenant_id),
+                    actor="fixops:streams",
+                    action="stream.retire",
+                    target_type="stream",
+                    target_id=stream.pk,
+                    before={"tool": stream.tool, "branch": stream.branch, "target": stream.target},
+                    after={"reason": reason, "findings_closed": closed, "retracted": retracted},
+                )
                 totals["streams"] += 1
                 totals["occurrences_retracted"] += retracted
                 totals["findings_closed"] += closed

@@ -36,7 +36,9 @@ from apps.findings.rows import (
     NewFinding,
     SeenOccurrence,
 )
+from apps.tenants.models import Tenant
 from fixops.platform import bulk, events
+from fixops.platform.audit import audit_record
 from fixops.platform.models import Event
 
 TOPIC = "finding.changed"
@@ -63,6 +65,9 @@ class FindingWriter:
 
     `cause` names the change for idempotent effects downstream ("scan42", "osv-match"…);
     `actor` is what FindingEvents record ("scan:42", "intel:osv", "user:alice").
+    `finish()` writes one audit row per tenant with the batch's counts (`finding.batch`),
+    unless `audit=False`: a caller that audits the change itself (an import as one scan row,
+    a person's transition per finding).
     """
 
     def __init__(
@@ -72,8 +77,10 @@ class FindingWriter:
         actor: str,
         scan_id: int | None = None,
         now: datetime | None = None,
+        audit: bool = True,
     ) -> None:
         self.cause = cause
+        self.audit = audit
         self.actor = actor[:150]
         self.scan_id = scan_id
         self.now = now or timezone.now()
@@ -322,6 +329,8 @@ class FindingWriter:
         for tenant_id, changes in sorted(self._changes.items()):
             if not changes.any():
                 continue
+            if self.audit:
+                self._audit(tenant_id, changes)
             emitted.append(
                 events.emit(
                     topic=TOPIC,
@@ -340,3 +349,18 @@ class FindingWriter:
             )
         self._changes.clear()
         return emitted
+
+    def _audit(self, tenant_id: int, changes: Changes) -> None:
+        counts = {
+            name: len(getattr(changes, name))
+            for name in ("opened", "reopened", "closed", "activated", "rescored")
+        }
+        audit_record(
+            tenant=Tenant(pk=tenant_id),  # an id is all the chain needs
+            actor=self.actor,
+            action="finding.batch",
+            target_type="findings.writer",
+            target_id=self.cause or "-",
+            before=None,
+            after={"cause": self.cause, **counts},
+        )

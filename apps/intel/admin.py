@@ -2,10 +2,11 @@ from django.contrib import admin
 
 from apps.intel.models import FeedStatus, IntelEvent, OsvAdvisory, RiskSettings, Vulnerability
 from apps.tenants.admin_scoping import TenantScopedAdmin
+from fixops.platform.admin_audit import AuditedAdmin
 
 
 @admin.register(Vulnerability)
-class VulnerabilityAdmin(admin.ModelAdmin):
+class VulnerabilityAdmin(AuditedAdmin):
     list_display = (
         "vuln_id",
         "cvss_v3_score",
@@ -20,7 +21,7 @@ class VulnerabilityAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeedStatus)
-class FeedStatusAdmin(admin.ModelAdmin):
+class FeedStatusAdmin(AuditedAdmin):
     list_display = ("name", "last_success", "row_count", "version", "last_attempt", "last_error")
     readonly_fields = [f.name for f in FeedStatus._meta.fields]
 
@@ -29,7 +30,7 @@ class FeedStatusAdmin(admin.ModelAdmin):
 
 
 @admin.register(OsvAdvisory)
-class OsvAdvisoryAdmin(admin.ModelAdmin):
+class OsvAdvisoryAdmin(AuditedAdmin):
     list_display = ("osv_id", "modified", "withdrawn", "summary")
     search_fields = ("osv_id", "summary")
     show_full_result_count = False

@@ -119,7 +119,10 @@ def _score_chunk(ids: list[int]) -> int:
         updates.append(
             (f["id"], result.score, result.explanation, outcome, info.epss, info.kev, now)
         )
-    writer = FindingWriter(cause="rescore", actor="intel:risk", now=now)
+    # Scores are derived from intel and the application: what changed them (feed.load,
+    # scan.import, an application edit) is audited; a row per re-score chunk would only
+    # hold every tenant's chain lock for the rest of the caller's transaction.
+    writer = FindingWriter(cause="rescore", actor="intel:risk", now=now, audit=False)
     written = writer.risk(updates, tenant_of={f["id"]: f["tenant_id"] for f in findings})
     writer.finish()
     return written

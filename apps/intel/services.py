@@ -29,6 +29,7 @@ from apps.intel.feeds.status import (
 )
 from apps.intel.models import FeedStatus
 from apps.intel.scoring import risk_refresh
+from fixops.platform.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def feed_refresh_detailed(
         raise FeedError("give a URL or a file, not both")
     loader = _loader(name)
     previous = feed_status_get(name=name)
+    held = {"version": previous.version, "sha256": previous.sha256}
     source = (
         str(Path(path).resolve().as_uri()) if path else url or getattr(settings, URL_SETTINGS[name])
     )
@@ -93,6 +95,21 @@ def feed_refresh_detailed(
                 sha256=download.sha256,
                 etag=download.etag,
                 last_modified=download.last_modified,
+            )
+            audit_record(
+                tenant=None,  # intel is shared by every tenant: the global chain
+                actor="intel:feeds",
+                action="feed.load",
+                target_type="intel.feedstatus",
+                target_id=name,
+                before=held,
+                after={
+                    "version": result.version,
+                    "sha256": download.sha256,
+                    "rows": result.row_count,
+                    "changed": len(result.changed),
+                    "url": download.url,
+                },
             )
     except FeedError as exc:
         feed_error_record(name=name, error=str(exc))

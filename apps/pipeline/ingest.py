@@ -119,7 +119,10 @@ def scan_submit(
         with transaction.atomic():
             if application is None:
                 application = application_resolve(
-                    tenant=tenant, ref=application_ref, create=create_application
+                    tenant=tenant,
+                    ref=application_ref,
+                    create=create_application,
+                    actor=uploaded_by or "system",
                 )
             scan.application = application
             application_lock(application)

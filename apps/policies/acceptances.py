@@ -302,7 +302,8 @@ def _move(
         return 0
     tenant_id = rows[0][1]
     # "risk-acceptance-5-approved": once per acceptance step, for idempotent ticket updates.
-    writer = FindingWriter(cause=reason.replace(" ", "-"), actor=actor, now=now)
+    # Audited per finding below (a person's approval), not as the writer's batch row.
+    writer = FindingWriter(cause=reason.replace(" ", "-"), actor=actor, now=now, audit=False)
     columns = {"updated_at": now, **({"sla_started_at": now} if restart_sla else {})}
     writer.set_status(
         [(pk, previous) for pk, _, previous in rows],

@@ -92,7 +92,9 @@ class PolicyAdmin(TenantScopedAdmin):
         data = form.cleaned_data
         actor = f"user:{request.user.get_username()}"
         if change:
-            services.policy_update(policy=obj, name=obj.name, description=obj.description)
+            services.policy_update(
+                policy=obj, actor=actor, name=obj.name, description=obj.description
+            )
             version = services.policy_version_add(
                 policy=obj,
                 source=data["source"],

@@ -107,7 +107,9 @@ def policy_activate(*, policy: Policy, number: int, actor: str = "") -> Policy:
     return locked
 
 
-def policy_update(*, policy: Policy, **fields) -> Policy:
+def policy_update(*, policy: Policy, actor: str = "", **fields) -> Policy:
+    """Rename or re-describe a policy (its versions are immutable)."""
+    before = {"name": policy.name, "description": policy.description}
     for name in ("name", "description"):
         if name in fields:
             setattr(policy, name, fields[name])
@@ -115,6 +117,8 @@ def policy_update(*, policy: Policy, **fields) -> Policy:
     try:
         with transaction.atomic():
             policy.save(update_fields=["name", "description", "updated_at"])
+            after = {"name": policy.name, "description": policy.description}
+            _audit(policy, actor, "policy.update", before, after)
     except IntegrityError:
         raise Conflict(
             f"A policy named {policy.name!r} already exists.", code="duplicate"
@@ -312,4 +316,21 @@ def decision_create(
         )
         if scans:
             decision.scans.set(scans)
+        audit_record(
+            tenant=tenant,
+            actor=requested_by or "system",
+            action="decision.create",
+            target_type="policies.decision",
+            target_id=decision.pk,
+            before=None,
+            after={
+                "application": application.pk,
+                "outcome": decision.outcome,
+                "policy_version": version.pk if version is not None else None,
+                "shadow": shadow,
+                "commit": commit,
+                "branch": branch,
+                "scans": [scan.pk for scan in scans or ()],
+            },
+        )
     return decision

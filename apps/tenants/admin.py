@@ -13,6 +13,7 @@ from apps.tenants.services import (
     api_token_revoke,
     api_token_rotate,
 )
+from fixops.platform.admin_audit import AuditedAdmin
 from fixops.platform.errors import DomainError
 
 ADMIN_ONLY = {"view": Role.ADMIN, "add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
@@ -51,7 +52,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
 
 @admin.register(SsoIdentity)
-class SsoIdentityAdmin(admin.ModelAdmin):
+class SsoIdentityAdmin(AuditedAdmin):
     """Who signed in through which IdP; read-only (rows come from sign-ins)."""
 
     list_display = ("user", "protocol", "provider", "subject", "last_login_at")
@@ -175,7 +176,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def revoke_selected(self, request, queryset):
         count = 0
         for token in queryset:
-            api_token_revoke(token=token)
+            api_token_revoke(token=token, actor=f"user:{request.user.get_username()}")
             count += 1
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ClassVar
 
-from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
 from apps.tenants.models import Tenant
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.selectors import user_roles
+from fixops.platform.admin_audit import AuditedAdmin
 
 DEFAULT_ADMIN_ROLES = {
     "view": Role.VIEWER,
@@ -41,7 +41,7 @@ def role_action(role: str) -> Callable:
     return mark
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(AuditedAdmin):
     """Base ModelAdmin for rows with a `tenant` (or a path to one, `tenant_field`)."""
 
     tenant_field = "tenant"

@@ -17,6 +17,7 @@ from apps.tenants.models import ApiToken, Membership, Tenant
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted, validate_scopes
 from apps.tenants.selectors import user_role_in
+from fixops.platform.audit import audit_record
 from fixops.platform.errors import Conflict, Forbidden, Invalid
 
 TOKEN_MARKER = "fxo"  # noqa: S105 - a public prefix, not a secret
@@ -37,22 +38,69 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def tenant_create(*, slug: str, name: str) -> Tenant:
+def token_actor(*, user: AbstractBaseUser | None, token: ApiToken | None) -> str:
+    """Who acts, for audit rows: "token:<prefix>", "user:<username>" or "system"."""
+    if token is not None:
+        return f"token:{token.prefix}"
+    if user is not None and user.is_authenticated:
+        return f"user:{user.get_username()}"
+    return "system"
+
+
+def _token_facts(token: ApiToken) -> dict:
+    """What an audit row says about a token: never its secret or hash."""
+    return {
+        "name": token.name,
+        "prefix": token.prefix,
+        "role": token.role,
+        "scopes": token.scopes,
+        "expires_at": token.expires_at,
+    }
+
+
+def tenant_create(*, slug: str, name: str, actor: str = "system") -> Tenant:
     """Create a tenant; Invalid or Conflict if the slug is taken or malformed."""
     tenant = Tenant(slug=slug, name=name or slug)
     tenant.full_clean()
     with transaction.atomic():
         tenant.save()
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="tenant.create",
+            target_type="tenants.tenant",
+            target_id=tenant.pk,
+            before=None,
+            after={"slug": tenant.slug, "name": tenant.name},
+        )
     return tenant
 
 
-def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(
+    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: str = "system"
+) -> Membership:
     """Give `user` `role` in `tenant` (creating or changing the membership)."""
     Role(role)
     with transaction.atomic():
+        previous = (
+            Membership.objects.select_for_update()
+            .filter(tenant=tenant, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
         membership, _ = Membership.objects.update_or_create(
             tenant=tenant, user=user, defaults={"role": role}
         )
+        if previous != role:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action="membership.set",
+                target_type="tenants.membership",
+                target_id=membership.pk,
+                before=None if previous is None else {"user": user.pk, "role": previous},
+                after={"user": user.pk, "username": user.get_username(), "role": role},
+            )
     return membership
 
 
@@ -130,6 +178,7 @@ def api_token_issue(
     expires_at: datetime | None = None,
     created_by: AbstractBaseUser | None = None,
     issuer_token: ApiToken | None = None,
+    actor: str = "",
 ) -> IssuedToken:
     """Issue a new token for `tenant`; the plaintext is returned once and only hashed at rest."""
     if not name.strip():
@@ -154,6 +203,15 @@ def api_token_issue(
             scopes=clean_scopes,
             expires_at=expires_at,
             created_by=created_by if created_by and created_by.is_authenticated else None,
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor or token_actor(user=created_by, token=issuer_token),
+            action="token.issue",
+            target_type="tenants.apitoken",
+            target_id=token.pk,
+            before=None,
+            after=_token_facts(token),
         )
     return IssuedToken(token=token, plaintext=f"{TOKEN_MARKER}_{prefix}_{secret}")
 
@@ -191,6 +249,15 @@ def api_token_rotate(
         token.expires_at = min(token.expires_at, grace_end) if token.expires_at else grace_end
         token.replaced_by = issued.token
         token.save(update_fields=["expires_at", "replaced_by"])
+        audit_record(
+            tenant=token.tenant,
+            actor=token_actor(user=created_by, token=issuer_token),
+            action="token.rotate",
+            target_type="tenants.apitoken",
+            target_id=token.pk,
+            before={"prefix": token.prefix},
+            after={"expires_at": token.expires_at, "replaced_by": issued.token.prefix},
+        )
     return issued
 
 
@@ -199,12 +266,21 @@ def expiry_in_days(days: int | None) -> datetime | None:
     return timezone.now() + timedelta(days=days) if days else None
 
 
-def api_token_revoke(*, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: str = "system") -> ApiToken:
     """Revoke a token now (idempotent: revoking twice keeps the first revocation time)."""
     with transaction.atomic():
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
+            audit_record(
+                tenant=token.tenant,
+                actor=actor,
+                action="token.revoke",
+                target_type="tenants.apitoken",
+                target_id=token.pk,
+                before={"prefix": token.prefix, "revoked_at": None},
+                after={"prefix": token.prefix, "revoked_at": token.revoked_at},
+            )
     return token
 
 

@@ -29,6 +29,12 @@ from fixops.platform.models import AuditChainHead, AuditEvent
 from fixops.platform.request_id import current_request_id
 
 GENESIS = "0" * 64
+REDACTED = "[redacted]"
+# Keys whose values never enter the log, at any depth of a payload: an audit row names what
+# changed (ids, fields, old -> new), and the log is read by more people than the secrets.
+_SECRET_WORDS = ("secret", "password", "passwd", "credential", "plaintext", "apikey")
+_SECRET_NAMES = {"token", "key", "otp", "seed", "authorization", "cookie", "sessionid"}
+_SECRET_KEYS = ("private", "signing", "encryption", "access", "api", "webhook", "fernet")
 
 
 class Owner(Protocol):
@@ -37,11 +43,35 @@ class Owner(Protocol):
     pk: Any
 
 
+def is_secret_key(name: str) -> bool:
+    """Whether a payload key names a secret (tokens, keys, passwords, credentials, TOTP
+    secrets, webhook secrets): its value is redacted before the row is hashed."""
+    lowered = str(name).lower().replace("-", "_")
+    return (
+        lowered in _SECRET_NAMES
+        or lowered.endswith(("_token", "_secret", "_password"))
+        or (lowered.endswith("_key") and lowered.startswith(_SECRET_KEYS))
+        or any(word in lowered.replace("_", "") for word in _SECRET_WORDS)
+    )
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if is_secret_key(key) and inner not in (None, "") else _redacted(inner)
+            for key, inner in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(inner) for inner in value]
+    return value
+
+
 def _plain(value: dict | None) -> dict | None:
-    """JSON-safe copy (dates, decimals, UUIDs as strings): what is stored is what is hashed."""
+    """JSON-safe copy (dates, decimals, UUIDs as strings) with secret values redacted: what
+    is stored is what is hashed."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return _redacted(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
 
 
 def _moment(value: datetime) -> str:
@@ -97,7 +127,9 @@ def audit_record_many(
     tenant_id = tenant.pk if tenant is not None else None
     request = _request_id(request_id)
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint: an audit row that fails must roll back the change it records anyway, and
+    # hot paths (an import, a decision) save the two statements.
+    with transaction.atomic(savepoint=False):
         head = _locked_head(tenant_id)
         events = []
         seq, previous = head.seq, head.hash

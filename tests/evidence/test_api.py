@@ -248,7 +248,7 @@ def test_audit_events_for_approvers_only(acme, globex, acme_viewer, issue_token,
     assert acme_viewer.get("/api/v1/audit/").status_code == 403
     approver = api_client(issue_token(acme, role="approver"))
     rows = approver.get("/api/v1/audit/?target_type=policy").json()["results"]
-    assert [(r["seq"], r["action"], r["after"]) for r in rows] == [(1, "policy.activate", {"v": 2})]
+    assert [(r["action"], r["after"]) for r in rows] == [("policy.activate", {"v": 2})]
     assert approver.get("/api/v1/audit/?action=nothing").json()["results"] == []
 
 

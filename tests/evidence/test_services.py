@@ -17,6 +17,7 @@ from apps.evidence import keys as keys_module
 from apps.evidence.encryption import check_evidence_encryption
 from apps.evidence.keys import ED25519, RSA_PKCS1, RSA_PSS, check_evidence_keys, dev_key_path
 from apps.evidence.models import BundleStatus, EvidenceBundle, EvidenceKey
+from apps.evidence.registry import evidence_key_list, evidence_key_retire
 from apps.evidence.services import (
     PENDING_GRACE,
     EvidenceTampered,
@@ -25,8 +26,6 @@ from apps.evidence.services import (
     bundles_store_pending,
     evidence_envelope,
     evidence_export,
-    evidence_key_list,
-    evidence_key_retire,
     evidence_verify,
 )
 from apps.evidence.storage import StorageError, get_storage

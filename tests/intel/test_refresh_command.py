@@ -12,6 +12,7 @@ from django.test import Client
 from apps.intel.models import FeedStatus
 from apps.intel.tasks import refresh_feed_task
 from fixops.celery import app as celery_app
+from fixops.platform.models import AuditEvent
 from fixops.schedules import schedules
 from tests.intel.feedkit import KEV_SMALL, FeedServer, epss_gz
 
@@ -140,3 +141,11 @@ def test_readyz_lists_every_feed_without_changing_readiness(tmp_path, settings):
         "last_error": "",
         "age_seconds": None,
     }
+
+
+def test_a_feed_load_is_audited_on_the_global_chain():
+    run("kev", "--file", str(KEV_SMALL))
+    (row,) = AuditEvent.objects.filter(tenant_id=None, action="feed.load")
+    assert (row.actor, row.target_id) == ("intel:feeds", "kev")
+    assert row.after["rows"] == 30 and row.after["version"] == "2025.08.25"
+    assert row.before == {"version": "", "sha256": ""}

@@ -48,7 +48,7 @@ def _queue(client, content: bytes, capture, application="web", **fields) -> dict
 
 def _actions(scan_id: int) -> list[str]:
     return list(
-        AuditEvent.objects.filter(target_type="scan", target_id=str(scan_id))
+        AuditEvent.objects.filter(target_type="findings.scan", target_id=str(scan_id))
         .order_by("seq")
         .values_list("action", flat=True)
     )
@@ -79,7 +79,7 @@ def test_same_bytes_on_two_branches_get_two_files_and_both_import(
         scan = scan_process(scan_id=second["id"])
     assert scan.status == "done" and scan.counts["results"] == 4
     assert not list(queued.rglob("*.report"))
-    assert _actions(first["id"])[:2] == ["scan.queued", "scan.claimed"]
+    assert _actions(first["id"])[:2] == ["scan.queue", "scan.claim"]
 
 
 # --- Failures ----------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_missing_report_fails_the_scan_with_a_code(
         shown["error"]["code"] == "upload_missing"
         and "upload it again" in shown["error"]["message"]
     )
-    assert _actions(body["id"])[-1] == "scan.failed"
+    assert _actions(body["id"])[-1] == "scan.fail"
     assert scan_process(scan_id=body["id"]).status == "failed"  # a second delivery: no change
 
 
@@ -258,9 +258,9 @@ def test_sweeper_requeues_a_scan_stuck_queued_three_times_then_fails_it(
     assert scan.status == "failed" and scan.error["code"] == "scan_stuck"
     assert scan.upload == "" and Scan.objects.get(pk=fresh["id"]).status == "queued"
     assert _actions(body["id"]) == [
-        "scan.queued",
-        *["scan.requeued"] * MAX_REQUEUES,
-        "scan.failed",
+        "scan.queue",
+        *["scan.requeue"] * MAX_REQUEUES,
+        "scan.fail",
     ]
     assert len(list(queued.rglob("*.report"))) == 1  # only the fresh scan's
 

@@ -179,7 +179,7 @@ def test_policy_changes_are_audited(acme, approver):
     ).json()
     approver.delete(f"/api/v1/policy-assignments/{assigned['id']}/")
     events = list(
-        AuditEvent.objects.filter(tenant_id=acme.pk)
+        AuditEvent.objects.filter(tenant_id=acme.pk, target_type__startswith="policies.")
         .order_by("seq")
         .values_list("action", "target_type", "before", "after")
     )

@@ -23,7 +23,7 @@ from apps.connectors.services import (
     integration_update,
 )
 from apps.findings.models import Severity
-from apps.tenants.api.base import TenantApi
+from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
 from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
 from fixops.platform.api.pagination import PagePagination
@@ -123,7 +123,9 @@ class IntegrationCollectionApi(TenantApi):
     def post(self, request):
         data = IntegrationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        integration = integration_create(tenant=request.tenant, **data.validated_data)
+        integration = integration_create(
+            tenant=request.tenant, actor=actor_label(request), **data.validated_data
+        )
         return Response(_out(integration), status=status.HTTP_201_CREATED)
 
 
@@ -155,14 +157,16 @@ class IntegrationDetailApi(TenantApi):
     @extend_schema(responses={204: None}, summary="Delete an integration and its queue (admin)")
     def delete(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
-        integration_delete(integration=integration)
+        integration_delete(integration=integration, actor=actor_label(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, request, integration_id: int, *, partial: bool):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
         data = IntegrationInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        integration = integration_update(integration=integration, **data.validated_data)
+        integration = integration_update(
+            integration=integration, actor=actor_label(request), **data.validated_data
+        )
         return Response(_out(integration))
 
 
@@ -211,7 +215,7 @@ class IntegrationSyncApi(TenantApi):
     )
     def post(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
-        return Response(integration_sync(integration=integration))
+        return Response(integration_sync(integration=integration, actor=actor_label(request)))
 
 
 # The trailing-slash spellings answer too (house style elsewhere); documented once, without.

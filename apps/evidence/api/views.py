@@ -11,12 +11,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.evidence.models import BundleStatus
+from apps.evidence.registry import evidence_key_list
 from apps.evidence.selectors import audit_event_list, evidence_get, evidence_list
 from apps.evidence.services import (
     EvidenceTampered,
     evidence_envelope,
     evidence_export,
-    evidence_key_list,
     evidence_verify,
 )
 from apps.evidence.storage import StorageError

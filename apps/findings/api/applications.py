@@ -14,7 +14,7 @@ from apps.findings.models.application import (
 )
 from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
 from apps.findings.services import application_create, application_delete, application_update
-from apps.tenants.api.base import TenantApi
+from apps.tenants.api.base import TenantApi, actor_label
 from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
 from fixops.platform.api.pagination import PagePagination
 
@@ -101,7 +101,9 @@ class ApplicationCollectionApi(TenantApi):
     def post(self, request):
         data = ApplicationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        application = application_create(tenant=request.tenant, **data.validated_data)
+        application = application_create(
+            tenant=request.tenant, actor=actor_label(request), **data.validated_data
+        )
         return Response(
             ApplicationOutputSerializer(application).data, status=status.HTTP_201_CREATED
         )
@@ -134,12 +136,14 @@ class ApplicationDetailApi(TenantApi):
     @extend_schema(responses={204: None}, summary="Delete an application (admin)")
     def delete(self, request, application_id: int):
         application = application_get(tenant=request.tenant, application_id=application_id)
-        application_delete(application=application)
+        application_delete(application=application, actor=actor_label(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _update(self, request, application_id: int, *, partial: bool):
         application = application_get(tenant=request.tenant, application_id=application_id)
         data = ApplicationInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        application = application_update(application=application, **data.validated_data)
+        application = application_update(
+            application=application, actor=actor_label(request), **data.validated_data
+        )
         return Response(ApplicationOutputSerializer(application).data)

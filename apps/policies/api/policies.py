@@ -132,7 +132,9 @@ class PolicyDetailApi(TenantApi):
         policy = _policy(request, policy_id, write=True)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = services.policy_update(policy=policy, **data.validated_data)
+        policy = services.policy_update(
+            policy=policy, actor=actor_label(request), **data.validated_data
+        )
         return Response(PolicySerializer(policy).data)
 
 

@@ -13,7 +13,22 @@ from django_otp import devices_for_user, match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from fixops.platform.audit import audit_record
+
 RECOVERY_DEVICE = "recovery"
+
+
+def _audit(*, user, actor: str, action: str, after: dict) -> None:
+    # A second factor belongs to the account, not to a tenant: the global chain records it.
+    audit_record(
+        tenant=None,
+        actor=actor or f"user:{user.get_username()}",
+        action=action,
+        target_type="auth.user",
+        target_id=user.pk,
+        before=None,
+        after={"username": user.get_username(), **after},
+    )
 
 
 def otp_has_device(*, user) -> bool:
@@ -50,11 +65,17 @@ def totp_confirm(*, device: TOTPDevice, token: str) -> list[str] | None:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         # One authenticator per account: an older one stops working.
-        TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+        replaced, _ = TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+        _audit(
+            user=device.user,
+            actor="",
+            action="account.totp_enrol",
+            after={"device": device.pk, "replaced_devices": replaced},
+        )
         return recovery_codes_regenerate(user=device.user)
 
 
-def recovery_codes_regenerate(*, user) -> list[str]:
+def recovery_codes_regenerate(*, user, actor: str = "") -> list[str]:
     """New single-use recovery codes (the old ones stop working); shown once."""
     with transaction.atomic():
         device, _ = StaticDevice.objects.get_or_create(
@@ -63,6 +84,7 @@ def recovery_codes_regenerate(*, user) -> list[str]:
         device.token_set.all().delete()
         codes = [StaticToken.random_token() for _ in range(settings.FIXOPS_RECOVERY_CODES)]
         StaticToken.objects.bulk_create([StaticToken(device=device, token=c) for c in codes])
+        _audit(user=user, actor=actor, action="account.recovery_codes", after={"count": len(codes)})
     return codes
 
 
@@ -74,7 +96,7 @@ def otp_verify(*, user, token: str):
     return match_token(user, token)
 
 
-def otp_reset(*, user) -> int:
+def otp_reset(*, user, actor: str = "system") -> int:
     """Remove every second factor of `user` (lost phone); they enrol again at next sign-in."""
     removed = 0
     with transaction.atomic():
@@ -82,4 +104,7 @@ def otp_reset(*, user) -> int:
             devices = model.objects.filter(user=user)
             removed += devices.count()
             devices.delete()
+        _audit(
+            user=user, actor=actor, action="account.otp_reset", after={"devices_removed": removed}
+        )
     return removed

@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.tenants.api.base import TenantApi
+from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.permissions import SESSION_TENANT_KEY
 from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
@@ -153,7 +153,9 @@ class TokenDetailApi(TenantApi):
 
     @extend_schema(responses={204: None}, summary="Revoke an API token")
     def delete(self, request, prefix: str):
-        api_token_revoke(token=api_token_get(tenant=request.tenant, prefix=prefix))
+        api_token_revoke(
+            token=api_token_get(tenant=request.tenant, prefix=prefix), actor=actor_label(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

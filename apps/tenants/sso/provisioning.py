@@ -24,6 +24,7 @@ from django.utils import timezone
 from apps.tenants.models import Membership, SsoIdentity, Tenant
 from apps.tenants.sso.config import OidcProviderConfig, SamlProviderConfig
 from apps.tenants.sso.mapping import grants_for
+from fixops.platform.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,19 @@ def sso_sign_in(
                 issuer=profile.issuer,
                 subject=profile.subject,
             )
+            audit_record(
+                tenant=None,  # an account is no tenant's: the global chain records it
+                actor=f"sso:{source}",
+                action="sso.provision",
+                target_type="auth.user",
+                target_id=user.pk,
+                before=None,
+                after={
+                    "username": user.username,
+                    "issuer": profile.issuer,
+                    "subject": profile.subject,
+                },
+            )
             logger.info("sso: provisioned %s for %s %s", user.username, source, profile.subject)
         user = identity.user
         if not user.is_active:
@@ -126,18 +140,47 @@ def _sync_memberships(*, user, source: str, granted: dict[str, str]) -> list[str
     }
     for slug, tenant in tenants.items():
         membership = current.get(slug)
+        before = None
         if membership is None:
-            Membership.objects.create(
+            membership = Membership.objects.create(
                 user=user, tenant=tenant, role=granted[slug], managed_by=source
             )
         elif membership.role != granted[slug] or membership.managed_by != source:
+            before = {"user": user.pk, "role": membership.role, "managed_by": membership.managed_by}
             membership.role = granted[slug]
             membership.managed_by = source
             membership.save(update_fields=["role", "managed_by"])
+        else:
+            continue
+        _audit_membership(membership, "membership.set", before, _facts(membership))
     stale = [m for slug, m in current.items() if m.managed_by == source and slug not in tenants]
     for membership in stale:
+        facts, pk = _facts(membership), membership.pk
         membership.delete()
+        membership.pk = pk
+        _audit_membership(membership, "membership.delete", facts, None)
     return sorted(m.tenant.slug for m in stale)
+
+
+def _facts(membership: Membership) -> dict:
+    return {
+        "user": membership.user_id,
+        "username": membership.user.get_username(),
+        "role": membership.role,
+        "managed_by": membership.managed_by,
+    }
+
+
+def _audit_membership(membership: Membership, action: str, before, after) -> None:
+    audit_record(
+        tenant=membership.tenant,
+        actor=f"sso:{membership.managed_by}",
+        action=action,
+        target_type="tenants.membership",
+        target_id=membership.pk,
+        before=before,
+        after=after,
+    )
 
 
 def _update_user(user, profile: SsoProfile) -> None:

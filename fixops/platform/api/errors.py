@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.views.defaults import page_not_found as html_404
 from django.views.defaults import server_error as html_500
@@ -18,6 +19,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from fixops.platform.deletion import delete_blocked
 from fixops.platform.errors import (
     Conflict,
     DomainError,
@@ -80,6 +82,9 @@ def domain_status(exc: DomainError) -> int:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the FixOps error body."""
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # Last resort: a service should have refused the delete itself (delete_or_conflict).
+        exc = delete_blocked(exc)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=domain_status(exc))
     if isinstance(exc, Http404):

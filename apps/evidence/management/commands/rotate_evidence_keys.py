@@ -54,7 +54,7 @@ class Command(BaseCommand):
         )
 
     def _retire(self, keyid: str, at: str | None) -> None:
-        from apps.evidence.services import evidence_key_retire
+        from apps.evidence.registry import evidence_key_retire
 
         try:
             moment = datetime.fromisoformat(at) if at else None
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         if moment is not None and moment.tzinfo is None:
             raise CommandError("--at needs a time zone (e.g. 2026-01-31T00:00:00+00:00)")
         try:
-            row = evidence_key_retire(keyid=keyid, at=moment)
+            row = evidence_key_retire(keyid=keyid, at=moment, actor="command:rotate_evidence_keys")
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"retired key {row.keyid} at {row.retired_at.isoformat()}")

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             path = Path(name)
             file_keys = keys
             if file_keys is None and not _is_zip(path):
-                from apps.evidence.services import keyring
+                from apps.evidence.registry import keyring
 
                 file_keys = keyring()
             for outcome in verify_file(path, file_keys):

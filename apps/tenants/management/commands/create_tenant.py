@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug: str, name: str, **options):
         try:
-            tenant = tenant_create(slug=slug, name=name)
+            tenant = tenant_create(slug=slug, name=name, actor="command:create_tenant")
         except ValidationError as exc:
             raise CommandError(
                 "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user named {username!r}")
-        removed = otp_reset(user=user)
+        removed = otp_reset(user=user, actor="command:otp_reset")
         self.stdout.write(
             f"removed {removed} second-factor device(s) of {username}; "
             "they set up a new authenticator at their next sign-in"

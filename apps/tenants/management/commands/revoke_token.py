@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError(f"no token with prefix {prefix!r}")
         resolve_actor(options.get("actor"), tenant=token.tenant, minimum=Role.ADMIN)
         already = token.revoked_at is not None
-        api_token_revoke(token=token)
+        api_token_revoke(token=token, actor="command:revoke_token")
         state = "was already revoked" if already else "revoked"
         self.stdout.write(
             f"token {token.prefix} ({token.name}, tenant {token.tenant.slug}) {state}"
