@@ -10,5 +10,6 @@ class PlatformConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the encryption-key system check.
+        # Registers the encryption-key and throttle-rate system checks.
         from fixops.platform import keyring  # noqa: F401
+        from fixops.platform.api import throttling  # noqa: F401
