@@ -4,6 +4,7 @@ apps/findings/ingestion.py, composed into the upload flow by apps/pipeline/inges
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apps.findings.ingestion import Outcome
@@ -99,9 +101,20 @@ def source_roots_clean(roots: Any) -> list[str]:
 
 
 def application_delete(*, application: Application) -> None:
-    """Delete an application and everything that belongs to it."""
-    with transaction.atomic():
-        application.delete()
+    """Delete an application and everything that belongs to it; Conflict naming what
+    blocks it when other records must outlive it (gate decisions are evidence)."""
+    try:
+        with transaction.atomic():
+            application.delete()
+    except ProtectedError as exc:
+        blocking = Counter(str(obj._meta.verbose_name_plural) for obj in exc.protected_objects)
+        listed = ", ".join(f"{count} {name}" for name, count in sorted(blocking.items()))
+        raise Conflict(
+            f"Application {application.name!r} cannot be deleted: {listed} refer to it "
+            "and are kept as records.",
+            code="delete_blocked",
+            details={"blocked_by": dict(sorted(blocking.items()))},
+        ) from None
 
 
 # --- Scans -------------------------------------------------------------------------------------
@@ -118,11 +131,15 @@ def source_root_clean(text: str) -> str:
     return text.strip().replace("\\", "/")
 
 
-def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Application:
+def application_resolve(
+    *, tenant: Tenant, ref: str, create: bool, create_requires: dict[str, str] | None = None
+) -> Application:
     """The application named `ref`, else the one whose id is `ref`; created on first use
     when `create`, but never from a numeric ref (a mistyped id must not become a new
     application named "42"). The upload flow calls this inside its transaction, after the
-    report's format is known, so a refused upload leaves no application behind."""
+    report's format is known, so a refused upload leaves no application behind.
+    `create_requires` ({"role": ...} or {"scope": ...}) is what the caller lacks to create
+    one, when that is why `create` is False; the refusal names it."""
     application = application_find(tenant=tenant, ref=ref)
     if application is not None:
         return application
@@ -134,10 +151,19 @@ def application_resolve(*, tenant: Tenant, ref: str, create: bool) -> Applicatio
             "(POST /api/v1/applications/).",
             code="unknown_application",
         )
+    if not create and create_requires:
+        (kind, needed), *_ = create_requires.items()
+        raise NotFound(
+            f"No application {ref!r}; creating one needs the {needed} {kind}.",
+            code="unknown_application",
+            details={"application": ref, "required": create_requires},
+        )
     if not create:
         raise NotFound(
-            f"No application {ref!r}; your role may not create applications.",
+            f"No application {ref!r} in this tenant; create it first "
+            "(POST /api/v1/applications/) or upload a scan for it.",
             code="unknown_application",
+            details={"application": ref},
         )
     try:
         return application_create(tenant=tenant, name=name)

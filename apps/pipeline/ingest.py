@@ -63,6 +63,7 @@ def scan_submit(
     application: Application | None = None,
     application_ref: str = "",
     create_application: bool = False,
+    create_requires: dict[str, str] | None = None,
     format: str = "",
     tool: str = "",
     commit: str = "",
@@ -77,7 +78,8 @@ def scan_submit(
     files are queued for a worker. A bad report raises Invalid and stores nothing.
 
     The application is `application`, or the one `application_ref` names (created when
-    `create_application`, inside the transaction: see `application_resolve`)."""
+    `create_application`, inside the transaction: see `application_resolve`; when not,
+    `create_requires` names the role or scope that creating it would need)."""
     source_root = source_root_clean(source_root)
     sha256, size, head = upload_digest(upload)
     detected = parser_for(format, head)
@@ -98,7 +100,10 @@ def scan_submit(
         with transaction.atomic():
             if application is None:
                 application = application_resolve(
-                    tenant=tenant, ref=application_ref, create=create_application
+                    tenant=tenant,
+                    ref=application_ref,
+                    create=create_application,
+                    create_requires=create_requires,
                 )
             scan.application = application
             application_lock(application)
