@@ -9,7 +9,7 @@ STAMP := $(VENV)/.fixops-deps
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-compare migrate shell sync-schedules requirements up down check-deploy
+.PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare migrate shell sync-schedules requirements up down check-deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,8 +26,22 @@ install: $(STAMP) ## Create the venv in .venv and install pinned requirements
 run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127.0.0.1:8000
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) bin/run-embedded
 
-test: $(STAMP) ## Run the whole test suite (PostgreSQL, Redis) with coverage
-	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+# The suite in two tiers, one coverage report: fast (in-process) then slow (real processes:
+# browser, worker crashes, gunicorn under hostile input). Each prints its own time.
+COV_ARGS := --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml
+test: $(STAMP) test-peers ## Run the whole test suite, fast tier then slow tier, with coverage
+	@mkdir -p var
+	$(PY) -m pytest -m "not slow" --cov --cov-report= $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow --cov-append $(COV_ARGS) $(PYTEST_ARGS)
+
+test-fast: $(STAMP) test-peers ## Only the fast tier (no real processes)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP) test-peers ## Only the slow tier (browser, worker crashes, gunicorn)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+test-peers: ## Install the Node test peers; name any other missing peer in one line
+	@bin/test-peers
 
 lint: $(STAMP) ## Check style, lint and the layer contracts of docs/architecture.md (never writes)
 	$(PY) -m ruff check .

@@ -2,14 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-# The split Swagger view serves its initialiser as a file: no inline script under the CSP.
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularSwaggerSplitView,
-)
-
 from apps.tenants.accounts import views as accounts_views
 from fixops import health
+from fixops.platform.api.docs import DocsView, SchemaView
 
 admin.site.site_header = "FixOps"
 admin.site.site_title = "FixOps admin"
@@ -19,8 +14,10 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include(("fixops.api_urls", "v1"), namespace="v1")),
-    path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Authenticated callers only unless FIXOPS_PUBLIC_API_DOCS; the split Swagger view serves
+    # its initialiser as a file: no inline script under the CSP.
+    path("api/schema/", SchemaView.as_view(api_version="v1"), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     # Sign-in (apps/tenants/accounts): the admin's login and logout go through it too, so a
     # local account always needs its second factor.
     path("accounts/", include("apps.tenants.accounts.urls")),

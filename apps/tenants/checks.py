@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
-from apps.tenants.sso.config import SsoConfigError, oidc_providers, saml_providers
+from apps.tenants.sso.config import SsoConfigError, oidc_providers, saml_providers, xmlsec_binary
 from apps.tenants.sso.mapping import MappingError, parse_rules
 
 
@@ -17,6 +17,20 @@ def sso_configuration(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             loader()
         except SsoConfigError as exc:
             errors.append(checks.Error(f"{name} single sign-on: {exc}", id="fixops.E101"))
+    if settings.FIXOPS_SAML_PROVIDERS and xmlsec_binary() is None:
+        errors.append(
+            checks.Error(
+                f"SAML single sign-on is configured but xmlsec1 is missing: "
+                f"FIXOPS_SAML_XMLSEC={settings.FIXOPS_SAML_XMLSEC!r} is not an executable "
+                "(or not on PATH). pysaml2 needs it to verify every SAML response.",
+                hint=(
+                    "Install xmlsec1 (Debian/Ubuntu: apt-get install xmlsec1; RHEL/Fedora: "
+                    "dnf install xmlsec1 xmlsec1-openssl; macOS: brew install libxmlsec1) and "
+                    "set FIXOPS_SAML_XMLSEC to its path, or remove FIXOPS_SAML_PROVIDERS."
+                ),
+                id="fixops.E103",
+            )
+        )
     try:
         parse_rules(settings.FIXOPS_SSO_MAPPING, where="FIXOPS_SSO_MAPPING")
     except MappingError as exc:

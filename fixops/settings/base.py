@@ -201,6 +201,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # Beat records a heartbeat this often; /readyz calls beat stale after FIXOPS_BEAT_MAX_AGE.
 FIXOPS_HEARTBEAT_SECONDS = env.int("FIXOPS_HEARTBEAT_SECONDS", default=30)
 FIXOPS_BEAT_MAX_AGE = env.int("FIXOPS_BEAT_MAX_AGE", default=5 * 60)
+# /readyz shows its checks (database vendor, broker, beat, feeds) only to an authenticated
+# caller or to `Authorization: Bearer <FIXOPS_PROBE_TOKEN>` (monitoring); others get the status.
+FIXOPS_PROBE_TOKEN = env.str("FIXOPS_PROBE_TOKEN", default="")
+# /api/schema/ and /api/docs/ without signing in. Off wherever secrets are required (production,
+# or DEBUG off); on for the embedded development stack, which listens on loopback only.
+FIXOPS_PUBLIC_API_DOCS = env.bool("FIXOPS_PUBLIC_API_DOCS", default=not SECRETS_REQUIRED)
 # Writing `last_used_at` on every request would make each API call a write; once a minute
 # per token is precise enough to spot unused tokens.
 FIXOPS_TOKEN_TOUCH_SECONDS = env.int("FIXOPS_TOKEN_TOUCH_SECONDS", default=60)
@@ -282,6 +288,10 @@ FIXOPS_EVIDENCE_EXPORT_MAX = env.int("FIXOPS_EVIDENCE_EXPORT_MAX", default=10000
 # refused unless inside one of these CIDRs (comma-separated, e.g. "10.20.0.0/16,fd00:1::/64" for
 # an on-premises Jira).
 FIXOPS_OUTBOUND_ALLOWLIST = env.list("FIXOPS_OUTBOUND_ALLOWLIST", default=[])
+# The one way out through a proxy (http://[user:pass@]host:port), for every outbound call of
+# fixops/platform/http; HTTP_PROXY/HTTPS_PROXY in the environment are ignored. The SSRF guard
+# still vets each target (docs/security.md says how this meets a CONNECT proxy).
+FIXOPS_OUTBOUND_PROXY = env.str("FIXOPS_OUTBOUND_PROXY", default="")
 
 # Outbox (apps/connectors/drain.py, docs/connectors.md). A worker claims FIXOPS_OUTBOX_BATCH_SIZE
 # messages under a lease of FIXOPS_OUTBOX_LEASE_SECONDS (renewed while it works; a dead worker's

@@ -24,6 +24,8 @@ from tests.findings.reports import Result, sarif
 
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "node_modules", "*.pyc")
+# /readyz shows its checks to the monitoring probe token (or a signed-in caller) only.
+PROBE_TOKEN = "embedded-probe-token"  # noqa: S105 - a test value
 
 
 def _free_port() -> int:
@@ -33,8 +35,9 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {PROBE_TOKEN}"})
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=3) as response:  # noqa: S310 - loopback only
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -51,6 +54,7 @@ def test_make_run_serves_health_and_beats(tmp_path):
         if not k.startswith(("FIXOPS_", "DATABASE_", "CELERY_", "DJANGO_"))
     }
     env.update({"FIXOPS_HEARTBEAT_SECONDS": "2", "PYTHONUNBUFFERED": "1"})
+    env["FIXOPS_PROBE_TOKEN"] = PROBE_TOKEN
     log = (tmp_path / "stack.log").open("w")
     proc = subprocess.Popen(
         ["make", "run", f"VENV={Path(sys.prefix)}", f"PORT={port}"],

@@ -114,14 +114,15 @@ def test_feeds_are_scheduled_daily_with_a_registered_task():
     assert "fixops.intel.refresh_feed" in celery_app.tasks
 
 
-def test_readyz_lists_every_feed_without_changing_readiness(tmp_path):
+def test_readyz_lists_every_feed_without_changing_readiness(tmp_path, settings):
+    settings.FIXOPS_PROBE_TOKEN = "probe-token-for-feeds"  # noqa: S105 - the feeds are details
     bad = tmp_path / "epss.csv.gz"
     bad.write_bytes(b"")
     with pytest.raises(CommandError):
         run("epss", "--file", str(bad))
     run("kev", "--file", str(KEV_SMALL))
 
-    response = Client().get("/readyz")
+    response = Client(HTTP_AUTHORIZATION="Bearer probe-token-for-feeds").get("/readyz")
 
     assert response.status_code == 200  # a failing feed does not make the node unready
     feeds = {f["name"]: f for f in response.json()["feeds"]}

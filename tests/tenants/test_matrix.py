@@ -133,8 +133,8 @@ PAGES: dict[str, int | tuple[int, ...]] = {
     "accounts/oidc/<slug:slug>/login/": 404,  # no such provider configured here
     "accounts/oidc/<slug:slug>/callback/": 404,
     "saml2/login/": 404,  # no SAML provider configured here
-    "saml2/acs/": 405,
-    "saml2/metadata/": 200,
+    "saml2/acs/": 404,  # every SAML endpoint is 404 without a SAML provider
+    "saml2/metadata/": 404,
     "admin/login/": 302,
     "admin/logout/": 200,
     "": 302,

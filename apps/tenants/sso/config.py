@@ -6,6 +6,8 @@ check (apps/tenants/checks.py) reports a bad configuration at start-up with its 
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -172,3 +174,14 @@ def saml_providers() -> dict[str, SamlProviderConfig]:
 
 def saml_provider_by_entity_id(entity_id: str) -> SamlProviderConfig | None:
     return next((p for p in saml_providers().values() if p.entity_id == entity_id), None)
+
+
+def xmlsec_binary() -> str | None:
+    """The xmlsec1 program pysaml2 signs and verifies with (FIXOPS_SAML_XMLSEC, a path or a name
+    looked up on PATH), or None when it is not there or not executable."""
+    configured = settings.FIXOPS_SAML_XMLSEC
+    if not configured:
+        return None
+    if os.sep in configured:
+        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
+    return shutil.which(configured)

@@ -42,7 +42,9 @@ def _session() -> GuardedSession:
 
     The provider's URLs come from the operator's settings, not from a tenant, and an on-premises
     IdP on a private address is the usual set-up: no SSRF guard, and redirects are followed as
-    IdPs expect. Statuses are read here, so the IdP's own error text reaches the message."""
+    IdPs expect. Statuses are read here, so the IdP's own error text reaches the message.
+    mozilla-django-oidc's own requests calls (token, userinfo, JWKS) are all overridden to come
+    here: no environment proxy, FIXOPS_OUTBOUND_PROXY only."""
     timeout = (settings.OIDC_TIMEOUT, settings.OIDC_TIMEOUT)
     return build_session(
         label="identity provider",
@@ -239,6 +241,24 @@ class OidcBackend(OIDCAuthenticationBackend):
 
     def verify_token(self, token: str, **kwargs) -> dict:
         return validate_id_token(self.provider, token, nonce=kwargs.get("nonce"))
+
+    def retrieve_matching_jwk(self, token: str) -> dict:
+        # The parent fetches the JWKS with requests.get, outside the platform session; every
+        # method of the parent that calls out is overridden (tests/fixops/http/test_outbound.py).
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise SsoError("The ID token is malformed.", code="sso_bad_token") from None
+        for refresh in (False, True):
+            for jwk in _jwks(self.provider, refresh=refresh):
+                if jwk.get("kid") == header.get("kid") and jwk.get("alg", header.get("alg")) == (
+                    header.get("alg")
+                ):
+                    return jwk
+        raise SsoError(
+            "The ID token is signed with a key the identity provider does not publish.",
+            code="sso_bad_token",
+        )
 
     def get_userinfo(self, access_token, id_token, payload) -> dict:
         if not self.OIDC_OP_USER_ENDPOINT or not access_token:

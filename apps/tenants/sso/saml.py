@@ -18,12 +18,15 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from djangosaml2.backends import Saml2Backend
-from djangosaml2.views import AssertionConsumerServiceView, LoginView
+from djangosaml2.views import AssertionConsumerServiceView, LoginView, MetadataView
 from saml2 import BINDING_HTTP_POST
 from saml2.config import SPConfig
+from saml2.httpbase import HTTPBase
+from saml2.mdstore import MetadataStore
 from saml2.response import (
     IncorrectlySigned,
     StatusAuthnFailed,
@@ -38,9 +41,10 @@ from saml2.validate import ResponseLifetimeExceed, ToEarly
 
 from apps.tenants.accounts.pages import login_page_context
 from apps.tenants.models import SamlAssertionSeen
-from apps.tenants.sso.config import saml_provider_by_entity_id, saml_providers
+from apps.tenants.sso.config import saml_provider_by_entity_id, saml_providers, xmlsec_binary
 from apps.tenants.sso.mapping import groups_from
 from apps.tenants.sso.provisioning import SsoError, SsoProfile, sso_sign_in
+from fixops.platform.http.session import build_session
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ SESSION_AUTH_METHOD = "fixops_auth_method"
 _config_cache: dict[str, tuple[float, dict]] = {}
 # Remote metadata is fetched once per interval per process, not on every request.
 _CONFIG_TTL = 300.0
+METADATA_TIMEOUT = (10.0, 30.0)
 
 
 def public_url() -> str:
@@ -72,7 +77,7 @@ def sp_config_dict() -> dict:
     ]
     signed_requests = bool(settings.FIXOPS_SAML_SP_KEY_FILE and settings.FIXOPS_SAML_SP_CERT_FILE)
     config = {
-        "xmlsec_binary": settings.FIXOPS_SAML_XMLSEC,
+        "xmlsec_binary": xmlsec_binary() or settings.FIXOPS_SAML_XMLSEC,
         "entityid": sp_entity_id(),
         "allow_unknown_attributes": True,
         "accepted_time_diff": settings.FIXOPS_SAML_CLOCK_SKEW,
@@ -112,13 +117,45 @@ def sp_config_dict() -> dict:
     return config
 
 
+class _MetadataHttp(HTTPBase):
+    """pysaml2's client for remote IdP metadata, through the platform session (its own calls
+    requests.request, which honours HTTP_PROXY/HTTPS_PROXY from the environment)."""
+
+    def send(self, url, method="GET", **kwargs):
+        # The metadata URL is the operator's setting (an IdP on a private address is usual): no
+        # SSRF guard, redirects followed; pysaml2 reads the status itself.
+        with build_session(
+            label="SAML metadata",
+            timeout=METADATA_TIMEOUT,
+            ssrf_guard=False,
+            follow_redirects=True,
+            map_status=False,
+        ) as session:
+            return session.request(method, url, headers={"Accept": "application/samlmetadata+xml"})
+
+
+class GuardedSPConfig(SPConfig):
+    """SPConfig whose metadata store fetches remote metadata through _MetadataHttp."""
+
+    def load_metadata(self, metadata_conf):
+        store = MetadataStore(
+            self.attribute_converters,
+            self,
+            getattr(self, "ca_certs", None),
+            http_client_timeout=self.http_client_timeout,
+        )
+        store.http = _MetadataHttp()
+        store.imp(metadata_conf)
+        return store
+
+
 def sp_config(request=None) -> SPConfig:
     """djangosaml2's SAML_CONFIG_LOADER: the SP config, cached per process for a while."""
     raw = sp_config_dict()
     key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     cached = _config_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > _CONFIG_TTL:
-        conf = SPConfig()
+        conf = GuardedSPConfig()
         conf.load(copy.deepcopy(raw))
         _config_cache.clear()
         _config_cache[key] = (time.monotonic(), conf)
@@ -205,21 +242,49 @@ class SamlBackend(Saml2Backend):
         return result.user
 
 
-class SamlLoginView(LoginView):
-    """djangosaml2's login, answering a clear 404 when SAML is not configured (it would 500)."""
+class SamlConfiguredMixin:
+    """Every SAML endpoint answers 404 while no SAML provider is configured (djangosaml2 would
+    publish metadata for nothing, or 500), and 503 while xmlsec1 is missing (the system check
+    fixops.E103 says so at start-up too)."""
 
-    def get(self, request, *args, **kwargs):
+    def dispatch(self, request, *args, **kwargs):
         if not saml_providers():
+            return self.not_configured(request)
+        if xmlsec_binary() is None:
+            logger.error(
+                "saml: xmlsec1 not found (FIXOPS_SAML_XMLSEC=%s)", settings.FIXOPS_SAML_XMLSEC
+            )
             return render(
                 request,
                 "accounts/login.html",
-                login_page_context(request, error="SAML sign-in is not configured here."),
-                status=404,
+                login_page_context(
+                    request, error="SAML sign-in is unavailable: xmlsec1 is missing on the server."
+                ),
+                status=503,
             )
-        return super().get(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def not_configured(self, request):
+        raise Http404("SAML sign-in is not configured here.")
 
 
-class SamlAcsView(AssertionConsumerServiceView):
+class SamlLoginView(SamlConfiguredMixin, LoginView):
+    """djangosaml2's login; a clear sign-in page with 404 when SAML is not configured."""
+
+    def not_configured(self, request):
+        return render(
+            request,
+            "accounts/login.html",
+            login_page_context(request, error="SAML sign-in is not configured here."),
+            status=404,
+        )
+
+
+class SamlMetadataView(SamlConfiguredMixin, MetadataView):
+    """djangosaml2's SP metadata, published only when a SAML provider is configured."""
+
+
+class SamlAcsView(SamlConfiguredMixin, AssertionConsumerServiceView):
     """The ACS: djangosaml2's, plus per-provider IdP-initiated policy and a session marker."""
 
     def custom_validation(self, response) -> None:

@@ -1,12 +1,12 @@
-"""SAML endpoints: djangosaml2's login and metadata views, and our ACS."""
+"""SAML endpoints: djangosaml2's login and metadata views, and our ACS (404 without a SAML
+provider)."""
 
 from django.urls import path
-from djangosaml2 import views as saml_views
 
-from apps.tenants.sso.saml import SamlAcsView, SamlLoginView
+from apps.tenants.sso.saml import SamlAcsView, SamlLoginView, SamlMetadataView
 
 urlpatterns = [
     path("login/", SamlLoginView.as_view(), name="saml2_login"),
     path("acs/", SamlAcsView.as_view(), name="saml2_acs"),
-    path("metadata/", saml_views.MetadataView.as_view(), name="saml2_metadata"),
+    path("metadata/", SamlMetadataView.as_view(), name="saml2_metadata"),
 ]

@@ -8,7 +8,11 @@
   that changed since the URL was configured is still refused). On by default; callers whose
   URLs come from the operator's own settings rather than from a tenant (feed mirrors, the
   identity provider) may turn it off.
-- Environment proxies are ignored (a proxy would hide the real destination from the guard).
+- Environment proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, .netrc) are ignored: the only way
+  out through a proxy is FIXOPS_OUTBOUND_PROXY, read on every request. Through a proxy the
+  connection goes to the proxy (the operator's own, so not vetted), and the guard vets the
+  target's addresses before the request leaves; the proxy resolves the name again itself, so
+  it should refuse internal destinations too (docs/security.md).
 - Transport failures become TransientError / PermanentError; answers are mapped by
   responses.raise_for_status unless the caller reads statuses itself (`map_status=False`).
 """
@@ -20,7 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
+from django.core.checks import Error, register
 from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -86,6 +93,15 @@ class GuardedAdapter(HTTPAdapter):
             "https": GuardedHTTPSConnectionPool,
         }
 
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # Through a proxy the guarded connection would only see the proxy's address: vet the
+        # target here (redirects come back through send, and are vetted too).
+        if select_proxy(request.url, kwargs.get("proxies") or {}):
+            parts = urlsplit(request.url)
+            default_port = 443 if parts.scheme == "https" else 80
+            ssrf.check_host(parts.hostname or "", parts.port or default_port)
+        return super().send(request, *args, **kwargs)
+
 
 class GuardedSession(requests.Session):
     """A requests.Session with the guarded adapter, mandatory timeouts and error mapping.
@@ -121,6 +137,7 @@ class GuardedSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         timeout = kwargs.pop("timeout", None) or self.timeout
         kwargs["allow_redirects"] = self._follow_redirects
+        kwargs["proxies"] = outbound_proxies()
         try:
             response = super().request(method, url, *args, timeout=timeout, **kwargs)
         except ssrf.UnsafeURL as exc:
@@ -155,6 +172,35 @@ class GuardedSession(requests.Session):
         if not self._map_status:
             return response
         return raise_for_status(response, label=self.label)
+
+
+def outbound_proxies() -> dict[str, str]:
+    """The proxies of every outbound call: FIXOPS_OUTBOUND_PROXY for both schemes, or none."""
+    proxy = getattr(settings, "FIXOPS_OUTBOUND_PROXY", "")
+    return {"http": proxy, "https": proxy} if proxy else {}
+
+
+@register()
+def check_outbound_proxy(app_configs, **kwargs) -> list[Error]:
+    """A malformed FIXOPS_OUTBOUND_PROXY fails `manage.py check`, not every outbound call."""
+    proxy = getattr(settings, "FIXOPS_OUTBOUND_PROXY", "")
+    if not proxy:
+        return []
+    try:
+        parts = urlsplit(proxy)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port
+    except ValueError:
+        valid = False
+    if valid:
+        return []
+    return [
+        Error(
+            # The value is not echoed: it may carry the proxy's password.
+            "FIXOPS_OUTBOUND_PROXY is not a proxy URL.",
+            hint="Use http://[user:password@]host:port (or https://).",
+            id="fixops.E120",
+        )
+    ]
 
 
 def _host(url: str) -> str:
