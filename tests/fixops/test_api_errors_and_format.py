@@ -99,3 +99,12 @@ def test_views_offering_representations_choose_them_with_format(client):
     unknown = client.get("/two-formats/?format=pdf")
     assert unknown.status_code == 400
     assert "json" in str(unknown.json()["error"]["details"]["format"])
+
+
+def test_the_schema_view_opts_in_to_format(acme_viewer):
+    as_json = acme_viewer.get("/api/schema/?format=json")
+    assert as_json.status_code == 200 and "json" in as_json["Content-Type"]
+    assert as_json.json()["openapi"].startswith("3.")
+    as_yaml = acme_viewer.get("/api/schema/?format=yaml")
+    assert "yaml" in as_yaml["Content-Type"] or "openapi" in as_yaml["Content-Type"]
+    assert as_yaml.content.startswith(b"openapi:")
