@@ -1,10 +1,14 @@
 """API throttling (fixops/platform/api/throttling.py): per credential, per tenant, uploads
 only on POST, per integration for inbound webhooks; 429 in the error shape with Retry-After;
-counts that hold across processes on Redis."""
+counts that hold across processes on Redis.
+
+Limits here are per day: a fixed window that rolled over in the middle of a test (a minute
+boundary) would let one more request through; a day boundary is as good as never."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.core.checks import run_checks
@@ -22,7 +26,7 @@ def assert_throttled(response) -> None:
     assert error["code"] == "throttled"
     assert set(error) == {"code", "message", "details", "request_id"}
     wait = error["details"]["retry_after"]
-    assert isinstance(wait, int) and 1 <= wait <= 60
+    assert isinstance(wait, int) and 1 <= wait <= 86400
     assert response["Retry-After"] == str(wait)
 
 
@@ -43,7 +47,7 @@ def test_a_malformed_rate_fails_the_system_check(settings):
 
 
 def test_each_token_has_its_own_api_limit(settings, acme, issue_token, api_client):
-    settings.FIXOPS_API_RATE = "3/min"
+    settings.FIXOPS_API_RATE = "3/day"
     first, second = api_client(issue_token(acme)), api_client(issue_token(acme))
     for _ in range(3):
         assert first.get("/api/v1/me/").status_code == 200
@@ -55,7 +59,7 @@ def test_each_token_has_its_own_api_limit(settings, acme, issue_token, api_clien
 def test_a_signed_in_user_is_limited_like_a_token(settings, alice):
     from rest_framework.test import APIClient
 
-    settings.FIXOPS_API_RATE = "2/min"
+    settings.FIXOPS_API_RATE = "2/day"
     client = APIClient()
     client.force_login(alice)
     assert [client.get("/api/v1/me/").status_code for _ in range(2)] == [200, 200]
@@ -65,7 +69,7 @@ def test_a_signed_in_user_is_limited_like_a_token(settings, alice):
 def test_the_tenant_limit_counts_all_its_credentials(
     settings, acme, globex, issue_token, api_client
 ):
-    settings.FIXOPS_TENANT_RATE = "4/min"
+    settings.FIXOPS_TENANT_RATE = "4/day"
     ours = [api_client(issue_token(acme)) for _ in range(2)]
     for client in ours:
         assert [client.get("/api/v1/me/").status_code for _ in range(2)] == [200, 200]
@@ -76,7 +80,7 @@ def test_the_tenant_limit_counts_all_its_credentials(
 def test_the_upload_limit_counts_uploads_and_decisions_not_polling(
     settings, acme, issue_token, api_client
 ):
-    settings.FIXOPS_UPLOAD_RATE = "2/min"
+    settings.FIXOPS_UPLOAD_RATE = "2/day"
     client = api_client(issue_token(acme, role="admin"))
     upload = client.post(
         "/api/v1/scans/",
@@ -96,7 +100,7 @@ def test_the_upload_limit_counts_uploads_and_decisions_not_polling(
 
 @pytest.mark.urls("tests.fixops.throttle_urls")
 def test_inbound_webhooks_are_limited_per_integration(settings, client):
-    settings.FIXOPS_WEBHOOK_RATE = "2/min"
+    settings.FIXOPS_WEBHOOK_RATE = "2/day"
     assert [client.post("/hooks/7/").status_code for _ in range(2)] == [200, 200]
     assert_throttled(client.post("/hooks/7/"))
     assert client.post("/hooks/8/").status_code == 200
@@ -118,10 +122,13 @@ def test_redis_counts_hold_across_concurrent_workers(settings, redis_url, acme, 
         "throttle": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
+            # Redis outlives the test database: a token id seen by an earlier run today
+            # must not find that run's count.
+            "KEY_PREFIX": uuid.uuid4().hex,
         },
     }
     settings.FIXOPS_THROTTLE_CACHE = "throttle"
-    settings.FIXOPS_API_RATE = "100/min"
+    settings.FIXOPS_API_RATE = "100/day"
     issue_token(acme)
     token = api_token_list(tenant=acme).first()
     request = APIRequestFactory().get("/api/v1/me/")
@@ -144,4 +151,4 @@ def test_redis_counts_hold_across_concurrent_workers(settings, redis_url, acme, 
     assert len(allowed) == 200 and allowed.count(True) == 100
     refused = CredentialRateThrottle()
     assert refused.allow_request(request, view=None) is False
-    assert 0 < refused.wait() <= 60
+    assert 0 < refused.wait() <= 86400
