@@ -154,12 +154,19 @@ def source_root_clean(text: str) -> str:
 
 
 def application_resolve(
-    *, tenant: Tenant, ref: str, create: bool, actor: str = "system"
+    *,
+    tenant: Tenant,
+    ref: str,
+    create: bool,
+    actor: str = "system",
+    create_requires: dict[str, str] | None = None,
 ) -> Application:
     """The application named `ref`, else the one whose id is `ref`; created on first use
     when `create`, but never from a numeric ref (a mistyped id must not become a new
     application named "42"). The upload flow calls this inside its transaction, after the
-    report's format is known, so a refused upload leaves no application behind."""
+    report's format is known, so a refused upload leaves no application behind.
+    `create_requires` ({"role": ...} or {"scope": ...}) is what the caller lacks to create
+    one, when that is why `create` is False; the refusal names it."""
     application = application_find(tenant=tenant, ref=ref)
     if application is not None:
         return application
@@ -171,10 +178,19 @@ def application_resolve(
             "(POST /api/v1/applications/).",
             code="unknown_application",
         )
+    if not create and create_requires:
+        (kind, needed), *_ = create_requires.items()
+        raise NotFound(
+            f"No application {ref!r}; creating one needs the {needed} {kind}.",
+            code="unknown_application",
+            details={"application": ref, "required": create_requires},
+        )
     if not create:
         raise NotFound(
-            f"No application {ref!r}; your role may not create applications.",
+            f"No application {ref!r} in this tenant; create it first "
+            "(POST /api/v1/applications/) or upload a scan for it.",
             code="unknown_application",
+            details={"application": ref},
         )
     try:
         return application_create(tenant=tenant, name=name, actor=actor)

@@ -84,6 +84,7 @@ def scan_submit(
     application: Application | None = None,
     application_ref: str = "",
     create_application: bool = False,
+    create_requires: dict[str, str] | None = None,
     format: str = "",
     tool: str = "",
     commit: str = "",
@@ -98,7 +99,8 @@ def scan_submit(
     files are queued for a worker. A bad report raises Invalid and stores nothing.
 
     The application is `application`, or the one `application_ref` names (created when
-    `create_application`, inside the transaction: see `application_resolve`)."""
+    `create_application`, inside the transaction: see `application_resolve`; when not,
+    `create_requires` names the role or scope that creating it would need)."""
     source_root = source_root_clean(source_root)
     sha256, size, head = upload_digest(upload)
     detected = parser_for(format, head)
@@ -123,6 +125,7 @@ def scan_submit(
                     ref=application_ref,
                     create=create_application,
                     actor=uploaded_by or "system",
+                    create_requires=create_requires,
                 )
             scan.application = application
             application_lock(application)

@@ -107,7 +107,11 @@ def _check_reviewer(acceptance: RiskAcceptance, user) -> None:
     if not user.is_superuser and (
         membership is None or not role_at_least(membership.role, Role.APPROVER)
     ):
-        raise Forbidden("Only approvers may review acceptances.", code="forbidden")
+        raise Forbidden(
+            "Only approvers may review acceptances.",
+            code="forbidden",
+            details={"required": {"role": Role.APPROVER.value}},
+        )
     if acceptance.requested_by_id == user.pk:
         raise Forbidden(
             "Separation of duties: the requester cannot review their own acceptance.",

@@ -17,6 +17,7 @@ from apps.tenants.models import ApiToken, Tenant
 from apps.tenants.roles import role_at_least
 from apps.tenants.scopes import scope_granted
 from apps.tenants.selectors import membership_list
+from fixops.platform.errors import Forbidden
 
 SESSION_TENANT_KEY = "fixops_tenant_id"
 
@@ -63,8 +64,10 @@ class TenantRolePermission(BasePermission):
         request.tenant_context = context
         needed_role = view.required_role(request.method)
         if not role_at_least(context.role, needed_role):
-            raise exceptions.PermissionDenied(
-                f"This action needs the {needed_role} role; you have {context.role}."
+            raise Forbidden(
+                f"This action needs the {needed_role} role; you have {context.role}.",
+                code="permission_denied",
+                details={"required": {"role": needed_role}, "role": context.role},
             )
         action = "read" if request.method in SAFE_METHODS else "write"
         needed_scope = f"{view.scope_resource}:{action}"
@@ -73,7 +76,9 @@ class TenantRolePermission(BasePermission):
             and context.token is not None
             and not scope_granted(context.token.scopes, needed_scope)
         ):
-            raise exceptions.PermissionDenied(
-                f"This token lacks the scope {needed_scope}.", code="insufficient_scope"
+            raise Forbidden(
+                f"This token lacks the scope {needed_scope}.",
+                code="insufficient_scope",
+                details={"required": {"scope": needed_scope}, "scopes": context.token.scopes},
             )
         return True

@@ -10,6 +10,7 @@ class PlatformConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the encryption-key and outbound-proxy system checks.
+        # Registers the encryption-key, throttle-rate and outbound-proxy system checks.
         from fixops.platform import keyring  # noqa: F401
+        from fixops.platform.api import throttling  # noqa: F401
         from fixops.platform.http import session  # noqa: F401

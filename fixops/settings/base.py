@@ -211,6 +211,19 @@ FIXOPS_PUBLIC_API_DOCS = env.bool("FIXOPS_PUBLIC_API_DOCS", default=not SECRETS_
 # per token is precise enough to spot unused tokens.
 FIXOPS_TOKEN_TOUCH_SECONDS = env.int("FIXOPS_TOKEN_TOUCH_SECONDS", default=60)
 
+# API throttling (fixops/platform/api/throttling.py): "N/s", "N/min", "N/hour", "N/day"; empty
+# or "none" switches a limit off. Counted in the FIXOPS_THROTTLE_CACHE cache, which must be
+# shared (Redis: CACHE_URL=rediscache://...) for the limits to hold across web workers.
+# Per API token, else per signed-in user, on every endpoint:
+FIXOPS_API_RATE = env.str("FIXOPS_API_RATE", default="1200/min")
+# Per token/user on POST /api/v1/scans/ and POST /api/v1/decisions/ (status polling is free):
+FIXOPS_UPLOAD_RATE = env.str("FIXOPS_UPLOAD_RATE", default="120/min")
+# Per tenant, every credential of it together:
+FIXOPS_TENANT_RATE = env.str("FIXOPS_TENANT_RATE", default="6000/min")
+# Per integration, for inbound webhooks:
+FIXOPS_WEBHOOK_RATE = env.str("FIXOPS_WEBHOOK_RATE", default="600/min")
+FIXOPS_THROTTLE_CACHE = env.str("FIXOPS_THROTTLE_CACHE", default="default")
+
 # Scan uploads: above FIXOPS_UPLOAD_MAX_BYTES answer 413; above FIXOPS_INGEST_ASYNC_BYTES the
 # report is stored under FIXOPS_UPLOAD_DIR and imported by a worker (202 + status URL).
 FIXOPS_UPLOAD_MAX_BYTES = env.int("FIXOPS_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)

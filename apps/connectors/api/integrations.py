@@ -25,7 +25,7 @@ from apps.connectors.services import (
 from apps.findings.models import Severity
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
-from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import PagePagination
 
 ADMIN_WRITES = {"POST": Role.ADMIN, "PUT": Role.ADMIN, "PATCH": Role.ADMIN, "DELETE": Role.ADMIN}
@@ -96,6 +96,7 @@ def _out(integrations, many: bool = False):
 
 class IntegrationCollectionApi(TenantApi):
     scope_resource = "integrations"
+    pagination_class = PagePagination
     role_map = ADMIN_WRITES
 
     class FilterSerializer(serializers.Serializer):
@@ -103,21 +104,21 @@ class IntegrationCollectionApi(TenantApi):
         enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema(
-        parameters=[FilterSerializer, *PAGE_PARAMETERS],
-        responses=paginated(IntegrationOutputSerializer, "PaginatedIntegrationList"),
+        parameters=[FilterSerializer],
+        responses=IntegrationOutputSerializer(many=True),
         summary="List integrations with their health",
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         qs = integration_list(tenant=request.tenant, filters=filters.validated_data)
         page = paginator.paginate_queryset(qs, request, self)
         return paginator.get_paginated_response(_out(page, many=True))
 
     @extend_schema(
         request=IntegrationInputSerializer,
-        responses={201: IntegrationOutputSerializer},
+        responses={201: IntegrationOutputSerializer, **errors(409)},
         summary="Configure an integration (admin)",
     )
     def post(self, request):
@@ -140,7 +141,7 @@ class IntegrationDetailApi(TenantApi):
 
     @extend_schema(
         request=IntegrationInputSerializer,
-        responses=IntegrationOutputSerializer,
+        responses={200: IntegrationOutputSerializer, **errors(409)},
         summary="Replace an integration's fields (admin)",
     )
     def put(self, request, integration_id: int):
@@ -148,7 +149,7 @@ class IntegrationDetailApi(TenantApi):
 
     @extend_schema(
         request=IntegrationInputSerializer(partial=True),
-        responses=IntegrationOutputSerializer,
+        responses={200: IntegrationOutputSerializer, **errors(409)},
         summary="Change some fields (admin); credentials only when given",
     )
     def patch(self, request, integration_id: int):
@@ -182,7 +183,8 @@ class IntegrationTestApi(TenantApi):
             200: inline_serializer(
                 "IntegrationTestResult",
                 {"ok": serializers.BooleanField(), "message": serializers.CharField()},
-            )
+            ),
+            **errors(502),
         },
         summary="Test the connection (502 with the vendor's message on failure)",
     )

@@ -12,6 +12,7 @@ from apps.connectors.selectors import attempt_list, message_get, message_list
 from apps.connectors.services import message_cancel, message_replay
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -49,6 +50,7 @@ class MessageDetailSerializer(MessageOutputSerializer):
 
 class OutboxCollectionApi(TenantApi):
     scope_resource = "integrations"
+    pagination_class = KeysetPagination
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.MultipleChoiceField(choices=MessageStatus.choices, required=False)
@@ -56,7 +58,11 @@ class OutboxCollectionApi(TenantApi):
         kind = serializers.ChoiceField(choices=MessageKind.choices, required=False)
         reference = serializers.CharField(required=False, max_length=200)
         older_than = serializers.IntegerField(
-            required=False, min_value=1, help_text="Only messages older than this many seconds."
+            required=False,
+            min_value=1,
+            # A timedelta ends at 999,999,999 days; ten years is older than any message.
+            max_value=10 * 366 * 86400,
+            help_text="Only messages older than this many seconds.",
         )
 
     @extend_schema(
@@ -70,7 +76,7 @@ class OutboxCollectionApi(TenantApi):
         values = {
             k: (sorted(v) if isinstance(v, set) else v) for k, v in filters.validated_data.items()
         }
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             message_list(tenant=request.tenant, filters=values), request, self
         )
@@ -94,7 +100,11 @@ class OutboxReplayApi(TenantApi):
     scope_resource = "integrations"
     role_map = {"POST": Role.ADMIN}
 
-    @extend_schema(request=None, responses=MessageDetailSerializer, summary="Replay a dead message")
+    @extend_schema(
+        request=None,
+        responses={200: MessageDetailSerializer, **errors(409)},
+        summary="Replay a dead message",
+    )
     def post(self, request, message_id: int):
         message = message_get(tenant=request.tenant, message_id=message_id)
         message = message_replay(message=message, actor=actor_label(request))
@@ -106,7 +116,9 @@ class OutboxCancelApi(TenantApi):
     role_map = {"POST": Role.ADMIN}
 
     @extend_schema(
-        request=None, responses=MessageDetailSerializer, summary="Cancel an undelivered message"
+        request=None,
+        responses={200: MessageDetailSerializer, **errors(409)},
+        summary="Cancel an undelivered message",
     )
     def post(self, request, message_id: int):
         message = message_get(tenant=request.tenant, message_id=message_id)

@@ -22,6 +22,7 @@ from apps.evidence.services import (
 from apps.evidence.storage import StorageError
 from apps.tenants.api.base import TenantApi
 from apps.tenants.roles import Role
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 from fixops.platform.errors import Conflict, DomainError, Invalid, Unavailable
 
@@ -73,6 +74,7 @@ class RangeSerializer(serializers.Serializer):
 
 class EvidenceCollectionApi(TenantApi):
     scope_resource = "evidence"
+    pagination_class = KeysetPagination
 
     class FilterSerializer(RangeSerializer):
         decision = serializers.IntegerField(required=False, min_value=1)
@@ -86,7 +88,7 @@ class EvidenceCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         qs = evidence_list(tenant=request.tenant, filters=filters.validated_data)
         page = paginator.paginate_queryset(qs, request, self)
         return paginator.get_paginated_response(EvidenceOutputSerializer(page, many=True).data)
@@ -111,7 +113,7 @@ class EvidenceBundleApi(TenantApi):
     scope_resource = "evidence"
 
     @extend_schema(
-        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, **errors(409, 503)},
         summary="The DSSE envelope exactly as signed",
         description="Bytes-identical on every call; verify offline with "
         "`manage.py verify_evidence` or any DSSE verifier. 409 `evidence_pending` until the "
@@ -176,7 +178,8 @@ class EvidenceExportApi(TenantApi):
         responses={
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="bundles/, keys/, signed manifest"
-            )
+            ),
+            **errors(409, 503),
         },
         summary="GRC export: a zip that verifies offline",
     )
@@ -219,6 +222,7 @@ class AuditEventOutputSerializer(serializers.Serializer):
 
 class AuditEventCollectionApi(TenantApi):
     scope_resource = "evidence"
+    pagination_class = KeysetPagination
     role_map = {"GET": Role.APPROVER}
 
     class FilterSerializer(serializers.Serializer):
@@ -235,7 +239,7 @@ class AuditEventCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         paginator.ordering = ("-seq",)
         qs = audit_event_list(tenant=request.tenant, filters=filters.validated_data)
         page = paginator.paginate_queryset(qs, request, self)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -15,7 +15,7 @@ from apps.findings.models.application import (
 from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
 from apps.findings.services import application_create, application_delete, application_update
 from apps.tenants.api.base import TenantApi, actor_label
-from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import PagePagination
 
 
@@ -79,23 +79,37 @@ class ApplicationFilterSerializer(serializers.Serializer):
 
 class ApplicationCollectionApi(TenantApi):
     scope_resource = "applications"
+    pagination_class = PagePagination
 
     @extend_schema(
-        parameters=[ApplicationFilterSerializer, *PAGE_PARAMETERS],
-        responses=paginated(ApplicationOutputSerializer, "PaginatedApplicationList"),
+        parameters=[ApplicationFilterSerializer],
+        responses=ApplicationOutputSerializer(many=True),
         summary="List applications",
     )
     def get(self, request):
         filters = ApplicationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         qs = application_list(tenant=request.tenant, filters=filters.validated_data)
         page = paginator.paginate_queryset(qs, request, self)
         return paginator.get_paginated_response(ApplicationOutputSerializer(page, many=True).data)
 
     @extend_schema(
         request=ApplicationInputSerializer,
-        responses={201: ApplicationOutputSerializer},
+        responses={201: ApplicationOutputSerializer, **errors(409)},
+        examples=[
+            OpenApiExample(
+                "An internet-facing service",
+                value={
+                    "name": "payments-api",
+                    "repo_url": "https://git.example.com/acme/payments-api",
+                    "criticality": "high",
+                    "internet_exposed": True,
+                    "owners": ["team-payments"],
+                },
+                request_only=True,
+            )
+        ],
         summary="Create an application",
     )
     def post(self, request):
@@ -119,7 +133,7 @@ class ApplicationDetailApi(TenantApi):
 
     @extend_schema(
         request=ApplicationInputSerializer,
-        responses=ApplicationOutputSerializer,
+        responses={200: ApplicationOutputSerializer, **errors(409)},
         summary="Replace an application's fields",
     )
     def put(self, request, application_id: int):
@@ -127,13 +141,13 @@ class ApplicationDetailApi(TenantApi):
 
     @extend_schema(
         request=ApplicationInputSerializer(partial=True),
-        responses=ApplicationOutputSerializer,
+        responses={200: ApplicationOutputSerializer, **errors(409)},
         summary="Change some of an application's fields",
     )
     def patch(self, request, application_id: int):
         return self._update(request, application_id, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete an application (admin)")
+    @extend_schema(responses={204: None, **errors(409)}, summary="Delete an application (admin)")
     def delete(self, request, application_id: int):
         application = application_get(tenant=request.tenant, application_id=application_id)
         application_delete(application=application, actor=actor_label(request))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -11,6 +11,7 @@ from apps.findings.models.finding import FindingKind
 from apps.findings.selectors import finding_get, finding_list, occurrence_list
 from apps.findings.services import finding_transition
 from apps.tenants.api.base import TenantApi, actor_label
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -81,6 +82,7 @@ class FindingDetailSerializer(FindingOutputSerializer):
 
 class FindingCollectionApi(TenantApi):
     scope_resource = "findings"
+    pagination_class = KeysetPagination
 
     class FilterSerializer(serializers.Serializer):
         application = serializers.IntegerField(required=False)
@@ -117,7 +119,7 @@ class FindingCollectionApi(TenantApi):
         }
         if values.get("cve"):
             values["cve"] = values["cve"].upper()
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         order = values.pop("ordering")
         paginator.ordering = (order, "-id") if order != "-id" else ("-id",)
         page = paginator.paginate_queryset(
@@ -148,7 +150,14 @@ class FindingTransitionApi(TenantApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses=FindingOutputSerializer,
+        responses={200: FindingOutputSerializer, **errors(409)},
+        examples=[
+            OpenApiExample(
+                "Triage",
+                value={"status": "triaged", "reason": "Reachable from the public API; fix in 2.4."},
+                request_only=True,
+            )
+        ],
         summary="Change a finding's status (validated, recorded)",
     )
     def post(self, request, finding_id: int):

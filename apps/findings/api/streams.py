@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.findings.selectors import application_find, open_occurrence_counts, stream_list
 from apps.findings.streams import stream_retire
 from apps.tenants.api.base import TenantApi, actor_label
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 from fixops.platform.errors import NotFound
 
@@ -31,6 +32,7 @@ class StreamCollectionApi(TenantApi):
     """Scan streams (application, tool, branch, target) and how much each keeps open."""
 
     scope_resource = "scans"
+    pagination_class = KeysetPagination
 
     class FilterSerializer(serializers.Serializer):
         application = serializers.IntegerField(required=False)
@@ -48,7 +50,7 @@ class StreamCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         paginator.ordering = ("-last_scan_at", "-id")
         page = paginator.paginate_queryset(
             stream_list(tenant=request.tenant, filters=filters.validated_data), request, self
@@ -77,7 +79,9 @@ class StreamRetireApi(TenantApi):
         findings_closed = serializers.IntegerField()
 
     @extend_schema(
-        request=InputSerializer, responses=OutputSerializer, summary="Retire a scan stream"
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(404)},
+        summary="Retire a scan stream",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -14,6 +14,7 @@ from apps.policies.models import Decision, Outcome
 from apps.policies.selectors import decision_get, decision_list
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.models import Tenant
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -79,6 +80,9 @@ def decision_queryset(tenant: Tenant) -> QuerySet[Decision]:
 
 class DecisionCollectionApi(TenantApi):
     scope_resource = "decisions"
+    # FIXOPS_UPLOAD_RATE counts these (fixops/platform/api/throttling.py); GETs poll free.
+    upload_throttle_methods = ("POST",)
+    pagination_class = KeysetPagination
 
     class InputSerializer(serializers.Serializer):
         application = serializers.CharField(max_length=200, help_text="Name or id.")
@@ -108,13 +112,26 @@ class DecisionCollectionApi(TenantApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = decision_list(tenant=request.tenant, filters=filters.validated_data)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, self)
         return paginator.get_paginated_response(DecisionSerializer(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: DecisionSerializer},
+        responses={201: DecisionSerializer, **errors(404)},
+        examples=[
+            OpenApiExample(
+                "Gate a pipeline",
+                value={
+                    "application": "payments-api",
+                    "commit": "9f1c2e7",
+                    "branch": "main",
+                    "pipeline_run": "ci-1234",
+                    "scans": [42],
+                },
+                request_only=True,
+            )
+        ],
         summary="Decide whether a pipeline may ship",
         description="Evaluates the application's active policy over its open findings now and "
         "answers ALLOW, NEEDS_REVIEW or BLOCK with the reasons. A policy that cannot decide "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from apps.pipeline.ingest import scan_submit
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 from fixops.platform.errors import Forbidden, TooLarge
 
@@ -107,6 +108,9 @@ class ScanDetailOutputSerializer(ScanOutputSerializer):
 
 class ScanCollectionApi(TenantApi):
     scope_resource = "scans"
+    # FIXOPS_UPLOAD_RATE counts these (fixops/platform/api/throttling.py); GETs poll free.
+    upload_throttle_methods = ("POST",)
+    pagination_class = KeysetPagination
     parser_classes = [MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
@@ -171,7 +175,7 @@ class ScanCollectionApi(TenantApi):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             scan_list(tenant=request.tenant, filters=filters.validated_data), request, self
         )
@@ -183,7 +187,23 @@ class ScanCollectionApi(TenantApi):
             201: ScanUploadOutputSerializer,
             200: ScanUploadOutputSerializer,
             202: ScanUploadOutputSerializer,
+            **errors(404, 413),
         },
+        examples=[
+            OpenApiExample(
+                "A SARIF report from CI",
+                value={
+                    "file": "(the report's bytes: semgrep.sarif)",
+                    "application": "payments-api",
+                    "branch": "main",
+                    "commit": "9f1c2e7",
+                    "pipeline_run": "ci-1234",
+                    "source_root": "/builds/acme/payments-api",
+                },
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
         summary="Upload a scanner report",
         description="201: imported. 200: an idempotent replay: these bytes are already the "
         "current report of their stream, nothing was imported, and the answer is that "
@@ -210,11 +230,14 @@ class ScanCollectionApi(TenantApi):
             raise Forbidden(
                 "decide=true needs the decisions:write scope as well as scans:write.",
                 code="scope_missing",
+                details={"required": {"scope": "decisions:write"}},
             )
+        create_requires = _create_requires(request.tenant_context)
         scan, created = scan_submit(
             tenant=request.tenant,
             application_ref=values["application"],
-            create_application=_may_create_application(request.tenant_context),
+            create_application=create_requires is None,
+            create_requires=create_requires,
             upload=values["file"],
             format=values.get("format", ""),
             tool=values.get("tool", ""),
@@ -251,10 +274,13 @@ def _decide(request, application, scan) -> dict | None:
     return DecisionSerializer(decision_queryset(request.tenant).get(pk=decision.pk)).data
 
 
-def _may_create_application(context) -> bool:
+def _create_requires(context) -> dict[str, str] | None:
+    """What the caller lacks to create an application on upload (None: nothing)."""
     if not role_at_least(context.role, Role.ANALYST):
-        return False
-    return context.token is None or scope_granted(context.token.scopes, "applications:write")
+        return {"role": Role.ANALYST.value}
+    if context.token is not None and not scope_granted(context.token.scopes, "applications:write"):
+        return {"scope": "applications:write"}
+    return None
 
 
 class ScanDetailApi(TenantApi):

@@ -12,6 +12,7 @@ from apps.policies.models import AcceptanceScope, AcceptanceStatus
 from apps.policies.selectors import acceptance_get, acceptance_list
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -42,6 +43,7 @@ def _user(request):
 
 class AcceptanceCollectionApi(TenantApi):
     scope_resource = "findings"
+    pagination_class = KeysetPagination
 
     class InputSerializer(serializers.Serializer):
         scope = serializers.ChoiceField(choices=AcceptanceScope.choices)
@@ -66,13 +68,13 @@ class AcceptanceCollectionApi(TenantApi):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = acceptance_list(tenant=request.tenant, filters=filters.validated_data)
-        paginator = KeysetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, self)
         return paginator.get_paginated_response(AcceptanceSerializer(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: AcceptanceSerializer},
+        responses={201: AcceptanceSerializer, **errors(404)},
         summary="Request a risk acceptance",
     )
     def post(self, request):
@@ -127,7 +129,9 @@ class _ReviewApi(TenantApi):
 def _review_api(name: str, service, summary: str) -> type[_ReviewApi]:
     view = type(name, (_ReviewApi,), {"service": staticmethod(service), "__module__": __name__})
     return extend_schema(
-        request=_ReviewApi.InputSerializer, responses=AcceptanceSerializer, summary=summary
+        request=_ReviewApi.InputSerializer,
+        responses={200: AcceptanceSerializer, **errors(409)},
+        summary=summary,
     )(view)
 
 

@@ -20,6 +20,7 @@ from apps.policies.selectors import (
 from apps.policies.simulation import simulate
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import PagePagination
 from fixops.platform.errors import Forbidden
 
@@ -72,6 +73,7 @@ def _policy(request, policy_id: int, *, write: bool = False):
 
 class PolicyCollectionApi(TenantApi):
     scope_resource = "policies"
+    pagination_class = PagePagination
     role_map = WRITE
 
     class InputSerializer(SourceSerializer):
@@ -81,13 +83,13 @@ class PolicyCollectionApi(TenantApi):
 
     @extend_schema(responses=PolicySerializer(many=True), summary="List policies")
     def get(self, request):
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(policy_list(tenant=request.tenant), request, self)
         return paginator.get_paginated_response(PolicySerializer(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: PolicySerializer},
+        responses={201: PolicySerializer, **errors(409)},
         summary="Create a tenant policy (validated; version 1 active)",
     )
     def post(self, request):
@@ -127,7 +129,9 @@ class PolicyDetailApi(TenantApi):
     def get(self, request, policy_id: int):
         return Response(PolicySerializer(_policy(request, policy_id)).data)
 
-    @extend_schema(request=InputSerializer, responses=PolicySerializer, summary="Rename")
+    @extend_schema(
+        request=InputSerializer, responses={200: PolicySerializer, **errors(409)}, summary="Rename"
+    )
     def patch(self, request, policy_id: int):
         policy = _policy(request, policy_id, write=True)
         data = self.InputSerializer(data=request.data)
@@ -140,6 +144,7 @@ class PolicyDetailApi(TenantApi):
 
 class PolicyVersionCollectionApi(TenantApi):
     scope_resource = "policies"
+    pagination_class = PagePagination
     role_map = WRITE
 
     class InputSerializer(SourceSerializer):
@@ -150,7 +155,7 @@ class PolicyVersionCollectionApi(TenantApi):
     def get(self, request, policy_id: int):
         policy = _policy(request, policy_id)
         versions = policy_version_list(policy=policy)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(versions, request, self)
         return paginator.get_paginated_response(VersionDetailSerializer(page, many=True).data)
 
@@ -254,6 +259,7 @@ class AssignmentSerializer(serializers.Serializer):
 
 class AssignmentCollectionApi(TenantApi):
     scope_resource = "policies"
+    pagination_class = PagePagination
     role_map = WRITE
 
     class InputSerializer(serializers.Serializer):
@@ -265,12 +271,14 @@ class AssignmentCollectionApi(TenantApi):
 
     @extend_schema(responses=AssignmentSerializer(many=True), summary="Policy assignments")
     def get(self, request):
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(assignment_list(tenant=request.tenant), request, self)
         return paginator.get_paginated_response(AssignmentSerializer(page, many=True).data)
 
     @extend_schema(
-        request=InputSerializer, responses={201: AssignmentSerializer}, summary="Assign a policy"
+        request=InputSerializer,
+        responses={201: AssignmentSerializer, **errors(404, 409)},
+        summary="Assign a policy",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

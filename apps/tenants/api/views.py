@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
@@ -16,7 +16,7 @@ from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
 from apps.tenants.selectors import api_token_get, api_token_list, membership_list
 from apps.tenants.services import api_token_issue, api_token_revoke, api_token_rotate
-from fixops.platform.api.openapi import PAGE_PARAMETERS, paginated
+from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import PagePagination
 
 
@@ -99,6 +99,7 @@ class MeTenantSelectApi(APIView):
 
 class TokenCollectionApi(TenantApi):
     scope_resource = "tokens"
+    pagination_class = PagePagination
     role_map = {"GET": Role.ADMIN, "POST": Role.ADMIN}
 
     class InputSerializer(serializers.Serializer):
@@ -116,18 +117,29 @@ class TokenCollectionApi(TenantApi):
         token = serializers.CharField(help_text="Shown once; store it now.")
 
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
-        responses=paginated(TokenSerializer, "PaginatedTokenList"),
+        responses=TokenSerializer(many=True),
         summary="List API tokens",
     )
     def get(self, request):
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(api_token_list(tenant=request.tenant), request, self)
         return paginator.get_paginated_response(TokenSerializer(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer,
         responses={201: IssuedSerializer},
+        examples=[
+            OpenApiExample(
+                "A CI token that only uploads and gates",
+                value={
+                    "name": "ci-payments",
+                    "role": "analyst",
+                    "scopes": ["scans:write", "decisions:write"],
+                    "expires_at": "2027-06-30T00:00:00Z",
+                },
+                request_only=True,
+            )
+        ],
         summary="Issue an API token (shown once)",
     )
     def post(self, request):
@@ -168,7 +180,7 @@ class TokenRotateApi(TenantApi):
 
     @extend_schema(
         request=None,
-        responses={201: TokenCollectionApi.IssuedSerializer},
+        responses={201: TokenCollectionApi.IssuedSerializer, **errors(409)},
         summary="Rotate an API token (the new one is shown once)",
     )
     def post(self, request, prefix: str):

@@ -103,8 +103,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = getattr(exc, "detail", "")
         message = str(detail) if isinstance(detail, str) else _MESSAGES.get(code, "Error.")
         details = None
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            details = {"retry_after_seconds": int(exc.wait)}
+        if isinstance(exc, exceptions.Throttled):
+            # At least one second: a client told 0 would retry at once.
+            wait = max(1, int(exc.wait or 1))
+            response["Retry-After"] = str(wait)
+            message = f"Too many requests; retry in {wait} s."
+            details = {"retry_after": wait}
     response.data = error_body(code, message, details)
     return response
 

@@ -25,7 +25,19 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSION": "v1",
     "DEFAULT_SCHEMA_CLASS": "fixops.platform.api.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "fixops.platform.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [],
+    # Limits per credential, per tenant and for uploads, counted in the shared cache
+    # (fixops/platform/api/throttling.py; the rates are FIXOPS_*_RATE in settings/base.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "fixops.platform.api.throttling.CredentialRateThrottle",
+        "fixops.platform.api.throttling.TenantRateThrottle",
+        "fixops.platform.api.throttling.UploadRateThrottle",
+    ],
+    # `?format=` is an ordinary query parameter (GET /scans/?format=sarif filters by report
+    # format). DRF's default would take it to pick a renderer and answer 404 for any value
+    # that names none. Views that serve several representations choose them with
+    # `?format=` explicitly: content_negotiation_class = QueryFormatNegotiation
+    # (fixops/platform/api/negotiation.py).
+    "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
