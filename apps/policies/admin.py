@@ -20,7 +20,7 @@ from apps.policies.models import (
     PolicyVersion,
     RiskAcceptance,
 )
-from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
+from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline, role_action
 from apps.tenants.roles import Role
 from fixops.platform.errors import DomainError
 from fixops.platform.http.ssrf import UnsafeURL, check_url
@@ -65,7 +65,7 @@ class PolicyForm(forms.ModelForm):
         return cleaned
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(TenantScopedTabularInline):
     model = PolicyVersion
     fields = ("number", "digest", "note", "created_by", "created_at")
     readonly_fields = fields

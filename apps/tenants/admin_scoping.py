@@ -1,10 +1,16 @@
 """Tenant- and role-aware admin: the same roles as the API decide what staff may do.
 
-Staff see the rows of tenants they are members of; what they may do with a row depends on
-their role in *that row's* tenant (`admin_roles`: view/add/change/delete), each admin action
-needs a role (`role_action` or the change role by default) and runs only on the selected
-rows of tenants where the user has it, and `field_roles` makes fields read-only below a role.
-Superusers see and may do everything.
+Staff act in one tenant at a time, as in the API: the one selected in their session (the
+tenant switcher in the admin header, `accounts/tenant/`), else their first membership by
+slug. They see that tenant's rows only; what they may do with a row depends on their role in
+it (`admin_roles`: view/add/change/delete), each admin action needs a role (`role_action` or
+the change role by default) and runs only on selected rows the user may act on, and
+`field_roles` makes fields read-only below a role. Superusers see and may do everything.
+
+Everything a page shows besides its rows is scoped here too, once, for every ModelAdmin and
+inline: the choices of related-field list filters (the tenant filter included), foreign-key
+and many-to-many choices of add and change forms (which also bound what a POST may pick),
+and so autocompletes, which read the remote model's scoped `get_queryset`.
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ from functools import wraps
 from typing import ClassVar
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Model, QuerySet
 
 from apps.tenants.models import Tenant
+from apps.tenants.permissions import SESSION_TENANT_KEY
 from apps.tenants.roles import Role, role_at_least
-from apps.tenants.selectors import user_roles
+from apps.tenants.selectors import membership_list
 
 DEFAULT_ADMIN_ROLES = {
     "view": Role.VIEWER,
@@ -41,7 +51,112 @@ def role_action(role: str) -> Callable:
     return mark
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+def admin_roles_for(request) -> dict[int, str] | None:
+    """{tenant id: role} the request acts with in the admin: one tenant (the selected one, else
+    the first membership by slug), {} without a membership, None for superusers (all)."""
+    if request.user.is_superuser:
+        return None
+    if not hasattr(request, "_fixops_roles"):
+        memberships = list(membership_list(user=request.user))
+        selected = request.session.get(SESSION_TENANT_KEY) if hasattr(request, "session") else None
+        chosen = [m for m in memberships if m.tenant_id == selected] or memberships[:1]
+        request._fixops_roles = {m.tenant_id: m.role for m in chosen}
+    return request._fixops_roles
+
+
+def admin_tenant_ids(request, minimum: str = Role.VIEWER) -> list[int] | None:
+    """Tenants where the request may act with at least `minimum` (None: superuser, all)."""
+    roles = admin_roles_for(request)
+    if roles is None:
+        return None
+    return [tid for tid, role in roles.items() if role_at_least(role, minimum)]
+
+
+def tenant_path(admin_site, model: type[Model]) -> str | None:
+    """The lookup from `model` to its tenant's id, or None for data that is no tenant's."""
+    if model is Tenant:
+        return "pk"
+    registered = admin_site._registry.get(model)
+    if isinstance(registered, TenantScopedAdmin):
+        return registered.tenant_field
+    if any(f.name == "tenant" for f in model._meta.get_fields()):
+        return "tenant"
+    return None
+
+
+def scope_to_tenants(admin_site, request, model: type[Model], queryset: QuerySet) -> QuerySet:
+    """`queryset` of `model` cut to the tenants the request acts in.
+
+    Rows with a tenant keep the request's tenants'; people keep the members of those tenants
+    (adding someone to a tenant is the IdP mapping's or a superuser's job, so an admin cannot
+    probe other tenants' accounts); reference data of no tenant (vulnerabilities, signing
+    keys) is left alone.
+    """
+    ids = admin_tenant_ids(request)
+    if ids is None:
+        return queryset
+    if model is get_user_model():
+        return queryset.filter(memberships__tenant__in=ids).distinct()
+    path = tenant_path(admin_site, model)
+    return queryset if path is None else queryset.filter(**{f"{path}__in": ids})
+
+
+class TenantScopedChoices:
+    """Foreign-key and many-to-many choices of forms (and so what a POST may pick) cut to the
+    request's tenants; shared by TenantScopedAdmin and TenantScopedInline."""
+
+    def _scoped_field_kwargs(self, db_field, request, kwargs: dict) -> dict:
+        if "queryset" in kwargs:
+            return kwargs
+        model = db_field.related_model
+        if model is Tenant:
+            # Rows can only be created in tenants where the user may add them.
+            ids = admin_tenant_ids(request, self.role_needed("add"))
+            queryset = Tenant.objects.all() if ids is None else Tenant.objects.filter(pk__in=ids)
+        else:
+            base = self.get_field_queryset(None, db_field, request)
+            base = model._default_manager.all() if base is None else base
+            queryset = scope_to_tenants(self.admin_site, request, model, base)
+        return {**kwargs, "queryset": queryset}
+
+    def role_needed(self, perm: str) -> str:
+        return DEFAULT_ADMIN_ROLES[perm]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = self._scoped_field_kwargs(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs = self._scoped_field_kwargs(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-field filter offering only the request's tenants' objects (Django's lists
+    every row of the related table: other tenants' integrations, policies and slugs)."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        model = field.related_model
+        scoped = scope_to_tenants(
+            model_admin.admin_site, request, model, model._default_manager.all()
+        )
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to={"pk__in": scoped.values("pk")},
+        )
+
+
+class TenantScopedInline(TenantScopedChoices, admin.options.InlineModelAdmin):
+    """Base of every inline of a TenantScopedAdmin (its rows follow the parent's)."""
+
+
+class TenantScopedTabularInline(TenantScopedInline, admin.TabularInline):
+    pass
+
+
+class TenantScopedAdmin(TenantScopedChoices, admin.ModelAdmin):
     """Base ModelAdmin for rows with a `tenant` (or a path to one, `tenant_field`)."""
 
     tenant_field = "tenant"
@@ -50,18 +165,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     # --- roles ---------------------------------------------------------------------------
     def _roles(self, request) -> dict[int, str] | None:
-        """{tenant id: role} for staff; None for superusers (no restriction)."""
-        if request.user.is_superuser:
-            return None
-        if not hasattr(request, "_fixops_roles"):
-            request._fixops_roles = user_roles(user=request.user)
-        return request._fixops_roles
+        """{tenant id: role} for staff (the tenant they act in); None for superusers."""
+        return admin_roles_for(request)
 
     def _tenant_ids(self, request, minimum: str = Role.VIEWER) -> list[int] | None:
-        roles = self._roles(request)
-        if roles is None:
-            return None
-        return [tid for tid, role in roles.items() if role_at_least(role, minimum)]
+        return admin_tenant_ids(request, minimum)
 
     def role_needed(self, perm: str) -> str:
         return {**DEFAULT_ADMIN_ROLES, **self.admin_roles}[perm]
@@ -107,13 +215,32 @@ class TenantScopedAdmin(admin.ModelAdmin):
         ids = self._tenant_ids(request)
         return qs if ids is None else qs.filter(**{f"{self.tenant_field}__in": ids})
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Tenant:
-            # Rows can only be created in tenants where the user may add them.
-            ids = self._tenant_ids(request, self.role_needed("add"))
-            if ids is not None:
-                kwargs["queryset"] = Tenant.objects.filter(pk__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_list_filter(self, request):
+        """Related-field filters offer only the request's tenants' objects."""
+        filters = []
+        for item in super().get_list_filter(request):
+            path, kind = (item, None) if isinstance(item, str) else (None, item)
+            if isinstance(item, tuple | list):
+                path, kind = item
+            if path is None:
+                filters.append(item)
+                continue
+            field = get_fields_from_path(self.model, path)[-1]
+            plain = kind is None or kind is admin.RelatedFieldListFilter
+            if field.is_relation and plain:
+                filters.append((path, ScopedRelatedFieldListFilter))
+            else:
+                filters.append(item)
+        return filters
+
+    def get_inline_instances(self, request, obj=None):
+        for inline in self.inlines:
+            if not issubclass(inline, TenantScopedInline):
+                raise ImproperlyConfigured(
+                    f"{inline.__name__} (an inline of {type(self).__name__}) must subclass "
+                    "apps.tenants.admin_scoping.TenantScopedInline so its choices are scoped."
+                )
+        return super().get_inline_instances(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

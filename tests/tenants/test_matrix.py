@@ -130,6 +130,7 @@ PAGES: dict[str, int | tuple[int, ...]] = {
     "accounts/login/enrol/": 400,
     "accounts/recovery-codes/": 405,  # POST only
     "accounts/logout/": 200,
+    "accounts/tenant/": 405,  # the admin's tenant switcher: POST only
     "accounts/oidc/<slug:slug>/login/": 404,  # no such provider configured here
     "accounts/oidc/<slug:slug>/callback/": 404,
     "saml2/login/": 404,  # no SAML provider configured here
