@@ -99,6 +99,7 @@ class Walk:
     client: Client
     leak: re.Pattern  # what must not appear outside the switcher
     foreign_urls: list[str]  # change pages of the other tenant's rows
+    filters: bool = True  # open each filter choice of each changelist
     pages: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     leaks: list[str] = field(default_factory=list)
@@ -129,7 +130,7 @@ def _walk_model(walk: Walk, label: str, ma: admin.ModelAdmin, own) -> None:
     changelist = _url(f"{info}_changelist")
     page = walk.get(changelist)
     sidebar = FILTER_SIDEBAR.search(page)
-    links = re.findall(r'href="(\?[^"]*)"', sidebar.group(0)) if sidebar else []
+    links = re.findall(r'href="(\?[^"]*)"', sidebar.group(0)) if sidebar and walk.filters else []
     for query in sorted(set(links)):
         walk.get(changelist + html.unescape(query))
     if ma.search_fields:
@@ -222,7 +223,9 @@ def test_two_tenant_member_sees_the_other_only_in_the_switcher(two_tenants):
 
     response = client.post(reverse("tenant-switch"), {"tenant": "zorblax", "next": "/admin/"})
     assert response.status_code == 302
-    walk = Walk(client, re.compile("vantor", re.I), _foreign_urls(rows["vantor"]))
+    # The same pages from the other side; the filter choices were walked above (a viewer's
+    # sidebar is the admin's), which keeps this third walk short.
+    walk = Walk(client, re.compile("vantor", re.I), _foreign_urls(rows["vantor"]), filters=False)
     _walk_everything(walk, rows["zorblax"])
     _report("two-tenant member switched to zorblax (viewer)", walk)
     assert not walk.leaks, "\n".join(walk.leaks[:30])
