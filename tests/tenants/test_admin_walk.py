@@ -17,6 +17,8 @@ autocomplete field. Plus the index, the app indexes and the password pages. Pers
 - a member of two tenants (admin of vantor, viewer of zorblax) acting in vantor: the other
   tenant appears only in the tenant switcher of the header (their own memberships), and after
   switching to zorblax, vantor appears only there.
+  Their admin log holds an edit they made in zorblax, so "Recent actions" on the index would
+  name it (staff get no such panel).
 
 Superuser-only system pages (celery beat, axes, OTP devices, ...) are excluded by design:
 SYSTEM_MODELS says why for each, and the walk checks that tenant staff get 403 there.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import quote
 from django.test import Client
 from django.urls import URLPattern, reverse
@@ -211,7 +214,15 @@ def test_one_tenant_admin_sees_no_other_tenant(two_tenants):
 
 def test_two_tenant_member_sees_the_other_only_in_the_switcher(two_tenants):
     _, _, rows = two_tenants
-    client, _ = _staff("dual", vantor="admin", zorblax="viewer")
+    client, dual = _staff("dual", vantor="admin", zorblax="viewer")
+    # What they did in zorblax is in their admin log ("Recent actions" would list it).
+    LogEntry.objects.log_actions(
+        user_id=dual.pk,
+        queryset=[rows["zorblax"]["findings.Application"]],
+        action_flag=CHANGE,
+        change_message="edited while acting in zorblax",
+        single_object=True,
+    )
     index = client.get(_url("index")).content.decode()
     switcher = SWITCHER.search(index).group(0)
     assert "Zorblax Corp" in switcher and "Vantor Labs" in switcher  # own memberships
