@@ -21,8 +21,9 @@ from typing import ClassVar
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 
 from apps.tenants.models import Tenant
@@ -101,6 +102,27 @@ def scope_to_tenants(admin_site, request, model: type[Model], queryset: QuerySet
     return queryset if path is None else queryset.filter(**{f"{path}__in": ids})
 
 
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """Shows the label of the chosen row only when it is in the field's scoped queryset.
+
+    Django's widget looks a posted id up in the whole table, so a form re-rendered after a
+    POST naming another tenant's row would print that row's name next to the error.
+    """
+
+    def __init__(self, rel, admin_site, queryset: QuerySet, **kwargs) -> None:
+        super().__init__(rel, admin_site, **kwargs)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            if not self.queryset.filter(**{key: value}).exists():
+                return "", ""
+        except (ValueError, ValidationError):
+            return "", ""
+        return super().label_and_url_for_value(value)
+
+
 class TenantScopedChoices:
     """Foreign-key and many-to-many choices of forms (and so what a POST may pick) cut to the
     request's tenants; shared by TenantScopedAdmin and TenantScopedInline."""
@@ -117,7 +139,13 @@ class TenantScopedChoices:
             base = self.get_field_queryset(None, db_field, request)
             base = model._default_manager.all() if base is None else base
             queryset = scope_to_tenants(self.admin_site, request, model, base)
-        return {**kwargs, "queryset": queryset}
+        kwargs = {**kwargs, "queryset": queryset}
+        single = db_field.many_to_one or db_field.one_to_one
+        if single and db_field.name in self.raw_id_fields and "widget" not in kwargs:
+            kwargs["widget"] = ScopedRawIdWidget(
+                db_field.remote_field, self.admin_site, queryset, using=kwargs.get("using")
+            )
+        return kwargs
 
     def role_needed(self, perm: str) -> str:
         return DEFAULT_ADMIN_ROLES[perm]

@@ -248,3 +248,31 @@ def test_switcher_only_offers_own_tenants(two_tenants):
     assert response.status_code == 400
     page = client.get(_url("index")).content.decode()
     assert "fixops-tenant-switcher" not in page and "Vantor Labs (admin)" in page
+
+
+def test_a_posted_foreign_id_is_refused_without_naming_it(two_tenants):
+    """A raw-id field re-rendered after a POST naming another tenant's row must not show that
+    row's name (Django's widget looks the id up in the whole table)."""
+    _, _, rows = two_tenants
+    client, _ = _staff("prober", vantor="analyst")
+    finding = rows["vantor"]["findings.Finding"]
+    foreign_app = rows["zorblax"]["findings.Application"]
+    response = client.post(
+        _url("findings_finding_change", finding.pk),
+        {
+            "application": foreign_app.pk,
+            "title": finding.title,
+            "status": finding.status,
+            "severity": finding.severity,
+            "kind": finding.kind,
+            "occurrences-TOTAL_FORMS": "0",
+            "occurrences-INITIAL_FORMS": "0",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 200  # the form, with its error
+    assert "zorblax" not in page.lower()
+    finding.refresh_from_db()
+    assert finding.application_id != foreign_app.pk
