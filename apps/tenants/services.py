@@ -72,7 +72,8 @@ def api_token_check(
     created_by: AbstractBaseUser | None,
     issuer_token: ApiToken | None,
 ) -> tuple[list[str], datetime | None]:
-    """Validated (scopes, expires_at) for a new token, or Invalid saying what is wrong.
+    """Validated (scopes, expires_at) for a new token, or Invalid/Forbidden saying what is wrong
+    (a stable code, and details naming the bound that was exceeded).
 
     A token is never wider than whoever issues it: its role is at most the issuer's role in
     the tenant, a token issued by a scoped token only gets scopes that token has, and a token
@@ -95,12 +96,14 @@ def api_token_check(
                 f"You may only issue tokens up to your own role ({issuer_role or 'none'}); "
                 f"{role} was asked for.",
                 code="token_wider_than_issuer",
+                details={"bound": "role", "issuer_role": issuer_role, "requested_role": role},
             )
     if issuer_token is not None:
         if not role_at_least(issuer_token.role, role):
             raise Forbidden(
                 f"A {issuer_token.role} token cannot issue a {role} token.",
                 code="token_wider_than_issuer",
+                details={"bound": "role", "issuer_role": issuer_token.role, "requested_role": role},
             )
         if issuer_token.scopes and (
             not clean_scopes or not all(scope_granted(issuer_token.scopes, s) for s in clean_scopes)
@@ -109,6 +112,11 @@ def api_token_check(
                 "A scoped token can only issue tokens with scopes it has itself: "
                 f"{', '.join(issuer_token.scopes)}.",
                 code="token_wider_than_issuer",
+                details={
+                    "bound": "scopes",
+                    "issuer_scopes": issuer_token.scopes,
+                    "requested_scopes": clean_scopes,
+                },
             )
     return clean_scopes, _bounded_expiry(
         tenant=tenant, expires_at=expires_at, issuer_token=issuer_token, now=now

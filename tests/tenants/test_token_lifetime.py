@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.tenants.models import ApiToken
 from apps.tenants.services import api_token_issue
+from fixops.platform.errors import DomainError
 from fixops.platform.models import AuditEvent
 from tests.tenants.factories import MembershipFactory, UserFactory
 
@@ -176,3 +177,27 @@ def test_admin_edit_can_shorten_but_not_extend_a_token(acme):
     assert abs(token.expires_at - (expires - timedelta(days=2))) < timedelta(seconds=1)
     event = AuditEvent.objects.get(action="api_token.update", target_id=token.prefix)
     assert event.actor == "user:boss-edit" and "secret" not in str(event.after)
+
+
+def test_wider_role_or_scopes_name_the_bound(acme, issue_token, api_client):
+    # Only admins reach the endpoint, so a role above the issuer's is refused in the service
+    # (the admin form and --actor commands call it for analysts too).
+    analyst = UserFactory(username="ana-lyst")
+    MembershipFactory(user=analyst, tenant=acme, role="analyst")
+    with pytest.raises(DomainError) as refused:
+        api_token_issue(tenant=acme, name="x", role="admin", created_by=analyst)
+    assert refused.value.code == "token_wider_than_issuer"
+    assert refused.value.details == {
+        "bound": "role",
+        "issuer_role": "analyst",
+        "requested_role": "admin",
+    }
+    narrow = api_client(issue_token(acme, role="admin", scopes=["tokens:*", "scans:write"]))
+    response = narrow.post(
+        "/api/v1/tokens/",
+        {"name": "x", "role": "viewer", "scopes": ["findings:read"]},
+        format="json",
+    )
+    assert response.status_code == 403
+    details = response.json()["error"]["details"]
+    assert details["bound"] == "scopes" and details["requested_scopes"] == ["findings:read"]
