@@ -145,6 +145,9 @@ class PolicyAssignmentAdmin(TenantScopedAdmin):
     admin_roles = APPROVER_ROLES
     list_display = ("policy", "tenant", "application", "mode", "created_at")
     list_filter = ("mode", "tenant")
+    list_select_related = ("policy", "tenant", "application")
+    # Searched, not listed: a select of every policy and application gets long.
+    autocomplete_fields = ("tenant", "policy", "application")
 
 
 class PolicySettingsForm(forms.ModelForm):

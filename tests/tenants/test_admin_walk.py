@@ -27,6 +27,7 @@ SYSTEM_MODELS says why for each, and the walk checks that tenant staff get 403 t
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -150,10 +151,13 @@ def _walk_model(walk: Walk, label: str, ma: admin.ModelAdmin, own) -> None:
             walk.get(path(own))
     for field_name in ma.get_autocomplete_fields(walk.client):
         for term in ("", "orbla", "anto"):
-            walk.get(
+            answer = walk.get(
                 f"{_url('autocomplete')}?app_label={ma.model._meta.app_label}"
                 f"&model_name={ma.model._meta.model_name}&field_name={field_name}&term={term}"
             )
+            if answer and term == "":
+                # The endpoint really answered with the own tenant's rows.
+                assert json.loads(answer)["results"], (label, field_name)
 
 
 def _walk_everything(walk: Walk, own_rows: dict) -> None:
