@@ -82,6 +82,7 @@ class VersionInline(TenantScopedTabularInline):
 class PolicyAdmin(TenantScopedAdmin):
     form = PolicyForm
     admin_roles = APPROVER_ROLES
+    global_rows = True  # global policies: every tenant may view and assign them, as in the API
     list_display = ("name", "tenant", "active_version", "is_default", "updated_at")
     list_filter = ("is_default", "tenant")
     search_fields = ("name",)

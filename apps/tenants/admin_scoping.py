@@ -24,7 +24,7 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from apps.tenants.models import Tenant
 from apps.tenants.permissions import SESSION_TENANT_KEY
@@ -91,7 +91,7 @@ def scope_to_tenants(admin_site, request, model: type[Model], queryset: QuerySet
     Rows with a tenant keep the request's tenants'; people keep the members of those tenants
     (adding someone to a tenant is the IdP mapping's or a superuser's job, so an admin cannot
     probe other tenants' accounts); reference data of no tenant (vulnerabilities, signing
-    keys) is left alone.
+    keys) is left alone; rows shared by every tenant (`global_rows`) stay.
     """
     ids = admin_tenant_ids(request)
     if ids is None:
@@ -99,7 +99,13 @@ def scope_to_tenants(admin_site, request, model: type[Model], queryset: QuerySet
     if model is get_user_model():
         return queryset.filter(memberships__tenant__in=ids).distinct()
     path = tenant_path(admin_site, model)
-    return queryset if path is None else queryset.filter(**{f"{path}__in": ids})
+    if path is None:
+        return queryset
+    mine = Q(**{f"{path}__in": ids})
+    registered = admin_site._registry.get(model)
+    if getattr(registered, "global_rows", False):
+        mine |= Q(**{f"{path}__isnull": True})
+    return queryset.filter(mine)
 
 
 class ScopedRawIdWidget(ForeignKeyRawIdWidget):
@@ -190,6 +196,9 @@ class TenantScopedAdmin(TenantScopedChoices, admin.ModelAdmin):
     tenant_field = "tenant"
     admin_roles: ClassVar[dict[str, str]] = {}
     field_roles: ClassVar[dict[str, str]] = {}
+    # True where a row without a tenant is shared by every tenant (global policies, which the
+    # API offers to all): staff may view and pick such rows, never change or delete them.
+    global_rows: ClassVar[bool] = False
 
     # --- roles ---------------------------------------------------------------------------
     def _roles(self, request) -> dict[int, str] | None:
@@ -220,7 +229,10 @@ class TenantScopedAdmin(TenantScopedChoices, admin.ModelAdmin):
             return True
         if obj is None:
             return bool(ids)
-        return self.obj_tenant_id(obj) in ids
+        tenant_id = self.obj_tenant_id(obj)
+        if tenant_id is None and self.global_rows and perm == "view":
+            return bool(ids)
+        return tenant_id in ids
 
     def has_module_permission(self, request):
         return self._allowed(request, "view")
@@ -241,7 +253,12 @@ class TenantScopedAdmin(TenantScopedChoices, admin.ModelAdmin):
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         ids = self._tenant_ids(request)
-        return qs if ids is None else qs.filter(**{f"{self.tenant_field}__in": ids})
+        if ids is None:
+            return qs
+        mine = Q(**{f"{self.tenant_field}__in": ids})
+        if self.global_rows:
+            mine |= Q(**{f"{self.tenant_field}__isnull": True})
+        return qs.filter(mine)
 
     def get_list_filter(self, request):
         """Related-field filters offer only the request's tenants' objects."""

@@ -119,6 +119,11 @@ def _policy(tenant, tag):
     )
 
 
+def seed_global_policy(name: str):
+    """A policy of no tenant: shared by all (PolicyAdmin.global_rows)."""
+    return _policy(None, name.removesuffix("-policy"))
+
+
 def _version(tenant, tag):
     return _policy(tenant, f"{tag}-versioned").active_version
 

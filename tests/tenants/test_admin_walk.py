@@ -46,6 +46,7 @@ from tests.tenants.admin_pages import (
     SITE_PAGES,
     SYSTEM_MODELS,
     seed,
+    seed_global_policy,
 )
 from tests.tenants.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -179,6 +180,7 @@ def two_tenants():
     vantor = TenantFactory(slug="vantor", name="Vantor Labs")
     zorblax = TenantFactory(slug="zorblax", name="Zorblax Corp")
     rows = {"vantor": seed(vantor, "vantor"), "zorblax": seed(zorblax, "zorblax")}
+    rows["global"] = {"policies.Policy": seed_global_policy("shared-global-policy")}
     return vantor, zorblax, rows
 
 
@@ -280,3 +282,18 @@ def test_a_posted_foreign_id_is_refused_without_naming_it(two_tenants):
     assert "zorblax" not in page.lower()
     finding.refresh_from_db()
     assert finding.application_id != foreign_app.pk
+
+
+def test_global_policies_are_shared_read_only(two_tenants):
+    _, _, rows = two_tenants
+    shared = rows["global"]["policies.Policy"]
+    client, _ = _staff("approver", vantor="admin")
+    assert "shared-global-policy" in client.get(_url("policies_policy_changelist")).content.decode()
+    page = client.get(_url("policies_policy_change", shared.pk))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.get(_url("policies_policy_delete", shared.pk)).status_code == 403
+    found = client.get(
+        f"{_url('autocomplete')}?app_label=policies&model_name=policyassignment"
+        "&field_name=policy&term=shared"
+    ).json()["results"]
+    assert [r["text"] for r in found] == ["shared-global-policy (global)"]
