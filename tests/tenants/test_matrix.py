@@ -9,7 +9,8 @@ at or above it, its own tenant answers `own` and another tenant's object answers
 says exactly which row to add; a row for a route that no longer exists fails too.
 
 Non-API pages (sign-in, SSO, health, docs) are in PAGES with the status an anonymous visitor
-gets; the Django admin is covered by tests/tenants/test_admin_roles.py.
+gets; the Django admin is covered by tests/tenants/test_admin_roles.py (roles) and
+tests/tenants/test_admin_walk.py (every admin page, no other tenant on any).
 """
 
 from __future__ import annotations
