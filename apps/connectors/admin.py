@@ -32,7 +32,7 @@ from apps.connectors.services import (
     message_replay,
 )
 from apps.findings.admin import CappedCountPaginator
-from apps.tenants.admin_scoping import TenantScopedAdmin
+from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from fixops.platform.errors import DomainError
 
 
@@ -193,7 +193,7 @@ class IntegrationAdmin(TenantScopedAdmin):
         self.message_user(request, f"{queryset.count()} breaker(s) closed.", messages.SUCCESS)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TenantScopedTabularInline):
     model = OutboxAttempt
     fields = ("number", "started_at", "duration_ms", "outcome", "http_status", "error", "worker")
     readonly_fields = fields

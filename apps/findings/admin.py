@@ -14,7 +14,7 @@ from apps.findings.models import (
 )
 from apps.findings.services import finding_transition, source_roots_clean
 from apps.findings.streams import stream_retire
-from apps.tenants.admin_scoping import TenantScopedAdmin
+from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from fixops.platform.errors import DomainError
 
 
@@ -77,7 +77,7 @@ class ScanAdmin(TenantScopedAdmin):
         )
 
 
-class OccurrenceInline(admin.TabularInline):
+class OccurrenceInline(TenantScopedTabularInline):
     model = Occurrence
     fields = (
         "tool",
@@ -95,7 +95,7 @@ class OccurrenceInline(admin.TabularInline):
     can_delete = False
 
 
-class FindingEventInline(admin.TabularInline):
+class FindingEventInline(TenantScopedTabularInline):
     model = FindingEvent
     fields = ("created_at", "from_status", "to_status", "actor", "reason")
     readonly_fields = fields

@@ -20,7 +20,7 @@ from apps.policies.models import (
     PolicyVersion,
     RiskAcceptance,
 )
-from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
+from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline, role_action
 from apps.tenants.roles import Role
 from fixops.platform.errors import DomainError
 from fixops.platform.http.ssrf import UnsafeURL, check_url
@@ -65,7 +65,7 @@ class PolicyForm(forms.ModelForm):
         return cleaned
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(TenantScopedTabularInline):
     model = PolicyVersion
     fields = ("number", "digest", "note", "created_by", "created_at")
     readonly_fields = fields
@@ -82,6 +82,7 @@ class VersionInline(admin.TabularInline):
 class PolicyAdmin(TenantScopedAdmin):
     form = PolicyForm
     admin_roles = APPROVER_ROLES
+    global_rows = True  # global policies: every tenant may view and assign them, as in the API
     list_display = ("name", "tenant", "active_version", "is_default", "updated_at")
     list_filter = ("is_default", "tenant")
     search_fields = ("name",)
@@ -147,6 +148,9 @@ class PolicyAssignmentAdmin(TenantScopedAdmin):
     admin_roles = APPROVER_ROLES
     list_display = ("policy", "tenant", "application", "mode", "created_at")
     list_filter = ("mode", "tenant")
+    list_select_related = ("policy", "tenant", "application")
+    # Searched, not listed: a select of every policy and application gets long.
+    autocomplete_fields = ("tenant", "policy", "application")
 
 
 class PolicySettingsForm(forms.ModelForm):

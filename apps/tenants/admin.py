@@ -9,9 +9,11 @@ from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
 from apps.tenants.services import (
     api_token_check,
+    api_token_expiry_check,
     api_token_issue,
     api_token_revoke,
     api_token_rotate,
+    api_token_update,
 )
 from fixops.platform.admin_audit import AuditedAdmin
 from fixops.platform.errors import DomainError
@@ -98,6 +100,20 @@ class ApiTokenAddForm(forms.ModelForm):
         return data
 
 
+class ApiTokenChangeForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("name", "expires_at")
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        try:
+            api_token_expiry_check(token=self.instance, expires_at=expires_at)
+        except DomainError as exc:
+            raise ValidationError(exc.message) from None
+        return expires_at
+
+
 def _shown_once(tokens) -> str:
     return format_html(
         "Copy now, not shown again: {}",
@@ -138,8 +154,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
         return obj.is_live
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiTokenAddForm
+        kwargs["form"] = ApiTokenAddForm if obj is None else ApiTokenChangeForm
         form = super().get_form(request, obj, change=change, **kwargs)
         form.issuer = request.user
         return form
@@ -154,9 +169,17 @@ class ApiTokenAdmin(TenantScopedAdmin):
         return () if obj is None else (*self.readonly_fields, "tenant", "role")
 
     def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
         ids = self._tenant_ids(request, Role.ADMIN)
+        if change:
+            if ids is not None and obj.tenant_id not in ids:
+                raise PermissionDenied("You may only change tokens of your own tenants.")
+            api_token_update(
+                token=ApiToken.objects.get(pk=obj.pk),
+                name=obj.name,
+                expires_at=obj.expires_at,
+                actor=f"user:{request.user.get_username()}",
+            )
+            return None
         if ids is not None and obj.tenant_id not in ids:
             raise PermissionDenied("You may only issue tokens for your own tenants.")
         issued = api_token_issue(

@@ -119,11 +119,14 @@ def api_token_check(
     created_by: AbstractBaseUser | None,
     issuer_token: ApiToken | None,
 ) -> tuple[list[str], datetime | None]:
-    """Validated (scopes, expires_at) for a new token, or Invalid saying what is wrong.
+    """Validated (scopes, expires_at) for a new token, or Invalid/Forbidden saying what is wrong
+    (a stable code, and details naming the bound that was exceeded).
 
     A token is never wider than whoever issues it: its role is at most the issuer's role in
-    the tenant, and a token issued by a scoped token only gets scopes that token has. The
-    tenant's maximum lifetime bounds the expiry (and supplies it when none is asked for).
+    the tenant, a token issued by a scoped token only gets scopes that token has, and a token
+    issued by a token expires no later than it. The tenant's maximum lifetime bounds every
+    expiry (a signed-in user or a never-expiring token is bounded by it alone), and the
+    tightest bound is the expiry when none is asked for.
     """
     try:
         Role(role)
@@ -140,12 +143,14 @@ def api_token_check(
                 f"You may only issue tokens up to your own role ({issuer_role or 'none'}); "
                 f"{role} was asked for.",
                 code="token_wider_than_issuer",
+                details={"bound": "role", "issuer_role": issuer_role, "requested_role": role},
             )
     if issuer_token is not None:
         if not role_at_least(issuer_token.role, role):
             raise Forbidden(
                 f"A {issuer_token.role} token cannot issue a {role} token.",
                 code="token_wider_than_issuer",
+                details={"bound": "role", "issuer_role": issuer_token.role, "requested_role": role},
             )
         if issuer_token.scopes and (
             not clean_scopes or not all(scope_granted(issuer_token.scopes, s) for s in clean_scopes)
@@ -154,19 +159,55 @@ def api_token_check(
                 "A scoped token can only issue tokens with scopes it has itself: "
                 f"{', '.join(issuer_token.scopes)}.",
                 code="token_wider_than_issuer",
+                details={
+                    "bound": "scopes",
+                    "issuer_scopes": issuer_token.scopes,
+                    "requested_scopes": clean_scopes,
+                },
             )
-    if tenant.token_max_lifetime_days:
-        latest = now + timedelta(days=tenant.token_max_lifetime_days)
-        if expires_at is None:
-            expires_at = latest
-        elif expires_at > latest + timedelta(minutes=1):
-            raise Invalid(
-                f"Tenant {tenant.slug} allows tokens to live at most "
-                f"{tenant.token_max_lifetime_days} days; choose an earlier expires_at.",
-                code="token_lifetime_exceeds_policy",
-                details={"max_days": tenant.token_max_lifetime_days, "latest": latest.isoformat()},
-            )
-    return clean_scopes, expires_at
+    return clean_scopes, _bounded_expiry(
+        tenant=tenant, expires_at=expires_at, issuer_token=issuer_token, now=now
+    )
+
+
+def tenant_token_deadline(*, tenant: Tenant, now: datetime) -> datetime | None:
+    """The latest expiry the tenant's policy allows for a token issued `now` (None: no limit)."""
+    days = tenant.token_max_lifetime_days
+    return now + timedelta(days=days) if days else None
+
+
+def _bounded_expiry(
+    *,
+    tenant: Tenant,
+    expires_at: datetime | None,
+    issuer_token: ApiToken | None,
+    now: datetime,
+) -> datetime | None:
+    """`expires_at` checked against the tenant policy and the issuing token's own expiry."""
+    latest = tenant_token_deadline(tenant=tenant, now=now)
+    issuer_end = issuer_token.expires_at if issuer_token is not None else None
+    if expires_at is None:
+        bounds = [b for b in (latest, issuer_end) if b is not None]
+        return min(bounds) if bounds else None
+    # A minute of slack: a client computing "now + max days" is a little behind our clock.
+    if latest is not None and expires_at > latest + timedelta(minutes=1):
+        raise Invalid(
+            f"Tenant {tenant.slug} allows tokens to live at most "
+            f"{tenant.token_max_lifetime_days} days; choose an earlier expires_at.",
+            code="token_lifetime_exceeds_policy",
+            details={"max_days": tenant.token_max_lifetime_days, "latest": latest.isoformat()},
+        )
+    if issuer_end is not None and expires_at > issuer_end:
+        raise Forbidden(
+            f"A token expiring at {issuer_end.isoformat()} cannot issue one that outlives it "
+            f"({expires_at.isoformat()} was asked for); omit expires_at or choose an earlier one.",
+            code="token_outlives_issuer",
+            details={
+                "issuer_expires_at": issuer_end.isoformat(),
+                "requested": expires_at.isoformat(),
+            },
+        )
+    return expires_at
 
 
 def api_token_issue(
@@ -223,7 +264,8 @@ def api_token_rotate(
     issuer_token: ApiToken | None = None,
     grace: timedelta | None = None,
 ) -> IssuedToken:
-    """A new token replacing `token`, which keeps working for the grace period only."""
+    """A new token replacing `token`, expiring when it did (or earlier, when the tenant policy
+    or an issuing token's expiry says so); the old one works for the grace period only."""
     now = timezone.now()
     if not token.is_live:
         raise Conflict(
@@ -232,16 +274,23 @@ def api_token_rotate(
         )
     if grace is None:
         grace = timedelta(hours=settings.FIXOPS_TOKEN_ROTATION_GRACE_HOURS)
-    lifetime = token.expires_at - token.created_at if token.expires_at else None
-    if lifetime and token.tenant.token_max_lifetime_days:
-        lifetime = min(lifetime, timedelta(days=token.tenant.token_max_lifetime_days))
+    # The replacement keeps the old expiry: rotating swaps a secret, it never extends a
+    # token's life. Like any expiry not asked for, it is bounded by the tenant's policy (which
+    # may have tightened since; a never-expiring token gets the maximum) and by an issuing
+    # token's own expiry, so a leaked token can always be rotated, never into a longer life.
+    bounds = [
+        token.expires_at,
+        tenant_token_deadline(tenant=token.tenant, now=now),
+        issuer_token.expires_at if issuer_token is not None else None,
+    ]
+    expires_at = min((b for b in bounds if b is not None), default=None)
     with transaction.atomic():
         issued = api_token_issue(
             tenant=token.tenant,
             name=token.name,
             role=token.role,
             scopes=token.scopes,
-            expires_at=now + lifetime if lifetime else None,
+            expires_at=expires_at,
             created_by=created_by,
             issuer_token=issuer_token,
         )
@@ -259,6 +308,49 @@ def api_token_rotate(
             after={"expires_at": token.expires_at, "replaced_by": issued.token.prefix},
         )
     return issued
+
+
+def api_token_expiry_check(*, token: ApiToken, expires_at: datetime | None) -> None:
+    """Invalid unless `expires_at` shortens `token`'s life (or keeps it): never extends it.
+
+    A longer-lived credential is a new token, issued under the issuer and policy bounds.
+    """
+    if expires_at == token.expires_at:
+        return
+    if token.expires_at is not None and (expires_at is None or expires_at > token.expires_at):
+        raise Invalid(
+            "A token's expiry can be brought forward, never pushed back; issue a new token "
+            "for a longer life.",
+            code="token_expiry_extended",
+            details={
+                "expires_at": token.expires_at.isoformat(),
+                "requested": expires_at.isoformat() if expires_at else None,
+            },
+        )
+
+
+def api_token_update(
+    *, token: ApiToken, name: str, expires_at: datetime | None, actor: str
+) -> ApiToken:
+    """Rename a token or bring its expiry forward (Invalid if the expiry would be later)."""
+    if not name.strip():
+        raise Invalid("a token needs a name", code="invalid_token_request")
+    api_token_expiry_check(token=token, expires_at=expires_at)
+    before = {"name": token.name, "expires_at": token.expires_at}
+    with transaction.atomic():
+        token.name = name.strip()
+        token.expires_at = expires_at
+        token.save(update_fields=["name", "expires_at"])
+        audit_record(
+            tenant=token.tenant,
+            actor=actor,
+            action="token.update",
+            target_type="tenants.apitoken",
+            target_id=token.pk,
+            before=before,
+            after={"name": token.name, "expires_at": token.expires_at},
+        )
+    return token
 
 
 def expiry_in_days(days: int | None) -> datetime | None:

@@ -51,11 +51,20 @@ def test_actions_only_touch_tenants_where_the_role_allows(acme, globex):
     mine = FindingFactory(tenant=acme, title="a", status="open")
     viewer_side = FindingFactory(tenant=globex, title="g", status="open")
     mixed = staff("max", acme="analyst", globex="viewer")
+    # Staff act in one tenant at a time (the first by slug until they switch).
     mixed.post(
         "/admin/findings/finding/",
         {"action": "mark_triaged", "_selected_action": [mine.pk, viewer_side.pk]},
     )
     assert Finding.objects.get(pk=mine.pk).status == "triaged"
+    assert Finding.objects.get(pk=viewer_side.pk).status == "open"
+    mixed.post("/accounts/tenant/", {"tenant": "globex", "next": "/admin/"})
+    listing = mixed.get("/admin/findings/finding/").content.decode()
+    assert "mark_triaged" not in listing  # a viewer in globex
+    mixed.post(
+        "/admin/findings/finding/",
+        {"action": "mark_triaged", "_selected_action": [viewer_side.pk]},
+    )
     assert Finding.objects.get(pk=viewer_side.pk).status == "open"
 
 

@@ -9,7 +9,8 @@ at or above it, its own tenant answers `own` and another tenant's object answers
 says exactly which row to add; a row for a route that no longer exists fails too.
 
 Non-API pages (sign-in, SSO, health, docs) are in PAGES with the status an anonymous visitor
-gets; the Django admin is covered by tests/tenants/test_admin_roles.py.
+gets; the Django admin is covered by tests/tenants/test_admin_roles.py (roles) and
+tests/tenants/test_admin_walk.py (every admin page, no other tenant on any).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ PAGES: dict[str, int | tuple[int, ...]] = {
     "accounts/login/enrol/": 400,
     "accounts/recovery-codes/": 405,  # POST only
     "accounts/logout/": 200,
+    "accounts/tenant/": 405,  # the admin's tenant switcher: POST only
     "accounts/oidc/<slug:slug>/login/": 404,  # no such provider configured here
     "accounts/oidc/<slug:slug>/callback/": 404,
     "saml2/login/": 404,  # no SAML provider configured here

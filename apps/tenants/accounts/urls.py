@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/enrol/", views.enrol_view, name="login-enrol"),
     path("recovery-codes/", views.recovery_codes_view, name="recovery-codes"),
     path("logout/", views.logout_view, name="logout"),
+    path("tenant/", views.tenant_switch_view, name="tenant-switch"),
     path("oidc/<slug:slug>/login/", views.oidc_login_view, name="oidc-login"),
     path("oidc/<slug:slug>/callback/", views.oidc_callback_view, name="oidc-callback"),
 ]

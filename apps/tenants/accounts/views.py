@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -22,6 +22,8 @@ from django_otp import login as otp_login
 
 from apps.tenants.accounts import otp
 from apps.tenants.accounts.pages import login_page_context, safe_next
+from apps.tenants.permissions import SESSION_TENANT_KEY
+from apps.tenants.selectors import membership_list
 from apps.tenants.sso import oidc
 from apps.tenants.sso.config import SsoConfigError, oidc_providers
 from apps.tenants.sso.provisioning import SsoError
@@ -226,3 +228,21 @@ def admin_login_redirect(request):
     """The admin's own password-only login is replaced by this flow (password + TOTP or SSO)."""
     query = request.META.get("QUERY_STRING", "")
     return HttpResponseRedirect(reverse("login") + (f"?{query}" if query else ""))
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def tenant_switch_view(request):
+    """The admin's tenant switcher: act in another of one's own tenants (the API's session
+    requests follow the same choice, as `POST /api/v1/me/tenant/` does)."""
+    if not request.user.is_authenticated:
+        return redirect(reverse("login"))
+    slug = request.POST.get("tenant", "")
+    membership = next(
+        (m for m in membership_list(user=request.user) if m.tenant.slug == slug), None
+    )
+    if membership is None:
+        return HttpResponseBadRequest("You are not a member of that tenant.")
+    request.session[SESSION_TENANT_KEY] = membership.tenant_id
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next")))
