@@ -34,6 +34,7 @@ from apps.findings.parsers.base import Parser
 from apps.findings.services import (
     application_lock,
     application_resolve,
+    parse_error_code,
     parse_error_details,
     parser_for,
     scan_fail,
@@ -118,7 +119,7 @@ def scan_submit(
     except ParseError as exc:
         raise Invalid(
             f"The {exc.format} report is not valid: {exc.message}",
-            code="invalid_report",
+            code=parse_error_code(exc),
             details=parse_error_details(exc),
         ) from None
     return scan, True

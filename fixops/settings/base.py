@@ -213,6 +213,15 @@ FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 10
 # are scored by a worker right after commit.
 FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
+# Bounded work for every input (docs/ingestion.md, Limits): containers (JSON arrays and
+# objects, XML elements) nested deeper than this are refused with 400 `too_deep`, in reports
+# and in JSON request bodies alike.
+FIXOPS_MAX_INPUT_DEPTH = env.int("FIXOPS_MAX_INPUT_DEPTH", default=128)
+# The most memory one upload may cost a web or worker process above its idle RSS; held by
+# construction (streaming readers, bounded buffers and depth) and proven by the hostile-input
+# test against a real gunicorn (tests/fixtures/hostile/). Not enforced by an rlimit: regopy's
+# allocator reserves a large address range at start and fails under RLIMIT_AS/RLIMIT_DATA.
+FIXOPS_UPLOAD_MEMORY_MB = env.int("FIXOPS_UPLOAD_MEMORY_MB", default=512)
 # A scan stream (application, tool, branch, target) not scanned for this many days is retired:
 # its occurrences are retracted and findings no other stream reports close (docs/ingestion.md).
 FIXOPS_STREAM_STALE_DAYS = env.int("FIXOPS_STREAM_STALE_DAYS", default=30)

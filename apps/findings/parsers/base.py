@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -28,6 +30,27 @@ from ._text import TextGuard, clean_value
 T = TypeVar("T")
 KINDS = ("sast", "sca", "iac", "secret", "dast", "container")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+# How many containers (JSON arrays and objects, XML elements) may be open at once. Real reports
+# stay under 20; hostile nesting costs every reader memory and time per level. The ingestion
+# service sets FIXOPS_MAX_INPUT_DEPTH around each parse (`input_limits`); parsers read it when
+# they start reading, never at import time.
+DEFAULT_MAX_DEPTH = 128
+_max_depth: ContextVar[int] = ContextVar("fixops_max_input_depth", default=DEFAULT_MAX_DEPTH)
+
+
+def max_depth() -> int:
+    """The nesting limit in force for the parse running in this context."""
+    return _max_depth.get()
+
+
+@contextmanager
+def input_limits(*, max_depth: int) -> Iterator[None]:
+    """Parse (and consume the parse's iterators) under this nesting limit."""
+    token = _max_depth.set(max(1, max_depth))
+    try:
+        yield
+    finally:
+        _max_depth.reset(token)
 
 
 class ParseError(Exception):
@@ -43,6 +66,15 @@ class ParseError(Exception):
         self.pointer = pointer
         where = f" at {pointer}" if pointer else ""
         super().__init__(f"{fmt}: {message}{where}")
+
+
+class TooDeep(ParseError):
+    """The report nests containers deeper than the limit; `pointer` names the deepest place
+    the reader tracked (a JSON pointer of the value holding the nesting, or `line:N`)."""
+
+    def __init__(self, fmt: str, limit: int, *, pointer: str = "") -> None:
+        super().__init__(fmt, f"nested deeper than {limit} levels", pointer=pointer)
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
