@@ -4,4 +4,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fixops.settings.base")
 
-application = get_wsgi_application()
+from fixops.platform.api.chunked import sized_chunked_bodies  # noqa: E402 - needs settings
+
+application = sized_chunked_bodies(get_wsgi_application())

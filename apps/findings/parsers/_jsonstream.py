@@ -28,6 +28,8 @@ from typing import Any, BinaryIO
 import ijson
 from ijson.common import ObjectBuilder
 
+from fixops.platform.jsondepth import deep_pointer
+
 from .base import ParseError, TooDeep, max_depth
 
 _START = frozenset({"start_map", "start_array"})
@@ -115,6 +117,7 @@ def _json_error_message(exc: Exception) -> str:
 
 
 _SKIP, _BUILD, _SCALAR, _NOTHING = range(4)
+_OPENS = frozenset((_SKIP, _BUILD))  # actions that open a container the walk does not track
 
 
 class _Cursor:
@@ -176,6 +179,11 @@ class _Cursor:
     def pointer(self) -> str:
         return _pointer_of(self.frames)
 
+    def too_deep(self, limit: int, *, opened: bool) -> TooDeep:
+        """TooDeep at the value at hand; `opened`: it is the last frame (one just descended)."""
+        frames = self.frames[:-1] if opened else self.frames
+        return TooDeep(self.fmt, limit, pointer=_pointer_of(frames))
+
     def error(self, exc: Exception, building: str | None, skipping: int) -> ParseError:
         """A syntax error: at the value being built or skipped, else at the next value."""
         where = building
@@ -227,18 +235,15 @@ def walk(
                     builder = None
                 continue
             action, prefix = cursor.step(event, value)
-            if len(frames) > limit:
-                raise TooDeep(fmt, limit, pointer=_pointer_of(frames[:-1]))
+            room = limit - len(frames)  # containers the value at hand may still open
+            if room < (action in _OPENS):
+                raise cursor.too_deep(limit, opened=action == _NOTHING)
             if action == _SKIP:
-                skipping, room = 1, limit - len(frames)
-                if room < 1:
-                    raise TooDeep(fmt, limit, pointer=cursor.pointer())
+                skipping = 1
             elif action == _BUILD:
-                builder, depth, room = ObjectBuilder(), 1, limit - len(frames)
+                builder, depth = ObjectBuilder(), 1
                 builder.event(event, value)
                 built_prefix, built_pointer = prefix, cursor.pointer()
-                if room < 1:
-                    raise TooDeep(fmt, limit, pointer=built_pointer)
             elif action == _SCALAR:
                 yield prefix, cursor.pointer(), value
     except _JSON_ERRORS as exc:
@@ -250,28 +255,12 @@ def walk(
 
 def check_depth(stream: BinaryIO, fmt: str) -> None:
     """Read a whole JSON document (or JSON lines) once, refusing nesting deeper than the
-    limit, before a reader that builds prefixes (ijson `items`) sees it. Syntax errors are
-    left to that reader, which knows where it is."""
+    limit, before a reader that builds prefixes (ijson `items`) or recurses (`json`) sees it.
+    Syntax errors are left to that reader, which knows where it is."""
     limit = max_depth()
-    depth = 0
-    path: list[list[Any]] = []  # [is_array, key or index] per open container, for the pointer
-    try:
-        for event, value in _ijson.basic_parse(stream, use_float=True, multiple_values=True):
-            if event == "map_key":
-                path[-1][1] = value
-                continue
-            if path and path[-1][0] and event not in _END:
-                path[-1][1] += 1
-            if event in _START:
-                depth += 1
-                if depth > limit:
-                    raise TooDeep(fmt, limit, pointer=_pointer_of(path))
-                path.append([event == "start_array", -1])
-            elif event in _END:
-                depth -= 1
-                path.pop()
-    except _JSON_ERRORS:
-        return
+    where = deep_pointer(stream, limit, multiple_values=True)
+    if where is not None:
+        raise TooDeep(fmt, limit, pointer=where)
 
 
 def iter_array(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, Any]]:
