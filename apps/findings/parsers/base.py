@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 # service sets FIXOPS_MAX_INPUT_DEPTH around each parse (`input_limits`); parsers read it when
 # they start reading, never at import time.
 DEFAULT_MAX_DEPTH = 128
+KEPT_ISSUES = 1000  # per kind; see `Issues`
 _max_depth: ContextVar[int] = ContextVar("fixops_max_input_depth", default=DEFAULT_MAX_DEPTH)
 
 
@@ -164,6 +165,41 @@ class ParseIssue:
     reason: str = ""
 
 
+class Issues(list):  # type: ignore[type-arg] - a list of ParseIssue
+    """A parser's skipped results and warnings, bounded: the first KEPT_ISSUES of each kind
+    (lost, suppressed, warning) are kept, later ones only counted in `overflow`.
+
+    A 14 MB report of empty objects or log lines made millions of issues (~1 GB) in the web
+    worker; the scan stores at most 1,000 entries anyway (lost ones first, hence per kind).
+    `counts.import_counts` adds `overflow`, so the counts stay exact.
+    """
+
+    def __init__(self, issues: Iterable[ParseIssue] = ()) -> None:
+        super().__init__()
+        self.overflow = {"lost": 0, "suppressed": 0, "warnings": 0}
+        self._kept = {"lost": 0, "suppressed": 0, "warnings": 0}
+        self.extend(issues)
+
+    def append(self, issue: ParseIssue) -> None:
+        kind = issue_kind(issue)
+        if self._kept[kind] < KEPT_ISSUES:
+            self._kept[kind] += 1
+            super().append(issue)
+        else:
+            self.overflow[kind] += 1
+
+    def extend(self, issues: Iterable[ParseIssue]) -> None:
+        for issue in issues:
+            self.append(issue)
+
+
+def issue_kind(issue: ParseIssue) -> str:
+    """ "lost", "suppressed" or "warnings": how the counts file an issue."""
+    if issue.lost_finding:
+        return "lost"
+    return "suppressed" if issue.suppressed else "warnings"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportTarget:
     """What the report says was scanned, as written, and what kind of name it is; ingestion
@@ -190,7 +226,7 @@ class ParseResult:
     tool_version: str = ""
     findings: Iterator[NormalizedFinding] = field(default_factory=lambda: iter(()))
     components: Iterator[Component] = field(default_factory=lambda: iter(()))
-    skipped: list[ParseIssue] = field(default_factory=list)
+    skipped: list[ParseIssue] = field(default_factory=Issues)
     target: ReportTarget | None = None
 
 

@@ -3,8 +3,8 @@
 Every case is refused with a ParseError, or, by a format whose reports may legitimately be
 empty or carry log lines (trufflehog skips non-JSON lines; checkov and detect-secrets accept
 an object without results), read as an empty report: never another exception, never a
-finding. Nesting past the limit is a TooDeep error that names where, and the readers' memory
-no longer grows with the square of the depth.
+finding. Nesting past the limit is a TooDeep error that names where, the readers' memory no
+longer grows with the square of the depth, and a flood of skipped results is kept bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import tracemalloc
 
 import pytest
 
+from apps.findings.counts import import_counts
 from apps.findings.parsers import ParseError, TooDeep, get_parser, input_limits, registry
+from apps.findings.parsers.base import KEPT_ISSUES, Issues, ParseIssue
 from tests.fixtures.hostile.corpus import CDX, cases
 
 CASES = cases()
@@ -101,3 +103,30 @@ def test_a_deep_document_costs_little_memory(fmt, data):
     finally:
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_flood_of_skipped_results_is_kept_bounded_and_counted_exactly():
+    """A 14 MB report of log lines or empty objects made millions of ParseIssues (~1 GB in
+    the web worker); now the first KEPT_ISSUES of each kind are kept, the rest counted."""
+    lines = b"not json\n" * 50_000 + b'{"SourceMetadata": {"Data": {}}, "Raw": 1, "x": [}\n'
+    with pytest.raises(ParseError):  # the broken last line still fails the report
+        _read("trufflehog", lines)
+    result = get_parser("trufflehog").parse(io.BytesIO(b"not json\n" * 50_000))
+    assert list(result.findings) == []
+    assert len(result.skipped) == KEPT_ISSUES
+    counts = import_counts(result.skipped, imported=0, suppressed=0)
+    assert counts["warnings"] == 50_000
+
+    bom = CDX + b'"components": [' + b"{}," * 20_000 + b'{"name": "a", "version": "1"}]}'
+    result = get_parser("cyclonedx-json").parse(io.BytesIO(bom))
+    assert [c.name for c in result.components] == ["a"]
+    assert len(result.skipped) == KEPT_ISSUES
+    assert import_counts(result.skipped, imported=0, suppressed=0)["warnings"] == 20_000
+
+
+def test_lost_results_are_kept_whatever_the_warnings_before_them():
+    issues = Issues(ParseIssue("", "w", lost_finding=False) for _ in range(KEPT_ISSUES + 5))
+    issues.append(ParseIssue("/9", "lost"))
+    assert [issue.pointer for issue in issues if issue.lost_finding] == ["/9"]
+    counts = import_counts(issues, imported=1, suppressed=0)
+    assert (counts["lost"], counts["warnings"], counts["results"]) == (1, KEPT_ISSUES + 5, 2)
