@@ -57,6 +57,26 @@ def test_the_limit_is_exact_and_the_setting_is_read_per_request(acme_viewer, acm
         assert _error(response, "too_deep") == {"pointer": "/scans/0/0", "limit": 3}
 
 
+RULES = "package fixops.gate\n\nimport rego.v1\n\ndeny := set()\nreview := set()\nwarn := set()\n"
+
+
+def test_a_deeply_nested_policy_is_refused_before_the_engine_reads_it(acme_viewer):
+    """regopy parses recursively in C++: 30,000 nested brackets (60 KB) crashed the process
+    with SIGSEGV; brackets inside strings and comments do not count."""
+    deep = RULES + "x := " + "[" * 30_000 + "]" * 30_000 + "\n"
+    response = acme_viewer.post(VALIDATE, {"source": deep}, format="json")
+    assert response.status_code == 400
+    assert _error(response, "too_deep") == {
+        "message": "line 8, column 134: nested deeper than 128 levels",
+        "line": 8,
+        "column": 134,
+        "limit": 128,
+    }
+    fine = RULES + 'x := [[1], "[[[[", `{{{{`] # ((((\n' + "y := " + "[" * 100 + "]" * 100
+    response = acme_viewer.post(VALIDATE, {"source": fine + "\n"}, format="json")
+    assert response.status_code == 200, response.content
+
+
 def test_a_deep_report_is_too_deep_through_the_upload_path(acme_analyst):
     report = CDX + b'"components": [{"name": "a", "x": ' + b"[" * 100_000 + b"]" * 100_000
     response = acme_analyst.post(
