@@ -102,6 +102,15 @@ def test_the_upload_path_reads_the_setting_when_it_parses(acme_analyst):
     assert _error(response, "too_deep")["limit"] == 3
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_json_body_over_the_memory_limit_is_413(acme_viewer):
+    """DRF reads the stream itself, past Django's check: it read any size whole."""
+    response = _body(acme_viewer, VALIDATE, json.dumps({"source": "x" * 2000}).encode())
+    assert response.status_code == 413
+    assert _error(response, "too_large") == {"limit_bytes": 1000}
+    assert _body(acme_viewer, VALIDATE, b'{"source": "package x"}').status_code == 400
+
+
 def test_too_many_form_fields_answer_in_the_error_shape(acme_analyst):
     fields = {f"f{i}": "x" for i in range(1_100)}
     response = acme_analyst.post(

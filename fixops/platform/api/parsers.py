@@ -9,6 +9,7 @@ which turns both into U+FFFD in every string and key, so validation then sees or
 Before decoding, the body's nesting is measured without recursion (`fixops.platform.jsondepth`):
 deeper than FIXOPS_MAX_INPUT_DEPTH is a 400 `too_deep` naming the pointer and the limit, so no
 view, serializer, policy engine or JSON encoder downstream meets a value deeper than that.
+A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 `too_large`, read no further.
 It is the default parser (fixops/settings/components/drf.py).
 """
 
@@ -21,7 +22,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from fixops.platform.errors import Invalid
+from fixops.platform.errors import Invalid, TooLarge
 from fixops.platform.jsondepth import deep_pointer
 from fixops.platform.text import clean_data
 
@@ -31,7 +32,7 @@ class CleanJSONParser(JSONParser):
     nesting deeper than FIXOPS_MAX_INPUT_DEPTH."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        body = stream.read()
+        body = read_bounded(stream)
         refuse_too_deep(body)
         try:
             data = super().parse(io.BytesIO(body), media_type, parser_context)
@@ -39,6 +40,25 @@ class CleanJSONParser(JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
         cleaned, _ = clean_data(data)
         return cleaned
+
+
+def read_bounded(stream: Any) -> bytes:
+    """The body, at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes, else TooLarge `too_large`.
+
+    DRF reads the request stream itself, past Django's check of that setting (which guards
+    `request.body` and form data only), so a JSON body of any size was read and decoded whole.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return stream.read()
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise TooLarge(
+            f"The JSON body exceeds {limit} bytes.",
+            code="too_large",
+            details={"limit_bytes": limit},
+        )
+    return body
 
 
 def refuse_too_deep(body: bytes) -> None:
