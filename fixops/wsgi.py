@@ -4,4 +4,10 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fixops.settings.base")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# after django.setup(): the error body comes from the API layer, which needs the app registry
+from fixops.platform.api.chunked import sized_chunked_bodies  # noqa: E402
+
+# gunicorn de-chunks `Transfer-Encoding: chunked` bodies; Django reads only sized ones
+application = sized_chunked_bodies(django_application)

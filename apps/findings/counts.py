@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from apps.findings.parsers.base import ParseIssue
+from apps.findings.parsers.base import Issues, ParseIssue
 
 
 def import_counts(issues: Iterable[ParseIssue], *, imported: int, suppressed: int) -> dict:
@@ -31,6 +31,10 @@ def import_counts(issues: Iterable[ParseIssue], *, imported: int, suppressed: in
             not_findings += 1
         else:
             warnings += 1
+    if isinstance(issues, Issues):  # the issues past the kept ones were only counted
+        lost += issues.overflow["lost"]
+        not_findings += issues.overflow["suppressed"]
+        warnings += issues.overflow["warnings"]
     return {
         "results": imported + lost + not_findings,
         "lost": lost,

@@ -26,6 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
+from django.conf import settings
+
 from apps.findings.counts import import_counts, skipped_entries
 from apps.findings.dedup import (
     Keyed,
@@ -38,7 +40,7 @@ from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
 from apps.findings.parsers.base import Component as ParsedComponent
-from apps.findings.parsers.base import NormalizedFinding, Parser
+from apps.findings.parsers.base import NormalizedFinding, Parser, input_limits
 from apps.findings.rows import NewFinding, SeenOccurrence
 from apps.findings.streams import streams_seen
 from apps.findings.targets import normalise
@@ -81,9 +83,10 @@ def ingest_report(
     """Parse `stream` with `parser` and apply it to `scan`'s application. Caller holds the
     transaction and the application's lock; ParseError propagates (and rolls back)."""
     timer = _PhaseTimer()
-    result = parser.parse(stream)
-    results = list(result.findings)
-    components = list(result.components)
+    with input_limits(max_depth=settings.FIXOPS_MAX_INPUT_DEPTH):
+        result = parser.parse(stream)
+        results = list(result.findings)
+        components = list(result.components)
     tool_name = tool_override or result.tool_name or parser.format
     if tool_override:
         results = [_with_tool(nf, tool_override) for nf in results]

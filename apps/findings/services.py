@@ -21,6 +21,7 @@ from apps.findings.parsers import (
     NO_PATHS,
     ParseError,
     PathContext,
+    TooDeep,
     UnknownFormat,
     detect_parser,
     get_parser,
@@ -293,11 +294,19 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
 
 def parse_error_details(exc: ParseError) -> dict:
     """The error body's details (also stored on a failed queued scan, so storable text)."""
-    return {
+    details = {
         "format": exc.format,
         "pointer": clean_text(exc.pointer)[0],
         "reason": clean_text(exc.message)[0],
     }
+    if isinstance(exc, TooDeep):
+        details["limit"] = exc.limit
+    return details
+
+
+def parse_error_code(exc: ParseError) -> str:
+    """The stable error code of a report that cannot be imported."""
+    return "too_deep" if isinstance(exc, TooDeep) else "invalid_report"
 
 
 def invalid_report_message(exc: ParseError) -> str:

@@ -55,6 +55,7 @@ from apps.findings.services import (
     application_lock,
     application_resolve,
     invalid_report_message,
+    parse_error_code,
     parse_error_details,
     parser_for,
     scan_finish,
@@ -145,7 +146,7 @@ def scan_submit(
     except ParseError as exc:
         raise Invalid(
             invalid_report_message(exc),
-            code="invalid_report",
+            code=parse_error_code(exc),
             details=parse_error_details(exc),
         ) from None
     return scan, True
@@ -177,7 +178,7 @@ def scan_process(*, scan_id: int) -> Scan | None:
         # counts; this one rolled back.
         logger.warning("scan %s: lease lost to another worker; import rolled back", scan_id)
     except ParseError as exc:
-        error = {"code": "invalid_report", "message": invalid_report_message(exc)}
+        error = {"code": parse_error_code(exc), "message": invalid_report_message(exc)}
         error.update(parse_error_details(exc))
     except ReportMissing:
         error = {

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from regopy import Input, Interpreter, RegoError, rego_shared
 
 from apps.policies.digests import policy_digest
@@ -36,6 +37,10 @@ CACHE_SIZE = 64
 # set into an object (standards reference §8), so the linter refuses them outright.
 _V0_HEAD = re.compile(r"^\s*(deny|review|warn)\s*\[[^\]]*\]\s*(\{|if\b)", re.MULTILINE)
 _PACKAGE_LINE = re.compile(r"^\s*package\s+([\w.]+)\s*$", re.MULTILINE)
+# A string, raw string or comment (brackets inside them do not nest), or one bracket.
+_REGO_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*|[][(){}]')
+_OPENERS = frozenset("([{")
+_CLOSERS = frozenset(")]}")
 
 
 class EngineError(Exception):
@@ -49,6 +54,22 @@ class EngineError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "line": self.line, "column": self.column}
+
+
+class TooDeepSource(EngineError):
+    """The source nests brackets deeper than FIXOPS_MAX_INPUT_DEPTH (regopy would overflow
+    its stack: 30,000 nested brackets, 60 KB, crashed the process with SIGSEGV)."""
+
+    def __init__(self, limit: int, *, line: int, column: int):
+        super().__init__(
+            f"line {line}, column {column}: nested deeper than {limit} levels",
+            line=line,
+            column=column,
+        )
+        self.limit = limit
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "limit": self.limit}
 
 
 @dataclass(frozen=True)
@@ -91,8 +112,26 @@ def _compile_error(source: str, exc: RegoError) -> EngineError:
     return EngineError(detail)
 
 
+def check_nesting(source: str) -> None:
+    """TooDeepSource when brackets ((), [], {}) outside strings and comments nest deeper than
+    FIXOPS_MAX_INPUT_DEPTH: regopy parses and compiles recursively, in C++, with no limit."""
+    limit = settings.FIXOPS_MAX_INPUT_DEPTH
+    depth = 0
+    for match in _REGO_TOKENS.finditer(source):
+        token = match.group()
+        if token in _OPENERS:
+            depth += 1
+            if depth > limit:
+                line, column = _line_col(source, len(source[: match.start()].encode()))
+                raise TooDeepSource(limit, line=line, column=column)
+        elif token in _CLOSERS:
+            depth = max(depth - 1, 0)
+
+
 def lint(source: str) -> None:
-    """Refuse what compiles but would decide wrongly: another package, Rego v0 rule heads."""
+    """Refuse what compiles but would decide wrongly: another package, Rego v0 rule heads;
+    and what regopy cannot read safely: nesting past the limit."""
+    check_nesting(source)
     match = _PACKAGE_LINE.search(source)
     if not match or match.group(1) != PACKAGE:
         found = match.group(1) if match else "none"

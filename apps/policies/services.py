@@ -43,7 +43,7 @@ def policy_validate(*, source: str, parameters: dict | None = None) -> None:
     except engine.EngineError as exc:
         raise Invalid(
             f"The policy is not valid: {exc.message}",
-            code="invalid_policy",
+            code="too_deep" if isinstance(exc, engine.TooDeepSource) else "invalid_policy",
             details=exc.as_dict(),
         ) from None
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fixops.platform.request_id.RequestIdMiddleware",
+    "fixops.platform.api.chunked.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -238,6 +239,15 @@ FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
 # expired (a dead worker), three times at most, then fails it.
 FIXOPS_SCAN_LEASE_SECONDS = env.int("FIXOPS_SCAN_LEASE_SECONDS", default=60)
 FIXOPS_SCAN_STUCK_SECONDS = env.int("FIXOPS_SCAN_STUCK_SECONDS", default=15 * 60)
+# Bounded work for every input (docs/ingestion.md, Limits): containers (JSON arrays and
+# objects, XML elements) nested deeper than this are refused with 400 `too_deep`, in reports
+# and in JSON request bodies alike.
+FIXOPS_MAX_INPUT_DEPTH = env.int("FIXOPS_MAX_INPUT_DEPTH", default=128)
+# The most memory one upload may cost a web or worker process above its idle RSS; held by
+# construction (streaming readers, bounded buffers and depth) and proven by the hostile-input
+# test against a real gunicorn (tests/fixtures/hostile/). Not enforced by an rlimit: regopy's
+# allocator reserves a large address range at start and fails under RLIMIT_AS/RLIMIT_DATA.
+FIXOPS_UPLOAD_MEMORY_MB = env.int("FIXOPS_UPLOAD_MEMORY_MB", default=512)
 # A scan stream (application, tool, branch, target) not scanned for this many days is retired:
 # its occurrences are retracted and findings no other stream reports close (docs/ingestion.md).
 FIXOPS_STREAM_STALE_DAYS = env.int("FIXOPS_STREAM_STALE_DAYS", default=30)

@@ -14,6 +14,7 @@ from apps.findings.models import Application
 from apps.policies.models import PolicyVersion
 from apps.policies.services import pack
 from fixops.platform.api.parsers import CleanJSONParser
+from fixops.platform.errors import Invalid
 from fixops.platform.text import clean_text
 from tests.fakes.fixtures import *  # noqa: F403 - the fake vendor servers
 
@@ -104,5 +105,9 @@ def test_a_body_nested_too_deeply_is_a_400(acme_analyst):
 def test_the_parser_cleans_keys_and_values():
     parsed = CleanJSONParser().parse(io.BytesIO(b'{"a\\u0000": ["\\ud800", 1, {"b": "ok"}]}'))
     assert parsed == {"a\ufffd": ["\ufffd", 1, {"b": "ok"}]}
-    with pytest.raises(ParseError):
+    with pytest.raises(Invalid) as caught:  # measured before decoding: no RecursionError
         CleanJSONParser().parse(io.BytesIO(b"[" * 100_000))
+    assert caught.value.code == "too_deep"
+    assert caught.value.details == {"pointer": "/0" * 128, "limit": 128}
+    with pytest.raises(ParseError):
+        CleanJSONParser().parse(io.BytesIO(b"[" * 100))

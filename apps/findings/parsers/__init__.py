@@ -14,11 +14,18 @@ import ijson
 
 from ._common import json_head
 from ._paths import path_context
-from .base import NO_PATHS, ParseError, Parser, PathContext
+from .base import NO_PATHS, ParseError, Parser, PathContext, TooDeep, input_limits, max_depth
+
+try:  # the C backend; ijson falls back to pure Python without it
+    _ijson = ijson.get_backend("yajl2_c")
+except ImportError:  # pragma: no cover - depends on how ijson was built
+    _ijson = ijson
 
 HEAD_BYTES = 64 * 1024
 _XML_ROOT = re.compile(rb"<(?![?!])([^\s>/]+)")
 _SHOWN_KEYS = 6
+_STARTS = frozenset(("start_map", "start_array"))
+_ENDS = frozenset(("end_map", "end_array"))
 
 
 class UnknownFormat(ParseError):
@@ -102,15 +109,27 @@ def _observe(head: bytes) -> tuple[str, str]:
 
 
 def _top_keys(head: bytes) -> list[str]:
-    """The first top-level keys of a JSON object, read until the head ends or breaks."""
+    """The first top-level keys of a JSON object, read until the head ends or breaks.
+
+    `basic_parse`, not `parse`: ijson's prefixes grow with the square of the nesting depth,
+    and the head is untrusted; nesting past the limit ends the reading."""
     keys: list[str] = []
+    depth = 0
+    limit = max_depth()
     try:
-        for prefix, event, value in ijson.parse(head):
-            key = f"`{str(value)[:40]}`"
-            if event == "map_key" and prefix == "" and key not in keys:
-                keys.append(key)
-                if len(keys) >= _SHOWN_KEYS:
+        for event, value in _ijson.basic_parse(head):
+            if event in _STARTS:
+                depth += 1
+                if depth > limit:
                     break
+            elif event in _ENDS:
+                depth -= 1
+            elif event == "map_key" and depth == 1:
+                key = f"`{str(value)[:40]}`"
+                if key not in keys:
+                    keys.append(key)
+                    if len(keys) >= _SHOWN_KEYS:
+                        break
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
         pass
     return keys
@@ -118,9 +137,16 @@ def _top_keys(head: bytes) -> list[str]:
 
 def _one_object(line: bytes) -> bool:
     """True when a line holds one complete JSON value (JSON lines), not the start of one."""
+    depth = 0
+    limit = max_depth()
     try:
-        for _ in ijson.parse(line):
-            pass
+        for event, _ in _ijson.basic_parse(line):
+            if event in _STARTS:
+                depth += 1
+                if depth > limit:
+                    return False
+            elif event in _ENDS:
+                depth -= 1
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError):
         return False
     return True
@@ -166,10 +192,12 @@ __all__ = [
     "ParseError",
     "Parser",
     "PathContext",
+    "TooDeep",
     "UnknownFormat",
     "detect_parser",
     "detection_candidates",
     "get_parser",
+    "input_limits",
     "path_context",
     "registry",
 ]

@@ -51,7 +51,7 @@ from ._sbom import (
     text,
     unique,
 )
-from .base import Component, Cvss, NormalizedFinding, ParseError, ParseIssue
+from .base import Component, Cvss, Issues, NormalizedFinding, ParseError, ParseIssue
 
 SUPPORTED_SPECS = ("1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 # XML has two older versions (JSON starts at 1.2): no metadata, dependencies and
@@ -174,7 +174,7 @@ class Inventory:
     subject: Component | None = None  # metadata.component: what the BOM describes
     components: list[Component] = field(default_factory=list)
     by_ref: dict[str, Component] = field(default_factory=dict)
-    issues: list[ParseIssue] = field(default_factory=list)
+    issues: list[ParseIssue] = field(default_factory=Issues)
 
 
 class InventoryBuilder:

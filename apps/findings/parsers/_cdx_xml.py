@@ -16,7 +16,8 @@ DTD, so nothing legitimate is lost.
 
 Memory: the expat target only builds the subtrees the caller watches (a component, a
 dependency, a vulnerability, the metadata) and hands each one over as soon as it closes, so a
-BOM of any size is held one top-level entry at a time. Elements outside the document's own
+BOM of any size is held one top-level entry at a time, and elements nested deeper than
+`max_depth()` are refused (TooDeep) as they open. Elements outside the document's own
 CycloneDX namespace (extensions) are kept under their qualified name and so never match.
 """
 
@@ -33,7 +34,7 @@ from defusedxml.ElementTree import ParseError as XmlSyntaxError
 
 from ._cdx import XML_SPECS, check_spec_version
 from ._sbom import quoted
-from .base import ParseError
+from .base import ParseError, TooDeep, max_depth
 
 _ROOT = re.compile(r"^(?P<namespace>http://cyclonedx\.org/schema/bom/(?P<version>[^}]+)\})bom$")
 _CHUNK = 64 * 1024
@@ -81,6 +82,7 @@ class _Target:
         self.watch = watch
         self._watch_depths = frozenset(len(path) + 1 for path in watch)
         self.expat = expat
+        self.limit = max_depth()
         self.namespace = ""
         self.version = ""
         self.root_attrib: dict[str, str] = {}
@@ -97,6 +99,8 @@ class _Target:
         path = self._path
         if not path:
             self._open_root(tag, attributes)
+        elif len(path) >= self.limit:
+            raise TooDeep(self.fmt, self.limit, pointer=f"line:{self.expat.CurrentLineNumber}")
         name = tag[len(self.namespace) :] if tag.startswith(self.namespace) else "{" + tag
         path.append(name)
         if not self._capture:

@@ -38,7 +38,7 @@ from ._paths import (  # noqa: F401 - re-exported: parsers import path helpers f
     original_of,
     strip_file_scheme,
 )
-from .base import ParseError
+from .base import ParseError, TooDeep, max_depth
 
 try:  # the C backend is several times faster; ijson falls back to pure Python without it
     _ijson = ijson.get_backend("yajl2_c")
@@ -48,7 +48,6 @@ except ImportError:  # pragma: no cover - depends on how ijson was built
 # yajl's errors, and the UTF-8 decoding errors ijson raises for overlong or out-of-range
 # sequences yajl lets through (a lone surrogate never gets here: TextGuard rewrote it).
 JSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
-MAX_DEPTH = 128  # deeper nesting is hostile; real reports stay under 20
 MAX_LINE = 10**9  # larger line/column numbers are treated as absent
 MAX_TEXT = 64 * 1024  # message/description cap (characters)
 MAX_SNIPPET = 16 * 1024
@@ -184,11 +183,15 @@ class JsonEvents:
 
     Callers walk the structure they expect; `where` is the JSON pointer of the value being
     read and is attached to every error, so a truncated file reports "/runs/0/results/17".
+    `depth` counts the containers open at the reader's position; one more than `max_depth()`
+    is a TooDeep error at `where`.
     """
 
     def __init__(self, stream: BinaryIO, fmt: str) -> None:
         self.fmt = fmt
         self.where = ""
+        self.depth = 0
+        self.limit = max_depth()
         self._events = _ijson.basic_parse(JsonReader(stream), use_float=True)
 
     def error(self, message: str, where: str | None = None) -> ParseError:
@@ -198,11 +201,19 @@ class JsonEvents:
     def next(self) -> tuple[str, Any]:
         """The next (event, value); truncated or malformed input becomes a ParseError."""
         try:
-            return next(self._events)
+            event = next(self._events)
         except StopIteration:
             raise self.error("unexpected end of input (the JSON is truncated)") from None
         except JSON_ERRORS as exc:
             raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None
+        kind = event[0]
+        if kind in _STARTS:
+            self.depth += 1
+            if self.depth > self.limit:
+                raise TooDeep(self.fmt, self.limit, pointer=self.where)
+        elif kind in _ENDS:
+            self.depth -= 1
+        return event
 
     def end(self) -> None:
         """Require that nothing but whitespace follows the top-level value."""
@@ -254,9 +265,7 @@ class JsonEvents:
                 top[keys[-1]] = scalar if child is None else child
             else:
                 top.append(scalar if child is None else child)
-            if child is not None:
-                if len(stack) >= MAX_DEPTH:
-                    raise self.error(f"JSON nested deeper than {MAX_DEPTH} levels")
+            if child is not None:  # next() has checked the depth
                 stack.append(child)
                 keys.append(None)
         return root
@@ -265,20 +274,23 @@ class JsonEvents:
         """Consume the rest of a value we do not need, without building it.
 
         This is the hot loop of a first pass over a large report, so it iterates the C event
-        generator directly instead of going through `next()`.
+        generator directly instead of going through `next()`; `event` opened a container that
+        `next()` already counted in `self.depth`.
         """
         if event not in _STARTS:
             return
         depth = 1
+        room = self.limit - self.depth + 1
         try:
             for kind, _ in self._events:
                 if kind in _STARTS:
                     depth += 1
-                    if depth > MAX_DEPTH:
-                        raise self.error(f"JSON nested deeper than {MAX_DEPTH} levels")
+                    if depth > room:
+                        raise TooDeep(self.fmt, self.limit, pointer=self.where)
                 elif kind in _ENDS:
                     depth -= 1
                     if not depth:
+                        self.depth -= 1
                         return
         except JSON_ERRORS as exc:
             raise self.error(f"invalid or truncated JSON: {_first_line(exc)}") from None

@@ -5,6 +5,13 @@ whole document. `walk` reads the ijson event stream once and yields only the val
 caller asked for, each built completely (a component, a vulnerability) with its JSON pointer;
 everything else is skipped by counting nesting depth, which costs little per event.
 
+Bounded by construction: the reader is ijson's `basic_parse` (no prefixes) and the walk
+keeps its own prefixes, only for the containers it descends into. ijson's `parse` builds
+every event's dotted prefix, for a whole 64 KiB buffer of events before the first is
+handed over, so memory grew with the square of the nesting depth (a 200 KB document nested
+100,000 deep took ~21 GB). Every container opened counts towards `max_depth()`; one level
+deeper is a `TooDeep` error naming the value holding the nesting.
+
 Parsers that need data from several places (components before vulnerabilities, whichever
 order the file uses) read the stream more than once: `Rewindable` guarantees it can seek back,
 spooling a non-seekable stream to a temporary file first. `iter_array` is the fast path for
@@ -21,7 +28,9 @@ from typing import Any, BinaryIO
 import ijson
 from ijson.common import ObjectBuilder
 
-from .base import ParseError
+from fixops.platform.jsondepth import deep_pointer
+
+from .base import ParseError, TooDeep, max_depth
 
 _START = frozenset({"start_map", "start_array"})
 _END = frozenset({"end_map", "end_array"})
@@ -29,6 +38,10 @@ _DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 # UnicodeDecodeError: overlong or out-of-range UTF-8 that yajl lets through to ijson.
 _JSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024
+try:  # the C backend; ijson falls back to pure Python without it
+    _ijson = ijson.get_backend("yajl2_c")
+except ImportError:  # pragma: no cover - depends on how ijson was built
+    _ijson = ijson
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -104,10 +117,16 @@ def _json_error_message(exc: Exception) -> str:
 
 
 _SKIP, _BUILD, _SCALAR, _NOTHING = range(4)
+_OPENS = frozenset((_SKIP, _BUILD))  # actions that open a container the walk does not track
 
 
 class _Cursor:
-    """Where the walk is, outside wanted values, and what to do with the next event."""
+    """Where the walk is, outside wanted values, and what to do with the next event.
+
+    Each open container the walk descends into is a frame [is_array, key or index, prefix
+    of its children + "."]: the dotted ijson-style prefix of a value is its parent's plus
+    the key (or "item" in an array), built only for the values met at those levels.
+    """
 
     def __init__(
         self, fmt: str, items: Iterable[str], arrays: Iterable[str], seen: set[str] | None
@@ -117,30 +136,38 @@ class _Cursor:
         self.arrays = frozenset(arrays)
         self.descend = _ancestors(self.wanted | self.arrays) | self.arrays
         self.seen = seen
-        self.frames: list[list[Any]] = []  # [is_array, key or index] per open container
+        self.frames: list[list[Any]] = []
 
-    def step(self, prefix: str, event: str, value: Any) -> int:
+    def step(self, event: str, value: Any) -> tuple[int, str]:
+        """(action, prefix of the value this event starts; "" for other events)."""
         frames = self.frames
         if event == "map_key":
             frames[-1][1] = value
-            return _NOTHING
+            return _NOTHING, ""
         if event in _END:
             frames.pop()
-            return _NOTHING
-        if not frames and event != "start_map":
-            raise ParseError(self.fmt, "the top-level JSON value must be an object")
-        if frames and frames[-1][0]:
-            frames[-1][1] += 1
+            return _NOTHING, ""
+        if not frames:
+            if event != "start_map":
+                raise ParseError(self.fmt, "the top-level JSON value must be an object")
+            prefix = ""
+        else:
+            top = frames[-1]
+            if top[0]:
+                top[1] += 1
+                prefix = top[2] + "item"
+            else:
+                prefix = top[2] + top[1]
         if prefix in self.arrays:
             self._check_array(prefix, event)
         if prefix in self.wanted:
-            return _BUILD if event in _START else _SCALAR
+            return (_BUILD if event in _START else _SCALAR), prefix
         if event not in _START:
-            return _NOTHING
+            return _NOTHING, prefix
         if prefix in self.descend:
-            frames.append([event == "start_array", -1])
-            return _NOTHING
-        return _SKIP
+            frames.append([event == "start_array", -1, prefix + "." if prefix else ""])
+            return _NOTHING, prefix
+        return _SKIP, prefix
 
     def _check_array(self, prefix: str, event: str) -> None:
         if event not in ("start_array", "null"):
@@ -151,6 +178,11 @@ class _Cursor:
 
     def pointer(self) -> str:
         return _pointer_of(self.frames)
+
+    def too_deep(self, limit: int, *, opened: bool) -> TooDeep:
+        """TooDeep at the value at hand; `opened`: it is the last frame (one just descended)."""
+        frames = self.frames[:-1] if opened else self.frames
+        return TooDeep(self.fmt, limit, pointer=_pointer_of(frames))
 
     def error(self, exc: Exception, building: str | None, skipping: int) -> ParseError:
         """A syntax error: at the value being built or skipped, else at the next value."""
@@ -181,22 +213,31 @@ def walk(
     surface as ParseError.
     """
     cursor = _Cursor(fmt, items, arrays, seen)
+    limit = max_depth()
+    frames = cursor.frames
     builder: ObjectBuilder | None = None
-    depth = skipping = 0
+    depth = skipping = room = 0
     built_prefix = built_pointer = ""
     try:
-        for prefix, event, value in ijson.parse(stream, use_float=True):
+        for event, value in _ijson.basic_parse(stream, use_float=True):
             if skipping:  # most events of a big report: keep this path short
                 skipping += _DEPTH.get(event, 0)
+                if skipping > room:
+                    raise TooDeep(fmt, limit, pointer=cursor.pointer())
                 continue
             if builder is not None:
                 builder.event(event, value)
                 depth += _DEPTH.get(event, 0)
+                if depth > room:
+                    raise TooDeep(fmt, limit, pointer=built_pointer)
                 if depth == 0:
                     yield built_prefix, built_pointer, builder.value
                     builder = None
                 continue
-            action = cursor.step(prefix, event, value)
+            action, prefix = cursor.step(event, value)
+            room = limit - len(frames)  # containers the value at hand may still open
+            if room < (action in _OPENS):
+                raise cursor.too_deep(limit, opened=action == _NOTHING)
             if action == _SKIP:
                 skipping = 1
             elif action == _BUILD:
@@ -210,6 +251,16 @@ def walk(
         raise cursor.error(exc, building, skipping) from None
     if builder is not None or cursor.frames:
         raise ParseError(fmt, "invalid or truncated JSON: premature end of input")
+
+
+def check_depth(stream: BinaryIO, fmt: str) -> None:
+    """Read a whole JSON document (or JSON lines) once, refusing nesting deeper than the
+    limit, before a reader that builds prefixes (ijson `items`) or recurses (`json`) sees it.
+    Syntax errors are left to that reader, which knows where it is."""
+    limit = max_depth()
+    where = deep_pointer(stream, limit, multiple_values=True)
+    if where is not None:
+        raise TooDeep(fmt, limit, pointer=where)
 
 
 def iter_array(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, Any]]:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from ._common import JsonReader, iter_items
-from ._jsonstream import Rewindable, escape_token
+from ._jsonstream import Rewindable, check_depth, escape_token
 from ._sbom import as_dict, as_list, text
 from .base import NormalizedFinding, ParseError, ParseIssue
 
@@ -87,6 +87,8 @@ def legacy_results(doc: Rewindable, fmt: str) -> Iterator[tuple[str, dict[str, A
 
 def legacy_artifact(doc: Rewindable, fmt: str) -> str:
     """The scanned image of a legacy report ("" when no OS result says it was an image)."""
+    # ijson's `items` (below) builds prefixes that grow with the square of the nesting depth
+    check_depth(doc.rewind(), fmt)
     for _where, result in legacy_results(doc, fmt):
         if result_class(result) == "os-pkgs":
             return _DISTRO_SUFFIX.sub("", text(result.get("Target")))

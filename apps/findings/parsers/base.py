@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -28,6 +30,28 @@ from ._text import TextGuard, clean_value
 T = TypeVar("T")
 KINDS = ("sast", "sca", "iac", "secret", "dast", "container")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+# How many containers (JSON arrays and objects, XML elements) may be open at once. Real reports
+# stay under 20; hostile nesting costs every reader memory and time per level. The ingestion
+# service sets FIXOPS_MAX_INPUT_DEPTH around each parse (`input_limits`); parsers read it when
+# they start reading, never at import time.
+DEFAULT_MAX_DEPTH = 128
+KEPT_ISSUES = 1000  # per kind; see `Issues`
+_max_depth: ContextVar[int] = ContextVar("fixops_max_input_depth", default=DEFAULT_MAX_DEPTH)
+
+
+def max_depth() -> int:
+    """The nesting limit in force for the parse running in this context."""
+    return _max_depth.get()
+
+
+@contextmanager
+def input_limits(*, max_depth: int) -> Iterator[None]:
+    """Parse (and consume the parse's iterators) under this nesting limit."""
+    token = _max_depth.set(max(1, max_depth))
+    try:
+        yield
+    finally:
+        _max_depth.reset(token)
 
 
 class ParseError(Exception):
@@ -43,6 +67,15 @@ class ParseError(Exception):
         self.pointer = pointer
         where = f" at {pointer}" if pointer else ""
         super().__init__(f"{fmt}: {message}{where}")
+
+
+class TooDeep(ParseError):
+    """The report nests containers deeper than the limit; `pointer` names the deepest place
+    the reader tracked (a JSON pointer of the value holding the nesting, or `line:N`)."""
+
+    def __init__(self, fmt: str, limit: int, *, pointer: str = "") -> None:
+        super().__init__(fmt, f"nested deeper than {limit} levels", pointer=pointer)
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +165,41 @@ class ParseIssue:
     reason: str = ""
 
 
+class Issues(list):  # type: ignore[type-arg] - a list of ParseIssue
+    """A parser's skipped results and warnings, bounded: the first KEPT_ISSUES of each kind
+    (lost, suppressed, warning) are kept, later ones only counted in `overflow`.
+
+    A 14 MB report of empty objects or log lines made millions of issues (~1 GB) in the web
+    worker; the scan stores at most 1,000 entries anyway (lost ones first, hence per kind).
+    `counts.import_counts` adds `overflow`, so the counts stay exact.
+    """
+
+    def __init__(self, issues: Iterable[ParseIssue] = ()) -> None:
+        super().__init__()
+        self.overflow = {"lost": 0, "suppressed": 0, "warnings": 0}
+        self._kept = {"lost": 0, "suppressed": 0, "warnings": 0}
+        self.extend(issues)
+
+    def append(self, issue: ParseIssue) -> None:
+        kind = issue_kind(issue)
+        if self._kept[kind] < KEPT_ISSUES:
+            self._kept[kind] += 1
+            super().append(issue)
+        else:
+            self.overflow[kind] += 1
+
+    def extend(self, issues: Iterable[ParseIssue]) -> None:
+        for issue in issues:
+            self.append(issue)
+
+
+def issue_kind(issue: ParseIssue) -> str:
+    """ "lost", "suppressed" or "warnings": how the counts file an issue."""
+    if issue.lost_finding:
+        return "lost"
+    return "suppressed" if issue.suppressed else "warnings"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportTarget:
     """What the report says was scanned, as written, and what kind of name it is; ingestion
@@ -158,7 +226,7 @@ class ParseResult:
     tool_version: str = ""
     findings: Iterator[NormalizedFinding] = field(default_factory=lambda: iter(()))
     components: Iterator[Component] = field(default_factory=lambda: iter(()))
-    skipped: list[ParseIssue] = field(default_factory=list)
+    skipped: list[ParseIssue] = field(default_factory=Issues)
     target: ReportTarget | None = None
 
 

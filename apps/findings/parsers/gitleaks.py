@@ -51,9 +51,11 @@ from ._common import (
     pointer,
     primed,
     redact,
+    rewindable,
     sha256_hex,
     type_name,
 )
+from ._jsonstream import check_depth
 from .base import NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
 
 FORMAT = "gitleaks"
@@ -100,18 +102,31 @@ class GitleaksParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         result = ParseResult(format=FORMAT, tool_name="gitleaks")
-        result.findings = primed(self._findings(JsonReader(stream), result))
+        result.findings = primed(self._findings(stream, result))
         return result
 
-    def _findings(self, reader: JsonReader, result: ParseResult) -> Iterator[NormalizedFinding]:
+    def _findings(self, stream: BinaryIO, result: ParseResult) -> Iterator[NormalizedFinding]:
         """Each array element is built in C; the index gives truncation errors their pointer."""
-        first = reader.first_byte()
-        if first != b"[":
-            raise ParseError(
-                FORMAT,
-                "a gitleaks report must be a JSON array of findings, got "
-                + _TOP_LEVEL.get(first, "something that is not JSON"),
-            )
+        source, start = rewindable(stream)
+        try:
+            first = JsonReader(source).first_byte()
+            if first != b"[":
+                raise ParseError(
+                    FORMAT,
+                    "a gitleaks report must be a JSON array of findings, got "
+                    + _TOP_LEVEL.get(first, "something that is not JSON"),
+                )
+            # ijson's `items` builds prefixes that grow with the square of the nesting depth,
+            # so the document is read once under the depth limit first
+            source.seek(start)
+            check_depth(JsonReader(source), FORMAT)
+            source.seek(start)
+            yield from self._items(JsonReader(source), result)
+        finally:
+            if source is not stream:
+                source.close()
+
+    def _items(self, reader: JsonReader, result: ParseResult) -> Iterator[NormalizedFinding]:
         index = 0
         items = iter_items(reader, "item", FORMAT)
         while True:

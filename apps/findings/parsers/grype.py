@@ -57,6 +57,7 @@ from ._sbom import (
 from .base import (
     Component,
     Cvss,
+    Issues,
     NormalizedFinding,
     ParseError,
     ParseIssue,
@@ -108,7 +109,7 @@ class GrypeParser(Parser):
         header, lists = _read_header(doc)
         descriptor = as_dict(header.get("descriptor"))
         version = text(descriptor.get("version"))
-        issues: list[ParseIssue] = []
+        issues: list[ParseIssue] = Issues()
         return ParseResult(
             format=FORMAT,
             tool_name=text(descriptor.get("name")).lower() or TOOL,

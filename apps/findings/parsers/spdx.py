@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 from ._jsonstream import Rewindable, walk
 from ._sbom import as_dict, as_list, purl_or_issue, quoted, split_tool, text, unique
-from .base import Component, ParseError, ParseIssue, Parser, ParseResult, ReportTarget
+from .base import Component, Issues, ParseError, ParseIssue, Parser, ParseResult, ReportTarget
 
 FORMAT = "spdx-json"
 FALLBACK_TOOL = "spdx"
@@ -67,7 +67,7 @@ class SpdxJsonParser(Parser):
 
     def parse(self, stream: BinaryIO) -> ParseResult:
         doc = Rewindable(stream)
-        issues: list[ParseIssue] = []
+        issues: list[ParseIssue] = Issues()
         header, packages = _read_packages(doc)
         _check_version(header)
         components = _components(packages, issues)

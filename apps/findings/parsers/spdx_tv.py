@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ._sbom import quoted
-from .base import ParseError, ParseIssue, Parser, ParseResult
+from .base import Issues, ParseError, ParseIssue, Parser, ParseResult
 from .spdx import _components, _edge, _tool, _with_edges
 
 FORMAT = "spdx-tag-value"
@@ -59,7 +59,7 @@ class SpdxTagValueParser(Parser):
         return bool(_VERSION_LINE.search(head) and _DOC_LINE.search(head))
 
     def parse(self, stream: BinaryIO) -> ParseResult:
-        issues: list[ParseIssue] = []
+        issues: list[ParseIssue] = Issues()
         document = _read(stream, issues)
         version = document["spdxVersion"]
         if not version:

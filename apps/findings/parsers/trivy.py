@@ -61,6 +61,7 @@ from ._trivy_layouts import K8S_LISTS, k8s_findings, legacy_artifact, legacy_fin
 from .base import (
     Component,
     Cvss,
+    Issues,
     NormalizedFinding,
     ParseError,
     ParseIssue,
@@ -138,7 +139,7 @@ class TrivyParser(Parser):
 
 def _legacy(doc: Rewindable) -> ParseResult:
     """A pre-schema-2 report: a bare array of results (see `_trivy_layouts`)."""
-    issues: list[ParseIssue] = []
+    issues: list[ParseIssue] = Issues()
     artifact = legacy_artifact(doc, FORMAT)  # also validates the whole document
     report = {"ArtifactName": artifact, "ArtifactType": "container_image" if artifact else ""}
     mapper = _Mapper(report, issues)
@@ -153,7 +154,7 @@ def _legacy(doc: Rewindable) -> ParseResult:
 def _read_header(doc: Rewindable) -> tuple[dict[str, Any], list[Component], list[ParseIssue]]:
     report: dict[str, Any] = {}
     components: list[Component] = []
-    issues: list[ParseIssue] = []
+    issues: list[ParseIssue] = Issues()
     items = ("SchemaVersion", "ArtifactName", "ArtifactType", "Trivy", "Results.item.Packages.item")
     items += ("ClusterName",)
     arrays = ["Results", "Results.item.Packages", *(f"Results.item.{key}" for key in _LISTS)]

@@ -37,6 +37,7 @@ not a lost result. A line that starts like an object but is not valid JSON is a 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -55,7 +56,8 @@ from ._common import (
     redact,
     sha256_hex,
 )
-from .base import NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult
+from ._jsonstream import check_depth
+from .base import NormalizedFinding, ParseError, ParseIssue, Parser, ParseResult, TooDeep
 
 FORMAT = "trufflehog"
 TOOL = "trufflehog"
@@ -113,6 +115,11 @@ class TrufflehogParser(Parser):
                     ParseIssue(where, "not a JSON object (log output?); ignored", False)
                 )
                 continue
+            try:
+                # json.loads recurses per level: the depth limit first, on the line's bytes
+                check_depth(io.BytesIO(line.encode("utf-8")), FORMAT)
+            except TooDeep as exc:
+                raise TooDeep(FORMAT, exc.limit, pointer=where) from None
             try:
                 item = json.loads(line)
             except (ValueError, RecursionError):

@@ -10,7 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from django.views.defaults import page_not_found as html_404
@@ -80,6 +87,24 @@ def domain_status(exc: DomainError) -> int:
     return 400
 
 
+def _input_shape(exc: SuspiciousOperation) -> Response:
+    """Django's refusals of a request body's shape (raised while DRF parses it), which would
+    otherwise leave as Django's HTML 400."""
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = f"The request has more than {limit} form fields."
+        return Response(error_body("too_many_fields", message, {"limit": limit}), status=400)
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = f"The request has more than {limit} files."
+        return Response(error_body("too_many_files", message, {"limit": limit}), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The request body (outside files) exceeds {limit} bytes."
+        return Response(error_body("too_large", message, {"limit_bytes": limit}), status=413)
+    return Response(error_body("bad_request", "The request is malformed."), status=400)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the FixOps error body."""
     if isinstance(exc, ProtectedError | RestrictedError):
@@ -87,6 +112,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = delete_blocked(exc)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=domain_status(exc))
+    if isinstance(exc, SuspiciousOperation):
+        return _input_shape(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
