@@ -137,7 +137,7 @@ def scan_submit(
                 return current, False
             if size > settings.FIXOPS_INGEST_ASYNC_BYTES:
                 scan_queue(scan=scan, upload=upload)
-                transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk))
+                transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk), robust=True)
                 return scan, True
             scan_start(scan=scan)
             upload.seek(0)

@@ -229,6 +229,20 @@ def test_heartbeat_pushes_the_lease_forward_from_its_own_connection(
     assert Scan.objects.get(pk=body["id"]).lease_expires_at > first
 
 
+def test_a_broker_down_at_upload_still_answers_202_and_leaves_the_scan_to_the_sweeper(
+    acme_analyst, queued, broker_down, django_capture_on_commit_callbacks
+):
+    """The report is stored and the scan committed before the message is sent: a broker that
+    refuses it must not turn the upload into a 500 (the client would upload again)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = acme_analyst.post(
+            URL, {"file": upload(sarif(many(2))), "application": "web"}, format="multipart"
+        )
+    assert response.status_code == 202, response.content
+    scan = Scan.objects.get(pk=response.json()["id"])
+    assert scan.status == ScanStatus.QUEUED and Path(scan.upload).exists()
+
+
 # --- Sweeper -----------------------------------------------------------------------------------
 
 
