@@ -81,6 +81,9 @@ def legacy_results(doc: Rewindable, fmt: str) -> Iterator[tuple[str, dict[str, A
             return
         if not isinstance(result, dict):
             raise ParseError(fmt, "a trivy result must be a JSON object", pointer=f"/{index}")
+        if "Target" not in result:
+            # Every trivy result names its Target; an object without one is another document.
+            raise ParseError(fmt, "a trivy result must have a Target", pointer=f"/{index}")
         yield f"/{index}", result
         index += 1
 

@@ -78,6 +78,7 @@ DEFAULT_SEVERITY = "medium"
 _CHECK_LISTS = {"failed_checks": False, "skipped_checks": True}  # name -> suppressed
 
 _CVSS_VERSION = re.compile(r"^CVSS:(3\.[01]|4\.0)/")
+_REPORT_KEYS = frozenset({"check_type", "results", "summary", "checkov_version"})
 _CHECK_TYPE_HINT = re.compile(rb'"check_type"\s*:\s*"')
 _RESULTS_HINT = re.compile(rb'"(failed|passed|skipped)_checks"\s*:|"checkov_version"\s*:')
 _EMPTY_HINT = re.compile(rb'"checkov_version"\s*:')
@@ -148,9 +149,11 @@ class _Reader:
     def _report(self, base: tuple[int, ...]) -> Iterator[NormalizedFinding]:
         src = self.src
         check_type = ""
+        known = False
         for key in src.members():
             event, value = src.next()
             src.where = pointer(*base, key)
+            known = known or key in _REPORT_KEYS
             if key == "check_type":
                 check_type = as_str(src.value(event, value))
                 self.check_types.add(check_type)
@@ -166,6 +169,11 @@ class _Reader:
                 self._version({key: src.value(event, value)})
             else:
                 src.skip(event)
+        if not known:
+            # An object with none of checkov's keys is some other document, not an empty scan.
+            raise src.error(
+                f"not a checkov report: none of {', '.join(sorted(_REPORT_KEYS))}", pointer(*base)
+            )
 
     def _version(self, summary: Any) -> None:
         version = summary.get("checkov_version") if isinstance(summary, dict) else None

@@ -70,7 +70,9 @@ class DetectSecretsParser(Parser):
         return result
 
     def _findings(self, doc: Rewindable, result: ParseResult) -> Iterator[NormalizedFinding]:
+        seen = False
         for _prefix, where, files in walk(doc.rewind(), FORMAT, ("results",)):
+            seen = True
             if not isinstance(files, dict):
                 raise ParseError(FORMAT, "`results` must be an object", pointer=where)
             for name, entries in files.items():
@@ -81,6 +83,9 @@ class DetectSecretsParser(Parser):
                     finding = self._finding(name, entry, f"{at}/{index}", result)
                     if finding is not None:
                         yield finding
+        if not seen:
+            # Every baseline has `results`, even an empty one: without it this is another tool's.
+            raise ParseError(FORMAT, "no `results`: not a detect-secrets baseline")
 
     def _finding(
         self, name: str, entry: Any, where: str, result: ParseResult

@@ -32,7 +32,7 @@ across that release: a report of 3.14 or later does not match older findings by 
 Lines: blank lines are ignored. A line that is not a JSON object (a log line when stderr was
 captured too) or an object that is neither shape (trufflehog's JSON log records) is a warning,
 not a lost result. A line that starts like an object but is not valid JSON is a ParseError at
-`line:N` (a truncated or corrupted report).
+`line:N` (a truncated or corrupted report); so is a file with no JSON object line at all.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ class TrufflehogParser(Parser):
         return result
 
     def _findings(self, stream: BinaryIO, result: ParseResult) -> Iterator[NormalizedFinding]:
+        lines = objects = 0
         for number, raw in enumerate(stream, start=1):
             where = f"line:{number}"
             if len(raw) > _MAX_LINE_BYTES:
@@ -110,6 +111,7 @@ class TrufflehogParser(Parser):
                 raise ParseError(FORMAT, f"not UTF-8: {exc.reason}", pointer=where) from None
             if not line:
                 continue
+            lines += 1
             if not line.startswith("{"):
                 result.skipped.append(
                     ParseIssue(where, "not a JSON object (log output?); ignored", False)
@@ -126,9 +128,13 @@ class TrufflehogParser(Parser):
                 raise ParseError(FORMAT, "invalid or truncated JSON line", pointer=where) from None
             if not isinstance(item, dict):
                 raise ParseError(FORMAT, "a line must hold a JSON object", pointer=where)
+            objects += 1
             finding = self._finding(item, where, result)
             if finding is not None:
                 yield finding
+        if lines and not objects:
+            # Log lines around results are trufflehog's; a file of nothing else is not its output.
+            raise ParseError(FORMAT, "no line holds a JSON object: not trufflehog output")
 
     def _finding(
         self, item: dict[str, Any], where: str, result: ParseResult

@@ -287,3 +287,14 @@ def test_one_finding_per_failed_check(severities):
     checks = [check(check_id=f"CKV_X_{i}", severity=s) for i, s in enumerate(severities)]
     _, findings = parse(report(*checks))
     assert [f.rule_id for f in findings] == [c["check_id"] for c in checks]
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [({"name": "not checkov"}, ""), ([{"check_type": "terraform", "results": {}}, {"x": 1}], "/1")],
+)
+def test_an_object_with_none_of_checkovs_keys_is_refused_not_imported_as_empty(document, where):
+    """With `format=checkov` forced, another tool's JSON object must not pass as an empty scan."""
+    with pytest.raises(ParseError, match="not a checkov report") as caught:
+        list(CheckovParser().parse(io.BytesIO(json.dumps(document).encode())).findings)
+    assert caught.value.pointer == where

@@ -111,11 +111,15 @@ def test_a_flood_of_skipped_results_is_kept_bounded_and_counted_exactly():
     lines = b"not json\n" * 50_000 + b'{"SourceMetadata": {"Data": {}}, "Raw": 1, "x": [}\n'
     with pytest.raises(ParseError):  # the broken last line still fails the report
         _read("trufflehog", lines)
-    result = get_parser("trufflehog").parse(io.BytesIO(b"not json\n" * 50_000))
+    logged = b"not json\n" * 50_000 + b'{"level": "info-0", "msg": "finished scanning"}\n'
+    result = get_parser("trufflehog").parse(io.BytesIO(logged))
     assert list(result.findings) == []
     assert len(result.skipped) == KEPT_ISSUES
     counts = import_counts(result.skipped, imported=0, suppressed=0)
-    assert counts["warnings"] == 50_000
+    assert counts["warnings"] == 50_001
+    # Without a single JSON object line the file is not trufflehog output at all.
+    with pytest.raises(ParseError, match="no line holds a JSON object"):
+        _read("trufflehog", b"not json\n" * 10)
 
     bom = CDX + b'"components": [' + b"{}," * 20_000 + b'{"name": "a", "version": "1"}]}'
     result = get_parser("cyclonedx-json").parse(io.BytesIO(bom))
@@ -130,3 +134,21 @@ def test_lost_results_are_kept_whatever_the_warnings_before_them():
     assert [issue.pointer for issue in issues if issue.lost_finding] == ["/9"]
     counts = import_counts(issues, imported=1, suppressed=0)
     assert (counts["lost"], counts["warnings"], counts["results"]) == (1, KEPT_ISSUES + 5, 2)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "document", "message"),
+    [
+        ("detect-secrets", b'{"bomFormat": "CycloneDX", "specVersion": "1.5"}', "no `results`"),
+        ("trufflehog", b"<?xml version='1.0'?>\n<bom/>\n", "no line holds a JSON object"),
+        ("checkov", b'{"bomFormat": "CycloneDX"}', "not a checkov report"),
+        ("trivy", b'[{"bomFormat": "CycloneDX"}]', "must have a Target"),
+    ],
+)
+def test_a_forced_format_refuses_another_document_instead_of_importing_nothing(
+    fmt, document, message
+):
+    """`format=` overrides detection, so the parser itself must know its own reports: another
+    document is a 400, never a scan of zero findings that would close every open one."""
+    with pytest.raises(ParseError, match=message):
+        _read(fmt, document)

@@ -340,3 +340,13 @@ def test_errors(payload: bytes, message: str, pointer: str) -> None:
 @pytest.mark.parametrize("path", [IMAGE, FS], ids=lambda p: p.name)
 def test_detection(path: Path) -> None:
     assert detect_parser(path.read_bytes()[:HEAD_BYTES]).format == "trivy"
+
+
+def test_a_legacy_list_of_objects_without_target_is_refused_not_imported_as_empty():
+    """`format=trivy` forced on another tool's array (a list of SBOMs, say) must not pass as a
+    scan with nothing in it: every trivy result names its Target."""
+    document = [{"Target": "app (debian 12)", "Vulnerabilities": None}, {"bomFormat": "CycloneDX"}]
+    with pytest.raises(ParseError, match="must have a Target") as caught:
+        result = get_parser("trivy").parse(io.BytesIO(json.dumps(document).encode()))
+        list(result.findings)
+    assert caught.value.pointer == "/1"
