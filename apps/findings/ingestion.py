@@ -23,8 +23,9 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 
@@ -46,11 +47,13 @@ from apps.findings.streams import streams_seen
 from apps.findings.targets import normalise
 from apps.findings.writer import FindingWriter
 from fixops.platform import bulk
+from fixops.platform.errors import TooLarge
 from fixops.platform.models import Event
 
 logger = logging.getLogger(__name__)
 
 VEX_DISMISSED = frozenset({"not_affected", "false_positive"})
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,8 +88,9 @@ def ingest_report(
     timer = _PhaseTimer()
     with input_limits(max_depth=settings.FIXOPS_MAX_INPUT_DEPTH):
         result = parser.parse(stream)
-        results = list(result.findings)
-        components = list(result.components)
+        budget = _ResultBudget(settings.FIXOPS_UPLOAD_MEMORY_MB)
+        results = budget.take(result.findings)
+        components = budget.take(result.components)
     tool_name = tool_override or result.tool_name or parser.format
     if tool_override:
         results = [_with_tool(nf, tool_override) for nf in results]
@@ -140,6 +144,36 @@ def ingest_report(
         target=scan.target,
         events=writer.finish(comment=comment),
     )
+
+
+# What one parsed result costs an import until commit (the parsed result, its key, its group,
+# its finding and occurrence rows), measured at ~2 KiB with minimal gitleaks findings; twice
+# that keeps a report at the cap under FIXOPS_UPLOAD_MEMORY_MB with the process's own margin.
+RESULT_COST_BYTES = 4 * 1024
+
+
+class _ResultBudget:
+    """The results and components one upload may hold, from FIXOPS_UPLOAD_MEMORY_MB: a report
+    dense enough to pass it is refused (413) while it is read, before it costs the ceiling."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.limit = memory_mb * 1024 * 1024 // RESULT_COST_BYTES
+        self.taken = 0
+
+    def take(self, items: Iterable[T]) -> list[T]:
+        kept: list[T] = []
+        for item in items:
+            self.taken += 1
+            if self.taken > self.limit:
+                raise TooLarge(
+                    f"The report holds more than {self.limit} results and components, the most "
+                    "one upload may import within FIXOPS_UPLOAD_MEMORY_MB; split it (by target "
+                    "or directory) or raise FIXOPS_UPLOAD_MEMORY_MB.",
+                    code="too_many_results",
+                    details={"limit": self.limit, "setting": "FIXOPS_UPLOAD_MEMORY_MB"},
+                )
+            kept.append(item)
+        return kept
 
 
 class _PhaseTimer:

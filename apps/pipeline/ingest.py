@@ -71,7 +71,7 @@ from apps.intel.tasks import match_application_task
 from apps.pipeline.tasks import risk_refresh_task, scan_process_task
 from apps.tenants.models import Tenant
 from fixops.platform import events
-from fixops.platform.errors import Invalid
+from fixops.platform.errors import DomainError, Invalid
 from fixops.platform.gc import collector_paused
 from fixops.platform.lease import LeaseHeartbeat
 
@@ -180,6 +180,8 @@ def scan_process(*, scan_id: int) -> Scan | None:
     except ParseError as exc:
         error = {"code": parse_error_code(exc), "message": invalid_report_message(exc)}
         error.update(parse_error_details(exc))
+    except DomainError as exc:  # a refusal of the report itself, e.g. too_many_results
+        error = {"code": exc.code, "message": exc.message, **(exc.details or {})}
     except ReportMissing:
         error = {
             "code": "upload_missing",

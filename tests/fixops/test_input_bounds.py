@@ -102,6 +102,32 @@ def test_the_upload_path_reads_the_setting_when_it_parses(acme_analyst):
     assert _error(response, "too_deep")["limit"] == 3
 
 
+def _gitleaks(count: int) -> bytes:
+    item = '{"RuleID": "r%d", "File": "f", "StartLine": 1, "Secret": "s", "Fingerprint": "f:r:%d"}'
+    return ("[" + ",".join(item % (i, i) for i in range(count)) + "]").encode()
+
+
+@override_settings(FIXOPS_UPLOAD_MEMORY_MB=1)  # 1 MiB / 4 KiB per result: 256 results
+def test_a_report_denser_than_the_memory_budget_is_413_and_stores_nothing(acme_analyst):
+    def post(count: int):
+        return acme_analyst.post(
+            "/api/v1/scans/",
+            {"file": upload(_gitleaks(count)), "application": "shop", "format": "gitleaks"},
+            format="multipart",
+        )
+
+    response = post(257)
+    assert response.status_code == 413, response.content
+    assert _error(response, "too_many_results") == {
+        "limit": 256,
+        "setting": "FIXOPS_UPLOAD_MEMORY_MB",
+    }
+    assert not Scan.objects.exists()
+    response = post(256)
+    assert response.status_code == 201, response.content
+    assert response.json()["counts"]["findings_new"] == 256
+
+
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
 def test_a_json_body_over_the_memory_limit_is_413(acme_viewer):
     """DRF reads the stream itself, past Django's check: it read any size whole."""

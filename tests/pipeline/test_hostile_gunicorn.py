@@ -198,6 +198,49 @@ def test_hostile_corpus_answers_4xx_within_the_memory_ceiling(gunicorn, acme, is
     assert over_kb < ceiling_kb
 
 
+def _dense_gitleaks(count: int) -> bytes:
+    """The densest real report: minimal gitleaks findings, ~75 bytes each."""
+    item = '{"RuleID":"r%d","File":"f","StartLine":1,"Secret":"s","Fingerprint":"f:r:%d"}'
+    return ("[" + ",".join(item % (i, i) for i in range(count)) + "]").encode()
+
+
+def test_a_report_dense_past_the_ceiling_is_refused_within_it(gunicorn, acme, issue_token):
+    """Results cost ~2 KiB each until commit, so a dense report under the async size (imported
+    in the request) could pass the ceiling: the result budget refuses it while reading."""
+    base, _master, worker, _log = gunicorn
+    headers = {"Authorization": f"Bearer {issue_token(acme, role='analyst')}"}
+    assert _upload(base, headers, sarif([Result()]), "").status_code == 201  # warm up
+    idle_kb = _rss_kb(worker)
+    watchdog = Watchdog(worker)
+    watchdog.start()
+    try:
+        response = _upload(base, headers, _dense_gitleaks(140_000), "gitleaks")
+    finally:
+        watchdog.stop()
+    assert response.status_code == 413, response.text[:500]
+    error = response.json()["error"]
+    assert error["code"] == "too_many_results" and error["details"]["limit"] == 131_072
+    refused_kb = watchdog.peak_kb - idle_kb
+    assert refused_kb < settings.FIXOPS_UPLOAD_MEMORY_MB * 1024
+
+    # Just under the cap the report is imported, and still within the ceiling.
+    watchdog = Watchdog(worker)
+    watchdog.start()
+    try:
+        response = _upload(base, headers, _dense_gitleaks(131_072), "gitleaks")
+    finally:
+        watchdog.stop()
+    assert response.status_code == 201, response.text[:500]
+    assert response.json()["counts"]["findings_new"] == 131_072
+    imported_kb = watchdog.peak_kb - idle_kb
+    print(  # noqa: T201 - the figure line
+        f"\ndense report: refused at {refused_kb / 1024:.0f} MiB over idle; 131,072 results "
+        f"imported at {imported_kb / 1024:.0f} MiB over idle (ceiling "
+        f"{settings.FIXOPS_UPLOAD_MEMORY_MB} MiB)"
+    )
+    assert imported_kb < settings.FIXOPS_UPLOAD_MEMORY_MB * 1024
+
+
 def test_chunked_uploads_and_too_many_fields_through_gunicorn(gunicorn, acme, issue_token):
     base, _master, _worker, _log = gunicorn
     headers = {"Authorization": f"Bearer {issue_token(acme, role='analyst')}"}

@@ -243,6 +243,17 @@ def test_a_broker_down_at_upload_still_answers_202_and_leaves_the_scan_to_the_sw
     assert scan.status == ScanStatus.QUEUED and Path(scan.upload).exists()
 
 
+def test_a_queued_report_denser_than_the_memory_budget_fails_with_its_code(
+    acme_analyst, queued, settings, django_capture_on_commit_callbacks
+):
+    settings.FIXOPS_UPLOAD_MEMORY_MB = 1  # 256 results
+    body = _queue(acme_analyst, sarif(many(300)), django_capture_on_commit_callbacks)
+    scan = scan_process(scan_id=body["id"])
+    assert scan.status == ScanStatus.FAILED
+    assert scan.error["code"] == "too_many_results" and scan.error["limit"] == 256
+    assert not Finding.objects.exists()
+
+
 # --- Sweeper -----------------------------------------------------------------------------------
 
 
