@@ -3,7 +3,6 @@ and the links to remote objects. Changes go through apps.connectors.services."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django import forms
@@ -33,6 +32,7 @@ from apps.connectors.services import (
 )
 from apps.findings.admin import CappedCountPaginator
 from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
+from fixops.platform import jsondepth
 from fixops.platform.errors import DomainError
 
 
@@ -71,7 +71,7 @@ class IntegrationForm(forms.ModelForm):
                 raise forms.ValidationError("Credentials are required for a new integration.")
             return None
         try:
-            value = json.loads(raw)
+            value = jsondepth.loads(raw)
         except ValueError as exc:
             raise forms.ValidationError(f"Not JSON: {exc}") from None
         if not isinstance(value, dict):

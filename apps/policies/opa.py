@@ -16,6 +16,7 @@ import requests
 from apps.policies import engine
 from apps.policies.digests import policy_digest
 from apps.policies.profiles import policy_view, profile_members
+from fixops.platform import jsondepth
 from fixops.platform.http import breaker
 from fixops.platform.http.errors import OutboundError, Refused
 from fixops.platform.http.session import build_session
@@ -60,7 +61,7 @@ def evaluate(base_url: str, source: str, parameters: dict, document: dict) -> en
             "POST", f"{base}/v1/data/fixops/gate", json={"input": policy_view(document)}
         )
         try:
-            body = response.json()
+            body = jsondepth.loads(response.content)
         except ValueError:
             raise engine.EngineError("OPA answered something that is not JSON") from None
         if isinstance(body.get("result"), dict):

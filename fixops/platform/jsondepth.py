@@ -8,9 +8,12 @@ prefixed events grow with the square of the depth. This reads ijson's `basic_par
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any, BinaryIO
 
 import ijson
+from django.conf import settings
 
 try:  # the C backend; ijson falls back to pure Python without it
     _ijson = ijson.get_backend("yajl2_c")
@@ -43,6 +46,26 @@ def deep_pointer(stream: BinaryIO, limit: int, *, multiple_values: bool = False)
     except (ijson.JSONError, UnicodeDecodeError, ValueError):
         return None
     return None
+
+
+class TooDeepJSON(ValueError):  # noqa: N818 - reads as what it is
+    """A JSON document nested past the limit. A ValueError, so every caller's "not JSON"
+    path takes it instead of a RecursionError escaping as a 500."""
+
+    def __init__(self, pointer: str, limit: int) -> None:
+        super().__init__(f"JSON nested deeper than {limit} levels at {pointer or '/'}")
+        self.pointer, self.limit = pointer, limit
+
+
+def loads(data: bytes | str, *, limit: int | None = None) -> Any:
+    """json.loads for JSON from outside (vendor and IdP answers, feeds, admin text fields):
+    nesting past `limit` (default FIXOPS_MAX_INPUT_DEPTH) raises TooDeepJSON."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    limit = settings.FIXOPS_MAX_INPUT_DEPTH if limit is None else limit
+    where = deep_pointer(io.BytesIO(raw), limit)
+    if where is not None:
+        raise TooDeepJSON(where, limit)
+    return json.loads(raw)
 
 
 def _pointer(path: list[list[Any]]) -> str:

@@ -23,6 +23,7 @@ import requests
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.slack import mapping
 from apps.connectors.text import clip, slack_escape
+from fixops.platform import jsondepth
 from fixops.platform.http.errors import PermanentError, TransientError
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.retry import retry_after_from
@@ -51,7 +52,7 @@ def _check_ok(response: requests.Response) -> None:
     if response.status_code != 200 or "json" not in response.headers.get("Content-Type", ""):
         return
     try:
-        data = response.json()
+        data = jsondepth.loads(response.content)
     except ValueError:
         return
     if not isinstance(data, dict) or data.get("ok", True):

@@ -23,7 +23,6 @@ whichever tool reported them.
 
 from __future__ import annotations
 
-import json
 import logging
 import zipfile
 import zlib
@@ -42,6 +41,7 @@ from apps.intel.osv_match import match_components
 from apps.intel.osv_store import Advisory, AffectedPackage, osv_advisories_store
 from apps.intel.osv_versions import affected_key
 from apps.intel.scoring import risk_refresh
+from fixops.platform import jsondepth
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +225,8 @@ def _check_size(path: Path, name: str, size: int, total: int, limits: _Limits) -
 def parse_record(raw: bytes) -> Advisory:
     """One OSV JSON record as an Advisory; InvalidRecord when the essentials are missing."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = jsondepth.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, TooDeepJSON
         raise InvalidRecord(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise InvalidRecord("not a JSON object")

@@ -29,6 +29,7 @@ from mozilla_django_oidc.utils import (
 from apps.tenants.sso.config import OidcProviderConfig, oidc_providers
 from apps.tenants.sso.mapping import groups_from
 from apps.tenants.sso.provisioning import SsoError, SsoProfile, SsoResult, sso_sign_in
+from fixops.platform import jsondepth
 from fixops.platform.http.errors import OutboundError
 from fixops.platform.http.session import GuardedSession, build_session
 
@@ -65,7 +66,7 @@ def _get_json(url: str) -> dict:
         with _session() as session:
             response = session.get(url)
         response.raise_for_status()
-        body = response.json()
+        body = jsondepth.loads(response.content)
     except (OutboundError, requests.HTTPError, ValueError) as exc:
         raise SsoError(
             f"The identity provider could not be reached ({_reason(exc)}).",
@@ -235,7 +236,7 @@ class OidcBackend(OIDCAuthenticationBackend):
                 code="sso_token_refused",
             )
         try:
-            return response.json()
+            return jsondepth.loads(response.content)
         except ValueError:
             raise SsoError("The token response is not JSON.", code="sso_idp_error") from None
 
@@ -270,7 +271,7 @@ class OidcBackend(OIDCAuthenticationBackend):
                     headers={"Authorization": f"Bearer {access_token}"},
                 )
             response.raise_for_status()
-            info = response.json()
+            info = jsondepth.loads(response.content)
         except (OutboundError, requests.HTTPError, ValueError):
             raise SsoError(
                 "The identity provider's userinfo failed.", code="sso_idp_error"
@@ -297,7 +298,7 @@ class OidcBackend(OIDCAuthenticationBackend):
 
 def _error_description(response) -> str:
     try:
-        body = response.json()
+        body = jsondepth.loads(response.content)
         return str(body.get("error_description") or body.get("error") or response.status_code)
     except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from fixops.platform import jsondepth
 from fixops.platform.http.errors import PermanentError, TransientError
 from fixops.platform.http.retry import retry_after_from
 
@@ -50,7 +51,7 @@ def error_text(response: requests.Response) -> str:
     "error_description", "detail"), each a string, a list, or an object of field -> messages
     (RFC 7807 problem details and OAuth errors included); other bodies give their text."""
     try:
-        data = response.json()
+        data = jsondepth.loads(response.content)
     except ValueError:
         text = (response.text or "").strip()
         return clip(text or response.reason or "no error text")
@@ -128,7 +129,7 @@ def json_body(response: requests.Response, *, label: str) -> Any:
     if response.status_code == 204 or not response.content:
         return {}
     try:
-        return response.json()
+        return jsondepth.loads(response.content)
     except ValueError as exc:
         ctype = response.headers.get("Content-Type", "?")
         raise PermanentError(
