@@ -38,6 +38,17 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def broker(redis_url):
+    """A Celery broker on the real Redis for tests that start workers; purged afterwards."""
+    from tests.connectors.workers import Broker
+
+    broker = Broker(redis_url)
+    yield broker
+    broker.purge()
+    broker.close()
+
+
+@pytest.fixture
 def broker_down():
     """Point Celery at a port nothing listens on; afterwards restore the broker and drop the
     connection and producer pools built meanwhile, or later tests publish into the dead URL."""

@@ -24,17 +24,9 @@ from apps.connectors.models import (
 from apps.connectors.outbox import NewMessage, enqueue
 from tests.bench.figures import figure
 from tests.connectors.factories import enqueue_tickets
-from tests.connectors.workers import Broker, wait_until
+from tests.connectors.workers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def broker(redis_url):
-    broker = Broker(redis_url)
-    yield broker
-    broker.purge()
-    broker.close()
 
 
 @pytest.fixture

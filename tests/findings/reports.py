@@ -72,3 +72,19 @@ def many(n: int, *, offset: int = 0) -> list[Result]:
 
 def upload(content: bytes, name: str = "report.json") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def multipart_body(report: bytes, application: str = "shop") -> tuple[bytes, str]:
+    """(body, Content-Type) of an upload form written by hand, for clients that stream it."""
+    boundary = "hostileboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="application"\r\n\r\n'
+            f"{application}\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.sarif"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + report
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"

@@ -16,7 +16,7 @@ from django.test import override_settings
 
 from apps.findings.models import Scan
 from fixops.wsgi import application as wsgi_application
-from tests.findings.reports import Result, sarif, upload
+from tests.findings.reports import Result, multipart_body, sarif, upload
 from tests.fixtures.hostile.corpus import CDX
 
 pytestmark = pytest.mark.django_db
@@ -200,29 +200,15 @@ def _wsgi_chunked(token: str, body: bytes, content_type: str) -> tuple[str, dict
     return answer[0], json.loads(body)
 
 
-def _multipart(report: bytes) -> tuple[bytes, str]:
-    boundary = "hostileboundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="application"\r\n\r\nshop\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.sarif"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + report
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def test_a_chunked_upload_the_server_terminated_is_imported(acme, issue_token):
-    body, content_type = _multipart(sarif([Result()]))
+    body, content_type = multipart_body(sarif([Result()]))
     status, answer = _wsgi_chunked(issue_token(acme, role="analyst"), body, content_type)
     assert status.startswith("201"), answer
     assert answer["counts"]["findings_new"] == 1
 
 
 def test_a_chunked_upload_past_the_limit_is_413(acme, issue_token):
-    body, content_type = _multipart(b"x" * 200_000)
+    body, content_type = multipart_body(b"x" * 200_000)
     with override_settings(FIXOPS_UPLOAD_MAX_BYTES=1000):
         status, answer = _wsgi_chunked(issue_token(acme, role="analyst"), body, content_type)
     assert status.startswith("413")

@@ -27,7 +27,7 @@ from apps.evidence.services import bundles_store_pending, evidence_export, evide
 from apps.pipeline import gate
 from apps.pipeline.gate import decision_make
 from apps.policies.models import Decision
-from tests.connectors.workers import ROOT, Broker, wait_until
+from tests.connectors.workers import ROOT, wait_until
 from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,14 +108,6 @@ GATE = textwrap.dedent(
     print("the gate survived its own SIGKILL")
     """
 )
-
-
-@pytest.fixture
-def broker(redis_url):
-    broker = Broker(redis_url)
-    yield broker
-    broker.purge()
-    broker.close()
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.findings.parsers import registry
-from tests.findings.reports import Result, sarif
+from tests.findings.reports import Result, multipart_body, sarif
 from tests.fixtures.hostile.corpus import cases
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -244,20 +244,11 @@ def test_a_report_dense_past_the_ceiling_is_refused_within_it(gunicorn, acme, is
 def test_chunked_uploads_and_too_many_fields_through_gunicorn(gunicorn, acme, issue_token):
     base, _master, _worker, _log = gunicorn
     headers = {"Authorization": f"Bearer {issue_token(acme, role='analyst')}"}
-    boundary = "hostileboundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="application"\r\n\r\nshop\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.sarif"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + sarif([Result()])
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body, content_type = multipart_body(sarif([Result()]))
     chunks = (body[i : i + 1000] for i in range(0, len(body), 1000))  # a generator: chunked
     response = requests.post(
         f"{base}/api/v1/scans/",
-        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={**headers, "Content-Type": content_type},
         data=chunks,
         timeout=60,
     )

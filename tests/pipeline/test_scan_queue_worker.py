@@ -12,20 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.findings.models import Finding, Occurrence, Scan, ScanStatus
 from apps.findings.scan_queue import scan_queue, scan_requeue
-from tests.connectors.workers import Broker, wait_until
+from tests.connectors.workers import wait_until
 from tests.findings.factories import ApplicationFactory
 from tests.findings.reports import many, sarif
 
 pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 RESULTS = 20000  # an import of a few seconds: the kill lands inside it
-
-
-@pytest.fixture
-def broker(redis_url):
-    broker = Broker(redis_url)
-    yield broker
-    broker.purge()
-    broker.close()
 
 
 def _status() -> str:
