@@ -24,6 +24,7 @@ from apps.connectors.services import (
     integration_breaker_reset,
     integration_check_config,
     integration_create,
+    integration_delete,
     integration_sync,
     integration_test,
     integration_update,
@@ -170,6 +171,20 @@ class IntegrationAdmin(TenantScopedAdmin):
         else:
             saved = integration_create(tenant=tenant, actor=_actor(request), **fields)
         obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        """Through the service, so the admin's delete is the API's: audited as
+        integration.delete, refused with the same message while something still needs it."""
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied("Deleting needs the admin role in this row's tenant.")
+        try:
+            integration_delete(integration=obj, actor=_actor(request))
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for integration in queryset:
+            self.delete_model(request, integration)
 
     @admin.action(description="Test the connection to the vendor")
     def test_connection(self, request, queryset):

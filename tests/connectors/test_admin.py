@@ -152,3 +152,15 @@ def test_outbox_list_filters_detail_replay_and_cancel(staff, jira, fake_jira):
     assert "Only pending or failed" in response.content.decode()
     links = staff.get("/admin/connectors/externallink/")
     assert links.status_code == 200
+
+
+def test_deleting_an_integration_in_the_admin_goes_through_the_service(staff, jira):
+    """Audited as integration.delete, like the API's delete, not as a bare admin row."""
+    from fixops.platform.models import AuditEvent
+
+    url = f"/admin/connectors/integration/{jira.pk}/delete/"
+    assert staff.post(url, {"post": "yes"}).status_code == 302
+    assert not Integration.objects.filter(pk=jira.pk).exists()
+    event = AuditEvent.objects.get(action="integration.delete", target_id=str(jira.pk))
+    assert event.actor == "user:alice" and event.before["name"] == "acme-jira"
+    assert not AuditEvent.objects.filter(action="admin.delete").exists()
