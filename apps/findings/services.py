@@ -204,7 +204,7 @@ def application_resolve(
 
 
 def scan_replay_of(
-    *, application: Application, branch: str, sha256: str, target: str = ""
+    *, application: Application, branch: str, sha256: str, target: str = "", fmt: str = ""
 ) -> Scan | None:
     """The scan to answer with when these bytes were already imported and are still the
     latest report of their stream (application, tool, branch, target). Re-sending a CI job's
@@ -212,8 +212,11 @@ def scan_replay_of(
     imported again, because they change the state back. A report of another target between
     them (image A, image B, image A) is another stream: A is still current. `target` is the
     caller's; without one, the same bytes name the same target, so any earlier scan of them
-    is of their stream."""
+    is of their stream. The same bytes read as another `fmt` (a forced format=) are another
+    report, not a replay."""
     candidates = Scan.objects.filter(application=application, branch=branch, sha256=sha256)
+    if fmt:
+        candidates = candidates.filter(format=fmt)
     if target:
         candidates = candidates.filter(target=target)
     candidate = candidates.exclude(status=ScanStatus.FAILED).order_by("-id").first()

@@ -131,7 +131,11 @@ def scan_submit(
             scan.application = application
             application_lock(application)
             current = scan_replay_of(
-                application=application, branch=scan.branch, sha256=sha256, target=scan.target
+                application=application,
+                branch=scan.branch,
+                sha256=sha256,
+                target=scan.target,
+                fmt=scan.format,
             )
             if current is not None:
                 return current, False

@@ -235,6 +235,19 @@ def test_replay_is_marked_and_keeps_the_original_counts(acme_analyst):
     assert body["counts"]["findings_new"] == 3
 
 
+def test_the_same_bytes_forced_to_another_format_are_not_a_replay(acme_analyst):
+    """`{"results": {}}` reads as an empty checkov report and as an empty detect-secrets
+    baseline: the second upload is another tool's stream, imported, not the first one's answer."""
+    content = b'{"results": {}}'
+    first = post(acme_analyst, content, branch="main", format="checkov")
+    assert first.status_code == 201, first.content
+    second = post(acme_analyst, content, branch="main", format="detect-secrets")
+    assert second.status_code == 201, second.content
+    assert second.json()["idempotent_replay"] is False and second.json()["id"] != first.json()["id"]
+    again = post(acme_analyst, content, branch="main", format="detect-secrets")
+    assert again.status_code == 200 and again.json()["replay_of"] == second.json()["id"]
+
+
 def test_a_b_a_imports_a_again(acme_analyst):
     a, b = sarif(many(3)), sarif(many(2))
     post(acme_analyst, a, branch="main")
