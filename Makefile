@@ -27,12 +27,13 @@ run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) bin/run-embedded
 
 # The suite in two tiers, one coverage report: fast (in-process) then slow (real processes:
-# browser, worker crashes, gunicorn under hostile input). Each prints its own time.
+# browser, worker crashes, gunicorn under hostile input). Each prints its own time; the slow
+# tier reuses the database the fast tier created.
 COV_ARGS := --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml
 test: $(STAMP) test-peers ## Run the whole test suite, fast tier then slow tier, with coverage
 	@mkdir -p var
 	$(PY) -m pytest -m "not slow" --cov --cov-report= $(PYTEST_ARGS)
-	$(PY) -m pytest -m slow --cov-append $(COV_ARGS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow --cov-append $(COV_ARGS) $(filter-out --create-db,$(PYTEST_ARGS))
 
 test-fast: $(STAMP) test-peers ## Only the fast tier (no real processes)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
