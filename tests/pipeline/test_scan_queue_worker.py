@@ -56,8 +56,8 @@ def test_killed_worker_mid_import_then_sweeper_and_a_new_worker_import_it_once(
     try:
         # The sweeper leaves a live lease alone, then re-queues the scan once it lapses and
         # sends the task again (as scans_sweep does, here to the test's queue).
-        # 90 s, not the 3 s lease: the killed import's backend keeps the row locked until
-        # PostgreSQL notices its client is gone, which takes longer on a loaded machine.
+        # Up to 90 s, though the lease is 3 s: the sweeper also needs PostgreSQL to have ended
+        # the killed import's transaction, and both take longer on a loaded machine.
         requeued = wait_until(lambda: scan_requeue(scan_id=scan.pk) == "requeued", 90, interval=0.5)
         assert requeued, Scan.objects.values("status", "lease_owner", "lease_expires_at").get()
         broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)
