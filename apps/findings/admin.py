@@ -125,10 +125,15 @@ class FindingCommentInline(TenantScopedTabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the finding reads its thread (Django's model permissions, which no
+        # tenant role grants, would hide it from every tenant's staff).
+        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
 
 def _assign(modeladmin, request, queryset, owner_of) -> None:
     """Assign the selected findings (one tenant, at most BULK_MAX) to `owner_of(tenant)`."""
-    rows = list(queryset.select_related("tenant").only("pk", "tenant"))
+    rows = list(queryset.select_related("tenant"))
     tenants = {finding.tenant_id: finding.tenant for finding in rows}
     if len(tenants) != 1 or len(rows) > BULK_MAX:
         modeladmin.message_user(
@@ -192,7 +197,7 @@ def _owner_from_choice(value: str):
 
 @admin.action(description="Assign selected findings to…")
 def assign_to(modeladmin, request, queryset):
-    findings = list(queryset.select_related("tenant").only("pk", "title", "tenant"))
+    findings = list(queryset.select_related("tenant"))
     tenants = {finding.tenant_id: finding.tenant for finding in findings}
     if len(tenants) != 1:
         modeladmin.message_user(request, "Assign findings of one tenant at a time.", messages.ERROR)
