@@ -95,3 +95,12 @@ def test_outsider_gets_404_and_changes_nothing(acme, globex_admin):
     assert globex_admin.delete(path).status_code == 404
     assert globex_admin.get(URL).json()["results"] == []
     assert Team.objects.get(pk=team.pk).name == "sec"
+
+
+def test_tokens_reach_teams_with_the_teams_scope(acme, issue_token, api_client):
+    findings_only = api_client(issue_token(acme, role="admin", scopes=["findings:read"]))
+    response = findings_only.get(URL)
+    assert response.status_code == 403
+    assert response.json()["error"]["details"]["required"] == {"scope": "teams:read"}
+    reader = api_client(issue_token(acme, role="viewer", scopes=["teams:read"]))
+    assert reader.get(URL).status_code == 200
