@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
 from apps.findings.counts import result_counts
@@ -7,14 +9,17 @@ from apps.findings.models import (
     Application,
     Component,
     Finding,
+    FindingComment,
     FindingEvent,
     Occurrence,
     Scan,
     Stream,
 )
+from apps.findings.owners import BULK_MAX, finding_assign_bulk, owner_choose
 from apps.findings.services import finding_transition, source_roots_clean
 from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
+from apps.tenants.selectors import team_list, tenant_member_list
 from fixops.platform.errors import DomainError
 
 
@@ -106,6 +111,116 @@ class FindingEventInline(TenantScopedTabularInline):
         return False
 
 
+class FindingCommentInline(TenantScopedTabularInline):
+    """The finding's comment thread, read-only (comments are written through the API, which
+    audits them and keeps edits to their authors)."""
+
+    model = FindingComment
+    fields = ("created_at", "author_label", "source", "remote_author", "body", "edited_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "comment"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the finding reads its thread (Django's model permissions, which no
+        # tenant role grants, would hide it from every tenant's staff).
+        return self.admin_site._registry[self.parent_model].has_view_permission(request, obj)
+
+
+def _assign(modeladmin, request, queryset, owner_of) -> None:
+    """Assign the selected findings (one tenant, at most BULK_MAX) to `owner_of(tenant)`."""
+    rows = list(queryset.select_related("tenant"))
+    tenants = {finding.tenant_id: finding.tenant for finding in rows}
+    if len(tenants) != 1 or len(rows) > BULK_MAX:
+        modeladmin.message_user(
+            request,
+            f"Assign findings of one tenant at a time, at most {BULK_MAX}.",
+            messages.ERROR,
+        )
+        return
+    tenant = next(iter(tenants.values()))
+    try:
+        owner = owner_of(tenant)
+        changed = finding_assign_bulk(
+            tenant=tenant,
+            finding_ids=[finding.pk for finding in rows],
+            owner=owner,
+            actor=f"user:{request.user.get_username()}",
+        )
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, messages.ERROR)
+        return
+    who = owner.ref()["name"] if owner.ref() else "nobody"
+    modeladmin.message_user(request, f"{changed} finding(s) assigned to {who}.", messages.SUCCESS)
+
+
+@admin.action(description="Assign selected findings to me")
+def assign_to_me(modeladmin, request, queryset):
+    _assign(
+        modeladmin, request, queryset, lambda tenant: owner_choose(tenant=tenant, me=request.user)
+    )
+
+
+class AssignForm(forms.Form):
+    owner = forms.ChoiceField(help_text="A member or a team of the findings' tenant.")
+
+    def __init__(self, *args, tenant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        users = [
+            (f"user:{u.get_username()}", u.get_username())
+            for u in tenant_member_list(tenant=tenant)
+        ]
+        teams = [(f"team:{t.pk}", t.name) for t in team_list(tenant=tenant)]
+        self.fields["owner"].choices = [
+            ("none", "Nobody (unassign)"),
+            ("People", users),
+            ("Teams", teams),
+        ]
+
+
+def _owner_from_choice(value: str):
+    kind, _, ref = value.partition(":")
+
+    def owner_of(tenant):
+        if kind == "user":
+            return owner_choose(tenant=tenant, username=ref)
+        if kind == "team":
+            return owner_choose(tenant=tenant, team_id=int(ref))
+        return owner_choose(tenant=tenant)
+
+    return owner_of
+
+
+@admin.action(description="Assign selected findings to…")
+def assign_to(modeladmin, request, queryset):
+    findings = list(queryset.select_related("tenant"))
+    tenants = {finding.tenant_id: finding.tenant for finding in findings}
+    if len(tenants) != 1:
+        modeladmin.message_user(request, "Assign findings of one tenant at a time.", messages.ERROR)
+        return None
+    tenant = next(iter(tenants.values()))
+    if "apply" in request.POST:
+        form = AssignForm(request.POST, tenant=tenant)
+        if form.is_valid():
+            _assign(modeladmin, request, queryset, _owner_from_choice(form.cleaned_data["owner"]))
+            return None
+    else:
+        form = AssignForm(tenant=tenant)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Assign findings",
+        "opts": modeladmin.model._meta,
+        "findings": findings,
+        "tenant": tenant,
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/findings/finding/assign.html", context)
+
+
 def _transition_action(status: str, label: str):
     @admin.action(description=label)
     def action(modeladmin, request, queryset):
@@ -142,13 +257,17 @@ class FindingAdmin(TenantScopedAdmin):
         "status",
         "kind",
         "application",
+        "owner",
         "vuln_id",
         "last_seen",
     )
     list_filter = ("status", "severity", "kind", "ssvc", "kev", "dedup_strategy", "tenant")
     search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
-    list_select_related = ("application", "tenant")
+    list_select_related = ("application", "tenant", "owner_user", "owner_team")
     readonly_fields = (
+        # Owners change through the assign actions (finding_assign_bulk, audited).
+        "owner_user",
+        "owner_team",
         # Status moves only through the writer (the actions below: finding_transition), so
         # each change gets its FindingEvent, tickets and `finding.status` audit row.
         "status",
@@ -168,8 +287,10 @@ class FindingAdmin(TenantScopedAdmin):
         "risk_explanation",
     )
     raw_id_fields = ("application",)
-    inlines = [OccurrenceInline, FindingEventInline]
+    inlines = [OccurrenceInline, FindingEventInline, FindingCommentInline]
     actions = [
+        assign_to_me,
+        assign_to,
         _transition_action("triaged", "Mark selected findings triaged"),
         _transition_action("in_progress", "Mark selected findings in progress"),
         _transition_action("false_positive", "Mark selected findings false positive"),
@@ -180,6 +301,13 @@ class FindingAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("message", "cvss")
+
+    @admin.display(description="owner")
+    def owner(self, finding: Finding) -> str:
+        owner = finding.owner
+        if owner is None:
+            return "-"
+        return owner["name"] if owner["type"] == "user" else f"{owner['name']} (team)"
 
     def has_add_permission(self, request):
         return False

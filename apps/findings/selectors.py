@@ -7,7 +7,14 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from apps.findings.models import Application, Finding, Occurrence, Scan, Stream
+from apps.findings.models import (
+    Application,
+    Finding,
+    FindingComment,
+    Occurrence,
+    Scan,
+    Stream,
+)
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
 
@@ -76,26 +83,51 @@ FINDING_FILTERS = {
     "epss_min": "epss__gte",
     "risk_min": "risk_score__gte",
     "ssvc": "ssvc__in",
+    "owner_user": "owner_user_id",
+    "owner_username": "owner_user__username",
+    "owner_team": "owner_team_id",
 }
 
 
+FINDING_RELATED = ("application", "owner_user", "owner_team")
+
+
 def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Finding]:
-    """Findings of `tenant` filtered by the documented fields (lists mean any of)."""
+    """Findings of `tenant` filtered by the documented fields (lists mean any of);
+    `owner_none` keeps those without an owner."""
     filters = filters or {}
     qs = Finding.objects.for_tenant(tenant)
     for name, lookup in FINDING_FILTERS.items():
         value = filters.get(name)
         if value not in (None, "", []):  # kev=False is a filter too: only None means unset
             qs = qs.filter(**{lookup: value})
+    if filters.get("owner_none"):
+        qs = qs.filter(owner_user__isnull=True, owner_team__isnull=True)
     if filters.get("tool"):
         qs = qs.distinct()
-    return qs.select_related("application").defer("message", "cvss")
+    return qs.select_related(*FINDING_RELATED).defer("message", "cvss")
 
 
 def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
     """One finding of `tenant`; NotFound otherwise."""
     return get_scoped_or_404(
-        Finding.objects.select_related("application"), tenant=tenant, pk=finding_id
+        Finding.objects.select_related(*FINDING_RELATED), tenant=tenant, pk=finding_id
+    )
+
+
+def comment_list(*, finding: Finding) -> QuerySet[FindingComment]:
+    """The comment thread of `finding`, oldest first."""
+    return FindingComment.objects.filter(tenant_id=finding.tenant_id, finding=finding).order_by(
+        "id"
+    )
+
+
+def comment_get(*, finding: Finding, comment_id: int) -> FindingComment:
+    """One comment on `finding` (of its tenant); NotFound otherwise."""
+    return get_scoped_or_404(
+        FindingComment.objects.filter(finding=finding),
+        tenant=Tenant(pk=finding.tenant_id),
+        pk=comment_id,
     )
 
 

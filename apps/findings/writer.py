@@ -308,6 +308,22 @@ class FindingWriter:
             elif old not in ACTIVE and to_status in ACTIVE:
                 changes.activated.append(pk)
 
+    # --- ownership ----------------------------------------------------------------------------
+
+    def assign(
+        self, ids: Sequence[int], *, owner_user_id: int | None, owner_team_id: int | None
+    ) -> int:
+        """Give findings `ids` an owner (a user, a team or none) in one statement; returns rows
+        written. No status changes, so no FindingEvent and no `finding.changed`: the caller
+        audits each finding's old and new owner."""
+        return bulk.update_by_ids(
+            Finding,
+            list(ids),
+            owner_user_id=owner_user_id,
+            owner_team_id=owner_team_id,
+            updated_at=self.now,
+        )
+
     # --- risk -------------------------------------------------------------------------------------
 
     def risk(self, rows: Sequence[tuple], *, tenant_of: dict[int, int]) -> int:

@@ -1,12 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
-from apps.tenants.models import ApiToken, Membership, SsoIdentity, Tenant
+from apps.tenants.models import ApiToken, Membership, SsoIdentity, Team, Tenant
 from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
+from apps.tenants.selectors import tenant_members_among
 from apps.tenants.services import (
     api_token_check,
     api_token_expiry_check,
@@ -15,6 +17,7 @@ from apps.tenants.services import (
     api_token_rotate,
     api_token_update,
 )
+from apps.tenants.teams import team_create, team_delete, team_members_set, team_update
 from fixops.platform.admin_audit import AuditedAdmin
 from fixops.platform.errors import DomainError
 
@@ -216,3 +219,69 @@ class ApiTokenAdmin(TenantScopedAdmin):
             self.message_user(request, _shown_once([i.plaintext for i in issued]), messages.WARNING)
         if refused:
             self.message_user(request, "; ".join(refused), messages.ERROR)
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ("tenant", "name", "members")
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant, members = cleaned.get("tenant"), cleaned.get("members")
+        if tenant is not None and members:
+            ids = tenant_members_among(tenant=tenant, user_ids=[u.pk for u in members])
+            outsiders = sorted(u.get_username() for u in members if u.pk not in ids)
+            if outsiders:
+                self.add_error("members", f"Not members of {tenant.slug}: {', '.join(outsiders)}.")
+        return cleaned
+
+
+@admin.register(Team)
+class TeamAdmin(TenantScopedAdmin):
+    """A tenant's teams (owners of findings); every write goes through apps/tenants/teams.py."""
+
+    form = TeamForm
+    admin_roles = ADMIN_ONLY
+    list_display = ("name", "tenant", "member_count", "created_at")
+    list_filter = ("tenant",)
+    search_fields = ("name", "members__username")
+    list_select_related = ("tenant",)
+    filter_horizontal = ("members",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members_n=Count("members", distinct=True))
+
+    @admin.display(description="members", ordering="members_n")
+    def member_count(self, team: Team) -> int:
+        return team.members_n
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("tenant",)
+
+    def save_model(self, request, obj, form, change):
+        ids = self._tenant_ids(request, Role.ADMIN)
+        if ids is not None and obj.tenant_id not in ids:
+            raise PermissionDenied("You may only change teams of your own tenants.")
+        actor = f"user:{request.user.get_username()}"
+        if change:
+            team_update(team=obj, name=form.cleaned_data["name"], actor=actor)
+        else:
+            obj.pk = team_create(tenant=obj.tenant, name=obj.name, actor=actor).pk
+
+    def save_related(self, request, form, formsets, change):
+        # The members go through the service too (checked, audited), not Django's m2m save.
+        team_members_set(
+            team=form.instance,
+            members=form.cleaned_data.get("members", []),
+            actor=f"user:{request.user.get_username()}",
+        )
+
+    def delete_model(self, request, obj):
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied("Deleting needs the admin role in this team's tenant.")
+        team_delete(team=obj, actor=f"user:{request.user.get_username()}")
+
+    def delete_queryset(self, request, queryset):
+        for team in queryset.select_related("tenant"):
+            self.delete_model(request, team)

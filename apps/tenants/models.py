@@ -1,4 +1,4 @@
-"""Tenants, who belongs to them with which role, and API tokens."""
+"""Tenants, who belongs to them with which role, teams of members, and API tokens."""
 
 from __future__ import annotations
 
@@ -58,6 +58,31 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class Team(models.Model):
+    """A named group of a tenant's members: a finding's owner may be a person or a team.
+
+    Members are users with a membership in the team's tenant (checked by apps/tenants/teams.py,
+    the only writer); removing a membership leaves the team's list for the next edit to tidy.
+    """
+
+    # No index of its own: team_tenant_name_uniq leads with the tenant.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="teams", db_index=False
+    )
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="team_tenant_name_uniq")
+        ]
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ApiToken(models.Model):

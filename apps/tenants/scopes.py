@@ -15,6 +15,7 @@ RESOURCES = (
     "evidence",
     "integrations",
     "tokens",
+    "teams",
 )
 SCOPES = tuple(f"{r}:{a}" for r in RESOURCES for a in ("read", "write"))
 

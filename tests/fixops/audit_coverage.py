@@ -112,6 +112,7 @@ PRIMITIVES: dict[str, str] = {
     "apps.findings.writer:FindingWriter.retract": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.set_status": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.risk": "the writer; finish() audits the batch",
+    "apps.findings.writer:FindingWriter.assign": "the writer; finding_assign audits each",
     "apps.intel.feeds.epss:epss_load": "a feed loader; feed_refresh_detailed audits feed.load",
     "apps.intel.feeds.kev:kev_load": "a feed loader; feed_refresh_detailed audits feed.load",
     "apps.intel.feeds.osv:osv_feed_load": "a feed loader; feed_refresh_detailed audits",

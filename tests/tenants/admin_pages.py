@@ -77,6 +77,21 @@ def _membership(tenant, tag):
     return MembershipFactory(tenant=tenant, user=UserFactory(username=f"{tag}-member"))
 
 
+def _team(tenant, tag):
+    from apps.tenants.teams import team_create
+
+    member = _membership(tenant, f"{tag}-team").user
+    return team_create(tenant=tenant, name=f"{tag}-team", members=[member], actor=f"user:{tag}")
+
+
+def _finding_with_comment(tenant, tag):
+    from apps.findings.comments import comment_add
+
+    finding = _finding(tenant, tag)
+    comment_add(tenant=tenant, finding=finding, body=f"{tag}-comment", actor=f"user:{tag}")
+    return finding
+
+
 def _token(tenant, tag):
     from apps.tenants.services import api_token_issue
 
@@ -264,9 +279,10 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
     "tenants.Membership": _membership,
     "tenants.ApiToken": _token,
+    "tenants.Team": _team,
     "findings.Application": _app,
     "findings.Scan": _scan,
-    "findings.Finding": _finding,
+    "findings.Finding": _finding_with_comment,
     "findings.Component": _component,
     "findings.Stream": _stream,
     "intel.RiskSettings": _risk_settings,

@@ -35,6 +35,9 @@ OBJECT_MAKERS: dict[str, Callable] = {
     "prefix": _token,
     "scan_id": lambda tenant, _issue: _scan(tenant),
     "finding_id": lambda tenant, _issue: _finding(tenant),
+    # After finding_id: a comment path names the finding just made (the latest) and its comment.
+    "comment_id": lambda tenant, _issue: _comment(tenant),
+    "team_id": lambda tenant, _issue: _team(tenant),
     "integration_id": lambda tenant, _issue: _integration(tenant),
     "message_id": lambda tenant, _issue: _outbox_message(tenant),
     "policy_id": lambda tenant, _issue: _policy(tenant),
@@ -58,6 +61,24 @@ def _scan(tenant):
 def _finding(tenant):
     finding = FindingFactory(tenant=tenant, title="victim-finding-title")
     return finding.pk, finding.title
+
+
+def _comment(tenant):
+    from apps.findings.comments import comment_add
+
+    finding = Finding.objects.filter(tenant=tenant).order_by("-id").first()
+    finding = finding or Finding.objects.get(pk=_finding(tenant)[0])
+    comment = comment_add(
+        tenant=tenant, finding=finding, body="victim-comment-body", actor="user:victim-author"
+    )
+    return comment.pk, "victim-comment-body"
+
+
+def _team(tenant):
+    from apps.tenants.teams import team_create
+
+    team = team_create(tenant=tenant, name="victim-team", actor="user:victim")
+    return team.pk, "victim-team"
 
 
 def _evidence(tenant):
@@ -192,6 +213,8 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
     ).exists(),
     "scan_id": lambda tenant, pk, _: Scan.objects.filter(tenant=tenant, pk=pk).exists(),
     "finding_id": lambda tenant, pk, _: Finding.objects.filter(tenant=tenant, pk=pk).exists(),
+    "comment_id": lambda tenant, pk, body: _findings_row("FindingComment", tenant, pk, body=body),
+    "team_id": lambda tenant, pk, name: _tenants_row("Team", tenant, pk, name=name),
     "integration_id": lambda tenant, pk, name: _connectors_row("Integration", tenant, pk),
     "message_id": lambda tenant, pk, _: _connectors_row("OutboxMessage", tenant, pk, "dead"),
     "policy_id": lambda tenant, pk, name: _policies_row("Policy", tenant, pk, name=name),
@@ -205,6 +228,18 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
         tenant=tenant, prefix=prefix, revoked_at__isnull=True
     ).exists(),
 }
+
+
+def _findings_row(model: str, tenant, pk, **fields) -> bool:
+    from django.apps import apps
+
+    return apps.get_model("findings", model).objects.filter(tenant=tenant, pk=pk, **fields).exists()
+
+
+def _tenants_row(model: str, tenant, pk, **fields) -> bool:
+    from django.apps import apps
+
+    return apps.get_model("tenants", model).objects.filter(tenant=tenant, pk=pk, **fields).exists()
 
 
 def _connectors_row(model: str, tenant, pk, status: str | None = None) -> bool:

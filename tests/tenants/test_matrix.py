@@ -50,6 +50,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("token-detail", "GET"): Row(AD, 200),
     ("token-detail", "DELETE"): Row(AD, 204),
     ("token-rotate", "POST"): Row(AD, 201),
+    ("team-list", "GET"): Row(V, 200),
+    ("team-list", "POST"): Row(AD, 201, {"name": "matrix-team"}),
+    ("team-detail", "GET"): Row(V, 200),
+    ("team-detail", "PATCH"): Row(AD, 200, {"name": "matrix-renamed"}),
+    ("team-detail", "DELETE"): Row(AD, 204),
     # --- applications, scans, findings (apps/findings) ---
     ("application-list", "GET"): Row(V, 200),
     ("application-list", "POST"): Row(AN, 201, {"name": "matrix-app"}),
@@ -63,6 +68,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("finding-list", "GET"): Row(V, 200),
     ("finding-detail", "GET"): Row(V, 200),
     ("finding-transition", "POST"): Row(AN, 200, {"status": "triaged", "reason": "matrix"}),
+    ("finding-assign", "POST"): Row(AN, 200, {"owner": None}),
+    ("finding-bulk-assign", "POST"): Row(AN, 400),  # authorised; an empty body is refused
+    ("finding-comment-list", "GET"): Row(V, 200),
+    ("finding-comment-list", "POST"): Row(AN, 201, {"body": "matrix"}),
+    # The maker's comment is someone else's: only its author edits it (403 for every token)…
+    ("finding-comment-detail", "PATCH"): Row(AN, 403, {"body": "matrix"}),
+    # …and only its author or an admin deletes it (analyst, approver 403; admin 204).
+    ("finding-comment-detail", "DELETE"): Row(AN, (204, 403)),
     ("stream-list", "GET"): Row(V, 200),
     # Authorised; no such application (a stream is named by its key, not a path id).
     ("stream-retire", "POST"): Row(AN, 404, {"application": "no-such-app", "tool": "trivy"}),

@@ -13,6 +13,13 @@ from apps.findings.services import finding_transition
 from apps.tenants.api.base import TenantApi, actor_label
 from fixops.platform.api.openapi import errors
 from fixops.platform.api.pagination import KeysetPagination
+from fixops.platform.errors import Invalid
+
+
+class OwnerSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["user", "team"])
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The username or the team's name.")
 
 
 class FindingOutputSerializer(serializers.Serializer):
@@ -47,6 +54,7 @@ class FindingOutputSerializer(serializers.Serializer):
     ssvc = serializers.CharField()
     epss = serializers.FloatField(allow_null=True)
     kev = serializers.BooleanField()
+    owner = OwnerSerializer(allow_null=True, help_text="Who fixes it: a user, a team or null.")
 
 
 class OccurrenceSerializer(serializers.Serializer):
@@ -99,6 +107,11 @@ class FindingCollectionApi(TenantApi):
         ssvc = serializers.MultipleChoiceField(
             choices=["Track", "Track*", "Attend", "Act"], required=False
         )
+        owner = serializers.RegexField(
+            r"^(me|none|team:\d{1,18}|[^:]{1,150})$",
+            required=False,
+            help_text="`me`, a username, `team:<id>`, or `none` (no owner).",
+        )
         ordering = serializers.ChoiceField(
             choices=["-id", "-risk_score", "-epss"],
             required=False,
@@ -119,6 +132,8 @@ class FindingCollectionApi(TenantApi):
         }
         if values.get("cve"):
             values["cve"] = values["cve"].upper()
+        if values.get("owner"):
+            values.update(owner_filter(values.pop("owner"), request.tenant_context.user))
         paginator = self.pagination_class()
         order = values.pop("ordering")
         paginator.ordering = (order, "-id") if order != "-id" else ("-id",)
@@ -126,6 +141,22 @@ class FindingCollectionApi(TenantApi):
             finding_list(tenant=request.tenant, filters=values), request, self
         )
         return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
+
+
+def owner_filter(value: str, user) -> dict:
+    """The selector filters that `?owner=` names."""
+    if value == "none":
+        return {"owner_none": True}
+    if value.startswith("team:"):
+        return {"owner_team": int(value.removeprefix("team:"))}
+    if value == "me":
+        if user is None:
+            raise Invalid(
+                "owner=me needs a signed-in user; an API token is nobody.",
+                code="owner_me_needs_user",
+            )
+        return {"owner_user": user.pk}
+    return {"owner_username": value}
 
 
 class FindingDetailApi(TenantApi):

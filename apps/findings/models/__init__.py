@@ -1,6 +1,7 @@
 """Applications, their component inventory, scans, findings and occurrences."""
 
 from apps.findings.models.application import Application, Criticality, DataClassification
+from apps.findings.models.comment import FindingComment
 from apps.findings.models.finding import (
     Finding,
     FindingEvent,
@@ -17,6 +18,7 @@ __all__ = [
     "Criticality",
     "DataClassification",
     "Finding",
+    "FindingComment",
     "FindingEvent",
     "FindingStatus",
     "Occurrence",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.tenants.scoping import TenantOwned
@@ -101,23 +103,66 @@ class Finding(TenantOwned):
     epss = models.FloatField(null=True, blank=True)
     kev = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Who fixes it: a person or a team of the tenant, at most one (apps/findings/owners.py).
+    # Unchecked like the other references of this hot table; Django's deletion collector
+    # clears them when the user or team goes, through the partial indexes below, which
+    # imports never touch since a new finding has no owner.
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, **_UNCHECKED
+    )
+    owner_team = models.ForeignKey(
+        "tenants.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+        related_name="owned_findings",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "application", "dedup_key"], name="finding_identity_uniq"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(owner_user__isnull=True) | Q(owner_team__isnull=True),
+                name="finding_one_owner",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "application", "status"], name="finding_app_status_idx"),
             models.Index(fields=["tenant", "-id"], name="finding_tenant_recent_idx"),
             models.Index(fields=["tenant", "vuln_id"], name="finding_tenant_vuln_idx"),
             models.Index(fields=["tenant", "-risk_score", "-id"], name="finding_tenant_risk_idx"),
+            models.Index(
+                fields=["owner_user", "-id"],
+                condition=Q(owner_user__isnull=False),
+                name="finding_owner_user_idx",
+            ),
+            models.Index(
+                fields=["owner_team", "-id"],
+                condition=Q(owner_team__isnull=False),
+                name="finding_owner_team_idx",
+            ),
         ]
         ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.severity} {self.title}"
+
+    @property
+    def owner(self) -> dict | None:
+        """{"type": "user"|"team", "id", "name"} or None (select_related the owner fields)."""
+        if self.owner_user_id is not None:
+            return {
+                "type": "user",
+                "id": self.owner_user_id,
+                "name": self.owner_user.get_username(),
+            }
+        if self.owner_team_id is not None:
+            return {"type": "team", "id": self.owner_team_id, "name": self.owner_team.name}
+        return None
 
 
 class Occurrence(TenantOwned):
