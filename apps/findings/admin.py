@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
@@ -10,11 +11,14 @@ from apps.findings.models import (
     FindingEvent,
     Occurrence,
     Scan,
+    SlaPolicy,
     Stream,
 )
 from apps.findings.services import finding_transition, source_roots_clean
+from apps.findings.sla import POLICY_FIELDS, policy_values_check, sla_policy_update
 from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
+from apps.tenants.roles import Role
 from fixops.platform.errors import DomainError
 
 
@@ -242,3 +246,43 @@ class StreamAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # streams are made by imports
+
+
+class SlaPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SlaPolicy
+        fields = ("tenant", *POLICY_FIELDS)
+        help_texts = {
+            "days": 'Days to fix per severity, e.g. {"critical": 7, "high": 30}; a severity '
+            "left out has no deadline.",
+            "kev_days": "Days for a finding in CISA's KEV catalog (the strictest deadline wins).",
+            "ssvc_days": 'Days per SSVC decision, e.g. {"Act": 7, "Attend": 30}.',
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            policy_values_check({name: cleaned.get(name) for name in POLICY_FIELDS})
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(TenantScopedAdmin):
+    form = SlaPolicyForm
+    admin_roles = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
+    list_display = ("tenant", "days", "kev_days", "ssvc_days", "due_soon_days", "restart_on_expiry")
+    list_select_related = ("tenant",)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: every finding's due_at follows, audited as sla.policy_update.
+        policy = sla_policy_update(
+            tenant=obj.tenant,
+            actor=f"user:{request.user.get_username()}",
+            **{name: form.cleaned_data[name] for name in POLICY_FIELDS},
+        )
+        obj.pk = policy.pk
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a tenant without a policy gets the defaults; edit it instead
