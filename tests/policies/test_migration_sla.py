@@ -62,3 +62,5 @@ def test_old_sla_settings_move_to_the_sla_policy(old_schema):
     assert due[low] is None  # the tenant gave low no deadline
     assert due[high] == seen + timedelta(days=30)  # the default for high
     assert Finding.objects.get(pk=high).sla_paused_at is not None  # accepted: clock paused
+    # The critical was overdue before the migration: backlog, not a breach to announce.
+    assert Finding.objects.get(pk=critical).sla_breach_announced == due[critical]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import migrations
 from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 DEFAULT_DAYS = {"critical": 7, "high": 30, "medium": 90, "low": 180, "info": 365}
 
@@ -42,6 +43,10 @@ def forwards(apps, schema_editor):
                 start + Value(timedelta(days=value)), output_field=DateTimeField()
             )
             Finding.objects.filter(tenant_id=tenant_id, severity=severity).update(due_at=due)
+    # Breaches that happened before SLA tracking existed are the backlog the overdue filter
+    # shows, not news: the breach task announces only deadlines that pass from now on (a
+    # first run would otherwise post one chat message per 1,000 overdue findings).
+    Finding.objects.filter(due_at__lt=timezone.now()).update(sla_breach_announced=F("due_at"))
     # Accepted findings: their clock stopped (about) when they were last changed.
     Finding.objects.filter(status="risk_accepted", sla_paused_at__isnull=True).update(
         sla_paused_at=F("updated_at")
