@@ -63,6 +63,14 @@ def schedules() -> list[Schedule]:
             description="Expires approved risk acceptances; their findings reopen.",
         ),
         Schedule(
+            name="announce SLA breaches",
+            task="fixops.findings.sla_breaches",
+            # Every 15 minutes: a breach reaches chat (and the ticket) within a quarter hour of
+            # its due_at; each (finding, due_at) is announced once.
+            every=900,
+            description="Announces open findings past their SLA due_at (chat, ticket comment).",
+        ),
+        Schedule(
             name="retire stale scan streams",
             task="fixops.findings.retire_stale_streams",
             # Every day at 04:30 UTC, before the feeds refresh: a stream (application, tool,

@@ -239,6 +239,31 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         ),
     ],
+    "test_bench_assign": [
+        (
+            rf"bulk-assign of 1,000 over the API: p50 (?P<p50>{_N}) ms, max {_N} ms, "
+            rf"(?P<q>\d+) queries per request [^\n]*\?owner=<user> first page (?P<page>{_N}) ms",
+            {
+                "p50": ("bulk_assign_1000.p50", "ms", "lower"),
+                "q": ("bulk_assign_1000.queries", "queries", "lower"),
+                "page": ("owner_filter_page.user", "ms", "lower"),
+            },
+        )
+    ],
+    "test_bench_sla": [
+        (
+            rf"SLA, \d+ findings: policy update \(recompute all due_at\) (?P<update>{_N}) s; "
+            rf"breach task (?P<task>{_N}) s announcing \d+, again {_N} s announcing \d+; "
+            rf"\?sla=overdue first page p95 (?P<page>{_N}) ms; "
+            rf"application compliance p95 (?P<comp>{_N}) ms",
+            {
+                "update": ("sla_policy_update_s", "s", "lower"),
+                "task": ("sla_breach_task_s", "s", "lower"),
+                "page": ("sla_overdue_page_p95_ms", "ms", "lower"),
+                "comp": ("sla_compliance_p95_ms", "ms", "lower"),
+            },
+        )
+    ],
     "test_bench_risk": [
         (
             rf"Re-scoring {_N} findings: {_N} s \((?P<v>{_N})/s\), (?P<sql>\d+) SQL statements; "

@@ -243,3 +243,37 @@ def enqueue_missing(*, integration: Integration) -> int:
         comment="FixOps sync: status brought in line with FixOps",
     )
     return outbox.enqueue(messages)
+
+
+def findings_comment(
+    *, tenant_id: int, finding_ids: list[int], lines: dict[int, str], cause: str
+) -> int:
+    """Comment on the existing tickets of these findings (one comment per ticket, naming each
+    of its findings with its line from `lines`); findings without a ticket are skipped, no
+    ticket is opened for them. Idempotent per (integration, ticket, `cause`)."""
+    integrations = _tracker_integrations(tenant_id)
+    if not integrations or not finding_ids:
+        return 0
+    rows = delivery.finding_rows(finding_ids)
+    messages = []
+    for integration in integrations:
+        by_reference: dict[str, list[int]] = defaultdict(list)
+        for finding_id in finding_ids:
+            if finding_id in rows:
+                reference = finding_reference(integration.grouping, rows[finding_id])
+                by_reference[reference].append(finding_id)
+        known = _known_references([integration], set(by_reference))
+        for reference, ids in sorted(by_reference.items()):
+            if (integration.pk, reference) not in known:
+                continue
+            body = "\n".join(lines.get(finding_id, f"finding {finding_id}") for finding_id in ids)
+            messages.append(
+                NewMessage(
+                    integration=integration,
+                    kind=MessageKind.COMMENT,
+                    reference=reference,
+                    payload={"body": body[:30_000], "finding_ids": ids},
+                    idempotency_key=f"{integration.pk}:comment:{reference}:{cause}",
+                )
+            )
+    return outbox.enqueue(messages)

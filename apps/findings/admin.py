@@ -13,12 +13,15 @@ from apps.findings.models import (
     FindingEvent,
     Occurrence,
     Scan,
+    SlaPolicy,
     Stream,
 )
 from apps.findings.owners import BULK_MAX, finding_assign_bulk, owner_choose
 from apps.findings.services import finding_transition, source_roots_clean
+from apps.findings.sla import POLICY_FIELDS, policy_values_check, sla_policy_update
 from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
+from apps.tenants.roles import Role
 from apps.tenants.selectors import team_list, tenant_member_list
 from fixops.platform.errors import DomainError
 
@@ -264,30 +267,9 @@ class FindingAdmin(TenantScopedAdmin):
     list_filter = ("status", "severity", "kind", "ssvc", "kev", "dedup_strategy", "tenant")
     search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
     list_select_related = ("application", "tenant", "owner_user", "owner_team")
-    readonly_fields = (
-        # Owners change through the assign actions (finding_assign_bulk, audited).
-        "owner_user",
-        "owner_team",
-        # Status moves only through the writer (the actions below: finding_transition), so
-        # each change gets its FindingEvent, tickets and `finding.status` audit row.
-        "status",
-        "dedup_key",
-        "dedup_strategy",
-        "first_seen",
-        "last_seen",
-        "first_scan",
-        "last_scan",
-        "closed_at",
-        "closed_by_scan",
-        "reopen_count",
-        "risk_score",
-        "ssvc",
-        "epss",
-        "kev",
-        "risk_explanation",
-    )
-    raw_id_fields = ("application",)
     inlines = [OccurrenceInline, FindingEventInline, FindingCommentInline]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     actions = [
         assign_to_me,
         assign_to,
@@ -296,8 +278,12 @@ class FindingAdmin(TenantScopedAdmin):
         _transition_action("false_positive", "Mark selected findings false positive"),
         _transition_action("verified", "Mark selected fixed findings verified"),
     ]
-    paginator = CappedCountPaginator
-    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # Every column is a scanner fact or moves only through a service (the actions below:
+        # status through the writer, owner through finding_assign_bulk, both audited); a hand
+        # edit of severity would skip the writer, so due_at would go stale.
+        return [field.name for field in Finding._meta.fields]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("message", "cvss")
@@ -370,3 +356,43 @@ class StreamAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # streams are made by imports
+
+
+class SlaPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SlaPolicy
+        fields = ("tenant", *POLICY_FIELDS)
+        help_texts = {
+            "days": 'Days to fix per severity, e.g. {"critical": 7, "high": 30}; a severity '
+            "left out has no deadline.",
+            "kev_days": "Days for a finding in CISA's KEV catalog (the strictest deadline wins).",
+            "ssvc_days": 'Days per SSVC decision, e.g. {"Act": 7, "Attend": 30}.',
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            policy_values_check({name: cleaned.get(name) for name in POLICY_FIELDS})
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(TenantScopedAdmin):
+    form = SlaPolicyForm
+    admin_roles = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
+    list_display = ("tenant", "days", "kev_days", "ssvc_days", "due_soon_days", "restart_on_expiry")
+    list_select_related = ("tenant",)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: every finding's due_at follows, audited as sla.policy_update.
+        policy = sla_policy_update(
+            tenant=obj.tenant,
+            actor=f"user:{request.user.get_username()}",
+            **{name: form.cleaned_data[name] for name in POLICY_FIELDS},
+        )
+        obj.pk = policy.pk
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a tenant without a policy gets the defaults; edit it instead

@@ -43,6 +43,7 @@ FINDING_FIELDS = (
     "risk_explanation",
     "ssvc",
     "kev",
+    "due_at",
 )
 # What one sighting says about an occurrence (SeenOccurrence.values() order).
 SEEN = (
@@ -122,8 +123,9 @@ class NewFinding:
     vex_state: str = ""
     vex_justification: str = ""
 
-    def row(self, *, now: datetime, scan_id: int | None) -> tuple:
-        """The row in FINDING_FIELDS order, clipped to the columns' lengths."""
+    def row(self, *, now: datetime, scan_id: int | None, due_at: datetime | None = None) -> tuple:
+        """The row in FINDING_FIELDS order, clipped to the columns' lengths; `due_at` comes
+        from the tenant's SLA policy (apps/findings/sla.py)."""
         return (
             self.tenant_id,
             self.application_id,
@@ -158,6 +160,7 @@ class NewFinding:
             {},  # risk_explanation, ssvc, kev: written by the risk refresh after import
             "",
             False,
+            due_at,
         )
 
 

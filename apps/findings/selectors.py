@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
+from apps.findings import sla
 from apps.findings.models import (
     Application,
     Finding,
@@ -93,8 +95,9 @@ FINDING_RELATED = ("application", "owner_user", "owner_team")
 
 
 def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Finding]:
-    """Findings of `tenant` filtered by the documented fields (lists mean any of);
-    `owner_none` keeps those without an owner."""
+    """Findings of `tenant` filtered by the documented fields (lists mean any of), each
+    annotated with its `sla_state`; `owner_none` keeps those without an owner, `sla` (a list
+    of states) filters on the state."""
     filters = filters or {}
     qs = Finding.objects.for_tenant(tenant)
     for name, lookup in FINDING_FILTERS.items():
@@ -105,14 +108,27 @@ def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> Qu
         qs = qs.filter(owner_user__isnull=True, owner_team__isnull=True)
     if filters.get("tool"):
         qs = qs.distinct()
+    now = timezone.now()
+    if filters.get("sla"):
+        soon = sla.policy_for(tenant.pk).due_soon_days
+        match = Q()
+        for state in filters["sla"]:
+            match |= sla.state_filter(state, now=now, due_soon_days=soon)
+        qs = qs.filter(match)
+    qs = sla.with_state(qs, tenant_id=tenant.pk, now=now)
     return qs.select_related(*FINDING_RELATED).defer("message", "cvss")
 
 
 def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
-    """One finding of `tenant`; NotFound otherwise."""
-    return get_scoped_or_404(
-        Finding.objects.select_related(*FINDING_RELATED), tenant=tenant, pk=finding_id
-    )
+    """One finding of `tenant` with its `sla_state`; NotFound otherwise."""
+    qs = sla.with_state(Finding.objects.select_related(*FINDING_RELATED), tenant_id=tenant.pk)
+    return get_scoped_or_404(qs, tenant=tenant, pk=finding_id)
+
+
+def application_sla(*, tenant: Tenant, application: Application) -> dict[str, Any]:
+    """SLA compliance of one application: its open findings by SLA state, percent on time."""
+    findings = Finding.objects.for_tenant(tenant).filter(application=application)
+    return {"application_id": application.pk, **sla.compliance(findings, tenant_id=tenant.pk)}
 
 
 def comment_list(*, finding: Finding) -> QuerySet[FindingComment]:

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.findings import sla
 from apps.findings.lifecycle import ACTIVE, CLOSED
-from apps.findings.models import Finding, FindingEvent, Occurrence
+from apps.findings.models import Finding, FindingEvent, Occurrence, SlaPolicy
 from apps.findings.models.finding import FindingStatus
 from apps.findings.rows import (
     EVENT_FIELDS,
@@ -86,6 +88,19 @@ class FindingWriter:
         self.now = now or timezone.now()
         self._changes: dict[int, Changes] = defaultdict(Changes)
         self._tenant_of: dict[int, int] = {}
+        self._policies: dict[int, SlaPolicy] = {}
+
+    def policy(self, tenant_id: int) -> SlaPolicy:
+        """The tenant's SLA policy, read once per writer."""
+        found = self._policies.get(tenant_id)
+        if found is None:
+            found = self._policies[tenant_id] = sla.policy_for(tenant_id)
+        return found
+
+    def _row(self, new: NewFinding) -> tuple:
+        policy = self.policy(new.tenant_id)
+        due = sla.due_at_insert(policy, severity=new.severity, now=self.now)
+        return new.row(now=self.now, scan_id=self.scan_id, due_at=due)
 
     # --- creation and sightings ---------------------------------------------------------------
 
@@ -108,10 +123,12 @@ class FindingWriter:
         if existing is None:
             existing = self.existing(units)
         new = [unit for unit in units if unit not in existing]
+        for tenant_id in sorted({units[unit] for unit in new}):
+            self.policy(tenant_id)  # read before the COPY: no query may run during it
         bulk.insert_rows(
             Finding,
             FINDING_FIELDS,
-            (build(unit).row(now=self.now, scan_id=self.scan_id) for unit in new),
+            (self._row(build(unit)) for unit in new),
         )
         ids = {unit: existing[unit][0] for unit in units if unit in existing}
         old = [existing[unit] for unit in ids]
@@ -289,8 +306,35 @@ class FindingWriter:
             for pk, _ in rows:
                 self._tenant_of[pk] = tenant_id
         bulk.update_by_ids(Finding, [pk for pk, _ in rows], status=to_status, **columns)
+        self._sla_clock(rows, to_status)
         self._record(rows, to_status, reason)
         return len(rows)
+
+    def _sla_clock(self, rows: Sequence[tuple[int, str]], to_status: str) -> None:
+        """Pause the SLA clock of findings entering risk_accepted; when they leave it for a
+        status that needs work, restart the clock in full or resume it with the time left (the
+        tenant's `restart_on_expiry`), and store the new `due_at`. Bulk per tenant."""
+        accepted = FindingStatus.RISK_ACCEPTED
+        if to_status == accepted:
+            pausing = [pk for pk, old in rows if old != accepted]
+            bulk.update_by_ids(Finding, pausing, sla_paused_at=self.now)
+            return
+        if to_status not in ACTIVE:
+            return
+        resuming: dict[int, list[int]] = defaultdict(list)
+        for pk, old in rows:
+            if old == accepted:
+                resuming[self._tenant_of[pk]].append(pk)
+        now = Value(self.now, output_field=DateTimeField())
+        for tenant_id, ids in sorted(resuming.items()):
+            policy = self.policy(tenant_id)
+            if policy.restart_on_expiry:
+                start: Any = now
+            else:  # shift the start by the time spent paused: the time left is unchanged
+                paused = now - Coalesce(F("sla_paused_at"), now)
+                start = ExpressionWrapper(sla.CLOCK_START + paused, output_field=DateTimeField())
+            bulk.update_by_ids(Finding, ids, sla_started_at=start, sla_paused_at=None)
+            sla.recompute(policy=policy, ids=ids)
 
     def _record(self, rows: Sequence[tuple[int, str]], to_status: str, reason: str) -> None:
         tenant_of, actor, scan_id, now = self._tenant_of, self.actor, self.scan_id, self.now
@@ -328,9 +372,28 @@ class FindingWriter:
 
     def risk(self, rows: Sequence[tuple], *, tenant_of: dict[int, int]) -> int:
         """Write risk columns (RISK_FIELDS after the id, per row); returns rows written."""
+        by_tenant: dict[int, list[int]] = defaultdict(list)
         for row in rows:
             self._changes[tenant_of[row[0]]].rescored.append(row[0])
-        return bulk.update_rows(Finding, RISK_FIELDS, rows)
+            by_tenant[tenant_of[row[0]]].append(row[0])
+        written = bulk.update_rows(Finding, RISK_FIELDS, rows)
+        # KEV and SSVC may shorten deadlines; without such overrides they cannot move one.
+        for tenant_id, ids in sorted(by_tenant.items()):
+            policy = self.policy(tenant_id)
+            if sla.depends_on_intel(policy):
+                sla.recompute(policy=policy, ids=ids)
+        return written
+
+    def reclassify(self, rows: Sequence[tuple[int, str]], *, tenant_id: int) -> int:
+        """Set findings' severity ((pk, severity)) and their `due_at` with it; returns rows."""
+        by_severity: dict[str, list[int]] = defaultdict(list)
+        for pk, severity in rows:
+            by_severity[severity].append(pk)
+            self._changes[tenant_id].rescored.append(pk)
+        for severity, ids in sorted(by_severity.items()):
+            bulk.update_by_ids(Finding, ids, severity=severity, updated_at=self.now)
+        sla.recompute(policy=self.policy(tenant_id), ids=[pk for pk, _ in rows])
+        return len(rows)
 
     # --- the event ----------------------------------------------------------------------------
 

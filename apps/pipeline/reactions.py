@@ -8,7 +8,8 @@ queues nothing new.
 from __future__ import annotations
 
 from apps.connectors.announce import notify
-from apps.connectors.tickets import findings_changed
+from apps.connectors.tickets import findings_changed, findings_comment
+from apps.findings.sla import SLA_BREACHED
 from apps.findings.writer import TOPIC as FINDING_CHANGED
 from apps.policies.acceptances import ACCEPTANCE_EXPIRED
 from apps.tenants.models import Tenant
@@ -44,6 +45,30 @@ def acceptance_expired(event: Event) -> None:
     )
 
 
+def finding_sla_breached(event: Event) -> None:
+    """Tell the tenant's chat channels which findings breached their SLA, and comment on the
+    tickets those findings already have."""
+    notice = event.payload
+    notify(
+        Tenant.objects.get(pk=event.tenant_id),
+        event="sla_breached",
+        title=notice["title"],
+        body=notice["body"],
+        severity=notice["severity"],
+        reference=f"fixops-sla-breach-{event.pk}",
+    )
+    findings_comment(
+        tenant_id=event.tenant_id,
+        finding_ids=notice["finding_ids"],
+        lines={
+            int(pk): f"FixOps: SLA breached: finding {pk} was due {due}"
+            for pk, due in notice["due"].items()
+        },
+        cause=f"sla-breach-{event.pk}",
+    )
+
+
 def subscribe() -> None:
     events.subscribe(FINDING_CHANGED, finding_changed)
     events.subscribe(ACCEPTANCE_EXPIRED, acceptance_expired)
+    events.subscribe(SLA_BREACHED, finding_sla_breached)

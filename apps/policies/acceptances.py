@@ -3,8 +3,9 @@
 Separation of duties is a rule here, not a UI convention: the reviewer must hold the approver
 role in the tenant and must not be the requester, whichever entry point (API, admin) calls.
 Approval moves the covered open findings to risk_accepted; expiry or revocation moves the ones
-no other acceptance still covers back to open, restarting their SLA clock when the tenant says
-so. Findings that appear later are matched at decision time (apps/policies/inputs.py).
+no other acceptance still covers back to open; the findings writer pauses their SLA clock
+while accepted and restarts or resumes it on the way back (apps/findings/sla.py). Findings
+that appear later are matched at decision time (apps/policies/inputs.py).
 """
 
 from __future__ import annotations
@@ -284,10 +285,7 @@ def _release(acceptance: RiskAcceptance, actor: str, reason: str, now: datetime)
     for other in others.exclude(pk=acceptance.pk):
         still.update(covered(other).values_list("pk", flat=True))
     findings = covered(acceptance).filter(status=FindingStatus.RISK_ACCEPTED).exclude(pk__in=still)
-    restart = settings_for(acceptance.tenant).sla_restart_on_expiry
-    return _move(
-        findings, FindingStatus.OPEN, actor=actor, reason=reason, now=now, restart_sla=restart
-    )
+    return _move(findings, FindingStatus.OPEN, actor=actor, reason=reason, now=now)
 
 
 def _move(
@@ -297,7 +295,6 @@ def _move(
     actor: str,
     reason: str,
     now: datetime,
-    restart_sla: bool = False,
 ) -> int:
     """Bulk status change through the findings writer (a few queries, any size); the tickets
     follow after commit: accepted closes them, reopened opens them again."""
@@ -308,13 +305,12 @@ def _move(
     # "risk-acceptance-5-approved": once per acceptance step, for idempotent ticket updates.
     # Audited per finding below (a person's approval), not as the writer's batch row.
     writer = FindingWriter(cause=reason.replace(" ", "-"), actor=actor, now=now, audit=False)
-    columns = {"updated_at": now, **({"sla_started_at": now} if restart_sla else {})}
     writer.set_status(
         [(pk, previous) for pk, _, previous in rows],
         to_status,
         reason=reason,
         tenant_id=tenant_id,
-        **columns,
+        updated_at=now,
     )
     audit_record_many(
         tenant=Tenant(pk=tenant_id),  # an id is all the chain needs

@@ -158,9 +158,7 @@ class PolicySettingsForm(forms.ModelForm):
         model = PolicySettings
         fields = (
             "tenant",
-            "sla_days",
             "max_acceptance_days",
-            "sla_restart_on_expiry",
             "expected_kinds",
             "feed_max_age_hours",
             "opa_url",
@@ -180,7 +178,7 @@ class PolicySettingsForm(forms.ModelForm):
 class PolicySettingsAdmin(TenantScopedAdmin):
     form = PolicySettingsForm
     admin_roles = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
-    list_display = ("tenant", "max_acceptance_days", "sla_restart_on_expiry", "opa_url")
+    list_display = ("tenant", "max_acceptance_days", "opa_url")
 
 
 @admin.register(Decision)

@@ -39,7 +39,8 @@ from apps.tenants.models import Tenant
 INPUT_VERSION = "1"
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
-IN_INPUT = tuple(ACTIVE | {FindingStatus.RISK_ACCEPTED})
+ACCEPTED = FindingStatus.RISK_ACCEPTED
+IN_INPUT = tuple(ACTIVE | {ACCEPTED})
 # Findings that carry a vulnerability id and should therefore have EPSS/KEV intel.
 VULN_KINDS = frozenset({"sca", "container"})
 
@@ -54,6 +55,7 @@ _COLUMNS = (
     "vex_state",
     "status",
     "sla_start_s",
+    "due_s",
     "rule_id",
     "vuln_id",
     "aliases",
@@ -87,8 +89,11 @@ class EpochSeconds(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-# When each finding's SLA clock started (a restart on acceptance expiry, else first seen).
+# When each finding's SLA clock started (a restart on acceptance expiry, else first seen) and
+# when it is due: `due_at`, kept by the findings layer (apps/findings/sla.py), the one source
+# of deadlines; the gate does not compute its own.
 SLA_START_SECONDS = EpochSeconds(Coalesce("sla_started_at", "first_seen"))
+DUE_SECONDS = EpochSeconds("due_at")
 
 
 def to_ns(moment: datetime) -> int:
@@ -269,7 +274,6 @@ def build(
     filt = candidate_filter(parameters)
     accepted = _Acceptances(tenant, application, now)
     scan_ids = {s.pk for s in scans}
-    sla_days = settings.sla_days or {}
     now_ns = to_ns(now)
 
     rows: list[tuple] = []
@@ -285,11 +289,11 @@ def build(
         Finding.objects.for_tenant(tenant)
         .filter(application=application, status__in=IN_INPUT)
         .order_by()
-        .annotate(sla_start_s=SLA_START_SECONDS)
+        .annotate(sla_start_s=SLA_START_SECONDS, due_s=DUE_SECONDS)
         .values_list(*columns)
     )
     for values in _fetch(queryset):
-        (fid, kind, severity, risk, epss, kev, ssvc, vex, status, sla_start_s,
+        (fid, kind, severity, risk, epss, kev, ssvc, vex, status, sla_start_s, due_s,
          rule_id, vuln_id, aliases, path, purl, last_scan_id, tool) = values  # fmt: skip
         kev = bool(kev)  # SQLite answers 0/1, and 0 is true in Rego
         if not accepted.by_vuln:
@@ -298,7 +302,10 @@ def build(
             aliases = json.loads(aliases)
         kinds_seen.add(kind)
         age_ns = now_ns - sla_start_s * NS
-        limit = sla_days.get(severity)
+        # The SLA in days is what due_at grants from the clock's start; a paused (accepted)
+        # finding is not past it.
+        limit = None if due_s is None else round((due_s - sla_start_s) / 86_400)
+        past_sla = due_s is not None and status != ACCEPTED and now_ns > due_s * NS
         acceptance = (
             accepted.match(fid, [vuln_id, *(aliases or ())], rule_id, path)
             if accepted.any
@@ -323,7 +330,7 @@ def build(
                 status,
                 age_ns // DAY_NS,
                 limit,
-                limit is not None and age_ns > limit * DAY_NS,
+                past_sla,
                 last_scan_id in scan_ids,
                 rule_id,
                 vuln_id,

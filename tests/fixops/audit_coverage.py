@@ -36,7 +36,15 @@ ALWAYS_WRITES = {
 }
 ROW_WRITES = {"save", "delete", "create"}
 # The findings writer's mutating methods (apps/findings/writer.py), called on a `writer`.
-WRITER_METHODS = {"upsert", "occurrences", "adopt", "retract", "set_status", "risk"}
+WRITER_METHODS = {
+    "upsert",
+    "occurrences",
+    "adopt",
+    "retract",
+    "set_status",
+    "risk",
+    "reclassify",
+}
 QUERYSET_HINTS = {"objects", "filter", "exclude", "select_for_update", "all", "order_by"}
 NOT_ROWS = {"cache", "session", "storage", "client", "requests", "image", "connector", "archive"}
 SQL_WRITES = ("INSERT ", "UPDATE ", "DELETE ", "COPY ")
@@ -113,6 +121,10 @@ PRIMITIVES: dict[str, str] = {
     "apps.findings.writer:FindingWriter.set_status": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.risk": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.assign": "the writer; finding_assign audits each",
+    "apps.findings.writer:FindingWriter.reclassify": "the writer; finish() audits the batch",
+    "apps.findings.sla:recompute": (
+        "derived due_at; its callers (the writer, sla_policy_update) audit the cause"
+    ),
     "apps.intel.feeds.epss:epss_load": "a feed loader; feed_refresh_detailed audits feed.load",
     "apps.intel.feeds.kev:kev_load": "a feed loader; feed_refresh_detailed audits feed.load",
     "apps.intel.feeds.osv:osv_feed_load": "a feed loader; feed_refresh_detailed audits",

@@ -3,17 +3,22 @@ creates or closes open and close tickets like those of an import, after commit, 
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from apps.connectors.models import MessageKind, OutboxMessage
+import pytest
+from django.utils import timezone
+
+from apps.connectors.models import Integration, MessageKind, OutboxMessage
+from apps.connectors.tickets import findings_changed
 from apps.findings.models import Finding
 from apps.findings.services import finding_transition
+from apps.findings.sla import sla_breaches_announce
 from apps.intel.feeds.osv import osv_feed_load
 from apps.intel.osv_match import match_components
 from apps.pipeline.tasks import events_sweep_task
 from fixops.platform import events
 from fixops.platform.models import Event
-from tests.findings.factories import ApplicationFactory
+from tests.findings.factories import ApplicationFactory, FindingFactory
 from tests.intel.test_osv_match import OSV, REQUESTS_2_19, add_components, osv_findings
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +89,25 @@ def test_events_lost_after_commit_are_handed_over_by_the_sweeper(jira, shop):
         f.pk for f in osv_findings(shop).values()
     }
     assert not Event.objects.filter(handled_at__isnull=True).exists()
+
+
+def test_an_sla_breach_reaches_chat_and_the_existing_ticket_once(
+    jira, shop, acme, django_capture_on_commit_callbacks
+):
+    slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
+    slack.credentials = {"bot_token": "xoxb-test"}
+    slack.settings = {"channel": "C0123"}
+    slack.save()
+    late = timezone.now() - timedelta(hours=1)
+    ticketed = FindingFactory(tenant=acme, application=shop, severity="critical", due_at=late)
+    FindingFactory(tenant=acme, application=shop, severity="low", due_at=late)
+    findings_changed(tenant_id=acme.pk, cause="seed", opened=[ticketed.pk])  # its ticket
+    for _ in range(2):  # the beat task twice: announced once
+        with django_capture_on_commit_callbacks(execute=True):
+            sla_breaches_announce()
+    [comment] = OutboxMessage.objects.filter(kind=MessageKind.COMMENT)
+    assert comment.integration == jira and comment.reference == f"fixops-f-{ticketed.pk}"
+    assert "SLA breached" in comment.payload["body"]
+    [chat] = OutboxMessage.objects.filter(integration=slack)
+    assert chat.payload["ticket"]["title"] == "2 finding(s) breached their SLA"
+    assert f"#{ticketed.pk} critical" in chat.payload["ticket"]["body"]

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from apps.connectors.models import Integration, OutboxMessage
 from apps.connectors.tickets import findings_changed
 from apps.evidence.checkpoints import audit_chain_verify
-from apps.findings.models import Finding, FindingEvent
+from apps.findings.models import Finding, FindingEvent, SlaPolicy
 from apps.pipeline.gate import decision_make
 from apps.policies import acceptances
 from apps.policies.models import AcceptanceStatus, PolicySettings, RiskAcceptance
@@ -171,6 +171,7 @@ def test_gate_sees_the_acceptance_and_expiry_reopens_with_a_fresh_sla_clock(acme
     assert acceptance.status == AcceptanceStatus.EXPIRED
     assert log4j.status == "open"
     assert log4j.sla_started_at == later
+    assert log4j.due_at == later + timedelta(days=7)  # a critical's full 7 days again
     assert decision_make(tenant=acme, application=app, now=later).outcome == "BLOCK"
     assert acceptances.acceptances_expire(now=later) == 0  # idempotent
 
@@ -206,15 +207,20 @@ def test_every_step_is_audited_and_expiry_is_announced(
     assert "expired" in message.payload["ticket"]["title"]
 
 
-def test_expiry_keeps_the_clock_when_the_tenant_says_so(acme, people, kev_app):
+def test_expiry_resumes_the_clock_when_the_tenant_says_so(acme, people, kev_app):
     _, log4j = kev_app
-    PolicySettings.objects.create(tenant=acme, sla_restart_on_expiry=False)
+    SlaPolicy.objects.create(tenant=acme, restart_on_expiry=False)
     acceptance = _request(acme, people, log4j, days=1)
     acceptances.acceptance_approve(acceptance=acceptance, user=people["other_approver"], actor="u")
+    log4j.refresh_from_db()
+    paused, due = log4j.sla_paused_at, log4j.due_at
     RiskAcceptance.objects.filter(pk=acceptance.pk).update(expires_at=timezone.now())
     assert expire_acceptances_task() == 1
     log4j.refresh_from_db()
-    assert (log4j.status, log4j.sla_started_at) == ("open", None)
+    assert log4j.status == "open" and log4j.sla_paused_at is None
+    # Resumed: the deadline moved by exactly the time the acceptance held it.
+    assert log4j.due_at - due == log4j.sla_started_at - log4j.first_seen > timedelta(0)
+    assert log4j.due_at - due < timezone.now() - paused + timedelta(seconds=1)
 
 
 def test_finding_covered_by_two_acceptances_stays_accepted_until_both_end(acme, people, kev_app):

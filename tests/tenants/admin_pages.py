@@ -160,6 +160,12 @@ def _policy_settings(tenant, tag):
     return PolicySettings.objects.create(tenant=tenant, opa_url=f"https://{tag}-opa.example")
 
 
+def _sla_policy(tenant, tag):
+    from apps.findings.models import SlaPolicy
+
+    return SlaPolicy.objects.create(tenant=tenant, ssvc_days={"Act": 5}, kev_days=len(tag))
+
+
 def _decision(tenant, tag):
     from tests.evidence.factories import make_decision
 
@@ -291,6 +297,7 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "policies.PolicyVersion": _version,
     "policies.PolicyAssignment": _assignment,
     "policies.PolicySettings": _policy_settings,
+    "findings.SlaPolicy": _sla_policy,
     "policies.Decision": _decision,
     "policies.RiskAcceptance": _acceptance,
     "evidence.EvidenceBundle": _bundle,

@@ -62,6 +62,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("application-detail", "PUT"): Row(AN, (200, 400), {"name": "matrix-renamed"}),
     ("application-detail", "PATCH"): Row(AN, 200, {"description": "matrix"}),
     ("application-detail", "DELETE"): Row(AD, 204),
+    ("application-sla", "GET"): Row(V, 200),
     ("scan-list", "GET"): Row(V, 200),
     ("scan-list", "POST"): Row(AN, (400, 415)),  # authorised; an empty upload is refused
     ("scan-detail", "GET"): Row(V, 200),

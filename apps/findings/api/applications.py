@@ -12,7 +12,12 @@ from apps.findings.models.application import (
     MAX_SOURCE_ROOTS,
     source_root_problem,
 )
-from apps.findings.selectors import APPLICATION_ORDERINGS, application_get, application_list
+from apps.findings.selectors import (
+    APPLICATION_ORDERINGS,
+    application_get,
+    application_list,
+    application_sla,
+)
 from apps.findings.services import application_create, application_delete, application_update
 from apps.tenants.api.base import TenantApi, actor_label
 from fixops.platform.api.openapi import errors
@@ -161,3 +166,35 @@ class ApplicationDetailApi(TenantApi):
             application=application, actor=actor_label(request), **data.validated_data
         )
         return Response(ApplicationOutputSerializer(application).data)
+
+
+class ApplicationSlaOutputSerializer(serializers.Serializer):
+    class ByStateSerializer(serializers.Serializer):
+        on_time = serializers.IntegerField()
+        due_soon = serializers.IntegerField()
+        overdue = serializers.IntegerField()
+        paused = serializers.IntegerField()
+
+    application_id = serializers.IntegerField()
+    as_of = serializers.DateTimeField()
+    due_soon_days = serializers.IntegerField()
+    open = serializers.IntegerField(help_text="Findings that need work, paused ones included.")
+    by_state = ByStateSerializer()
+    on_time_percent = serializers.FloatField(
+        allow_null=True,
+        help_text="Open findings not overdue, in percent of those whose clock runs (paused "
+        "ones apart); null when there are none.",
+    )
+
+
+class ApplicationSlaApi(TenantApi):
+    scope_resource = "applications"
+
+    @extend_schema(
+        responses=ApplicationSlaOutputSerializer,
+        summary="SLA compliance of an application (open findings by SLA state)",
+    )
+    def get(self, request, application_id: int):
+        application = application_get(tenant=request.tenant, application_id=application_id)
+        compliance = application_sla(tenant=request.tenant, application=application)
+        return Response(ApplicationSlaOutputSerializer(compliance).data)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from apps.findings.models import FindingStatus, Severity
+from apps.findings.models import FindingStatus, Severity, SlaState
 from apps.findings.models.finding import FindingKind
 from apps.findings.selectors import finding_get, finding_list, occurrence_list
 from apps.findings.services import finding_transition
@@ -55,6 +55,15 @@ class FindingOutputSerializer(serializers.Serializer):
     epss = serializers.FloatField(allow_null=True)
     kev = serializers.BooleanField()
     owner = OwnerSerializer(allow_null=True, help_text="Who fixes it: a user, a team or null.")
+    due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the finding must be fixed under the tenant's SLA policy; null when "
+        "its severity has no deadline (docs/workspace.md, SLA).",
+    )
+    sla_state = serializers.ChoiceField(
+        choices=[*SlaState.values, ""],
+        help_text="on_time, due_soon, overdue or paused (risk accepted); empty when closed.",
+    )
 
 
 class OccurrenceSerializer(serializers.Serializer):
@@ -112,11 +121,17 @@ class FindingCollectionApi(TenantApi):
             required=False,
             help_text="`me`, a username, `team:<id>`, or `none` (no owner).",
         )
+        sla = serializers.MultipleChoiceField(
+            choices=SlaState.choices,
+            required=False,
+            help_text="SLA state: overdue, due_soon, on_time, paused (any of).",
+        )
         ordering = serializers.ChoiceField(
-            choices=["-id", "-risk_score", "-epss"],
+            choices=["-id", "-risk_score", "-epss", "due_at"],
             required=False,
             default="-id",
-            help_text="Newest first (default), riskiest first, or most likely exploited first.",
+            help_text="Newest first (default), riskiest first, most likely exploited first, "
+            "or soonest due first (`due_at`; findings without a deadline come last).",
         )
 
     @extend_schema(
@@ -203,4 +218,5 @@ class FindingTransitionApi(TenantApi):
             reason=data.validated_data.get("reason", ""),
             actor=actor_label(request),
         )
+        finding = finding_get(tenant=request.tenant, finding_id=finding.pk)  # due_at, state
         return Response(FindingOutputSerializer(finding).data)

@@ -9,6 +9,11 @@ urlpatterns = [
         applications.ApplicationDetailApi.as_view(),
         name="application-detail",
     ),
+    path(
+        "applications/<int:application_id>/sla/",
+        applications.ApplicationSlaApi.as_view(),
+        name="application-sla",
+    ),
     path("findings/", findings.FindingCollectionApi.as_view(), name="finding-list"),
     path("findings/<int:finding_id>/", findings.FindingDetailApi.as_view(), name="finding-detail"),
     path(

@@ -10,6 +10,7 @@ from apps.findings.models.finding import (
     Severity,
 )
 from apps.findings.models.scan import Component, Scan, ScanStatus
+from apps.findings.models.sla import SlaPolicy, SlaState
 from apps.findings.models.stream import Stream
 
 __all__ = [
@@ -25,5 +26,7 @@ __all__ = [
     "Scan",
     "ScanStatus",
     "Severity",
+    "SlaPolicy",
+    "SlaState",
     "Stream",
 ]

@@ -95,6 +95,13 @@ class Finding(TenantOwned):
     # When the SLA clock (re)started; NULL means first_seen. Set when a risk acceptance expires
     # and the tenant restarts the clock (apps/policies/acceptances.py).
     sla_started_at = models.DateTimeField(null=True, blank=True)
+    # When the finding must be fixed (apps/findings/sla.py): clock start + the tenant's SLA
+    # days, kept current by the findings writer; NULL when its severity has no deadline.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Set while a risk acceptance holds (status risk_accepted): the clock is paused.
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    # The due_at a breach was announced for (once per finding and due_at).
+    sla_breach_announced = models.DateTimeField(null=True, blank=True)
     # Risk (apps/intel/risk.py): the score, each component's contribution, and the intel it
     # used, copied here so lists filter and sort without joining the intel tables.
     risk_score = models.FloatField(null=True, blank=True)
@@ -145,6 +152,7 @@ class Finding(TenantOwned):
                 condition=Q(owner_team__isnull=False),
                 name="finding_owner_team_idx",
             ),
+            models.Index(fields=["tenant", "due_at", "id"], name="finding_tenant_due_idx"),
         ]
         ordering = ["-id"]
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.findings.models.sla import default_sla_days  # noqa: F401 - migration 0001 names it
 from apps.tenants.scoping import TenantOwned
 
 
@@ -117,18 +118,12 @@ class PolicyAssignment(TenantOwned):
         return f"{self.policy} ({self.mode}) for {where}"
 
 
-def default_sla_days() -> dict[str, int]:
-    return {"critical": 7, "high": 30, "medium": 90, "low": 180, "info": 365}
-
-
 class PolicySettings(TenantOwned):
-    """A tenant's governance settings: SLA per severity, acceptance limits, what a complete
-    input looks like (for confidence), and an optional external OPA server."""
+    """A tenant's governance settings: acceptance limits, what a complete input looks like
+    (for confidence), and an optional external OPA server. SLA deadlines live in the findings
+    layer (apps/findings/models/sla.py: SlaPolicy)."""
 
-    sla_days = models.JSONField(default=default_sla_days, blank=True)
     max_acceptance_days = models.PositiveIntegerField(default=90)
-    # On acceptance expiry the findings reopen; True restarts their SLA clock at that moment.
-    sla_restart_on_expiry = models.BooleanField(default=True)
     # Finding kinds a complete pipeline reports (e.g. ["sast", "sca", "secret"]); empty means
     # "whatever the application has ever reported".
     expected_kinds = models.JSONField(default=list, blank=True)
