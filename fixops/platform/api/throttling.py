@@ -62,7 +62,8 @@ class WindowThrottle(BaseThrottle):
         self.limit: tuple[int, int] | None = None
 
     def get_ident_key(self, request, view) -> str | None:
-        raise NotImplementedError
+        """The key this throttle counts for `request`; every subclass names its own."""
+        raise NotImplementedError(f"{type(self).__name__} must define get_ident_key")
 
     def allow_request(self, request, view) -> bool:
         self.limit = parse_rate(getattr(settings, self.rate_setting, None))
