@@ -9,5 +9,5 @@ urlpatterns = [
     path("", include("apps.evidence.api.urls")),
     path("", include("apps.policies.api.urls")),
     path("", include("apps.connectors.api.urls")),
-    path("", include("apps.pipeline.api.urls")),
+    path("", include("apps.workspace.api.urls")),
 ]

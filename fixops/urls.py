@@ -6,10 +6,6 @@ from apps.tenants.accounts import views as accounts_views
 from fixops import health
 from fixops.platform.api.docs import DocsView, SchemaView
 
-admin.site.site_header = "FixOps"
-admin.site.site_title = "FixOps admin"
-admin.site.index_title = "Decisions, findings and remediation"
-
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

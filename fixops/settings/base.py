@@ -53,7 +53,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.workspace.apps.WorkspaceAdminConfig",  # django.contrib.admin, FixOps's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "apps.evidence",
     "apps.connectors",
     "apps.pipeline",
+    "apps.workspace.apps.WorkspaceConfig",
 ]
 
 MIDDLEWARE = [

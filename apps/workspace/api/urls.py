@@ -1,0 +1,3 @@
+"""The read side's API: analytics and reports (docs/workspace.md)."""
+
+urlpatterns: list = []

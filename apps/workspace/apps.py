@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class WorkspaceConfig(AppConfig):
+    name = "apps.workspace"
+    label = "workspace"
+    verbose_name = "Workspace"
+
+
+class WorkspaceAdminConfig(AdminConfig):
+    """django.contrib.admin with FixOps's site as `admin.site` (apps/workspace/site.py)."""
+
+    default_site = "apps.workspace.site.WorkspaceAdminSite"
