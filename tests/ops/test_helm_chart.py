@@ -160,6 +160,10 @@ def test_the_chart_runs_one_beat_web_and_workers_safely(helm_render):
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
         assert "/tmp" in mounts  # the one writable path besides the data volumes
+    settings = by_kind(objects, "ConfigMap")["fixops"]["data"]
+    # The image's collected static files, not the writable (empty) var directory.
+    assert settings["STATIC_ROOT"] == "/app/var/static"
+    assert settings["FIXOPS_VAR_DIR"].startswith("/tmp/")
     # Queued uploads written by web are read by workers: one shared ReadWriteMany claim.
     claims = by_kind(objects, "PersistentVolumeClaim")
     assert claims["fixops-uploads"]["spec"]["accessModes"] == ["ReadWriteMany"]
