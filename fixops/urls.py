@@ -3,12 +3,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.tenants.accounts import views as accounts_views
-from fixops import health
+from fixops import health, observability
 from fixops.platform.api.docs import DocsView, SchemaView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability.metrics_view, name="metrics"),
     path("api/v1/", include(("fixops.api_urls", "v1"), namespace="v1")),
     # Authenticated callers only unless FIXOPS_PUBLIC_API_DOCS; the split Swagger view serves
     # its initialiser as a file: no inline script under the CSP.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from apps.connectors.models import Integration, MessageStatus, OutboxAttempt, OutboxMessage
@@ -43,6 +43,24 @@ def queue_depths(integration_ids: list[int]) -> dict[int, dict[str, int]]:
     for integration_id, status, n in rows:
         depths[integration_id][status] = n
     return depths
+
+
+def outbox_gauges() -> dict:
+    """Across tenants, for /metrics: unfinished messages per status, the oldest pending
+    message's creation time, and each integration's breaker state (delivered rows, the bulk
+    of the table, are never counted)."""
+    unfinished = [s for s in MessageStatus.values if s != MessageStatus.DELIVERED]
+    rows = (
+        OutboxMessage.objects.filter(status__in=unfinished)
+        .values_list("status")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    )
+    by_status = {s: (0, None) for s in unfinished}
+    for status, n, oldest in rows:
+        by_status[status] = (n, oldest)
+    breakers = list(Integration.objects.values_list("pk", "kind", "breaker_state").order_by("pk"))
+    return {"messages": by_status, "breakers": breakers}
 
 
 def integration_health(integration: Integration, depth: dict[str, int] | None = None) -> dict:

@@ -32,7 +32,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.findings.models import Scan, ScanStatus
@@ -243,6 +244,25 @@ def uploads_purge_orphans() -> int:
             path.unlink(missing_ok=True)
             purged += 1
     return purged
+
+
+def queue_gauges() -> dict:
+    """Across tenants, for /metrics: unfinished scans per status and when the oldest queued
+    one was queued (through the partial index on unfinished scans)."""
+    unfinished = [ScanStatus.QUEUED, ScanStatus.PROCESSING]
+    rows = (
+        Scan.objects.filter(status__in=unfinished)
+        .values_list("status")
+        .annotate(n=Count("id"), oldest=Min(Coalesce("queued_at", "created_at")))
+        .order_by()
+    )
+    counts = {status.value: 0 for status in unfinished}
+    oldest = None
+    for status, n, first in rows:
+        counts[status] = n
+        if status == ScanStatus.QUEUED:
+            oldest = first
+    return {"counts": counts, "oldest_queued": oldest}
 
 
 def scans_stuck(*, limit: int = 500) -> list[int]:

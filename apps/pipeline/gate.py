@@ -33,6 +33,7 @@ from apps.policies.evaluation import evaluate, evaluate_shadow
 from apps.policies.models import Decision
 from apps.policies.services import decision_create, policies_for
 from apps.tenants.models import Tenant
+from fixops.platform import metrics
 from fixops.platform.errors import Invalid
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def decision_make(
         # Known only once the rows are written: logged and kept on the returned object (the
         # benchmark reads it), not stored, since decisions are never updated.
         decision.timings_ms["persist"] = _ms(persist_started, clock())
+        outcome, seconds = decision.outcome, clock() - started
+        transaction.on_commit(lambda: _count_decision(outcome, seconds))
     logger.info(
         "decision %s: %s (confidence %s) for %s in %s ms",
         decision.pk,
@@ -123,6 +126,11 @@ def decision_make(
         decision.timings_ms,
     )
     return decision
+
+
+def _count_decision(outcome: str, seconds: float) -> None:
+    metrics.decisions.labels(outcome).inc()
+    metrics.decision_latency.observe(seconds)
 
 
 def _scans_for(tenant: Tenant, application: Application, scan_ids: list[int]) -> list[Scan]:

@@ -26,6 +26,7 @@ message or a dead worker left behind.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from apps.findings.counts import result_counts
 from apps.findings.ingestion import Outcome, ingest_report
 from apps.findings.models import Application, Scan
 from apps.findings.parsers import ParseError, PathContext, get_parser, path_context
@@ -70,7 +72,7 @@ from apps.intel.scoring import risk_refresh
 from apps.intel.tasks import match_application_task
 from apps.pipeline.tasks import risk_refresh_task, scan_process_task
 from apps.tenants.models import Tenant
-from fixops.platform import events
+from fixops.platform import events, metrics
 from fixops.platform.errors import DomainError, Invalid
 from fixops.platform.gc import collector_paused
 from fixops.platform.lease import LeaseHeartbeat
@@ -138,22 +140,29 @@ def scan_submit(
                 fmt=scan.format,
             )
             if current is not None:
+                metrics.scans.labels(scan.format, "replayed").inc()
                 return current, False
             if size > settings.FIXOPS_INGEST_ASYNC_BYTES:
                 scan_queue(scan=scan, upload=upload)
-                transaction.on_commit(lambda: scan_process_task.delay(scan_id=scan.pk), robust=True)
+                transaction.on_commit(lambda: _dispatch_queued(scan), robust=True)
                 return scan, True
             scan_start(scan=scan)
             upload.seek(0)
             parser = get_parser(scan.format, paths=_paths(scan, application))
             _import(scan, parser, upload, tool)
     except ParseError as exc:
+        metrics.scans.labels(scan.format, "refused").inc()
         raise Invalid(
             invalid_report_message(exc),
             code=parse_error_code(exc),
             details=parse_error_details(exc),
         ) from None
     return scan, True
+
+
+def _dispatch_queued(scan: Scan) -> None:
+    metrics.scans.labels(scan.format, "queued").inc()
+    scan_process_task.delay(scan_id=scan.pk)
 
 
 def scan_process(*, scan_id: int) -> Scan | None:
@@ -200,6 +209,7 @@ def scan_process(*, scan_id: int) -> Scan | None:
         }
     if error is not None:
         scan_fail(scan_id=scan_id, error=error, owner=owner)
+        metrics.scans.labels(scan.format, "failed").inc()
     return Scan.objects.filter(pk=scan_id).first()
 
 
@@ -244,6 +254,7 @@ def _import(
     tool_override: str,
     settle: Callable[[], None] | None = None,
 ) -> Outcome:
+    started = time.perf_counter()
     with collector_paused():
         outcome = ingest_report(
             scan=scan, parser=parser, stream=stream, tool_override=tool_override
@@ -258,7 +269,22 @@ def _import(
     if settle is not None:
         settle()  # last, just before the scan is recorded done: the lease fence
     scan_finish(scan=scan, outcome=outcome)
+    _count_import(scan, time.perf_counter() - started)
     return outcome
+
+
+def _count_import(scan: Scan, seconds: float) -> None:
+    """The import's metrics, once it commits (a rolled-back import counts as failed)."""
+    fmt, counts = scan.format, result_counts(scan.counts)
+
+    def record() -> None:
+        metrics.scans.labels(fmt, "imported").inc()
+        metrics.import_latency.labels(fmt).observe(seconds)
+        for outcome in ("findings", "lost", "suppressed"):
+            if counts[outcome]:
+                metrics.ingest_results.labels(fmt, outcome).inc(counts[outcome])
+
+    transaction.on_commit(record)
 
 
 def _score(scan: Scan, finding_ids: list[int]) -> None:

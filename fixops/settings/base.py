@@ -7,6 +7,8 @@ stops with a message naming the missing variable. The README lists every variabl
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
 from fixops.env import BASE_DIR, env, var_dir
@@ -82,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times the whole stack, refusals by later middleware included.
+    "fixops.platform.metrics.MetricsMiddleware",
     "fixops.platform.request_id.RequestIdMiddleware",
     "fixops.platform.api.chunked.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -206,6 +210,20 @@ FIXOPS_BEAT_MAX_AGE = env.int("FIXOPS_BEAT_MAX_AGE", default=5 * 60)
 # /readyz shows its checks (database vendor, broker, beat, feeds) only to an authenticated
 # caller or to `Authorization: Bearer <FIXOPS_PROBE_TOKEN>` (monitoring); others get the status.
 FIXOPS_PROBE_TOKEN = env.str("FIXOPS_PROBE_TOKEN", default="")
+
+# /metrics (Prometheus): a bearer token, or client addresses in the allowlist (CIDRs;
+# loopback only by default); everyone else gets 404. Database gauges are cached this long.
+# A Celery worker serves its own task metrics on FIXOPS_WORKER_METRICS_PORT (0: off).
+FIXOPS_METRICS_TOKEN = env.str("FIXOPS_METRICS_TOKEN", default="")
+try:
+    FIXOPS_METRICS_ALLOWLIST = [
+        ipaddress.ip_network(cidr, strict=False)
+        for cidr in env.list("FIXOPS_METRICS_ALLOWLIST", default=["127.0.0.1/32", "::1/128"])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"FIXOPS_METRICS_ALLOWLIST: {exc}") from None
+FIXOPS_METRICS_CACHE_SECONDS = env.int("FIXOPS_METRICS_CACHE_SECONDS", default=15)
+FIXOPS_WORKER_METRICS_PORT = env.int("FIXOPS_WORKER_METRICS_PORT", default=0)
 # /api/schema/ and /api/docs/ without signing in. Off wherever secrets are required (production,
 # or DEBUG off); on for the embedded development stack, which listens on loopback only.
 FIXOPS_PUBLIC_API_DOCS = env.bool("FIXOPS_PUBLIC_API_DOCS", default=not SECRETS_REQUIRED)

@@ -124,7 +124,8 @@ def test_config_keys_are_settings_fixops_reads():
     read = set()
     for path in (ROOT / "fixops" / "settings").rglob("*.py"):
         read |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', path.read_text()))
-    read |= {"FIXOPS_ENV", "FIXOPS_VAR_DIR"}  # read by fixops/env.py and settings' preamble
+    # read by fixops/env.py and settings' preamble, and by prometheus-client itself
+    read |= {"FIXOPS_ENV", "FIXOPS_VAR_DIR", "PROMETHEUS_MULTIPROC_DIR"}
     template = (CHART / "templates" / "configmap.yaml").read_text()
     fixed = set(re.findall(r"^  ([A-Z][A-Z0-9_]+):", template, re.M))
     for path in [CHART / "values.yaml", *EXAMPLES]:
@@ -169,7 +170,17 @@ def test_the_chart_runs_one_beat_web_and_workers_safely(helm_render):
     assert claims["fixops-uploads"]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert set(by_kind(objects, "HorizontalPodAutoscaler")) == {"fixops-web", "fixops-worker"}
     assert set(by_kind(objects, "PodDisruptionBudget")) == {"fixops-web", "fixops-worker"}
-    assert set(by_kind(objects, "NetworkPolicy")) == {"fixops-web", "fixops-default"}
+    assert set(by_kind(objects, "NetworkPolicy")) == {
+        "fixops-web",
+        "fixops-worker-metrics",
+        "fixops-default",
+    }
+    # Every process group sums its processes' metrics: gunicorn's hooks, one directory.
+    assert (
+        "python:fixops.gunicorn_conf"
+        in deployments["fixops-web"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    )
+    assert settings["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
 
 
 def test_migrations_run_as_a_hook_before_the_new_pods(helm_render):
