@@ -7,7 +7,7 @@ import os
 from celery import Celery, signals
 from django.conf import settings
 
-from fixops.platform import metrics
+from fixops.platform import metrics, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fixops.settings.base")
 
@@ -22,6 +22,12 @@ signals.task_postrun.connect(_postrun, weak=False)
 
 
 @signals.worker_init.connect
-def _worker_metrics(sender=None, **_kwargs) -> None:
+def _worker_observability(sender=None, **_kwargs) -> None:
+    # In the main process, before the pool forks (the span processor restarts its thread in
+    # each child).
+    tracing.configure(
+        service=f"{settings.FIXOPS_TRACING_SERVICE}-worker",
+        endpoint=settings.FIXOPS_TRACING_ENDPOINT,
+    )
     if settings.FIXOPS_WORKER_METRICS_PORT:
         metrics.serve_worker_metrics(settings.FIXOPS_WORKER_METRICS_PORT)

@@ -224,6 +224,11 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"FIXOPS_METRICS_ALLOWLIST: {exc}") from None
 FIXOPS_METRICS_CACHE_SECONDS = env.int("FIXOPS_METRICS_CACHE_SECONDS", default=15)
 FIXOPS_WORKER_METRICS_PORT = env.int("FIXOPS_WORKER_METRICS_PORT", default=0)
+
+# Tracing (OpenTelemetry, OTLP over HTTP): on only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the
+# exporter reads the other standard OTEL_* variables itself. Workers report as "<name>-worker".
+FIXOPS_TRACING_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+FIXOPS_TRACING_SERVICE = env.str("OTEL_SERVICE_NAME", default="fixops")
 # /api/schema/ and /api/docs/ without signing in. Off wherever secrets are required (production,
 # or DEBUG off); on for the embedded development stack, which listens on loopback only.
 FIXOPS_PUBLIC_API_DOCS = env.bool("FIXOPS_PUBLIC_API_DOCS", default=not SECRETS_REQUIRED)

@@ -59,6 +59,7 @@ ALLOWLIST: dict[str, str] = {
     "fixops.platform.http.breaker:take_probes": "circuit-breaker counters",
     "fixops.platform.http.breaker:release_probe": "circuit-breaker counters",
     "fixops.services:heartbeat_record": "liveness heartbeat of the worker and beat",
+    "fixops.platform.tracing:configure": "an OpenTelemetry resource (`Resource.create`), no row",
     "fixops.platform.events:emit": "the after-commit notice of a change its emitter audits",
     "fixops.platform.events:handle": "marks events handled (delivery bookkeeping)",
     "fixops.platform.events:handle_ids": "marks events handled (delivery bookkeeping)",
