@@ -121,4 +121,20 @@ def schedules() -> list[Schedule]:
             kwargs={"reason": "beat"},
             description="Delivers due outbox messages (tickets, chat messages, check runs).",
         ),
+        *_backup(),
+    ]
+
+
+def _backup() -> list[Schedule]:
+    """The daily encrypted backup, when FIXOPS_BACKUP_DIR names where to keep it."""
+    if not settings.FIXOPS_BACKUP_DIR:
+        return []
+    return [
+        Schedule(
+            name="backup",
+            task="fixops.backup",
+            crontab=settings.FIXOPS_BACKUP_CRONTAB,
+            description="Writes an encrypted backup to FIXOPS_BACKUP_DIR and keeps the newest "
+            "FIXOPS_BACKUP_KEEP (docs/operations.md, Backups).",
+        )
     ]

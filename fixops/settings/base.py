@@ -229,6 +229,12 @@ FIXOPS_WORKER_METRICS_PORT = env.int("FIXOPS_WORKER_METRICS_PORT", default=0)
 # exporter reads the other standard OTEL_* variables itself. Workers report as "<name>-worker".
 FIXOPS_TRACING_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 FIXOPS_TRACING_SERVICE = env.str("OTEL_SERVICE_NAME", default="fixops")
+
+# Scheduled backups (manage.py backup's format): off unless FIXOPS_BACKUP_DIR is set; the
+# newest FIXOPS_BACKUP_KEEP files stay. Restores need FIXOPS_ENCRYPTION_KEYS.
+FIXOPS_BACKUP_DIR = env.str("FIXOPS_BACKUP_DIR", default="")
+FIXOPS_BACKUP_KEEP = env.int("FIXOPS_BACKUP_KEEP", default=7)
+FIXOPS_BACKUP_CRONTAB = env.str("FIXOPS_BACKUP_CRONTAB", default="0 3 * * *")
 # /api/schema/ and /api/docs/ without signing in. Off wherever secrets are required (production,
 # or DEBUG off); on for the embedded development stack, which listens on loopback only.
 FIXOPS_PUBLIC_API_DOCS = env.bool("FIXOPS_PUBLIC_API_DOCS", default=not SECRETS_REQUIRED)
