@@ -35,6 +35,7 @@ from apps.findings.rows import (
     OCCURRENCE_FIELDS,
     OCCURRENCE_UPDATE,
     RISK_FIELDS,
+    SEEN,
     NewFinding,
     SeenOccurrence,
 )
@@ -213,16 +214,24 @@ class FindingWriter:
         )
         if tool is not None:
             query = query.filter(tool=tool)
+        # What each live or retracted occurrence says now: a sighting that says the same
+        # (the common case of a re-import) only moves last_seen, in one narrow UPDATE.
         existing = {
-            (finding_id, name): pk
-            for pk, finding_id, name in query.values_list("id", "finding_id", "tool")
+            (finding_id, name): (pk, tuple(values), retracted is not None)
+            for pk, finding_id, name, retracted, *values in query.values_list(
+                "id", "finding_id", "tool", "retracted_at", *SEEN
+            )
         }
-        inserts, updates = [], []
+        inserts, updates, unchanged = [], [], []
         for (finding_id, name), occurrence in seen.items():
             values = occurrence.values()
-            pk = existing.get((finding_id, name))
-            if pk is not None:
-                updates.append((pk, *values, self.scan_id, self.now, None, None))
+            known = existing.get((finding_id, name))
+            if known is not None:
+                pk, stored, retracted = known
+                if stored == values and not retracted:
+                    unchanged.append(pk)
+                else:
+                    updates.append((pk, *values, self.scan_id, self.now, None, None))
                 continue
             inserts.append(
                 (
@@ -240,6 +249,7 @@ class FindingWriter:
             )
         bulk.insert_rows(Occurrence, OCCURRENCE_FIELDS, inserts)
         bulk.update_rows(Occurrence, OCCURRENCE_UPDATE, updates)
+        bulk.update_by_ids(Occurrence, unchanged, last_seen=self.now, last_scan_id=self.scan_id)
 
     def adopt(self, *, application_id: int, branch: str, tools: Sequence[str], target: str) -> int:
         """Give the untargeted ("") streams of `tools` the target `target`, occurrences and all

@@ -7,6 +7,8 @@ rows/s and under 20 s; a re-import (10% changed) faster than the first import; p
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -37,6 +39,10 @@ def _import(tenant, app, path: Path, settings) -> tuple[float, int, dict]:
     with CaptureQueriesContext(connection) as queries:
         scan, _ = scan_submit(tenant=tenant, application=app, upload=upload, branch="main")
     print(f"  phases (ms) {scan.noise.get('timings_ms')}")
+    if os.environ.get("BENCH_SQL"):  # the statements over 10 ms, to see where time goes
+        for query in queries.captured_queries:
+            if float(query["time"]) > 0.01:
+                print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
     return time.perf_counter() - started, len(queries.captured_queries), scan.counts
 
 
@@ -148,3 +154,34 @@ def test_bench_cyclonedx_20k_50k(tmp_path, settings):
     figure("cyclonedx_50k.import_sql", queries, "statements", better="lower")
     figure("cyclonedx_50k.peak_rss", _rss_mb(), "MB", better="lower")
     assert counts["findings_new"] == 50_000
+
+
+def test_bench_sarif_reimport_unchanged(tmp_path, settings):
+    """A re-import of the same results in different bytes (another run of the same scanner:
+    new invocation, other formatting) against the first import, in the same run. Target:
+    at most 25% of the first import's time (issue 17). BENCH_SQL=1 lists slow statements."""
+    n = 10_000
+    tenant = TenantFactory(slug="bench-unchanged")
+    app = ApplicationFactory(tenant=tenant, name="bench")
+    first_file = sarif_file(tmp_path / "first.sarif", n)
+    document = json.loads(first_file.read_text())
+    invocation = {"executionSuccessful": True, "endTimeUtc": "2026-12-06T10:00:00Z"}
+    document["runs"][0]["invocations"] = [invocation]
+    again_file = tmp_path / "again.sarif"
+    again_file.write_text(json.dumps(document, indent=1))
+    assert again_file.read_bytes() != first_file.read_bytes()
+
+    first_s, first_q, counts = _import(tenant, app, first_file, settings)
+    again_s, again_q, counts2 = _import(tenant, app, again_file, settings)
+    ratio = again_s / first_s
+    print(f"\nSARIF {n:,} results, same content in other bytes:")
+    print(f"  first import      {first_s:.3f} s, {first_q} SQL statements")
+    print(
+        f"  unchanged again   {again_s:.3f} s, {again_q} SQL statements = {100 * ratio:.0f}% of "
+        f"the first import (target <= 25%); {counts2}"
+    )
+    figure("sarif_10k.first_import_s", first_s, "s", better="lower")
+    figure("sarif_10k.reimport_unchanged_s", again_s, "s", better="lower")
+    figure("sarif_10k.reimport_unchanged_ratio", ratio, "ratio", better="lower")
+    assert counts["findings_new"] == n and counts2["findings_existing"] == n
+    assert counts2["findings_new"] == 0 and counts2["findings_closed"] == 0
