@@ -121,6 +121,14 @@ def schedules() -> list[Schedule]:
             kwargs={"reason": "beat"},
             description="Delivers due outbox messages (tickets, chat messages, check runs).",
         ),
+        Schedule(
+            name="apply retention",
+            task="fixops.pipeline.retention",
+            # Every day at 04:15 UTC, in batches: old scan details, closed findings'
+            # occurrences, delivery attempts, intel events; expired sessions.
+            crontab="15 4 * * *",
+            description="Applies each tenant's retention policy (docs/operations.md, Retention).",
+        ),
         *_backup(),
     ]
 

@@ -43,3 +43,11 @@ def events_sweep_task() -> int:
     handled = sweep()
     purge_handled(older_than=timedelta(days=7))
     return handled
+
+
+@shared_task(name="fixops.pipeline.retention", ignore_result=True)
+def retention_task() -> dict:
+    """Apply every tenant's retention policy; safe to run twice (a second run finds nothing)."""
+    from apps.pipeline.retention import retention_apply
+
+    return retention_apply()

@@ -5,7 +5,8 @@ from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from apps.tenants.admin_scoping import TenantScopedAdmin, role_action
-from apps.tenants.models import ApiToken, Membership, SsoIdentity, Team, Tenant
+from apps.tenants.models import ApiToken, Membership, RetentionPolicy, SsoIdentity, Team, Tenant
+from apps.tenants.retention import RETENTION_FIELDS, retention_update
 from apps.tenants.roles import Role
 from apps.tenants.scopes import SCOPES
 from apps.tenants.selectors import tenant_members_among
@@ -285,3 +286,25 @@ class TeamAdmin(TenantScopedAdmin):
     def delete_queryset(self, request, queryset):
         for team in queryset.select_related("tenant"):
             self.delete_model(request, team)
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(TenantScopedAdmin):
+    """A tenant's retention periods; saved through `retention_update` (audited). The form's
+    field validators hold the same bounds, so a save that reaches it is valid."""
+
+    admin_roles = ADMIN_ONLY
+    list_display = ("tenant", *RETENTION_FIELDS, "updated_at")
+    list_select_related = ("tenant",)
+    readonly_fields = ("updated_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("updated_at",) if obj is None else ("tenant", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        ids = self._tenant_ids(request, Role.ADMIN)
+        if ids is not None and obj.tenant_id not in ids:
+            raise PermissionDenied("You may only change your own tenants' retention.")
+        values = {name: form.cleaned_data[name] for name in RETENTION_FIELDS}
+        actor = f"user:{request.user.get_username()}"
+        obj.pk = retention_update(tenant=obj.tenant, actor=actor, **values).pk

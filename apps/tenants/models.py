@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -83,6 +83,40 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RetentionPolicy(models.Model):
+    """How long a tenant keeps operational data that only explains the past (docs/operations.md,
+    "Retention"); 0 keeps it forever. A tenant without a row uses the defaults. The audit log
+    and evidence keep their own retention and are never purged by it."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="retention")
+    scan_details_days = models.PositiveIntegerField(
+        validators=[MaxValueValidator(3650)],
+        default=90,
+        help_text="Unreadable-result lists of scans (counts stay)",
+    )
+    closed_occurrences_days = models.PositiveIntegerField(
+        validators=[MaxValueValidator(3650)],
+        default=365,
+        help_text="Occurrences of findings closed this long ago",
+    )
+    outbox_attempts_days = models.PositiveIntegerField(
+        validators=[MaxValueValidator(3650)],
+        default=30,
+        help_text="Delivery attempts of delivered or dead messages",
+    )
+    intel_events_days = models.PositiveIntegerField(
+        validators=[MaxValueValidator(3650)], default=180, help_text="KEV, EPSS and advisory events"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "retention policy"
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return f"retention of {self.tenant}"
 
 
 class ApiToken(models.Model):

@@ -33,6 +33,7 @@ ALWAYS_WRITES = {
     "insert_rows",
     "update_rows",
     "update_by_ids",
+    "delete_in_batches",
 }
 ROW_WRITES = {"save", "delete", "create"}
 # The findings writer's mutating methods (apps/findings/writer.py), called on a `writer`.
@@ -113,6 +114,12 @@ PRIMITIVES: dict[str, str] = {
     "fixops.platform.bulk:insert_rows": "COPY helper",
     "fixops.platform.bulk:update_by_ids": "bulk UPDATE helper",
     "fixops.platform.bulk:update_rows": "bulk UPDATE helper",
+    "fixops.platform.bulk:delete_in_batches": "batched DELETE helper",
+    "apps.findings.retention:scan_details_purge": "retention; apps.pipeline.retention audits",
+    "apps.findings.retention:closed_occurrences_purge": "retention; the pipeline audits",
+    "apps.connectors.retention:attempts_purge": "retention; the pipeline audits",
+    "apps.intel.retention:intel_events_purge": "retention; the pipeline audits",
+    "apps.tenants.retention:sessions_purge": "expired sessions (no tenant's state)",
     "fixops.platform.deletion:delete_or_conflict": "delete helper (409 on PROTECT)",
     "fixops.platform.http.breaker:reset": "closed by hand via integration_breaker_reset",
     "apps.findings.writer:FindingWriter.upsert": "the writer; finish() audits the batch",

@@ -160,6 +160,12 @@ def _policy_settings(tenant, tag):
     return PolicySettings.objects.create(tenant=tenant, opa_url=f"https://{tag}-opa.example")
 
 
+def _retention(tenant, tag):
+    from apps.tenants.models import RetentionPolicy
+
+    return RetentionPolicy.objects.create(tenant=tenant, intel_events_days=len(tag))
+
+
 def _sla_policy(tenant, tag):
     from apps.findings.models import SlaPolicy
 
@@ -298,6 +304,7 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "policies.PolicyAssignment": _assignment,
     "policies.PolicySettings": _policy_settings,
     "findings.SlaPolicy": _sla_policy,
+    "tenants.RetentionPolicy": _retention,
     "policies.Decision": _decision,
     "policies.RiskAcceptance": _acceptance,
     "evidence.EvidenceBundle": _bundle,
