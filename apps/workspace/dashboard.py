@@ -9,7 +9,7 @@ tenant, pick one with `?tenant=<slug>`; someone with no tenant sees a note inste
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,7 +68,8 @@ class Links:
         return f"{self.decisions}?{urlencode({**params, **self.scope})}"
 
     def decisions_week(self, monday: str, outcome: str = "") -> str:
-        start = date.fromisoformat(monday)
+        # Aware bounds (UTC, the weeks' own zone): a bare date would be read in TIME_ZONE.
+        start = datetime.combine(date.fromisoformat(monday), time.min, tzinfo=UTC)
         params = {
             "created_at__gte": start.isoformat(),
             "created_at__lt": (start + timedelta(days=7)).isoformat(),
