@@ -33,7 +33,7 @@ SLA_LABELS = {
     SlaState.OVERDUE: "Overdue",
     SlaState.DUE_SOON: "Due soon",
     SlaState.ON_TIME: "On time",
-    SlaState.PAUSED: "Paused (risk accepted)",
+    SlaState.PAUSED: "Paused",
 }
 OUTCOMES = [
     (Outcome.BLOCK, "Block", "fx-block"),
@@ -104,6 +104,10 @@ def build(request) -> dict[str, Any]:
         ),
         "trends": trends,
         "decision_chart": _decision_chart(summary, links),
+        "decision_totals": [
+            {"outcome": o, "label": label, "n": summary["decisions"]["by_outcome"].get(o, 0)}
+            for o, label, _ in OUTCOMES
+        ],
         "riskiest": [
             {**a, "href": links.finding(state="active", application=a["application_id"])}
             for a in summary["riskiest_applications"]

@@ -79,8 +79,9 @@ def test_tiles_show_the_apis_numbers(page, seeded, issue_token, api_client):
     for decision, n in api["ssvc"].items():
         if decision != "none":
             assert f"{decision}: {n:,}</title>" in page
+    labels = {"ALLOW": "Allow", "NEEDS_REVIEW": "Needs review", "BLOCK": "Block"}
     for outcome, n in api["decisions"]["by_outcome"].items():
-        assert f'data-value="decisions-{outcome}">{outcome} {n}</span>' in page
+        assert f'data-value="decisions-{outcome}">{labels[outcome]} {n}</span>' in page
     for app in api["riskiest_applications"]:
         assert f'data-app="{app["application_id"]}">{app["name"]}</a>' in page
     assert f"{api['trend']['opened']} opened" in page
