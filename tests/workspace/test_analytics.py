@@ -346,3 +346,25 @@ def test_refresh_replaces_the_snapshot(seeded, client):
     analytics_refresh(tenant_id=seeded.pk)
     assert as_of(seeded) > before
     assert timezone.now() >= as_of(seeded)
+
+
+def test_the_beat_task_refreshes_every_tenant(acme, globex):
+    from apps.workspace.models import AnalyticsSnapshot
+    from apps.workspace.tasks import analytics_refresh_task
+    from fixops.schedules import schedules
+
+    assert analytics_refresh_task() == 2
+    assert AnalyticsSnapshot.objects.count() == 2
+    assert analytics_refresh_task(tenant_id=acme.pk) == 1
+    assert AnalyticsSnapshot.objects.count() == 2  # replaced, not added
+    (entry,) = [s for s in schedules() if s.task == "fixops.workspace.analytics_refresh"]
+    assert entry.every == 300
+
+
+def test_an_unknown_scope_is_not_offered():
+    from apps.tenants.scopes import SCOPES, validate_scopes
+
+    assert "analytics:read" in SCOPES and "analytics:write" not in SCOPES
+    with pytest.raises(ValueError):
+        validate_scopes(["analytics:write"])
+    assert validate_scopes(["analytics:*"]) == ["analytics:*"]

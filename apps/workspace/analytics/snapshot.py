@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.tenants.models import Tenant
@@ -48,9 +49,13 @@ def refresh(tenant: Tenant, *, now: datetime | None = None) -> AnalyticsSnapshot
     started = time.monotonic()
     data = compute(tenant, now=now)
     took = int((time.monotonic() - started) * 1000)
-    snapshot, _ = AnalyticsSnapshot.objects.update_or_create(
-        tenant=tenant, defaults={"as_of": now, "data": data, "took_ms": took}
-    )
+    values = {"as_of": now, "data": data, "took_ms": took}
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not break the caller's
+            snapshot, _ = AnalyticsSnapshot.objects.update_or_create(tenant=tenant, defaults=values)
+    except IntegrityError:  # two first reads of a tenant at once: the other one stored it
+        AnalyticsSnapshot.objects.filter(tenant=tenant).update(**values)
+        snapshot = AnalyticsSnapshot.objects.get(tenant=tenant)
     return snapshot
 
 
