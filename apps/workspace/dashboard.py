@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.findings.models import Severity, SlaState
 from apps.policies.models import Outcome
@@ -35,6 +36,7 @@ SLA_LABELS = {
     SlaState.ON_TIME: "On time",
     SlaState.PAUSED: "Paused",
 }
+STALE_AFTER = timedelta(minutes=15)
 OUTCOMES = [
     (Outcome.BLOCK, "Block", "fx-block"),
     (Outcome.NEEDS_REVIEW, "Needs review", "fx-review"),
@@ -92,6 +94,8 @@ def build(request) -> dict[str, Any]:
         "choices": choices,
         "superuser": request.user.is_superuser,
         "summary": summary,
+        # Older than three refresh periods: beat (or its worker) is probably not running.
+        "stale": timezone.now() - summary["as_of"] > STALE_AFTER,
         "tiles": _tiles(summary, links),
         "severity_chart": _severity_chart(summary, links),
         "ssvc_chart": _ssvc_chart(summary, links),

@@ -174,3 +174,18 @@ def test_no_inline_style_or_script(page):
         assert "src=" in script, script
     assert not re.search(r"\son[a-z]+\s*=", page)  # no event handler attributes
     assert "<svg" in page and "<title" in page
+
+
+def test_an_old_snapshot_is_flagged(seeded, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.workspace.models import AnalyticsSnapshot
+
+    client = staff(alice)
+    assert "not refreshed for a while" not in client.get("/admin/").content.decode()
+    AnalyticsSnapshot.objects.filter(tenant=seeded).update(
+        as_of=timezone.now() - timedelta(hours=1)
+    )
+    assert "not refreshed for a while" in client.get("/admin/").content.decode()
