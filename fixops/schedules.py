@@ -71,6 +71,14 @@ def schedules() -> list[Schedule]:
             description="Announces open findings past their SLA due_at (chat, ticket comment).",
         ),
         Schedule(
+            name="refresh analytics",
+            task="fixops.workspace.analytics_refresh",
+            # Every 5 minutes: the dashboard and the analytics API show numbers at most this
+            # old (their as_of); a refresh reads each tenant's findings once.
+            every=300,
+            description="Recomputes each tenant's dashboard and analytics API numbers.",
+        ),
+        Schedule(
             name="retire stale scan streams",
             task="fixops.findings.retire_stale_streams",
             # Every day at 04:30 UTC, before the feeds refresh: a stream (application, tool,

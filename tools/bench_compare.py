@@ -264,6 +264,20 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_dashboard": [
+        (
+            rf"snapshot refresh \(the per-request cost without the summary table\) "
+            rf"(?P<refresh>{_N}) s\s+analytics selectors \(summary \+ trends \+ sla\) p95 "
+            rf"(?P<sel>{_N}) ms\s+admin index p95 over \d+ renders (?P<index>{_N}) ms "
+            rf"\(median {_N} ms\); baseline, empty tenant, same run: p95 (?P<empty>{_N}) ms",
+            {
+                "refresh": ("dashboard_refresh_s", "s", "lower"),
+                "sel": ("dashboard_selectors_p95_ms", "ms", "lower"),
+                "index": ("dashboard_index_p95_ms", "ms", "lower"),
+                "empty": ("dashboard_index_empty_p95_ms", "ms", "lower"),
+            },
+        )
+    ],
     "test_bench_risk": [
         (
             rf"Re-scoring {_N} findings: {_N} s \((?P<v>{_N})/s\), (?P<sql>\d+) SQL statements; "

@@ -184,7 +184,8 @@ class PolicySettingsAdmin(TenantScopedAdmin):
 @admin.register(Decision)
 class DecisionAdmin(TenantScopedAdmin):
     list_display = ("id", "application", "outcome", "confidence", "commit", "branch", "created_at")
-    list_filter = ("outcome", "tenant")
+    # created_at: the dashboard's decisions-per-week chart links here with created_at__gte/lt.
+    list_filter = ("outcome", ("created_at", admin.DateFieldListFilter), "tenant")
     search_fields = ("application__name", "commit", "pipeline_run")
     list_select_related = ("application", "tenant")
     exclude = ("input",)

@@ -16,8 +16,13 @@ RESOURCES = (
     "integrations",
     "tokens",
     "teams",
+    "analytics",
 )
-SCOPES = tuple(f"{r}:{a}" for r in RESOURCES for a in ("read", "write"))
+# Resources nothing writes through the API: they have a read scope only.
+READ_ONLY = frozenset({"analytics"})
+SCOPES = tuple(
+    f"{r}:{a}" for r in RESOURCES for a in ("read", "write") if a == "read" or r not in READ_ONLY
+)
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:

@@ -70,6 +70,9 @@ ALLOWLIST: dict[str, str] = {
     "apps.tenants.accounts.otp:totp_pending_device": (
         "an unconfirmed device that authenticates nothing; totp_confirm is audited"
     ),
+    "apps.workspace.analytics.snapshot:refresh": (
+        "derived analytics (AnalyticsSnapshot), recomputed from rows whose changes are audited"
+    ),
     "apps.intel.feeds.status:feed_status_get": "feed download bookkeeping (FeedStatus)",
     "apps.intel.feeds.status:feed_attempt_record": "feed download bookkeeping (FeedStatus)",
     "apps.intel.feeds.status:feed_error_record": "feed download bookkeeping (FeedStatus)",

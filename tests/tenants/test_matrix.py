@@ -129,6 +129,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),
     ("outbox-cancel", "POST"): Row(AD, 409),  # authorised; the maker's message is already dead
+    # --- analytics (apps/workspace): the caller's own tenant's numbers, nothing to name ---
+    ("analytics-summary", "GET"): Row(V, 200),
+    ("analytics-trends", "GET"): Row(V, 200),
+    ("analytics-sla", "GET"): Row(V, 200),
 }
 
 # Routes checked elsewhere (not tenant data); each says why.
