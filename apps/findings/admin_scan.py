@@ -25,6 +25,15 @@ def lost_count_html(scan: Scan) -> str:
     return format_html('<strong class="fixops-lost">{} lost</strong>', lost)
 
 
+def results_short_text(scan: Scan) -> str:
+    """The list column: results in, findings out, and those the report itself dismissed."""
+    if not scan.counts:
+        return "-"
+    c = result_counts(scan.counts)
+    suppressed = f", {c['suppressed']} suppressed" if c["suppressed"] else ""
+    return f"{c['results']} → {c['findings']} findings{suppressed}"
+
+
 def skipped_table_html(scan: Scan) -> SafeString | str:
     """The scan's skipped results grouped by kind, reason and message: count and where."""
     groups = skipped_groups(scan.skipped, scan.counts)

@@ -12,6 +12,7 @@ from django.urls import reverse
 # The analyst's sections, in the order of the work: findings, then what decides about them,
 # the proof, delivery, intelligence, and who may do what. Each lists the app labels it takes
 # (a model may be moved by its label: the tenant-scoped audit log reads best beside evidence).
+# The names match the apps' verbose names, so breadcrumbs and sections agree.
 SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("findings", "Findings", ("findings",)),
     ("policies", "Decisions and policies", ("policies",)),
