@@ -27,7 +27,9 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 # for superusers only; anyone else gets 403 on their pages whatever Django permissions they
 # were given, since these tables span every tenant.
 SYSTEM_APPS = frozenset({"auth", "django_celery_beat", "otp_totp", "otp_static", "axes", "fixops"})
-SYSTEM_MODELS = frozenset({"tenants.SsoIdentity", "evidence.EvidenceKey", "platform.Breaker"})
+# The evidence signing keys' public halves stay with evidence: GRC verifies bundles with them
+# (staff see them only when given Django's permission; no tenant role grants it).
+SYSTEM_MODELS = frozenset({"tenants.SsoIdentity", "platform.Breaker"})
 SYSTEM = ("system", "System")
 
 
