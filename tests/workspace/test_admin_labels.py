@@ -119,3 +119,15 @@ def test_titles_name_what_people_call_things():
     assert str(rows["policies.PolicyVersion"]) == "acme-versioned-policy v1"
     assert str(rows["findings.Stream"]) == "acme-tool · acme-application-stream · (no branch)"
     assert str(rows["policies.RiskAcceptance"]) == "acceptance of CVE-1999-0001 (requested)"
+
+
+def test_change_pages_title_objects_readably(admin_client):
+    """Every walked model's change page, on a seeded row, names the model and the object."""
+    rows = seed(TenantFactory(slug="acme", name="Acme"), "acme")
+    for label, row in rows.items():
+        info = f"{row._meta.app_label}_{row._meta.model_name}"
+        page = admin_client.get(reverse(f"admin:{info}_change", args=[row.pk])).content.decode()
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert str(row._meta.verbose_name) in title, (label, title)
+        assert not DEFAULT_STR.search(title.split("|")[0].strip()), (label, title)
+        assert "object (" not in page.split('id="content"')[1][:2000], label
