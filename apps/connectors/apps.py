@@ -6,5 +6,5 @@ class ConnectorsConfig(AppConfig):
 
     name = "apps.connectors"
     label = "connectors"
-    verbose_name = "Connectors"
+    verbose_name = "Integrations"
     default_auto_field = "django.db.models.BigAutoField"

@@ -10,5 +10,5 @@ class EvidenceConfig(AppConfig):
 
     name = "apps.evidence"
     label = "evidence"
-    verbose_name = "Evidence"
+    verbose_name = "Evidence and audit"
     default_auto_field = "django.db.models.BigAutoField"

@@ -52,7 +52,7 @@ class EvidenceSettings(TenantOwned):
         verbose_name_plural = "evidence settings"
 
     def __str__(self) -> str:
-        return f"evidence retention of {self.tenant_id}: {self.retention_days} days"
+        return f"evidence retention of {self.tenant}: {self.retention_days} days"
 
 
 class EvidenceBundle(TenantOwned):
@@ -138,4 +138,4 @@ class AuditCheckpoint(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"checkpoint of {self.tenant_id or 'global'} at #{self.seq}"
+        return f"checkpoint of {self.tenant or 'the global chain'} at #{self.seq}"

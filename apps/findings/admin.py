@@ -2,8 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 
+from apps.findings.admin_scan import (
+    LostResultsFilter,
+    lost_count_html,
+    results_short_text,
+    skipped_table_html,
+)
 from apps.findings.counts import result_counts
 from apps.findings.models import (
     Application,
@@ -52,21 +60,52 @@ class ApplicationAdmin(TenantScopedAdmin):
 
 @admin.register(Scan)
 class ScanAdmin(TenantScopedAdmin):
-    list_display = (
-        "id",
-        "application",
-        "format",
-        "tool_name",
-        "branch",
-        "target",
+    # Narrow enough for 1280 px beside the side bar and filters: the tool is in the title,
+    # the format a filter; what was lost comes before the rest of the counts.
+    list_display = ("__str__", "target", "status", "lost_count", "results_short", "created")
+    list_filter = (
         "status",
-        "results_summary",
-        "created_at",
+        "format",
+        LostResultsFilter,
+        ("target", admin.EmptyFieldListFilter),
+        "tenant",
     )
-    list_filter = ("status", "format", ("target", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("application__name", "commit", "pipeline_run", "sha256", "target")
     list_select_related = ("application", "tenant")
-    readonly_fields = ["results_summary", *(f.name for f in Scan._meta.fields)]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "tenant",
+                    "application",
+                    ("tool_name", "tool_version", "format"),
+                    ("branch", "commit", "target"),
+                    "pipeline_run",
+                    ("status", "progress"),
+                    ("created_at", "finished_at", "uploaded_by"),
+                )
+            },
+        ),
+        ("What became of the results", {"fields": ("results_summary", "skipped_table", "error")}),
+        (
+            "Details",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "counts",
+                    "noise",
+                    "sha256",
+                    "size_bytes",
+                    "source_root",
+                    "upload",
+                    ("lease_owner", "lease_expires_at"),
+                    ("queued_at", "requeues"),
+                ),
+            },
+        ),
+    )
+    readonly_fields = ["results_summary", "skipped_table", *(f.name for f in Scan._meta.fields)]
     paginator = CappedCountPaginator
     show_full_result_count = False
 
@@ -75,7 +114,7 @@ class ScanAdmin(TenantScopedAdmin):
 
     @admin.display(description="results")
     def results_summary(self, scan: Scan) -> str:
-        """What became of the report's results; lost ones are listed under Skipped."""
+        """What became of the report's results; lost ones are listed below."""
         if not scan.counts:
             return "-"
         c = result_counts(scan.counts)
@@ -83,6 +122,22 @@ class ScanAdmin(TenantScopedAdmin):
             f"{c['results']} results: {c['findings']} findings, {c['lost']} lost, "
             f"{c['suppressed']} suppressed"
         )
+
+    @admin.display(description="lost")
+    def lost_count(self, scan: Scan) -> str:
+        return lost_count_html(scan)
+
+    @admin.display(description="results")
+    def results_short(self, scan: Scan) -> str:
+        return results_short_text(scan)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, scan: Scan) -> str:
+        return date_format(timezone.localtime(scan.created_at), "M j, H:i")
+
+    @admin.display(description="results not imported")
+    def skipped_table(self, scan: Scan) -> str:
+        return skipped_table_html(scan)
 
 
 class OccurrenceInline(TenantScopedTabularInline):
@@ -350,7 +405,7 @@ class StreamAdmin(TenantScopedAdmin):
     )
     list_filter = ("tool", ("retired_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("application__name", "tool", "branch", "target")
-    list_select_related = ("application", "tenant")
+    list_select_related = ("application", "tenant", "last_scan__application")
     readonly_fields = [f.name for f in Stream._meta.fields]
     actions = [retire_streams]
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from apps.findings.parsers.base import Issues, ParseIssue
 
+POINTERS_SHOWN = 5  # per group of skipped results on the scan page
+
 
 def import_counts(issues: Iterable[ParseIssue], *, imported: int, suppressed: int) -> dict:
     """The counts of an import: `imported` results were written as findings, `suppressed` of
@@ -93,4 +95,33 @@ def skipped_entry(entry: dict[str, Any]) -> dict[str, Any]:
         **entry,
         "lost": lost,
         "lost_finding": lost,
+    }
+
+
+def skipped_groups(skipped: list[dict[str, Any]] | None, counts: dict[str, Any] | None) -> dict:
+    """A scan's `skipped` list for people: entries grouped by (kind, reason, message), lost
+    results first, each with its count and first pointers; plus how many results were counted
+    but not listed (the stored list is capped, the counts are not)."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    listed = {"lost": 0, "suppressed": 0}
+    for raw in skipped or []:
+        entry = skipped_entry(raw)
+        kind = "lost" if entry["lost"] else "suppressed" if entry["suppressed"] else "warning"
+        if kind in listed:
+            listed[kind] += 1
+        key = (kind, str(entry.get("reason") or ""), str(entry.get("message") or ""))
+        group = groups.setdefault(
+            key, {"kind": kind, "reason": key[1], "message": key[2], "count": 0, "pointers": []}
+        )
+        group["count"] += 1
+        pointer = str(entry.get("pointer") or "")
+        if pointer and len(group["pointers"]) < POINTERS_SHOWN:
+            group["pointers"].append(pointer)
+    order = {"lost": 0, "warning": 1, "suppressed": 2}
+    rows = sorted(groups.values(), key=lambda g: (order[g["kind"]], -g["count"], g["reason"]))
+    totals = result_counts(counts)
+    return {
+        "rows": rows,
+        "lost": totals["lost"],
+        "unlisted_lost": max(totals["lost"] - listed["lost"], 0),
     }

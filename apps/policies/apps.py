@@ -15,7 +15,7 @@ class PoliciesConfig(AppConfig):
 
     name = "apps.policies"
     label = "policies"
-    verbose_name = "Policies and decisions"
+    verbose_name = "Decisions and policies"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -57,7 +57,7 @@ class Membership(models.Model):
         ordering = ["tenant__slug", "user__username"]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.tenant} ({self.role})"
+        return f"{self.user} in {self.tenant} ({self.role})"
 
 
 class Team(models.Model):
@@ -152,6 +152,7 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["tenant__slug", "-created_at"]
         indexes = [models.Index(fields=["tenant", "revoked_at"], name="apitoken_tenant_live_idx")]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
@@ -181,6 +182,7 @@ class SsoIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_iss_sub_uniq")
         ]
+        verbose_name = "SSO identity"
         verbose_name_plural = "SSO identities"
 
     def __str__(self) -> str:
@@ -201,6 +203,8 @@ class SamlAssertionSeen(models.Model):
             )
         ]
         indexes = [models.Index(fields=["expires_at"], name="saml_assertion_expiry_idx")]
+        verbose_name = "SAML assertion seen"
+        verbose_name_plural = "SAML assertions seen"
 
     def __str__(self) -> str:
         return self.assertion_id

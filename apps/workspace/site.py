@@ -1,9 +1,43 @@
 """The admin site people work in: FixOps's titles on Django's admin, and the dashboard as its
 index (apps/workspace/dashboard.py; docs/workspace.md, "Dashboard")."""
 
+from __future__ import annotations
+
+from functools import wraps
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 
 from apps.workspace import dashboard
+
+# The analyst's sections, in the order of the work: findings, then what decides about them,
+# the proof, delivery, intelligence, and who may do what. Each lists the app labels it takes
+# (a model may be moved by its label: the tenant-scoped audit log reads best beside evidence).
+# The names match the apps' verbose names, so breadcrumbs and sections agree.
+SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("findings", "Findings", ("findings",)),
+    ("policies", "Decisions and policies", ("policies",)),
+    ("evidence", "Evidence and audit", ("evidence", "platform.AuditEvent")),
+    ("connectors", "Integrations", ("connectors",)),
+    ("intel", "Vulnerability intelligence", ("intel",)),
+    ("tenants", "Tenants and access", ("tenants",)),
+)
+
+# Operator tables: the libraries' (accounts, groups, second factors, lockouts, beat
+# schedules) and FixOps's own plumbing that holds no tenant's work. One "System" section,
+# for superusers only; anyone else gets 403 on their pages whatever Django permissions they
+# were given, since these tables span every tenant.
+SYSTEM_APPS = frozenset({"auth", "django_celery_beat", "otp_totp", "otp_static", "axes", "fixops"})
+# The evidence signing keys' public halves stay with evidence: GRC verifies bundles with them
+# (staff see them only when given Django's permission; no tenant role grants it).
+SYSTEM_MODELS = frozenset({"tenants.SsoIdentity", "platform.Breaker"})
+SYSTEM = ("system", "System")
+
+
+def is_system_model(model) -> bool:
+    """Whether `model` is an operator table of the System section."""
+    return model._meta.app_label in SYSTEM_APPS or model._meta.label in SYSTEM_MODELS
 
 
 class WorkspaceAdminSite(admin.AdminSite):
@@ -14,3 +48,85 @@ class WorkspaceAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         extra = {**(extra_context or {}), "dashboard": dashboard.build(request)}
         return super().index(request, extra)
+
+    def admin_view(self, view, cacheable=False):
+        """Every page of a System model answers 403 to anyone but a superuser."""
+        model_admin = getattr(view, "__self__", None)
+        if isinstance(model_admin, admin.ModelAdmin) and is_system_model(model_admin.model):
+
+            @wraps(view)
+            def superuser_only(request, *args, **kwargs):
+                if not request.user.is_superuser:
+                    raise PermissionDenied
+                return view(request, *args, **kwargs)
+
+            return super().admin_view(superuser_only, cacheable)
+        return super().admin_view(view, cacheable)
+
+    def get_app_list(self, request, app_label=None):
+        """Django's app list regrouped: the analyst's sections in SECTIONS order, then one
+        System section of the operator tables, shown to superusers only."""
+        apps = super().get_app_list(request, app_label)
+        if app_label is not None:
+            # An app's own index: its models, less the system ones for non-superusers.
+            return _without_system(apps) if not request.user.is_superuser else apps
+        placed = {key: [] for key, _, _ in SECTIONS}
+        system, unplaced = [], []
+        for app in apps:
+            for model in app["models"]:
+                label = f"{app['app_label']}.{model['object_name']}"
+                if app["app_label"] in SYSTEM_APPS or label in SYSTEM_MODELS:
+                    system.append(model)
+                    continue
+                key = _section_of(app["app_label"], label)
+                (placed[key] if key else unplaced).append((app, model))
+        grouped = []
+        for key, name, _ in SECTIONS:
+            models = [model for _, model in placed[key]]
+            if models:
+                owners = [app for app, _ in placed[key]]
+                url = next((a["app_url"] for a in owners if a["app_label"] == key), None)
+                url = url or owners[0]["app_url"]
+                grouped.append(_section(key, name, models, url))
+        # Apps not named in SECTIONS (a future app) keep their own entry rather than vanish.
+        for app in apps:
+            models = [m for a, m in unplaced if a is app]
+            if models:
+                grouped.append({**app, "models": models})
+        if system and request.user.is_superuser:
+            system.sort(key=lambda m: str(m["name"]))
+            # No app index lists these tables together: the caption points back here.
+            grouped.append(_section(*SYSTEM, system, reverse(f"{self.name}:index") + "#system"))
+        return grouped
+
+
+def _section_of(app_label: str, label: str) -> str | None:
+    for key, _, members in SECTIONS:
+        if label in members:
+            return key
+    for key, _, members in SECTIONS:
+        if app_label in members:
+            return key
+    return None
+
+
+def _section(key: str, name: str, models: list[dict], url: str) -> dict:
+    return {
+        "name": name,
+        "app_label": key,
+        "app_url": url,
+        "has_module_perms": True,
+        "models": models,
+    }
+
+
+def _without_system(apps: list[dict]) -> list[dict]:
+    kept = []
+    for app in apps:
+        if app["app_label"] in SYSTEM_APPS:
+            continue
+        label = app["app_label"]
+        models = [m for m in app["models"] if f"{label}.{m['object_name']}" not in SYSTEM_MODELS]
+        if models:
+            kept.append({**app, "models": models})
+    return kept

@@ -220,8 +220,9 @@ class Occurrence(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        target = f" {self.target}" if self.target else ""
-        return f"{self.tool}@{self.branch or '-'}{target} -> {self.finding_id}"
+        where = f"{self.path}:{self.line}" if self.path and self.line else self.path
+        parts = [self.tool, where or self.target or self.rule_id, self.branch or "(no branch)"]
+        return f"{' · '.join(parts)} (finding #{self.finding_id})"
 
 
 class FindingEvent(TenantOwned):

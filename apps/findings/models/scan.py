@@ -68,7 +68,12 @@ class Scan(TenantOwned):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.format} scan {self.pk} of {self.application_id}"
+        # "semgrep scan #11 · payments-api · main": what people call a scan in the admin.
+        parts = [f"{self.tool_name or self.format or 'scan'} scan #{self.pk}"]
+        parts.append(self.application.name)
+        if self.branch:
+            parts.append(self.branch)
+        return " · ".join(parts)
 
 
 class Component(TenantOwned):

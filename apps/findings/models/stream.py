@@ -49,4 +49,7 @@ class Stream(TenantOwned):
         ordering = ["-last_scan_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.tool}@{self.branch or '-'} {self.target or '(no target)'}"
+        parts = [self.tool, self.application.name, self.branch or "(no branch)"]
+        if self.target:
+            parts.append(self.target)
+        return " · ".join(parts)

@@ -37,6 +37,8 @@ class EpssHistory(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cve", "date"], name="epss_history_uniq")]
+        verbose_name = "EPSS history entry"
+        verbose_name_plural = "EPSS history"
 
     def __str__(self) -> str:
         return f"{self.cve} {self.date} {self.score}"

@@ -16,6 +16,10 @@ class OsvAdvisory(models.Model):
     cwes = models.JSONField(default=list, blank=True)
     references = models.JSONField(default=list, blank=True)
 
+    class Meta:
+        verbose_name = "OSV advisory"
+        verbose_name_plural = "OSV advisories"
+
     def __str__(self) -> str:
         return self.osv_id
 
@@ -33,6 +37,8 @@ class OsvAffected(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["purl_type", "package"], name="osv_affected_pkg_idx")]
+        verbose_name = "OSV affected package"
+        verbose_name_plural = "OSV affected packages"
 
     def __str__(self) -> str:
         return f"{self.advisory_id} {self.purl_type}/{self.package}"

@@ -23,7 +23,7 @@ class RiskSettings(TenantOwned):
         verbose_name_plural = "risk settings"
 
     def __str__(self) -> str:
-        return f"risk settings of {self.tenant_id}"
+        return f"risk settings of {self.tenant}"
 
 
 class IntelEvent(TenantOwned):

@@ -70,5 +70,6 @@ class RiskAcceptance(TenantOwned):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        target = self.vuln_id or self.rule_id or f"finding {self.finding_id}"
-        return f"{self.scope} acceptance of {target} ({self.status})"
+        target = self.vuln_id or self.rule_id or f"finding #{self.finding_id}"
+        where = f" in {self.application.name}" if self.application_id else ""
+        return f"acceptance of {target}{where} ({self.get_status_display().lower()})"

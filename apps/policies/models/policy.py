@@ -114,7 +114,7 @@ class PolicyAssignment(TenantOwned):
         indexes = [models.Index(fields=["tenant", "application"], name="assignment_scope_idx")]
 
     def __str__(self) -> str:
-        where = f"application {self.application_id}" if self.application_id else "tenant"
+        where = self.application.name if self.application_id else "every application"
         return f"{self.policy} ({self.mode}) for {where}"
 
 
@@ -137,4 +137,4 @@ class PolicySettings(TenantOwned):
         verbose_name_plural = "policy settings"
 
     def __str__(self) -> str:
-        return f"policy settings of {self.tenant_id}"
+        return f"policy settings of {self.tenant}"

@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.findings.models import Criticality, DataClassification
-from apps.findings.services import application_create
+from apps.findings.models import Criticality, DataClassification, Finding, FindingStatus
+from apps.findings.services import application_create, finding_transition
 from apps.intel.services import feed_refresh
 from apps.pipeline.gate import decision_make
 from apps.pipeline.ingest import scan_submit
@@ -42,6 +42,15 @@ DEMO_APPLICATIONS = [
         "data_classification": DataClassification.INTERNAL,
         "owners": ["it@example.com"],
     },
+    {
+        "name": "checkout-gateway",
+        "description": "Java checkout gateway in front of payments (demo).",
+        "repo_url": "https://git.example.com/acme/checkout-gateway",
+        "criticality": Criticality.HIGH,
+        "internet_exposed": True,
+        "data_classification": DataClassification.CONFIDENTIAL,
+        "owners": ["checkout-team@example.com"],
+    },
 ]
 
 
@@ -55,6 +64,8 @@ DEMO_SCANS = [
     ("fs-demo-shop.json", "intranet-portal", "main"),
     ("dir-demo-shop.json", "intranet-portal", "main"),
     ("vex-osv-1.5.cdx.json", "intranet-portal", "main"),
+    # Log4Shell and Spring4Shell: real KEV entries with real EPSS scores (demo README).
+    ("image-checkout-gateway.json", "checkout-gateway", "main"),
 ]
 
 
@@ -89,9 +100,10 @@ class Command(BaseCommand):
                 for fields in DEMO_APPLICATIONS
             }
             token = api_token_issue(tenant=demo, name="demo-ci", role=Role.ANALYST)
-        # Real intel first (a CISA KEV sample, PyPA OSV advisories), so the demo's findings
-        # show KEV status, SSVC outcomes and advisory matches.
+        # Real intel first (a CISA KEV sample, FIRST EPSS scores, PyPA OSV advisories), so the
+        # demo's findings show KEV status, EPSS, SSVC outcomes and advisory matches.
         feed_refresh(name="kev", path=str(DEMO_DIR / "kev.json"))
+        feed_refresh(name="epss", path=str(DEMO_DIR / "epss.csv"))
         feed_refresh(name="osv", path=str(DEMO_DIR / "osv"))
         imported = 0
         for filename, app_name, branch in DEMO_SCANS:
@@ -104,6 +116,18 @@ class Command(BaseCommand):
                 uploaded_by="load_demo",
             )
             imported += scan.counts.get("findings_new", 0)
+        # An analyst's call: the portal's "token" is a revoked example in test fixtures. With it
+        # marked, the portal's gate passes while the other two block (secrets; Log4Shell in KEV).
+        for finding in Finding.objects.filter(
+            tenant=demo, application=applications["intranet-portal"], kind="secret"
+        ):
+            finding_transition(
+                tenant=demo,
+                finding=finding,
+                to_status=FindingStatus.FALSE_POSITIVE,
+                actor="load_demo",
+                reason="revoked example token in test fixtures (demo triage)",
+            )
         # One gate decision per application, so the admin shows decisions with their evidence.
         outcomes = []
         for name, app in applications.items():

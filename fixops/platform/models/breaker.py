@@ -39,6 +39,7 @@ class Breaker(BreakerFields):
 
     class Meta:
         ordering = ["key"]
+        verbose_name = "circuit breaker"
 
     def __str__(self) -> str:
         return f"{self.key} ({self.breaker_state})"

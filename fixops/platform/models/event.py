@@ -32,6 +32,7 @@ class Event(models.Model):
             models.Index(fields=["created_at"], name="event_created_idx"),
         ]
         ordering = ["id"]
+        verbose_name = "platform event"
 
     def __str__(self) -> str:
         state = "handled" if self.handled_at else "pending"
