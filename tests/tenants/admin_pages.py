@@ -62,6 +62,8 @@ CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
     # The decision page's evidence buttons (apps/workspace/admin/decisions.py): GET, read-only.
     "policies_decision_verify": lambda d: f"/admin/policies/decision/{d.pk}/verify/",
     "policies_decision_evidence": lambda d: f"/admin/policies/decision/{d.pk}/evidence/",
+    # The integration's "Test connection" button posts here; a GET goes back to the page.
+    "connectors_integration_test": lambda i: f"/admin/connectors/integration/{i.pk}/test/",
 }
 
 MODEL_PAGES = ("changelist", "add", "history", "delete", "change")

@@ -190,7 +190,8 @@ class IntegrationTestApi(TenantApi):
     )
     def post(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
-        return Response({"ok": True, "message": integration_test(integration=integration)})
+        message = integration_test(integration=integration, actor=actor_label(request))
+        return Response({"ok": True, "message": message})
 
 
 class IntegrationSyncApi(TenantApi):
