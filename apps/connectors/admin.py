@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from apps.connectors.admin_forms import integration_form, kind_fieldsets
 from apps.connectors.models import (
@@ -137,7 +138,7 @@ class IntegrationAdmin(TenantScopedAdmin):
         form = super().get_form(request, obj, change=change, form=form, **kwargs)
         base_url = form.base_fields.get("base_url")
         if base_url is not None:
-            base_url.help_text = connector_class(form.kind).base_url_help
+            base_url.help_text = escape(connector_class(form.kind).base_url_help)
         return form
 
     def add_view(self, request, form_url="", extra_context=None):

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.html import escape
 
 from apps.connectors import registry
 from apps.connectors.models import Integration
@@ -46,11 +47,26 @@ def _required_credentials(kind: str) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
+class MappingField(forms.JSONField):
+    """A JSON object; empty rather than "null" when unset."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 def _form_field(spec: ConfigField, required: bool) -> forms.Field:
-    common: dict[str, Any] = {"label": spec.label, "help_text": spec.help, "required": required}
+    # The admin renders help text as HTML: the schema's is plain text ("https://<site>…").
+    help_text = spec.help
     if spec.default is not None and not spec.secret:
         default = json.dumps(spec.default) if isinstance(spec.default, dict) else spec.default
-        common["help_text"] = f"{spec.help} Default: {default}.".strip()
+        help_text = f"{spec.help} Default: {default}.".strip()
+    if spec.type == "list":
+        help_text = f"{help_text} Comma-separated.".strip()
+    common: dict[str, Any] = {
+        "label": spec.label,
+        "help_text": escape(help_text),
+        "required": required,
+    }
     if spec.secret:
         widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
         return forms.CharField(widget=widget, max_length=2000, strip=True, **common)
@@ -61,9 +77,7 @@ def _form_field(spec: ConfigField, required: bool) -> forms.Field:
         return forms.IntegerField(min_value=spec.minimum, max_value=spec.maximum, **common)
     if spec.type == "mapping":
         widget = forms.Textarea(attrs={"rows": 2, "cols": 60, "spellcheck": "false"})
-        return forms.JSONField(widget=widget, **common)
-    if spec.type == "list":
-        common["help_text"] = f"{common['help_text']} Comma-separated.".strip()
+        return MappingField(widget=widget, **common)
     return forms.CharField(max_length=500, **common)
 
 
@@ -101,7 +115,7 @@ class IntegrationForm(forms.ModelForm):
             field = self.fields[form_name(spec)]
             if spec.where == CREDENTIALS and spec.secret:
                 if stored.get(spec.name):
-                    field.help_text = f"{field.help_text} Stored: leave blank to keep it.".strip()
+                    field.help_text = f"{field.help_text} Stored: leave blank to keep it."
                     field.required = False
                 else:
                     self.fields.pop(clear_name(spec), None)
