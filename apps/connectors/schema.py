@@ -16,9 +16,9 @@ from typing import Any, Literal
 CREDENTIALS = "credentials"
 SETTINGS = "settings"
 
-# text: a string; url: an http(s) URL (checked by the SSRF guard too); choice: one of
-# `choices`; integer: between `minimum` and `maximum`; list: a list of strings (the admin
-# takes them comma-separated); mapping: an object of strings (JSON in the admin).
+# text: a string (or a number); url: an http(s) URL (checked by the SSRF guard too); choice:
+# one of `choices`; integer: between `minimum` and `maximum`; list: a list of strings (the
+# admin takes them comma-separated); mapping: an object (JSON in the admin).
 FieldType = Literal["text", "url", "choice", "integer", "list", "mapping"]
 
 
@@ -60,8 +60,13 @@ def _integer_error(field: ConfigField, value: Any) -> str | None:
     return None if low <= value <= high else f"must be from {low} to {high}"
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 _CHECKS = {
-    "text": lambda f, v: None if isinstance(v, str) else "must be a string",
+    # A number is text too: vendors' ids and states ("6") were accepted as numbers before.
+    "text": lambda f, v: None if _scalar(v) else "must be a string",
     "url": lambda f, v: None if isinstance(v, str) else "must be a string",
     "choice": lambda f, v: None if v in f.choices else f"must be one of {', '.join(f.choices)}",
     "integer": _integer_error,

@@ -39,23 +39,21 @@ def _shots(tmp_path) -> Path:
     return folder
 
 
-def test_decision_page_and_integration_test_in_a_browser(
-    live_server,
-    browser_page,
-    acme,
-    evidence_settings,
-    fake_gitlab,
-    tmp_path,  # noqa: F811
-):
+def test_decision_page_and_integration_test_in_a_browser(live_server, acme, tmp_path, request):
+    # Fixtures imported from other modules, looked up by name (a parameter would shadow the
+    # import that registers them here).
+    page = request.getfixturevalue("browser_page")
+    request.getfixturevalue("evidence_settings")
+    gitlab_fake = request.getfixturevalue("fake_gitlab")
     user = UserFactory(username="grace", is_staff=True)
     MembershipFactory(user=user, tenant=acme, role="admin")
     decision = make_decision(
         acme, application=ApplicationFactory(tenant=acme, name="payments-api"), commit="3f2a9c1d"
     )
     make_bundle(decision)
-    config = fake_gitlab.config()
+    config = gitlab_fake.config()
     gitlab = integration_create(tenant=acme, name="acme-gitlab", actor="test", **config)
-    page, base, shots = browser_page, live_server.url, _shots(tmp_path)
+    base, shots = live_server.url, _shots(tmp_path)
     _sign_in(page, base, "grace")
 
     page.goto(f"{base}/admin/policies/decision/")

@@ -200,3 +200,18 @@ def test_changelist_columns_and_the_dashboards_filter_links(acme):
         "/admin/policies/decision/", {"application__id__exact": blocked.application_id}
     )
     assert [d.pk for d in by_app.context["cl"].result_list] == [blocked.pk]
+
+
+def test_an_engine_failure_and_a_pending_bundle_are_explained(acme, evidence_settings):
+    decision = _decision(acme)
+    Decision.objects.filter(pk=decision.pk).update(
+        error="regopy: rego_parse_error", confidence_detail={}
+    )
+    make_bundle(decision, store=False)
+    client = _staff(acme)
+    html = client.get(_url(decision)).content.decode()
+    assert 'id="decision-error"' in html and "rego_parse_error" in html
+    assert "Nothing was missing or stale" in html
+    html = client.get(_url(decision, "verify")).content.decode()
+    assert "Not valid (pending)" in html
+    assert 'fixops-check-failed" data-check="stored"' in html
