@@ -10,7 +10,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.evidence.models import EvidenceBundle
@@ -215,3 +217,17 @@ def test_an_engine_failure_and_a_pending_bundle_are_explained(acme, evidence_set
     html = client.get(_url(decision, "verify")).content.decode()
     assert "Not valid (pending)" in html
     assert 'fixops-check-failed" data-check="stored"' in html
+
+
+def test_many_findings_are_summarised_in_a_constant_number_of_queries(acme):
+    client = _staff(acme)
+    counts = []
+    for name, findings in (("small-api", 3), ("large-api", 40)):
+        decision = _decision(acme, name, findings=findings)
+        client.get(_url(decision))  # warm the session and caches
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(_url(decision)).content.decode()
+        counts.append(len(queries))
+        assert html.count('class="fixops-finding-link"') == min(findings, 10)
+    assert "(30 not listed above)" in html
+    assert counts[0] == counts[1], counts
