@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from apps.connectors.admin_forms import integration_form, kind_fieldsets
 from apps.connectors.models import (
     UNFINISHED,
     ExternalLink,
@@ -19,10 +24,9 @@ from apps.connectors.models import (
     OutboxAttempt,
     OutboxMessage,
 )
+from apps.connectors.registry import KINDS, SPECS, Kind, connector_class
 from apps.connectors.services import (
-    INTEGRATION_FIELDS,
     integration_breaker_reset,
-    integration_check_config,
     integration_create,
     integration_delete,
     integration_sync,
@@ -32,8 +36,12 @@ from apps.connectors.services import (
     message_replay,
 )
 from apps.findings.admin import CappedCountPaginator
-from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
-from fixops.platform import jsondepth
+from apps.tenants.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedTabularInline,
+    role_action,
+)
+from apps.tenants.roles import Role
 from fixops.platform.errors import DomainError
 
 
@@ -41,74 +49,25 @@ def _actor(request) -> str:
     return f"user:{request.user.get_username()}"
 
 
-class IntegrationForm(forms.ModelForm):
-    credentials_json = forms.CharField(
-        label="Credentials (JSON)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
-        help_text="Write-only: never shown again. Leave empty to keep the stored credentials. "
-        'E.g. Jira Cloud {"email": "...", "api_token": "..."}.',
-    )
-
-    class Meta:
-        model = Integration
-        fields = (
-            "tenant",
-            "kind",
-            "name",
-            "base_url",
-            "settings",
-            "min_severity",
-            "min_risk",
-            "grouping",
-            "templates",
-            "enabled",
-        )
-
-    def clean_credentials_json(self):
-        raw = self.cleaned_data.get("credentials_json", "").strip()
-        if not raw:
-            if not (self.instance and self.instance.pk):
-                raise forms.ValidationError("Credentials are required for a new integration.")
-            return None
-        try:
-            value = jsondepth.loads(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Must be a JSON object.")
-        return value
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        candidate = Integration(
-            **{k: v for k, v in cleaned.items() if k in INTEGRATION_FIELDS or k == "tenant"}
-        )
-        credentials = cleaned.get("credentials_json")
-        if credentials is None and self.instance.pk:
-            credentials = Integration.objects.get(pk=self.instance.pk).credentials
-        try:
-            integration_check_config(candidate, credentials or {})
-        except DomainError as exc:
-            for field, message in (exc.details or {}).items():
-                name = field.split(".", 1)[0]
-                name = "credentials_json" if name == "credentials" else name
-                self.add_error(name if name in self.fields else None, f"{field}: {message}")
-        return cleaned
-
-
-def _changed_fields(form) -> dict:
-    fields = {name: form.cleaned_data[name] for name in INTEGRATION_FIELDS if name in form.fields}
-    if form.cleaned_data.get("credentials_json") is not None:
-        fields["credentials"] = form.cleaned_data["credentials_json"]
-    return fields
+ADMIN_ONLY = {"add": Role.ADMIN, "change": Role.ADMIN, "delete": Role.ADMIN}
+HEALTH = (
+    "breaker_state",
+    "breaker_failures",
+    "breaker_until",
+    "last_success_at",
+    "last_failure_at",
+    "last_error",
+    "queue_depth",
+    "dead_messages",
+)
 
 
 @admin.register(Integration)
 class IntegrationAdmin(TenantScopedAdmin):
-    form = IntegrationForm
+    """A form per kind (apps/connectors/admin_forms.py): adding asks for the vendor first;
+    the change page has a "Test connection" button. Writes need the admin role, as in the API."""
+
+    admin_roles = ADMIN_ONLY
     list_display = (
         "name",
         "kind",
@@ -122,23 +81,9 @@ class IntegrationAdmin(TenantScopedAdmin):
     list_filter = ("kind", "enabled", "breaker_state", "tenant")
     search_fields = ("name", "base_url")
     list_select_related = ("tenant",)
-    readonly_fields = (
-        "breaker_state",
-        "breaker_failures",
-        "breaker_until",
-        "last_success_at",
-        "last_failure_at",
-        "last_error",
-        "queue_depth",
-        "dead_messages",
-    )
-    fieldsets = (
-        (None, {"fields": ("tenant", "kind", "name", "base_url", "credentials_json", "enabled")}),
-        ("What is sent", {"fields": ("min_severity", "min_risk", "grouping", "templates")}),
-        ("Vendor settings", {"fields": ("settings",)}),
-        ("Health", {"fields": readonly_fields}),
-    )
+    readonly_fields = HEALTH
     actions = ["test_connection", "sync_now", "reset_breaker"]
+    change_form_template = "admin/connectors/integration/change_form.html"
 
     def get_queryset(self, request):
         return (
@@ -158,18 +103,74 @@ class IntegrationAdmin(TenantScopedAdmin):
     def dead_messages(self, obj) -> int:
         return getattr(obj, "_dead", None) or obj.messages.filter(status=MessageStatus.DEAD).count()
 
+    # --- the form per kind ---------------------------------------------------------------
+    def _kind(self, request, obj=None) -> str | None:
+        kind = obj.kind if obj is not None else request.GET.get("kind")
+        return kind if kind in KINDS else None
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return ["kind", *fields] if obj is not None else fields
+
+    def get_fieldsets(self, request, obj=None):
+        kind = self._kind(request, obj)
+        label = dict(Kind.choices).get(kind, "")
+        first = (
+            ["tenant", "kind", "name", "base_url", "enabled"]
+            if obj
+            else [
+                "tenant",
+                "name",
+                "base_url",
+                "enabled",
+            ]
+        )
+        stored = obj.credentials if obj is not None else {}
+        return [
+            (None if obj else f"New {label} integration", {"fields": first}),
+            *kind_fieldsets(kind, stored),
+            ("What is sent", {"fields": ("min_severity", "min_risk", "grouping", "templates")}),
+            *([("Health", {"fields": HEALTH})] if obj is not None else []),
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = integration_form(self._kind(request, obj))
+        form = super().get_form(request, obj, change=change, form=form, **kwargs)
+        base_url = form.base_fields.get("base_url")
+        if base_url is not None:
+            base_url.help_text = escape(connector_class(form.kind).base_url_help)
+        return form
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if self._kind(request) is None:
+            return self._choose_kind(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def _choose_kind(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "title": "Add integration: choose the vendor",
+            "kinds": [(spec, connector_class(spec.kind).base_url_help) for spec in SPECS],
+        }
+        return TemplateResponse(request, "admin/connectors/integration/choose_kind.html", context)
+
     def save_model(self, request, obj, form, change):
-        ids = self._tenant_ids(request)
+        ids = self._tenant_ids(request, Role.ADMIN)
         tenant = form.cleaned_data["tenant"]
         if ids is not None and tenant.pk not in ids:
             raise PermissionDenied("You may only change integrations of your own tenants.")
-        fields = _changed_fields(form)
+        fields = form.service_fields()
         if change:
-            saved = integration_update(
-                integration=Integration.objects.get(pk=obj.pk), actor=_actor(request), **fields
-            )
+            current = Integration.objects.get(pk=obj.pk)
+            saved = integration_update(integration=current, actor=_actor(request), **fields)
         else:
-            saved = integration_create(tenant=tenant, actor=_actor(request), **fields)
+            saved = integration_create(
+                tenant=tenant, kind=form.kind, actor=_actor(request), **fields
+            )
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):
@@ -186,22 +187,56 @@ class IntegrationAdmin(TenantScopedAdmin):
         for integration in queryset:
             self.delete_model(request, integration)
 
+    # --- test connection: the change page's button, and an action on the list -----------
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        test = path(
+            "<path:object_id>/test/",
+            self.admin_site.admin_view(self.test_view),
+            name="{}_{}_test".format(*info),
+        )
+        return [test, *super().get_urls()]
+
+    def test_view(self, request, object_id):
+        """POST: one cheap read-only call to the vendor with the stored configuration; the
+        answer (or the vendor's error: 401, 404, a timeout, an SSRF refusal) as a message."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        change_url = reverse("admin:connectors_integration_change", args=[obj.pk])
+        if request.method != "POST":
+            return redirect(change_url)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied("Testing a connection needs the admin role.")
+        self._test(request, obj)
+        return redirect(change_url)
+
+    def _test(self, request, integration: Integration) -> None:
+        try:
+            answer = integration_test(integration=integration, actor=_actor(request))
+            self.message_user(
+                request, f"Connection to {integration} works: {answer}", messages.SUCCESS
+            )
+        except DomainError as exc:
+            self.message_user(
+                request, f"Connection to {integration} failed: {exc.message}", messages.ERROR
+            )
+
     @admin.action(description="Test the connection to the vendor")
+    @role_action(Role.ADMIN)
     def test_connection(self, request, queryset):
         for integration in queryset:
-            try:
-                answer = integration_test(integration=integration)
-                self.message_user(request, f"{integration}: {answer}", messages.SUCCESS)
-            except DomainError as exc:
-                self.message_user(request, f"{integration}: {exc.message}", messages.ERROR)
+            self._test(request, integration)
 
     @admin.action(description="Sync now (enqueue what is missing and deliver)")
+    @role_action(Role.ADMIN)
     def sync_now(self, request, queryset):
         for integration in queryset:
             counts = integration_sync(integration=integration, actor=_actor(request))
             self.message_user(request, f"{integration}: {counts}", messages.INFO)
 
     @admin.action(description="Close the circuit breaker (resume deliveries now)")
+    @role_action(Role.ADMIN)
     def reset_breaker(self, request, queryset):
         for integration in queryset:
             integration_breaker_reset(integration=integration, actor=_actor(request))

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from apps.connectors.schema import SETTINGS, ConfigField, type_error
 from fixops.platform.http.errors import PermanentError
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -49,9 +50,12 @@ class Connector(ABC):
     """Base class of the vendor connectors (one subclass per `kind`)."""
 
     kind: ClassVar[str]
+    # Every credential and setting this kind reads (apps/connectors/schema.py): required
+    # settings and types are checked from it, and the admin builds its form from it.
+    fields: ClassVar[tuple[ConfigField, ...]] = ()
     # Credential field sets accepted by this kind (any one set must be complete).
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]] = ()
-    required_settings: ClassVar[tuple[str, ...]] = ()
+    base_url_help: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -83,9 +87,12 @@ class Connector(ABC):
         ):
             wanted = " or ".join("{" + ", ".join(fields) + "}" for fields in cls.credential_sets)
             errors["credentials"] = f"{cls.kind} needs {wanted}"
-        for name in cls.required_settings:
-            if not _filled(settings.get(name)):
-                errors[f"settings.{name}"] = "required"
+        for spec in cls.fields:
+            value = (settings if spec.where == SETTINGS else credentials).get(spec.name)
+            if spec.required and spec.where == SETTINGS and not _filled(value):
+                errors[spec.key] = "required"
+            elif value is not None and (problem := type_error(spec, value)):
+                errors[spec.key] = problem
         return errors
 
     @abstractmethod

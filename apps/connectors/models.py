@@ -52,7 +52,7 @@ class Integration(TenantOwned, BreakerFields):
         indexes = [models.Index(fields=["tenant", "kind"], name="integration_tenant_kind_idx")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.kind})"
+        return f"{self.name} ({self.get_kind_display()})"
 
     @property
     def credentials(self) -> dict:

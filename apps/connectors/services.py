@@ -8,6 +8,7 @@ which answer what the vendor said.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -171,28 +172,68 @@ def integration_breaker_reset(*, integration: Integration, actor: str = "system"
         _audit(integration, actor, "integration.breaker_reset", None, {"name": integration.name})
 
 
-def _connector(integration: Integration):
+def _connector(integration: Integration, timeout: tuple[float, float] | None = None):
     try:
         return registry.connector_for(
             integration.kind,
             base_url=integration.base_url,
             credentials=integration.credentials,
             settings=integration.settings,
+            timeout=timeout,
         )
     except OutboundError as exc:
         raise Invalid(str(exc), code="invalid_integration") from None
 
 
-def integration_test(*, integration: Integration) -> str:
-    """Check the credentials against the vendor; what it said, or 502 with its message."""
+def integration_test(*, integration: Integration, actor: str = "system") -> str:
+    """Check the credentials against the vendor (cheap, read-only calls through the guarded
+    outbound HTTP); what it said, or 502 with its message. Audited either way."""
     try:
-        return _connector(integration).test_connection()
+        seconds = settings.FIXOPS_CONNECTION_TEST_SECONDS
+        connector = _connector(integration, timeout=(min(5.0, seconds), seconds))
+        answer = _scrub(connector.test_connection(), integration)
+    except Invalid as exc:
+        _audit_test(integration, actor, ok=False, message=exc.message, status=None)
+        raise
     except OutboundError as exc:
+        message = _scrub(f"{integration.get_kind_display()} answered: {exc}", integration)
+        _audit_test(integration, actor, ok=False, message=message, status=exc.status)
         raise UpstreamFailed(
-            f"{integration.get_kind_display()} answered: {exc}",
+            message,
             code="vendor_error",
             details={"vendor_status": exc.status, "permanent": exc.permanent},
         ) from None
+    _audit_test(integration, actor, ok=True, message=answer, status=None)
+    return answer
+
+
+def _scrub(message: str, integration: Integration) -> str:
+    """`message` without the integration's credentials: a connection error may quote the URL
+    it called, and a Slack webhook's path is its secret."""
+    secrets = {f.name for f in registry.connector_class(integration.kind).fields if f.secret}
+    for name, value in integration.credentials.items():
+        if name not in secrets or not isinstance(value, str) or len(value) < 4:
+            continue
+        message = message.replace(value, "[secret]")
+        path = urlsplit(value).path if value.startswith(("http://", "https://")) else ""
+        if len(path) > 1:
+            message = message.replace(path, "/[secret]")
+    return message
+
+
+def _audit_test(
+    integration: Integration, actor: str, *, ok: bool, message: str, status: int | None
+) -> None:
+    # Its own transaction: a test changes nothing, but who probed which vendor, and what it
+    # answered, is part of the integration's history.
+    with transaction.atomic():
+        _audit(
+            integration,
+            actor,
+            "integration.test",
+            None,
+            {"ok": ok, "vendor_status": status, "message": message[:500]},
+        )
 
 
 def integration_sync(

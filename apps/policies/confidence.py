@@ -94,5 +94,27 @@ def _lost_factor(scans: list[dict[str, Any]]) -> dict[str, Any] | None:
     )
 
 
+# What each factor means, for people reading a decision (the admin's decision page): keyed by
+# the factor's name, or its prefix before ":" (feed:epss, feed:kev).
+MEANINGS = {
+    "feed": "An intel feed (EPSS or KEV) was stale or never loaded, so exploitation data may be "
+    "missing or out of date: × 0.9 when older than the tenant's feed_max_age_hours, × 0.75 "
+    "when never loaded.",
+    "coverage": "The decision's scans did not cover every kind of scanner expected (e.g. no "
+    "secret scan): × (0.6 + 0.4 · share of expected kinds covered), or × 0.8 with no scans in "
+    "scope at all.",
+    "enrichment": "Some vulnerability findings had no EPSS score, so their risk rests on "
+    "severity alone: × (1 − 0.3 · share without EPSS).",
+    "lost": "Some results in the scans could not be read (lost), so findings may be missing: "
+    "× (1 − 0.5 · lost / results).",
+    "lost:ceiling": f"Anything lost at all caps confidence at {LOST_CEILING}.",
+}
+
+
+def factor_meaning(name: str) -> str:
+    """What the confidence factor `name` means (docs/policies.md, Confidence)."""
+    return MEANINGS.get(name) or MEANINGS.get(name.split(":", 1)[0], "")
+
+
 def _factor(name: str, factor: float, reason: str) -> dict[str, Any]:
     return {"name": name, "factor": round(factor, 3), "reason": reason}

@@ -355,6 +355,8 @@ FIXOPS_OUTBOX_BACKOFF_MAX = env.float("FIXOPS_OUTBOX_BACKOFF_MAX", default=3600.
 FIXOPS_OUTBOX_MAX_ATTEMPTS = env.int("FIXOPS_OUTBOX_MAX_ATTEMPTS", default=12)
 # POST /integrations/{id}/sync delivers for at most this long inside the request.
 FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.0)
+# A person waits on "Test connection": each vendor call may take this long to answer.
+FIXOPS_CONNECTION_TEST_SECONDS = env.float("FIXOPS_CONNECTION_TEST_SECONDS", default=10.0)
 # Circuit breaker per destination (each integration, each OPA server; fixops/platform/http/
 # breaker.py): opens after FIXOPS_BREAKER_THRESHOLD consecutive transient failures for
 # FIXOPS_BREAKER_OPEN_SECONDS (doubling per re-opening, up to the max), then probes.

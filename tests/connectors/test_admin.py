@@ -3,8 +3,6 @@ with filters, attempts, replay and cancel; staff see only their tenants' rows.""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -44,11 +42,10 @@ def _form(fake, acme, **overrides) -> dict:
     config = fake.config()
     return {
         "tenant": acme.pk,
-        "kind": "jira",
         "name": "from-admin",
         "base_url": config["base_url"],
-        "credentials_json": json.dumps(config["credentials"]),
-        "settings": json.dumps(config["settings"]),
+        **{f"credentials__{k}": v for k, v in config["credentials"].items()},
+        **{f"settings__{k}": v for k, v in config["settings"].items()},
         "min_severity": "high",
         "min_risk": "",
         "grouping": "finding",
@@ -73,23 +70,23 @@ def test_integration_pages_show_health_and_never_the_credentials(staff, jira, fa
 
 
 def test_adding_an_integration_in_the_admin_goes_through_the_checks(staff, acme, fake_jira):
-    response = staff.post("/admin/connectors/integration/add/", _form(fake_jira, acme))
+    add = "/admin/connectors/integration/add/?kind=jira"
+    response = staff.post(add, _form(fake_jira, acme))
     assert response.status_code == 302, response.content.decode()[-2000:]
     created = Integration.objects.get(name="from-admin")
+    assert created.kind == "jira"
     assert created.credentials == fake_jira.config()["credentials"]
+    assert created.settings == fake_jira.config()["settings"]
     refused = staff.post(
-        "/admin/connectors/integration/add/",
-        _form(fake_jira, acme, name="metadata", base_url="http://169.254.169.254/"),
+        add, _form(fake_jira, acme, name="metadata", base_url="http://169.254.169.254/")
     )
     assert refused.status_code == 200 and "metadata address" in refused.content.decode()
-    no_credentials = staff.post(
-        "/admin/connectors/integration/add/", _form(fake_jira, acme, credentials_json="")
-    )
-    assert "Credentials are required" in no_credentials.content.decode()
-    # Editing without credentials keeps the stored ones.
+    no_credentials = staff.post(add, _form(fake_jira, acme, credentials__api_token=""))
+    assert "missing api_token" in no_credentials.content.decode()
+    # Editing without the secret keeps the stored one.
     response = staff.post(
         f"/admin/connectors/integration/{created.pk}/change/",
-        _form(fake_jira, acme, credentials_json="", min_severity="critical"),
+        _form(fake_jira, acme, credentials__api_token="", min_severity="critical"),
     )
     assert response.status_code == 302
     created.refresh_from_db()

@@ -187,3 +187,39 @@ def test_other_tenants_see_nothing(acme, globex_admin, fake_jira, make_integrati
     assert globex_admin.get(f"/api/v1/integrations/{jira.pk}/").status_code == 404
     assert globex_admin.post(f"/api/v1/integrations/{jira.pk}/sync").status_code == 404
     assert globex_admin.get(f"/api/v1/outbox/{message.pk}/").status_code == 404
+
+
+def test_kinds_describe_each_connectors_declared_configuration(acme_viewer):
+    response = acme_viewer.get("/api/v1/integrations/kinds/")
+    assert response.status_code == 200, response.content
+    kinds = {k["kind"]: k for k in response.json()}
+    assert set(kinds) == {
+        "jira", "servicenow", "gitlab", "github", "azure_devops", "slack", "confluence"
+    }  # fmt: skip
+    gitlab = {f["name"]: f for f in kinds["gitlab"]["fields"]}
+    assert gitlab["token"] == {
+        "name": "token",
+        "label": "Access token",
+        "in": "credentials",
+        "type": "text",
+        "required": False,
+        "secret": True,
+        "help": "A personal or project access token with the api scope.",
+    }
+    assert gitlab["project"]["required"] is True and gitlab["project"]["in"] == "settings"
+    assert kinds["slack"]["credential_sets"] == [["bot_token"], ["webhook_url"]]
+    jira = {f["name"]: f for f in kinds["jira"]["fields"]}
+    assert jira["deployment"]["choices"] == ["cloud", "datacenter"]
+    assert jira["deployment"]["default"] == "cloud"
+
+
+def test_the_api_validates_with_the_declared_types(acme_admin, fake_slack, fake_servicenow):
+    body = {**fake_slack.config(), "name": "chat"}
+    body["settings"] = {**body["settings"], "history_pages": "many"}
+    response = acme_admin.post("/api/v1/integrations/", body, format="json")
+    assert response.status_code == 400
+    assert "settings.history_pages" in response.json()["error"]["details"]
+    # A number where text is declared stays accepted (ServiceNow states were numbers before).
+    body = {**fake_servicenow.config(), "name": "snow"}
+    body["settings"] = {"resolved_state": 6, "comment_field": "comments"}
+    assert acme_admin.post("/api/v1/integrations/", body, format="json").status_code == 201

@@ -58,7 +58,13 @@ SITE_PAGES: dict[str, str] = {
 # URLs a walked ModelAdmin adds beyond the standard five: url name -> path(own row), walked
 # like its other pages. (Those of SYSTEM_MODELS admins, e.g. a user's password page, are
 # excluded with their model.)
-CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {}
+CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
+    # The decision page's evidence buttons (apps/workspace/admin/decisions.py): GET, read-only.
+    "policies_decision_verify": lambda d: f"/admin/policies/decision/{d.pk}/verify/",
+    "policies_decision_evidence": lambda d: f"/admin/policies/decision/{d.pk}/evidence/",
+    # The integration's "Test connection" button posts here; a GET goes back to the page.
+    "connectors_integration_test": lambda i: f"/admin/connectors/integration/{i.pk}/test/",
+}
 
 MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 

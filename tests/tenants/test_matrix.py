@@ -115,6 +115,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     # --- integrations and the outbox (apps/connectors) ---
     ("integration-list", "GET"): Row(V, 200),
     ("integration-list", "POST"): Row(AD, 400),  # authorised; an empty body is refused
+    ("integration-kinds", "GET"): Row(V, 200),
     ("integration-detail", "GET"): Row(V, 200),
     ("integration-detail", "PUT"): Row(AD, 400),  # authorised; PUT needs the whole object
     # The maker's integration has a host that does not resolve and no project: every write

@@ -8,7 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.connectors.models import Grouping
-from apps.connectors.registry import Kind
+from apps.connectors.registry import SPECS, Kind, connector_class
+from apps.connectors.schema import describe
 from apps.connectors.selectors import (
     integration_get,
     integration_health,
@@ -171,6 +172,63 @@ class IntegrationDetailApi(TenantApi):
         return Response(_out(integration))
 
 
+class ConfigFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    # "in" is a Python keyword: the field is declared below under its JSON name.
+    type = serializers.ChoiceField(choices=["text", "url", "choice", "integer", "list", "mapping"])
+    required = serializers.BooleanField(
+        help_text="Settings: must be given. Credentials: see credential_sets."
+    )
+    secret = serializers.BooleanField(help_text="Write-only: never returned.")
+    help = serializers.CharField()
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    default = serializers.JSONField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["in"] = serializers.ChoiceField(
+            choices=["credentials", "settings"], help_text="Where the value goes."
+        )
+        return fields
+
+
+class KindOutputSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    tracker = serializers.BooleanField(help_text="Opens tickets for findings.")
+    base_url_help = serializers.CharField()
+    credential_sets = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Accepted credential sets: any one must be complete.",
+    )
+    fields = ConfigFieldSerializer(many=True)
+
+
+class IntegrationKindsApi(TenantApi):
+    """What each kind of integration takes: the connectors' declared configuration."""
+
+    scope_resource = "integrations"
+
+    @extend_schema(
+        responses=KindOutputSerializer(many=True),
+        summary="Integration kinds with their credentials and settings",
+    )
+    def get(self, request):
+        kinds = [
+            {
+                "kind": spec.kind,
+                "label": spec.label,
+                "tracker": spec.tracker,
+                "base_url_help": connector_class(spec.kind).base_url_help,
+                "credential_sets": [list(s) for s in connector_class(spec.kind).credential_sets],
+                "fields": describe(connector_class(spec.kind).fields),
+            }
+            for spec in SPECS
+        ]
+        return Response(KindOutputSerializer(kinds, many=True).data)
+
+
 class IntegrationTestApi(TenantApi):
     """Check the stored credentials against the vendor."""
 
@@ -190,7 +248,8 @@ class IntegrationTestApi(TenantApi):
     )
     def post(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
-        return Response({"ok": True, "message": integration_test(integration=integration)})
+        message = integration_test(integration=integration, actor=actor_label(request))
+        return Response({"ok": True, "message": message})
 
 
 class IntegrationSyncApi(TenantApi):

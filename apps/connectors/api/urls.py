@@ -9,6 +9,11 @@ urlpatterns = [
         name="integration-list",
     ),
     path(
+        "integrations/kinds/",
+        integrations.IntegrationKindsApi.as_view(),
+        name="integration-kinds",
+    ),
+    path(
         "integrations/<int:integration_id>/",
         integrations.IntegrationDetailApi.as_view(),
         name="integration-detail",

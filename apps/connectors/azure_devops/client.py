@@ -14,6 +14,7 @@ import requests
 
 from apps.connectors.azure_devops import mapping
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.schema import ConfigField, secret
 from apps.connectors.text import to_html
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
@@ -38,7 +39,27 @@ def _sign_in_page(response: requests.Response) -> None:
 class AzureDevOpsConnector(Connector):
     kind: ClassVar[str] = "azure_devops"
     credential_sets = (("token",),)
-    required_settings = ("project",)
+    base_url_help = "The organisation URL, https://dev.azure.com/<org>."
+    fields = (
+        secret("token", "Personal access token", "A PAT with Work Items (Read & write)."),
+        ConfigField("project", "Project", required=True, help="The project's name."),
+        ConfigField("work_item_type", "Work item type", default="Bug"),
+        ConfigField(
+            "states",
+            "States",
+            type="mapping",
+            help='{"open": "Active", "closed": "Closed"}; "Doing"/"Done" for the Basic process.',
+        ),
+        ConfigField("tags", "Tags", type="list", help="Extra tags on every work item."),
+        ConfigField(
+            "priority_map",
+            "Priority map",
+            type="mapping",
+            help='Priority 1-4 per severity, e.g. {"critical": 1, "high": 2}.',
+        ),
+        ConfigField("area_path", "Area path"),
+        ConfigField("iteration_path", "Iteration path"),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.confluence import mapping
+from apps.connectors.schema import ConfigField, credential, secret
 from fixops.platform.http.errors import PermanentError, TransientError
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
@@ -27,7 +28,14 @@ EXPAND = "version,metadata.labels"
 class ConfluenceConnector(Connector):
     kind: ClassVar[str] = "confluence"
     credential_sets = (("email", "api_token"), ("token",))
-    required_settings = ("space_key",)
+    base_url_help = "https://<site>.atlassian.net/wiki (Cloud) or your Data Center URL."
+    fields = (
+        credential("email", "Account e-mail", "Cloud: the account the API token belongs to."),
+        secret("api_token", "API token", "Cloud: an API token of that account."),
+        secret("token", "Personal access token", "Data Center: a PAT (Bearer)."),
+        ConfigField("space_key", "Space key", required=True, help="Where pages are written."),
+        ConfigField("parent_id", "Parent page id", help="Pages are created under this page."),
+    )
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

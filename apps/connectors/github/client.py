@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.github import mapping
+from apps.connectors.schema import ConfigField, secret
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
@@ -27,7 +28,19 @@ MAX_PAGES = 10
 class GitHubConnector(Connector):
     kind: ClassVar[str] = "github"
     credential_sets = (("token",),)
-    required_settings = ("repository",)
+    base_url_help = "https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise."
+    fields = (
+        secret(
+            "token",
+            "Token",
+            "Issues: a PAT with issues read/write. Check runs: a GitHub App installation token.",
+        ),
+        ConfigField(
+            "repository", "Repository", required=True, help='"owner/name", e.g. acme/payments.'
+        ),
+        ConfigField("labels", "Labels", type="list", help="Extra labels on every issue."),
+        ConfigField("check_name", "Check name", default="FixOps", help="Name of the check run."),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

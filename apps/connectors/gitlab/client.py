@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.gitlab import mapping
+from apps.connectors.schema import ConfigField, secret
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
 
@@ -17,7 +18,17 @@ from fixops.platform.http.session import build_session
 class GitLabConnector(Connector):
     kind: ClassVar[str] = "gitlab"
     credential_sets = (("token",),)
-    required_settings = ("project",)
+    base_url_help = "https://gitlab.com or your GitLab's URL."
+    fields = (
+        secret("token", "Access token", "A personal or project access token with the api scope."),
+        ConfigField(
+            "project",
+            "Project",
+            required=True,
+            help='Numeric project id or its path, e.g. "group/project".',
+        ),
+        ConfigField("labels", "Labels", type="list", help="Extra labels on every issue."),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.jira import mapping
+from apps.connectors.schema import ConfigField, credential, secret
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
@@ -22,7 +23,42 @@ PAGE_SIZE = 50
 
 class JiraConnector(Connector):
     kind: ClassVar[str] = "jira"
-    required_settings = ("project_key",)
+    base_url_help = "https://<site>.atlassian.net (Cloud) or your Jira Data Center URL."
+    fields = (
+        credential(
+            "email", "Account e-mail", "Cloud: the Atlassian account the API token belongs to."
+        ),
+        secret(
+            "api_token",
+            "API token",
+            "Cloud: an API token of that account (id.atlassian.com → Security → API tokens).",
+        ),
+        secret("token", "Personal access token", "Data Center: a PAT, sent as a Bearer token."),
+        ConfigField(
+            "deployment",
+            "Deployment",
+            type="choice",
+            choices=DEPLOYMENTS,
+            default="cloud",
+            help="cloud: REST v3 with e-mail + API token; datacenter: REST v2 with a PAT.",
+        ),
+        ConfigField(
+            "project_key", "Project key", required=True, help="Where tickets are opened, e.g. SEC."
+        ),
+        ConfigField("issue_type", "Issue type", default="Bug", help="Issue type name (Bug)."),
+        ConfigField(
+            "transitions",
+            "Transitions",
+            type="mapping",
+            help='Transition (or target status) names: {"open": "Reopen", "closed": "Done"}.',
+        ),
+        ConfigField(
+            "priority_map",
+            "Priority map",
+            type="mapping",
+            help='Jira priority per severity, e.g. {"critical": "Highest", "high": "High"}.',
+        ),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

@@ -11,6 +11,7 @@ import re
 from typing import ClassVar
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.schema import ConfigField, credential, secret
 from apps.connectors.servicenow import mapping
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
@@ -23,6 +24,31 @@ _SAFE_TABLE = re.compile(r"^[a-z0-9_]+$")
 class ServiceNowConnector(Connector):
     kind: ClassVar[str] = "servicenow"
     credential_sets = (("username", "password"),)
+    base_url_help = "The instance URL, e.g. https://acme.service-now.com."
+    fields = (
+        credential(
+            "username",
+            "User name",
+            "An integration user with the itil role (create and update incidents).",
+        ),
+        secret("password", "Password", "That user's password (basic auth)."),
+        ConfigField("table", "Table", default="incident", help="Table of the records (incident)."),
+        ConfigField(
+            "comment_field",
+            "Comment field",
+            type="choice",
+            choices=("work_notes", "comments"),
+            default="work_notes",
+            help="work_notes (internal) or comments (visible to the caller).",
+        ),
+        ConfigField("assignment_group", "Assignment group", help="sys_id or name, on create."),
+        ConfigField("caller_id", "Caller", help="sys_id or user name of the caller, on create."),
+        ConfigField("category", "Category", help="Category of new incidents."),
+        ConfigField("resolved_state", "Resolved state", default="6", help="State when closed."),
+        ConfigField("reopen_state", "Reopened state", default="2", help="State when reopened."),
+        ConfigField("close_code", "Close code", default="Solution provided"),
+        ConfigField("close_notes", "Close notes", default="Resolved in FixOps."),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.schema import ConfigField, secret
 from apps.connectors.slack import mapping
 from apps.connectors.text import clip, slack_escape
 from fixops.platform import jsondepth
@@ -74,6 +75,29 @@ def _check_ok(response: requests.Response) -> None:
 class SlackConnector(Connector):
     kind: ClassVar[str] = "slack"
     credential_sets = (("bot_token",), ("webhook_url",))
+    base_url_help = "https://slack.com (the Web API's root)."
+    fields = (
+        secret(
+            "bot_token",
+            "Bot token",
+            "xoxb-…: posts, updates and threads messages (needs chat:write); or give a webhook.",
+        ),
+        secret(
+            "webhook_url",
+            "Incoming webhook URL",
+            "https://hooks.slack.com/services/…: can only post (no updates, no threads).",
+        ),
+        ConfigField("channel", "Channel", help="With a bot token: the channel id, e.g. C0123ABC."),
+        ConfigField(
+            "history_pages",
+            "History pages",
+            type="integer",
+            minimum=1,
+            maximum=50,
+            default=5,
+            help="Pages of 200 messages searched to find a message again.",
+        ),
+    )
 
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.db import models
 from django.utils import timezone
 
@@ -51,7 +53,12 @@ class Decision(TenantOwned):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.outcome} for {self.application_id} at {self.commit[:12] or '-'}"
+        # What GRC reads in titles, breadcrumbs and links: "BLOCK · payments-api @ 3f2a9c1 ·
+        # 2026-12-06 10:42 UTC" (the short commit as git prints it).
+        application = self.application.name if self.application_id else "-"
+        commit = self.commit[:7] or "no commit"
+        when = self.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"{self.outcome} · {application} @ {commit} · {when}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
