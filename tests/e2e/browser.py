@@ -11,7 +11,7 @@ downloaded browser), problem capture, sign-in with TOTP, screenshots.
   Security Policy directive" in recent Chromium). It records into `window.__cspViolations`
   and reports through a binding, so a violation on a page left at once is not lost.
 - `assert_clean(page)`: fails on any of those since the last check, listing them.
-- `shot(page, name)`: a full-page screenshot, `var/screenshots/<test>/<nn>-<name>.png`
+- `shot(page, name)`: a full-page screenshot, `var/screenshots/<test>/<nnn>-<name>.png`
   (var/ is git-ignored; CI keeps the folder as an artefact, docs/workspace.md).
 - `sign_in(page, base, username, password, totp_secret=None)`: the local sign-in with the
   second factor: enrolment on first sign-in (returns the secret it read off the page), or
@@ -157,11 +157,11 @@ def assert_clean(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> Path:
-    """Full-page screenshot of `page` as var/screenshots/<test>/<nn>-<name>.png."""
+    """Full-page screenshot of `page` as var/screenshots/<test>/<nnn>-<name>.png."""
     browsing: Browsing = page.fixops_browsing
     browsing.counter += 1
     slug = re.sub(r"[^\w.-]+", "-", name).strip("-")[:80]
-    path = browsing.shots / f"{browsing.counter:02d}-{slug}.png"
+    path = browsing.shots / f"{browsing.counter:03d}-{slug}.png"
     page.screenshot(path=str(path), full_page=True)
     browsing.pages.append(f"{name} {page.url}")
     return path
