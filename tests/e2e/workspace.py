@@ -254,7 +254,8 @@ def seed_workspace(folder: Path, slug: str = "northwind") -> Workspace:
             for fields in DEMO_APPLICATIONS
         }
         for filename, app_name, branch in DEMO_SCANS:
-            _submit(tenant, applications[app_name], filename, (DEMO_DIR / filename).read_bytes())
+            content = (DEMO_DIR / filename).read_bytes()
+            _submit(tenant, applications[app_name], filename, content, branch)
         lost = _lost_results_scan(tenant, applications["payments-api"])
         _sla_clock(tenant)
         kev_finding = (
