@@ -99,6 +99,7 @@ class Browsing:
 
     def page(self) -> Page:
         context = self.browser.new_context(viewport=VIEWPORT, locale="en-GB")
+        context.set_default_timeout(15_000)  # a missing control fails in seconds, not 30
         context.add_init_script(CSP_LISTENER)
         capture = Capture(self.shots)
         context.expose_function("__fixopsCsp", capture.csp)
