@@ -38,6 +38,11 @@ INDEX_FINDINGS_LINK = '#content-main a[href$="/admin/findings/finding/"]'
 # (`?kev=1&sla=overdue`); its id is the dashboard helper's to confirm.
 DASHBOARD_OVERDUE_KEV_TILE = "a#tile-overdue-kev"
 
+# AFTER MERGE: each number on the dashboard, as the dashboard helper marks it up (to
+# confirm): an element with data-metric="<name>" (critical, high, medium, low, kev, overdue,
+# due_soon) and its count in data-value, or as its text.
+DASHBOARD_METRIC = "[data-metric]"
+
 # --- findings triage ----------------------------------------------------------------------
 # TODAY: the stock KEV filter of the sidebar (no SLA filter yet).
 KEV_FILTER_YES = '#changelist-filter a[href*="kev__exact=1"]'

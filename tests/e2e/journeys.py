@@ -71,6 +71,15 @@ def open_dashboard(journey: Journey) -> None:
     journey.clicks = 0  # clicks are counted from here
 
 
+def dashboard_numbers(journey: Journey) -> dict[str, int]:
+    """AFTER MERGE: the numbers the dashboard shows, by metric name (controls). The issue's
+    measure: they equal `/api/v1/analytics/summary/` and workspace.sql_counts."""
+    found = journey.page.locator(controls.DASHBOARD_METRIC).evaluate_all(
+        "els => els.map(e => [e.dataset.metric, e.dataset.value || e.textContent])"
+    )
+    return {name: int(str(value).strip().replace(",", "")) for name, value in found}
+
+
 def dashboard_to_overdue_kev_today(journey: Journey, finding_pk: int) -> None:
     """TODAY: the index's "Findings" link, the KEV filter, then the finding (no SLA filter
     or dashboard tile yet, so the overdue one is picked by id)."""

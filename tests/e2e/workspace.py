@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from apps.connectors.models import ExternalLink, Integration
@@ -290,3 +291,27 @@ def acceptance_requested_for(finding: Finding) -> RiskAcceptance | None:
     return (
         RiskAcceptance.objects.filter(finding=finding, status="requested").order_by("-pk").first()
     )
+
+
+ACTIVE_SQL = "('open', 'triaged', 'in_progress', 'reopened')"  # apps/findings/lifecycle.ACTIVE
+
+
+def sql_counts(tenant: Tenant, due_soon_days: int = 3) -> dict[str, int]:
+    """The dashboard's headline numbers counted in plain SQL, independently of the selectors
+    the dashboard and the analytics API share (the issue's measure: all three agree)."""
+    query = f"""
+        SELECT
+          count(*) FILTER (WHERE severity = 'critical'),
+          count(*) FILTER (WHERE severity = 'high'),
+          count(*) FILTER (WHERE severity = 'medium'),
+          count(*) FILTER (WHERE severity = 'low'),
+          count(*) FILTER (WHERE kev),
+          count(*) FILTER (WHERE due_at <= now()),
+          count(*) FILTER (WHERE due_at > now() AND due_at <= now() + %s * interval '1 day')
+        FROM findings_finding WHERE tenant_id = %s AND status IN {ACTIVE_SQL}
+    """  # noqa: S608 - a constant list, values bound
+    with connection.cursor() as cursor:
+        cursor.execute(query, [due_soon_days, tenant.pk])
+        row = cursor.fetchone()
+    names = ("critical", "high", "medium", "low", "kev", "overdue", "due_soon")
+    return dict(zip(names, row, strict=True))
