@@ -72,6 +72,8 @@ DOWNLOAD_EVIDENCE_BUTTON = "#download-evidence"
 # --- reports ------------------------------------------------------------------------------
 # TODAY: not built; the GRC journey skips its report step while this URL does not resolve.
 APPLICATION_REPORT = "/api/v1/reports/applications/{application}/?format=pdf"
+# AFTER MERGE: if the application's admin page links the PDF, the GRC journey clicks it
+# instead of requesting the URL (the reports helper names the link).
 
 # --- API used from the signed-in session --------------------------------------------------
 # TODAY: the acceptance request is made through the API (the admin has no request form).

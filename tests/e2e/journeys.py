@@ -155,7 +155,7 @@ def verify_evidence_today(journey: Journey, bundle_pk: int) -> dict:
 def verify_evidence(journey: Journey) -> None:
     """AFTER MERGE: the decision page's verify button shows the result on the page."""
     journey.page.click(controls.VERIFY_EVIDENCE_BUTTON)
-    journey.page.wait_for_load_state("load")
+    journey.page.wait_for_load_state("networkidle")  # a form post or a fetch: either settles
     shot(journey.page, "evidence-verified")
     assert_clean(journey.page)
 
