@@ -58,7 +58,14 @@ SITE_PAGES: dict[str, str] = {
 # URLs a walked ModelAdmin adds beyond the standard five: url name -> path(own row), walked
 # like its other pages. (Those of SYSTEM_MODELS admins, e.g. a user's password page, are
 # excluded with their model.)
-CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {}
+CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
+    # The finding page's POST forms (apps/workspace/admin/findings.py); a GET goes back to
+    # the finding's page.
+    "findings_finding_comment": lambda finding: f"/admin/findings/finding/{finding.pk}/comment/",
+    "findings_finding_assign_me": (
+        lambda finding: f"/admin/findings/finding/{finding.pk}/assign-to-me/"
+    ),
+}
 
 MODEL_PAGES = ("changelist", "add", "history", "delete", "change")
 

@@ -76,6 +76,17 @@ class AcceptanceForm(forms.Form):
             default = timezone.now().date() + timedelta(days=min(30, max_days))
             self.initial["expires_on"] = default
 
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        today = timezone.now().date()
+        if day < today:
+            raise forms.ValidationError("The expiry must be today or later.")
+        if day > today + timedelta(days=self.max_days):
+            raise forms.ValidationError(
+                f"At most {self.max_days} days from today (the tenant's policy)."
+            )
+        return day
+
     def expires_at(self) -> datetime:
         day = self.cleaned_data["expires_on"]
         end = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)

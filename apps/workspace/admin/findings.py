@@ -100,6 +100,14 @@ class FindingTriageAdmin(FindingAdmin):
         ),
     )
 
+    def save_model(self, request, obj, form, change):
+        # Every field is read-only (facts, or columns the services move): a full save here
+        # would rewrite the row outside the findings writer, over whatever it wrote since.
+        return
+
+    def save_related(self, request, form, formsets, change):
+        return
+
     def get_changelist(self, request, **kwargs):
         return TriageChangeList
 
