@@ -39,16 +39,24 @@ def test_accept_risk_opens_a_request_and_leaves_the_finding(acme):
     assert "At most 30 days" in page
     too_far = (timezone.now() + timedelta(days=60)).date().isoformat()
     refused = act(
-        client, "request_acceptance", findings,
-        apply="1", justification="WAF", expires_on=too_far,
+        client,
+        "request_acceptance",
+        findings,
+        apply="1",
+        justification="WAF",
+        expires_on=too_far,
     )
     assert refused.status_code == 200
     assert "the tenant&#x27;s policy" in refused.content.decode()
     assert not RiskAcceptance.objects.exists()
     day = (timezone.now() + timedelta(days=10)).date().isoformat()
     done = act(
-        client, "request_acceptance", findings,
-        apply="1", justification="behind the WAF", expires_on=day,
+        client,
+        "request_acceptance",
+        findings,
+        apply="1",
+        justification="behind the WAF",
+        expires_on=day,
     )
     assert any("2 risk acceptance request(s)" in m for m in messages_of(done))
     requests = RiskAcceptance.objects.order_by("finding_id")
@@ -86,7 +94,9 @@ def test_false_positive_needs_a_reason_and_is_a_recorded_transition(acme):
     assert any(f"#{fixed.pk}" in m for m in texts), texts
     event = FindingEvent.objects.get(finding=finding)
     assert (event.to_status, event.reason, event.actor) == (
-        "false_positive", "test fixture only", "user:ana"
+        "false_positive",
+        "test fixture only",
+        "user:ana",
     )
     audit = AuditEvent.objects.get(action="finding.status")
     assert audit.after == {"status": "false_positive", "reason": "test fixture only"}
@@ -108,7 +118,10 @@ def test_tickets_are_queued_through_the_outbox(acme, django_capture_on_commit_ca
     closed = FindingFactory(tenant=acme, status="verified")
     jira = Integration.objects.get()
     ExternalLink.objects.create(
-        tenant=acme, integration=jira, reference=f"fixops-f-{linked.pk}", remote_id="5",
+        tenant=acme,
+        integration=jira,
+        reference=f"fixops-f-{linked.pk}",
+        remote_id="5",
         finding=linked,
     )
     client, _ = staff("ana", acme)

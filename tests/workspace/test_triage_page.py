@@ -46,10 +46,22 @@ def test_risk_explanation_is_a_table_of_factors():
 @pytest.mark.parametrize(
     ("repo", "expected"),
     [
-        ("https://github.com/acme/shop", "https://github.com/acme/shop/blob/abc123/src/a%20b.py#L7"),
-        ("https://github.com/acme/shop.git/", "https://github.com/acme/shop/blob/abc123/src/a%20b.py#L7"),
-        ("https://gitlab.com/acme/shop", "https://gitlab.com/acme/shop/-/blob/abc123/src/a%20b.py#L7"),
-        ("https://bitbucket.org/acme/shop", "https://bitbucket.org/acme/shop/src/abc123/src/a%20b.py#lines-7"),
+        (
+            "https://github.com/acme/shop",
+            "https://github.com/acme/shop/blob/abc123/src/a%20b.py#L7",
+        ),
+        (
+            "https://github.com/acme/shop.git/",
+            "https://github.com/acme/shop/blob/abc123/src/a%20b.py#L7",
+        ),
+        (
+            "https://gitlab.com/acme/shop",
+            "https://gitlab.com/acme/shop/-/blob/abc123/src/a%20b.py#L7",
+        ),
+        (
+            "https://bitbucket.org/acme/shop",
+            "https://bitbucket.org/acme/shop/src/abc123/src/a%20b.py#lines-7",
+        ),
         (
             "https://dev.azure.com/acme/proj/_git/shop",
             "https://dev.azure.com/acme/proj/_git/shop?path=/src/a%20b.py&version=GCabc123"
@@ -75,37 +87,75 @@ def test_code_url_refuses_unsafe_parts():
 
 
 def test_page_shows_the_finding_for_reading(acme):
-    app = ApplicationFactory(tenant=acme, name="payments-api", repo_url="https://github.com/acme/pay")
+    app = ApplicationFactory(
+        tenant=acme, name="payments-api", repo_url="https://github.com/acme/pay"
+    )
     scan = ScanFactory(tenant=acme, application=app, commit="deadbeef")
     result = assess(Context(kind="sca", severity="high"), Intel(epss=0.3, kev=True))
     finding = FindingFactory(
-        tenant=acme, application=app, kind="sca", severity="critical", title="lodash prototype pollution",
-        component_purl="pkg:npm/lodash@4.17.15", component_name="lodash",
-        component_version="4.17.15", fixed_versions=["4.17.21", "4.17.12", "5.0.0"],
-        risk_score=result.score, risk_explanation=result.explanation, kev=True,
+        tenant=acme,
+        application=app,
+        kind="sca",
+        severity="critical",
+        title="lodash prototype pollution",
+        component_purl="pkg:npm/lodash@4.17.15",
+        component_name="lodash",
+        component_version="4.17.15",
+        fixed_versions=["4.17.21", "4.17.12", "5.0.0"],
+        risk_score=result.score,
+        risk_explanation=result.explanation,
+        kev=True,
         due_at=timezone.now() - timedelta(days=2),
     )
     Occurrence.objects.create(
-        tenant=acme, application=app, finding=finding, tool="trivy", branch="main",
-        rule_id="r", path="package-lock.json", line=12, last_scan=scan,
+        tenant=acme,
+        application=app,
+        finding=finding,
+        tool="trivy",
+        branch="main",
+        rule_id="r",
+        path="package-lock.json",
+        line=12,
+        last_scan=scan,
     )
     Occurrence.objects.create(
-        tenant=acme, application=app, finding=finding, tool="grype", branch="dev",
-        rule_id="r", path="x/../../y", line=1, last_scan=scan,
+        tenant=acme,
+        application=app,
+        finding=finding,
+        tool="grype",
+        branch="dev",
+        rule_id="r",
+        path="x/../../y",
+        line=1,
+        last_scan=scan,
     )
     jira = Integration.objects.create(tenant=acme, kind="jira", name="acme-jira")
     ExternalLink.objects.create(
-        tenant=acme, integration=jira, reference=f"fixops-f-{finding.pk}", remote_id="1",
-        remote_key="SEC-9", remote_url="https://jira.example/browse/SEC-9",
-        remote_status="In Progress", finding=finding,
+        tenant=acme,
+        integration=jira,
+        reference=f"fixops-f-{finding.pk}",
+        remote_id="1",
+        remote_key="SEC-9",
+        remote_url="https://jira.example/browse/SEC-9",
+        remote_status="In Progress",
+        finding=finding,
     )
     ExternalLink.objects.create(
-        tenant=acme, integration=jira, reference="other", remote_id="2",
-        remote_key="SEC-10", remote_url="javascript:alert(1)", finding=finding,
+        tenant=acme,
+        integration=jira,
+        reference="other",
+        remote_id="2",
+        remote_key="SEC-10",
+        remote_url="javascript:alert(1)",
+        finding=finding,
     )
     RiskAcceptance.objects.create(
-        tenant=acme, scope="finding", finding=finding, justification="compensating WAF rule",
-        expires_at=timezone.now() + timedelta(days=10), requested_label="user:bob",
+        tenant=acme,
+        scope="finding",
+        finding=finding,
+        justification="compensating WAF rule",
+        expires_at=timezone.now() + timedelta(days=10),
+        requested_label="user:bob",
     )
     comment_add(tenant=acme, finding=finding, body="looking into it", actor="user:bob")
     client, _ = staff("ana", acme)
