@@ -118,6 +118,7 @@ def test_application_filter_by_id_and_by_name(acme):
     client, _ = staff("ana", acme)
     assert ids(client, f"?application={app.pk}") == [mine.pk]
     assert ids(client, "?application=payments-api") == [mine.pk]
+    assert ids(client, "?application=no-such-app") == []
 
 
 def test_a_bad_value_is_the_admins_error_page_not_a_500(acme):

@@ -213,7 +213,7 @@ class ApplicationFilter(TriageFilter):
         found = application_find(tenant=tenant, ref=value) if tenant is not None else None
         if found is None:
             if not (value.isascii() and value.isdigit() and len(value) <= 18):
-                raise IncorrectLookupParameters("unknown application")
+                return queryset.none()  # a name the tenant does not have: nothing to show
             return queryset.filter(application_id=int(value))  # a superuser across tenants
         return finding_filter(queryset, tenant=tenant, filters={"application": found.pk})
 
