@@ -60,6 +60,8 @@ class FindingTriageAdmin(FindingAdmin):
     list_display_links = ("title_cell",)
     list_filter = (*TRIAGE_FILTERS, "tenant")
     list_per_page = 50
+    # Counts per filter choice would be a COUNT per choice over the whole tenant.
+    show_facets = admin.ShowFacets.NEVER
     inlines = []  # the page renders occurrences, history and comments itself
     actions = [
         assign_to_me,
@@ -81,10 +83,11 @@ class FindingTriageAdmin(FindingAdmin):
             "Where",
             {"fields": ("path", "line", "resource", "component_purl", "component_version")},
         ),
-        ("Risk", {"fields": ("risk_score", "epss", "kev", "ssvc")}),
+        ("Risk", {"fields": ("risk_score", "epss", "kev_label", "ssvc")}),
         (
             "Lifecycle",
             {
+                "classes": ("collapse",),
                 "fields": (
                     "first_seen",
                     "last_seen",
@@ -95,7 +98,7 @@ class FindingTriageAdmin(FindingAdmin):
                     "sla_paused_at",
                     "dedup_strategy",
                     "dedup_key",
-                )
+                ),
             },
         ),
     )
@@ -107,6 +110,19 @@ class FindingTriageAdmin(FindingAdmin):
 
     def save_related(self, request, form, formsets, change):
         return
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "kev_label"]
+
+    @admin.display(description="in CISA KEV")
+    def kev_label(self, finding: Finding) -> str:
+        # Words, not Django's boolean icons (a red mark on every finding not in KEV).
+        return "yes: exploited in the wild" if finding.kev else "no"
+
+    def changelist_view(self, request, extra_context=None):
+        # The list needs the width at 1366 px: no app sidebar here.
+        extra = {"is_nav_sidebar_enabled": False, "title": "Findings", **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
     def get_changelist(self, request, **kwargs):
         return TriageChangeList
@@ -142,7 +158,7 @@ class FindingTriageAdmin(FindingAdmin):
     def signals(self, finding: Finding) -> str:
         badges = []
         if finding.kev:
-            badges.append(('fx-badge fx-kev" title="In CISA\'s KEV catalog', "KEV"))
+            badges.append(("fx-badge fx-kev", "KEV"))
         if finding.ssvc:
             decision = finding.ssvc.rstrip("*").lower()
             badges.append((f"fx-badge fx-ssvc fx-ssvc-{decision}", finding.ssvc))
@@ -200,6 +216,9 @@ class FindingTriageAdmin(FindingAdmin):
             context.update(
                 {
                     "finding": obj,
+                    "title": f"Finding #{obj.pk}",
+                    "subtitle": None,
+                    "is_nav_sidebar_enabled": False,
                     "sla_label": SLA_LABELS.get(getattr(obj, "sla_state", ""), ""),
                     "may_act": self.has_change_permission(request, obj),
                     "ticket_html": _ticket_links(context["tickets"]),
