@@ -59,8 +59,15 @@ def test_triage_pages_in_a_browser(live_server, browser_page, acme):  # noqa: F8
         due_at=timezone.now() - timedelta(days=3),
     )
     Occurrence.objects.create(
-        tenant=acme, application=app, finding=finding, tool="trivy", branch="main",
-        rule_id="CVE-2020-8203", path="package-lock.json", line=42, last_scan=scan,
+        tenant=acme,
+        application=app,
+        finding=finding,
+        tool="trivy",
+        branch="main",
+        rule_id="CVE-2020-8203",
+        path="package-lock.json",
+        line=42,
+        last_scan=scan,
     )
     for n in range(8):
         FindingFactory(tenant=acme, application=app, severity="medium", risk_score=10.0 + n)
