@@ -278,6 +278,22 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_triage": [
+        (
+            rf"Triage list, \d+ findings: p95 of 20 renders: default (?P<default>{_N}) ms, "
+            rf"kev_overdue (?P<kev>{_N}) ms, tool (?P<tool>{_N}) ms, "
+            rf"has_ticket (?P<ticket>{_N}) ms, owner_none_critical (?P<owner>{_N}) ms; "
+            rf"baseline \(selector first page alone\) (?P<base>{_N}) ms",
+            {
+                "default": ("triage_list.default_p95_ms", "ms", "lower"),
+                "kev": ("triage_list.kev_overdue_p95_ms", "ms", "lower"),
+                "tool": ("triage_list.tool_p95_ms", "ms", "lower"),
+                "ticket": ("triage_list.has_ticket_p95_ms", "ms", "lower"),
+                "owner": ("triage_list.owner_none_critical_p95_ms", "ms", "lower"),
+                "base": ("triage_list.baseline_p95_ms", "ms", "lower"),
+            },
+        )
+    ],
     "test_bench_risk": [
         (
             rf"Re-scoring {_N} findings: {_N} s \((?P<v>{_N})/s\), (?P<sql>\d+) SQL statements; "

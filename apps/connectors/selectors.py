@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from apps.connectors.models import Integration, MessageStatus, OutboxAttempt, OutboxMessage
+from apps.connectors.delivery import finding_reference
+from apps.connectors.models import (
+    ExternalLink,
+    Grouping,
+    Integration,
+    MessageStatus,
+    OutboxAttempt,
+    OutboxMessage,
+)
+from apps.connectors.registry import TRACKER_KINDS
+from apps.findings.models import Finding
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
 
@@ -108,3 +118,47 @@ def message_get(*, tenant: Tenant, message_id: int) -> OutboxMessage:
 def attempt_list(*, message: OutboxMessage) -> QuerySet:
     """The attempts of one message, first first."""
     return OutboxAttempt.objects.filter(message=message).order_by("number", "id")
+
+
+def finding_links(*, tenant: Tenant, findings: list[Finding]) -> dict[int, list[ExternalLink]]:
+    """The tickets covering each of `findings` (finding id -> links, newest first): its own
+    ticket (one per finding) and the grouped tickets of its rule or component, by the
+    references the tickets were opened under. Two queries whatever the number of findings
+    (a changelist page)."""
+    if not findings:
+        return {}
+    trackers = list(
+        Integration.objects.for_tenant(tenant)
+        .filter(kind__in=TRACKER_KINDS)
+        .exclude(grouping=Grouping.FINDING)
+        .only("id", "grouping")
+    )
+    wanted: dict[tuple[int, str], list[int]] = {}
+    for integration in trackers:
+        for f in findings:
+            row = {
+                "id": f.pk,
+                "application_id": f.application_id,
+                "rule_id": f.rule_id,
+                "component_purl": f.component_purl,
+                "component_name": f.component_name,
+                "path": f.path,
+            }
+            key = (integration.pk, finding_reference(integration.grouping, row))
+            wanted.setdefault(key, []).append(f.pk)
+    match = Q(finding_id__in=[f.pk for f in findings])
+    for integration_id, reference in wanted:
+        match |= Q(integration_id=integration_id, reference=reference)
+    links = (
+        ExternalLink.objects.for_tenant(tenant)
+        .filter(match)
+        .select_related("integration")
+        .order_by("-id")
+    )
+    out: dict[int, list[ExternalLink]] = {}
+    for link in links:
+        owners = [link.finding_id] if link.finding_id else []
+        owners += wanted.get((link.integration_id, link.reference), [])
+        for finding_id in dict.fromkeys(owners):
+            out.setdefault(finding_id, []).append(link)
+    return out

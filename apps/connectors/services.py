@@ -21,6 +21,7 @@ from apps.connectors.models import (
     MessageStatus,
     OutboxMessage,
 )
+from apps.findings.models import Finding
 from apps.tenants.models import Tenant
 from fixops.platform.audit import audit_record
 from fixops.platform.deletion import delete_or_conflict
@@ -314,3 +315,41 @@ def _audit_message(message: OutboxMessage, actor: str, action: str, before: dict
         before=before,
         after={"status": message.status, "integration": message.integration_id},
     )
+
+
+# --- Tickets on request ------------------------------------------------------------------------
+
+
+def findings_ticket_request(*, tenant: Tenant, finding_ids: list[int], actor: str) -> dict:
+    """Open or sync the tickets of these findings of `tenant` through the outbox (delivered
+    after commit by the drain); Conflict `no_ticketing` when the tenant has no enabled
+    ticketing integration. Audited as `ticket.request`."""
+    ids = sorted(set(finding_ids))
+    if (
+        not Integration.objects.for_tenant(tenant)
+        .filter(enabled=True, kind__in=registry.TRACKER_KINDS)
+        .exists()
+    ):
+        raise Conflict(
+            "No ticketing integration is configured for this tenant (Jira, GitHub, GitLab, "
+            "Azure DevOps or ServiceNow): add one under Integrations.",
+            code="no_ticketing",
+        )
+    with transaction.atomic():
+        mine = list(
+            Finding.objects.for_tenant(tenant).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+        result = tickets.findings_request(
+            tenant_id=tenant.pk, finding_ids=mine, cause=f"request{stamp}"
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="ticket.request",
+            target_type="findings.finding",
+            target_id=str(mine[0]) if len(mine) == 1 else f"{len(mine)} findings",
+            before=None,
+            after={"finding_ids": mine, **result},
+        )
+    return {"findings": len(mine), **result}

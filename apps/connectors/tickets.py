@@ -145,8 +145,15 @@ def _finding_messages(
         for i in changes
         if i in rows and (integration.pk, finding_reference(integration.grouping, rows[i])) in known
     ]
+    return messages + _group_upserts(integration, touched, message)
+
+
+def _group_upserts(integration: Integration, touched: list[dict], message) -> list[NewMessage]:
+    """One upsert per group the `touched` rows belong to, saying what the group is now (its
+    active findings; closed when none is left)."""
     if not touched:
-        return messages
+        return []
+    messages = []
     members = _group_members(integration, touched)
     for reference in {finding_reference(integration.grouping, r) for r in touched}:
         active = members.get(reference, [])
@@ -277,3 +284,45 @@ def findings_comment(
                 )
             )
     return outbox.enqueue(messages)
+
+
+def findings_request(*, tenant_id: int, finding_ids: list[int], cause: str) -> dict[str, int]:
+    """A person asked for tickets: for every tracker integration of the tenant, an upsert of
+    the ticket covering each finding, saying what it should say now (opened when missing,
+    brought up to date when it exists), whatever the integration's severity bar (someone
+    chose these findings). A finding that needs no work and has no ticket gets none.
+    Returns {"queued": messages written, "skipped": findings closed without a ticket}."""
+    integrations = _tracker_integrations(tenant_id)
+    rows = delivery.finding_rows(finding_ids)
+    messages: list[NewMessage] = []
+    skipped: set[int] = set()
+    for integration in integrations:
+
+        def message(kind: str, reference: str, payload: dict, integration=integration):
+            return NewMessage(
+                integration=integration,
+                kind=kind,
+                reference=reference,
+                payload=payload,
+                idempotency_key=f"{integration.pk}:{kind}:{reference}:{cause}",
+            )
+
+        references = {f: finding_reference(integration.grouping, r) for f, r in rows.items()}
+        known = _known_references([integration], set(references.values()))
+        wanted = []
+        for finding_id, row in rows.items():
+            if row["status"] in ACTIVE or (integration.pk, references[finding_id]) in known:
+                wanted.append(row)
+            else:
+                skipped.add(finding_id)
+        if integration.grouping != Grouping.FINDING:
+            messages += _group_upserts(integration, wanted, message)
+            continue
+        for row in wanted:
+            reference = references[row["id"]]
+            ticket = finding_ticket(integration, reference, [row])
+            if row["status"] not in ACTIVE:
+                ticket = Ticket(**{**ticket.__dict__, "status": "closed"})
+            payload = {"ticket": delivery.ticket_to_payload(ticket), "finding_id": row["id"]}
+            messages.append(message(MessageKind.UPSERT, reference, payload))
+    return {"queued": outbox.enqueue(messages), "skipped": len(skipped)}

@@ -279,7 +279,7 @@ def assign_to(modeladmin, request, queryset):
     return TemplateResponse(request, "admin/findings/finding/assign.html", context)
 
 
-def _transition_action(status: str, label: str):
+def transition_action(status: str, label: str):
     @admin.action(description=label)
     def action(modeladmin, request, queryset):
         done, refused = 0, []
@@ -328,10 +328,10 @@ class FindingAdmin(TenantScopedAdmin):
     actions = [
         assign_to_me,
         assign_to,
-        _transition_action("triaged", "Mark selected findings triaged"),
-        _transition_action("in_progress", "Mark selected findings in progress"),
-        _transition_action("false_positive", "Mark selected findings false positive"),
-        _transition_action("verified", "Mark selected fixed findings verified"),
+        transition_action("triaged", "Mark selected findings triaged"),
+        transition_action("in_progress", "Mark selected findings in progress"),
+        transition_action("false_positive", "Mark selected findings false positive"),
+        transition_action("verified", "Mark selected fixed findings verified"),
     ]
 
     def get_readonly_fields(self, request, obj=None):

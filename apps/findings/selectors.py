@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.findings import sla
@@ -13,6 +13,7 @@ from apps.findings.models import (
     Application,
     Finding,
     FindingComment,
+    FindingEvent,
     Occurrence,
     Scan,
     Stream,
@@ -77,7 +78,6 @@ FINDING_FILTERS = {
     "status": "status__in",
     "severity": "severity__in",
     "kind": "kind__in",
-    "tool": "occurrences__tool",  # any tool that reports it, not only the first
     "cve": "vuln_id",
     "cwe": "cwe",
     "dedup_strategy": "dedup_strategy",
@@ -91,32 +91,68 @@ FINDING_FILTERS = {
 }
 
 
+# Filters over occurrences: any stream that reports the finding (not only the first tool),
+# as EXISTS on occurrence_stream_uniq (finding, tool, branch, target): no DISTINCT, so a
+# list ordered by risk still walks its index and stops at the page.
+OCCURRENCE_FILTERS = ("tool", "branch", "target")
+
 FINDING_RELATED = ("application", "owner_user", "owner_team")
 
 
-def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Finding]:
-    """Findings of `tenant` filtered by the documented fields (lists mean any of), each
-    annotated with its `sla_state`; `owner_none` keeps those without an owner, `sla` (a list
-    of states) filters on the state."""
-    filters = filters or {}
-    qs = Finding.objects.for_tenant(tenant)
+def finding_filter(
+    queryset: QuerySet[Finding], *, tenant: Tenant | None, filters: dict[str, Any], now=None
+) -> QuerySet[Finding]:
+    """`queryset` (findings of `tenant`) narrowed by the documented filters: FINDING_FILTERS
+    (lists mean any of), OCCURRENCE_FILTERS, `owner_none`, `sla` (a list of states). Shared
+    by the API list and the admin's triage filters; `tenant` is None only for a superuser's
+    admin view across tenants (the queryset is scoped by the caller)."""
+    tenant_id = tenant.pk if tenant is not None else None
     for name, lookup in FINDING_FILTERS.items():
         value = filters.get(name)
         if value not in (None, "", []):  # kev=False is a filter too: only None means unset
-            qs = qs.filter(**{lookup: value})
+            queryset = queryset.filter(**{lookup: value})
+    for name in OCCURRENCE_FILTERS:
+        if filters.get(name) not in (None, ""):
+            reported = Occurrence.objects.filter(finding_id=OuterRef("pk"), **{name: filters[name]})
+            if tenant_id is not None:
+                reported = reported.filter(tenant_id=tenant_id)
+            queryset = queryset.filter(Exists(reported))
     if filters.get("owner_none"):
-        qs = qs.filter(owner_user__isnull=True, owner_team__isnull=True)
-    if filters.get("tool"):
-        qs = qs.distinct()
-    now = timezone.now()
+        queryset = queryset.filter(owner_user__isnull=True, owner_team__isnull=True)
     if filters.get("sla"):
-        soon = sla.policy_for(tenant.pk).due_soon_days
+        soon = sla.policy_for(tenant_id).due_soon_days
+        now = now or timezone.now()
         match = Q()
         for state in filters["sla"]:
             match |= sla.state_filter(state, now=now, due_soon_days=soon)
-        qs = qs.filter(match)
+        queryset = queryset.filter(match)
+    return queryset
+
+
+def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet[Finding]:
+    """Findings of `tenant` filtered by the documented fields (finding_filter), each
+    annotated with its `sla_state`."""
+    filters = filters or {}
+    now = timezone.now()
+    qs = Finding.objects.for_tenant(tenant)
+    qs = finding_filter(qs, tenant=tenant, filters=filters, now=now)
     qs = sla.with_state(qs, tenant_id=tenant.pk, now=now)
     return qs.select_related(*FINDING_RELATED).defer("message", "cvss")
+
+
+def occurrence_values(*, tenant: Tenant, field: str, limit: int = 15) -> list[str]:
+    """Up to `limit` distinct tools, branches or targets of `tenant`'s scan streams, for a
+    filter's choices (streams are few per application; the limit bounds a large tenant)."""
+    if field not in OCCURRENCE_FILTERS:
+        raise ValueError(field)
+    rows = (
+        Stream.objects.for_tenant(tenant)
+        .exclude(**{field: ""})
+        .order_by(field)
+        .values_list(field, flat=True)
+        .distinct()
+    )
+    return list(rows[:limit])
 
 
 def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
@@ -145,6 +181,11 @@ def comment_get(*, finding: Finding, comment_id: int) -> FindingComment:
         tenant=Tenant(pk=finding.tenant_id),
         pk=comment_id,
     )
+
+
+def finding_event_list(*, finding: Finding) -> QuerySet[FindingEvent]:
+    """The status history of `finding`, newest first."""
+    return FindingEvent.objects.filter(tenant_id=finding.tenant_id, finding=finding).order_by("-id")
 
 
 def occurrence_list(*, finding: Finding) -> QuerySet[Occurrence]:

@@ -186,3 +186,26 @@ def _event_order(point: tuple[str, Version | None]) -> tuple:
 
 
 # --- matching -----------------------------------------------------------------------------------
+
+
+# --- upgrade advice -----------------------------------------------------------------------------
+
+
+def smallest_fix_above(purl: str, installed: str, fixed: Iterable[str]) -> str | None:
+    """The smallest of the `fixed` versions above `installed`, compared as the purl's
+    registry orders versions (generic ordering when the purl says nothing); None when none
+    is above it or the versions do not parse. With no installed version: the smallest fix."""
+    key = component_key(purl) if purl else None
+    cls = version_class(key[0] if key else "", "ECOSYSTEM")
+    current = parse_version(cls, installed) if installed else None
+    candidates = []
+    for text in fixed:
+        parsed = parse_version(cls, str(text).strip())
+        if parsed is not None and (current is None or parsed > current):
+            candidates.append((parsed, str(text).strip()))
+    if installed and current is None:
+        return None
+    try:
+        return min(candidates)[1] if candidates else None
+    except TypeError:  # versions of mixed schemes do not order
+        return None

@@ -7,7 +7,16 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from apps.policies.models import Decision, Policy, PolicyAssignment, PolicyVersion, RiskAcceptance
+from apps.findings.models import Finding
+from apps.policies.inputs import path_matches
+from apps.policies.models import (
+    AcceptanceScope,
+    Decision,
+    Policy,
+    PolicyAssignment,
+    PolicyVersion,
+    RiskAcceptance,
+)
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
 from fixops.platform.errors import NotFound
@@ -94,3 +103,32 @@ def acceptance_list(
 def acceptance_get(*, tenant: Tenant, acceptance_id: int) -> RiskAcceptance:
     """One risk acceptance of `tenant`; NotFound whether it is missing or another tenant's."""
     return get_scoped_or_404(RiskAcceptance.objects.all(), tenant=tenant, pk=acceptance_id)
+
+
+def acceptances_covering(
+    *, tenant: Tenant, finding: Finding, limit: int = 20
+) -> list[RiskAcceptance]:
+    """Risk acceptances of `tenant` (any status, newest first) that name `finding`: by id, by
+    its vulnerability (or an alias) in its application or everywhere, or by its rule and a
+    path glob that matches its path."""
+    vuln_ids = [v for v in [finding.vuln_id, *(finding.aliases or [])] if v]
+    by_vuln = Q(scope=AcceptanceScope.VULNERABILITY_ALL) | Q(
+        scope=AcceptanceScope.VULNERABILITY_APP, application_id=finding.application_id
+    )
+    vuln_match = Q()
+    for vuln in vuln_ids[:20]:
+        vuln_match |= Q(vuln_id__iexact=vuln)
+    match = Q(scope=AcceptanceScope.FINDING, finding_id=finding.pk)
+    if vuln_ids:
+        match |= by_vuln & vuln_match
+    if finding.rule_id:
+        match |= Q(scope=AcceptanceScope.RULE_PATH, rule_id=finding.rule_id) & (
+            Q(application_id__isnull=True) | Q(application_id=finding.application_id)
+        )
+    rows = RiskAcceptance.objects.for_tenant(tenant).filter(match).order_by("-id")[: limit * 2]
+    kept = [
+        a
+        for a in rows
+        if a.scope != AcceptanceScope.RULE_PATH or path_matches(finding.path, a.path_pattern)
+    ]
+    return kept[:limit]

@@ -64,6 +64,12 @@ CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
     "policies_decision_evidence": lambda d: f"/admin/policies/decision/{d.pk}/evidence/",
     # The integration's "Test connection" button posts here; a GET goes back to the page.
     "connectors_integration_test": lambda i: f"/admin/connectors/integration/{i.pk}/test/",
+    # The finding page's POST forms (apps/workspace/admin/findings.py); a GET goes back to
+    # the finding's page.
+    "findings_finding_comment": lambda finding: f"/admin/findings/finding/{finding.pk}/comment/",
+    "findings_finding_assign_me": (
+        lambda finding: f"/admin/findings/finding/{finding.pk}/assign-to-me/"
+    ),
 }
 
 MODEL_PAGES = ("changelist", "add", "history", "delete", "change")

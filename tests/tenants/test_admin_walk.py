@@ -278,7 +278,9 @@ def test_a_posted_foreign_id_is_refused_without_naming_it(two_tenants):
         },
     )
     page = response.content.decode()
-    assert response.status_code == 200  # the form, with its error
+    # The form with its error, or (the triage page, where every field is read-only) back to
+    # the list with nothing saved.
+    assert response.status_code in (200, 302)
     assert "zorblax" not in page.lower()
     finding.refresh_from_db()
     assert finding.application_id != foreign_app.pk

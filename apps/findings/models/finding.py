@@ -153,6 +153,14 @@ class Finding(TenantOwned):
                 name="finding_owner_team_idx",
             ),
             models.Index(fields=["tenant", "due_at", "id"], name="finding_tenant_due_idx"),
+            # The triage list's KEV filter (the dashboard's "overdue KEV" link) in risk order:
+            # KEV findings are few, so a risk-ordered page and its capped count read only
+            # them, not the tenant's whole risk index.
+            models.Index(
+                fields=["tenant", "-risk_score", "-id"],
+                condition=Q(kev=True),
+                name="finding_tenant_kev_risk_idx",
+            ),
         ]
         ordering = ["-id"]
 

@@ -1,4 +1,4 @@
-"""The workspace's admin pages, composed from several apps (loaded last: apps.workspace is the
-last installed app, so these may replace a lower app's registration)."""
+"""The composed admin pages of the read side, registered after every app's own admin
+(apps.workspace loads last): they replace an app's page where they read several apps."""
 
-from apps.workspace.admin import decisions  # noqa: F401
+from apps.workspace.admin import decisions, findings, scans  # noqa: F401  (registers the pages)
