@@ -38,6 +38,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "fixops"
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Only the beat holding a PostgreSQL advisory lock schedules, so two may run (fixops/beat.py);
+# each task sent is saved at once, so a beat taking over never sends it again.
+CELERY_BEAT_SCHEDULER = "fixops.beat:LeaderScheduler"
+CELERY_BEAT_SYNC_EVERY = 1
+FIXOPS_BEAT_STANDBY_SECONDS = env.int("FIXOPS_BEAT_STANDBY_SECONDS", default=5)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
