@@ -152,6 +152,14 @@ def _tiles(summary: dict[str, Any], links: Links) -> list[dict[str, Any]]:
             "note": f"in {summary['kev']['applications']} application(s)",
         },
         {
+            "key": "overdue_kev",
+            "label": "Overdue in KEV",
+            "value": summary["kev"]["overdue_findings"],
+            "href": links.finding(kev=1, sla="overdue"),
+            "alert": summary["kev"]["overdue_findings"] > 0,
+            "note": "known exploited, past due",
+        },
+        {
             "key": "overdue",
             "label": "SLA overdue",
             "value": sla["overdue"],

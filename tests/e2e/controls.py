@@ -1,10 +1,5 @@
-"""Every selector and URL the journeys use, in one place (tests/e2e/journeys.py uses them).
-
-Marked **TODAY** where the journey works around a control that issue 15's other parts are
-building (dashboard, triage, decision page, reports); **AFTER MERGE** names the control the
-step should use once they land, so finishing a journey means editing this file and the one
-step function that names it.
-"""
+"""Every selector and URL the journeys use, in one place (tests/e2e/journeys.py uses them):
+a control that changes is changed here and in the one step function that names it."""
 
 from __future__ import annotations
 
@@ -31,50 +26,35 @@ def readonly(field: str) -> str:
     return f".field-{field} .readonly"
 
 
-# --- dashboard (admin index) ------------------------------------------------------------------
-# TODAY: the index is Django's app list; "Findings" in it is the way to the list.
-INDEX_FINDINGS_LINK = '#content-main a[href$="/admin/findings/finding/"]'
-# AFTER MERGE: the dashboard tile that links to the overdue KEV findings
-# (`?kev=1&sla=overdue`); its id is the dashboard helper's to confirm.
-DASHBOARD_OVERDUE_KEV_TILE = "a#tile-overdue-kev"
+# --- dashboard (admin index: apps/workspace/dashboard.py) -----------------------------------
+# The tile of the open KEV findings past their SLA (`?kev=1&sla=overdue`).
+DASHBOARD_OVERDUE_KEV_TILE = 'a[data-tile="overdue_kev"]'
+# Each tile's number: <span data-value="<key>">n</span> inside a[data-tile] (keys: open,
+# critical, kev, overdue_kev, overdue, due_soon, on_time_percent, noise, feeds).
+DASHBOARD_TILE_VALUE = "a[data-tile] .fx-tile-value"
 
-# AFTER MERGE: each number on the dashboard, as the dashboard helper marks it up (to
-# confirm): an element with data-metric="<name>" (critical, high, medium, low, kev, overdue,
-# due_soon) and its count in data-value, or as its text.
-DASHBOARD_METRIC = "[data-metric]"
-
-# --- findings triage ----------------------------------------------------------------------
-# TODAY: the stock KEV filter of the sidebar (no SLA filter yet).
-KEV_FILTER_YES = '#changelist-filter a[href*="kev__exact=1"]'
-# AFTER MERGE: the triage list's own filters, e.g. ?state=active&kev=1&sla=overdue.
-OVERDUE_KEV_QUERY = "?kev=1&sla=overdue"
-FIRST_FINDING = "#result_list tbody tr:first-child th a"
-# TODAY: "Assign selected findings to me" is a changelist action.
-ASSIGN_TO_ME_ACTION = "assign_to_me"
-# AFTER MERGE: the button on the finding's page.
+# --- findings triage (apps/workspace/admin/findings.py) -----------------------------------
+OVERDUE_KEV_QUERY = "kev=1&sla=overdue"
+FIRST_FINDING = '#result_list tbody tr:first-child a[href*="/change/"]'
 ASSIGN_TO_ME_BUTTON = "#assign-to-me"
-# AFTER MERGE: the bulk action that opens an acceptance request (name to confirm).
-ACCEPT_RISK_ACTION = "accept_risk"
+FINDING_STATUS = "#finding-status"
+FINDING_OWNER = "#finding-owner"
+FINDING_KEV_BADGE = "#finding-header .fx-kev"
+# The bulk action that opens an acceptance request, and its second page.
+REQUEST_ACCEPTANCE_ACTION = "request_acceptance"
+ACCEPTANCE_JUSTIFICATION = "#acceptance-justification"
+ACCEPTANCE_EXPIRES = "#acceptance-expires"
+ACTION_APPLY = "#action-apply"
 
 # --- acceptances (approver) -------------------------------------------------------------
 ACCEPTANCES_REQUESTED = "/admin/policies/riskacceptance/?status__exact=requested"
 APPROVE_ACTION = "approve"  # RiskAcceptanceAdmin.approve
 
-# --- decisions and evidence ---------------------------------------------------------------
+# --- decisions and evidence (apps/workspace/admin/decisions.py) ----------------------------
 DECISIONS = "/admin/policies/decision/"
-# TODAY: the evidence bundle's admin page, and the verify endpoint read from the session.
-EVIDENCE_BUNDLE_PAGE = "/admin/evidence/evidencebundle/{bundle}/change/"
-EVIDENCE_VERIFY_API = "/api/v1/evidence/{bundle}/verify"
-# AFTER MERGE: the decision page's buttons.
 VERIFY_EVIDENCE_BUTTON = "#verify-evidence"
+VERIFICATION_RESULT = "#verification-result"
 DOWNLOAD_EVIDENCE_BUTTON = "#download-evidence"
 
-# --- reports ------------------------------------------------------------------------------
-# TODAY: not built; the GRC journey skips its report step while this URL does not resolve.
+# --- reports --------------------------------------------------------------------------------
 APPLICATION_REPORT = "/api/v1/reports/applications/{application}/?format=pdf"
-# AFTER MERGE: if the application's admin page links the PDF, the GRC journey clicks it
-# instead of requesting the URL (the reports helper names the link).
-
-# --- API used from the signed-in session --------------------------------------------------
-# TODAY: the acceptance request is made through the API (the admin has no request form).
-ACCEPTANCES_API = "/api/v1/acceptances/"

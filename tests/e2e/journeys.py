@@ -71,59 +71,43 @@ def open_dashboard(journey: Journey) -> None:
     journey.clicks = 0  # clicks are counted from here
 
 
-def dashboard_numbers(journey: Journey) -> dict[str, int]:
-    """AFTER MERGE: the numbers the dashboard shows, by metric name (controls). The issue's
-    measure: they equal `/api/v1/analytics/summary/` and workspace.sql_counts."""
-    found = journey.page.locator(controls.DASHBOARD_METRIC).evaluate_all(
-        "els => els.map(e => [e.dataset.metric, e.dataset.value || e.textContent])"
+def dashboard_numbers(journey: Journey) -> dict[str, str]:
+    """The numbers the dashboard's tiles show, by tile key (controls.DASHBOARD_TILE_VALUE)."""
+    found = journey.page.locator(controls.DASHBOARD_TILE_VALUE).evaluate_all(
+        "els => els.map(e => [e.dataset.value, e.textContent.trim()])"
     )
-    return {name: int(str(value).strip().replace(",", "")) for name, value in found}
+    return dict(found)
 
 
-def dashboard_to_overdue_kev_today(journey: Journey, finding_pk: int) -> None:
-    """TODAY: the index's "Findings" link, the KEV filter, then the finding (no SLA filter
-    or dashboard tile yet, so the overdue one is picked by id)."""
-    journey.click(controls.INDEX_FINDINGS_LINK, "findings")
-    journey.click(controls.KEV_FILTER_YES, "findings-kev")
-    journey.click(controls.change_link("findings", "finding", finding_pk), "overdue-kev-finding")
-
-
-def dashboard_to_overdue_kev(journey: Journey) -> None:
-    """AFTER MERGE: the dashboard's overdue KEV tile, then the first (riskiest) finding."""
+def dashboard_to_overdue_kev(journey: Journey) -> int:
+    """The dashboard's overdue KEV tile, then the first (riskiest) finding of that list;
+    returns the finding's id."""
     journey.click(controls.DASHBOARD_OVERDUE_KEV_TILE, "findings-overdue-kev")
-    assert controls.OVERDUE_KEV_QUERY.lstrip("?") in journey.page.url
+    assert controls.OVERDUE_KEV_QUERY in journey.page.url, journey.page.url
     journey.click(controls.FIRST_FINDING, "overdue-kev-finding")
-
-
-def assign_to_me_today(journey: Journey, finding_pk: int) -> None:
-    """TODAY: back to the list, select the finding, "Assign selected findings to me"."""
-    journey.page.go_back()
-    journey.page.wait_for_load_state("load")
-    journey.action(controls.ASSIGN_TO_ME_ACTION, [finding_pk], "assigned-to-me")
-    assert "1 finding(s) assigned to" in journey.message()
-    journey.click(controls.change_link("findings", "finding", finding_pk), "finding-mine")
+    return int(journey.page.url.rstrip("/").split("/")[-2])
 
 
 def assign_to_me(journey: Journey) -> None:
-    """AFTER MERGE: the button on the finding's page."""
+    """The "Assign to me" button on the finding's page."""
     journey.click(controls.ASSIGN_TO_ME_BUTTON, "assigned-to-me")
+    assert "The finding is yours." in journey.message()
 
 
-def request_acceptance_today(journey: Journey, finding_pk: int, expires_at: str) -> int:
-    """TODAY: through the API from the analyst's session (the admin has no request form).
-    AFTER MERGE: the findings list's bulk "accept risk" action (controls.ACCEPT_RISK_ACTION)."""
-    made = journey.api(
-        "POST",
-        controls.ACCEPTANCES_API,
-        {
-            "scope": "finding",
-            "finding": finding_pk,
-            "justification": "Patched build ships Friday; WAF rule blocks the exploit path.",
-            "expires_at": expires_at,
-        },
+def request_acceptance(journey: Journey, finding_pk: int, expires_on: str) -> None:
+    """From the list the finding came from: select it, "Request a risk acceptance", then the
+    justification and expiry on the action's second page."""
+    journey.page.go_back()  # the finding's page, before the assignment's redirect
+    journey.page.go_back()  # the overdue KEV list
+    journey.page.wait_for_load_state("load")
+    journey.action(controls.REQUEST_ACCEPTANCE_ACTION, [finding_pk], "request-acceptance")
+    journey.page.fill(
+        controls.ACCEPTANCE_JUSTIFICATION,
+        "Patched build ships Friday; the WAF rule blocks the exploit path meanwhile.",
     )
-    assert made["status"] == "requested"
-    return made["id"]
+    journey.page.fill(controls.ACCEPTANCE_EXPIRES, expires_on)
+    journey.click(controls.ACTION_APPLY, "acceptance-requested")
+    assert "1 risk acceptance request(s) opened" in journey.message()
 
 
 def approve_acceptance(journey: Journey, acceptance_pk: int) -> None:
@@ -135,7 +119,7 @@ def approve_acceptance(journey: Journey, acceptance_pk: int) -> None:
 
 def finding_status(journey: Journey, finding_pk: int) -> str:
     journey.go(f"/admin/findings/finding/{finding_pk}/change/", "finding-after-approval")
-    return journey.page.locator(controls.readonly("status")).inner_text().strip()
+    return journey.page.locator(controls.FINDING_STATUS).inner_text().strip()
 
 
 # --- decisions and evidence ---------------------------------------------------------------
@@ -144,20 +128,10 @@ def open_decision(journey: Journey, decision_pk: int) -> None:
     journey.click(controls.change_link("policies", "decision", decision_pk), "decision")
 
 
-def verify_evidence_today(journey: Journey, bundle_pk: int) -> dict:
-    """TODAY: the bundle's admin page, then the verify endpoint called from the session
-    (opened as a page, the JSON would make Chromium ask for /favicon.ico, which 404s).
-    AFTER MERGE: the decision page's `#verify-evidence` button (controls)."""
-    journey.go(controls.EVIDENCE_BUNDLE_PAGE.format(bundle=bundle_pk), "evidence-bundle")
-    return journey.api("GET", controls.EVIDENCE_VERIFY_API.format(bundle=bundle_pk))
-
-
-def verify_evidence(journey: Journey) -> None:
-    """AFTER MERGE: the decision page's verify button shows the result on the page."""
-    journey.page.click(controls.VERIFY_EVIDENCE_BUTTON)
-    journey.page.wait_for_load_state("networkidle")  # a form post or a fetch: either settles
-    shot(journey.page, "evidence-verified")
-    assert_clean(journey.page)
+def verify_evidence(journey: Journey) -> str:
+    """The decision page's "Verify evidence" button; returns the result shown."""
+    journey.click(controls.VERIFY_EVIDENCE_BUTTON, "evidence-verified")
+    return journey.page.locator(controls.VERIFICATION_RESULT).inner_text()
 
 
 def download_application_report(journey: Journey, application_pk: int, folder: Path) -> Path:

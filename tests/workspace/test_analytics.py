@@ -80,6 +80,13 @@ def test_open_findings_by_severity_ssvc_and_kev(seeded, client):
     )[0]
     assert (body["kev"]["open_findings"], body["kev"]["applications"]) == kev
     assert kev[0] > 0
+    overdue_kev = one(
+        f"SELECT count(*) FROM findings_finding WHERE tenant_id = %s AND status IN {ACTIVE} "
+        f"AND kev AND due_at <= %s AND sla_paused_at IS NULL",
+        t,
+        as_of(seeded),
+    )
+    assert body["kev"]["overdue_findings"] == overdue_kev
 
 
 def test_sla_states_match_due_at(seeded, client):

@@ -65,6 +65,7 @@ def test_tiles_show_the_apis_numbers(page, seeded, issue_token, api_client):
         "open": str(api["open"]["total"]),
         "critical": str(api["open"]["by_severity"]["critical"]),
         "kev": str(api["kev"]["open_findings"]),
+        "overdue_kev": str(api["kev"]["overdue_findings"]),
         "overdue": str(sla["by_state"]["overdue"]),
         "due_soon": str(sla["by_state"]["due_soon"]),
         "on_time_percent": f"{sla['on_time_percent']}%",

@@ -74,12 +74,15 @@ def by_application(tenant: Tenant, *, now: datetime) -> dict[str, Any]:
             {
                 "by_state": {s.value: 0 for s in SlaState},
                 "kev": 0,
+                "kev_overdue": 0,
                 "risk_sum": 0.0,
                 "risk_max": None,
             },
         )
         entry["by_state"][row["sla_state"]] += row["n"]
         entry["kev"] += row["kev"]
+        if row["sla_state"] == SlaState.OVERDUE:
+            entry["kev_overdue"] += row["kev"]
         entry["risk_sum"] += row["risk_sum"] or 0.0
         if row["risk_max"] is not None:
             entry["risk_max"] = max(entry["risk_max"] or 0.0, row["risk_max"])
@@ -122,8 +125,9 @@ def riskiest(applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def kev_exposure(applications: list[dict[str, Any]]) -> dict[str, int]:
-    """Open KEV findings and the applications holding at least one."""
+    """Open KEV findings, those past their SLA, and the applications holding at least one."""
     return {
         "open_findings": sum(a["kev"] for a in applications),
+        "overdue_findings": sum(a["kev_overdue"] for a in applications),
         "applications": sum(1 for a in applications if a["kev"]),
     }

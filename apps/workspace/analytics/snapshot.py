@@ -20,7 +20,7 @@ from apps.workspace.analytics import flow, posture
 from apps.workspace.models import AnalyticsSnapshot
 
 # Bumped when the stored document's shape changes: an older snapshot is recomputed on read.
-VERSION = 1
+VERSION = 2
 
 
 def compute(tenant: Tenant, *, now: datetime) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class OpenSerializer(serializers.Serializer):
 
 class KevSerializer(serializers.Serializer):
     open_findings = serializers.IntegerField()
+    overdue_findings = serializers.IntegerField(help_text="Open KEV findings past their SLA.")
     applications = serializers.IntegerField(help_text="Applications with an open KEV finding.")
 
 
