@@ -1,12 +1,10 @@
 """The triage list and a finding's page in a real browser (Debian's chromium, Playwright)
 under the strict CSP: no CSP violation or script error, the key controls present, and
-screenshots at 1366 px (saved to FIXOPS_SCREENSHOTS when set, for the docs and CI)."""
+screenshots at 1366 px (var/screenshots/, for the docs and CI)."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,21 +13,14 @@ from django.utils import timezone
 
 from apps.findings.models import Occurrence
 from apps.intel.risk import Context, Intel, assess
-from tests.e2e.test_admin_browser import browser_page  # noqa: F401  (the fixture)
+from tests.e2e.browser import assert_clean, shot
 from tests.findings.factories import ApplicationFactory, FindingFactory, ScanFactory
 from tests.tenants.factories import MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _shot(page, name: str) -> None:
-    folder = os.environ.get("FIXOPS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def test_triage_pages_in_a_browser(live_server, browser_page, acme):  # noqa: F811
+def test_triage_pages_in_a_browser(live_server, browsing, acme):
     user = UserFactory(username="ana", is_staff=True)
     MembershipFactory(user=user, tenant=acme, role="analyst")
     app = ApplicationFactory(
@@ -73,7 +64,7 @@ def test_triage_pages_in_a_browser(live_server, browser_page, acme):  # noqa: F8
         FindingFactory(tenant=acme, application=app, severity="medium", risk_score=10.0 + n)
     client = Client()
     client.force_login(user)
-    page = browser_page
+    page = browsing.page()
     page.set_viewport_size({"width": 1366, "height": 900})
     page.context.add_cookies(
         [
@@ -86,7 +77,7 @@ def test_triage_pages_in_a_browser(live_server, browser_page, acme):  # noqa: F8
     )
     page.goto(f"{live_server.url}/admin/findings/finding/")
     assert page.locator("#result_list tbody tr").count() == 9
-    _shot(page, "triage-list")
+    shot(page, "triage-list")
     page.click('a.fx-filter-link[data-filter="kev"][data-value="1"]')
     page.wait_for_load_state()
     assert page.locator("#result_list tbody tr").count() == 1
@@ -101,5 +92,5 @@ def test_triage_pages_in_a_browser(live_server, browser_page, acme):  # noqa: F8
     page.fill("#comment-body", "Upgrading in PR 12")
     page.click("#comment-submit")
     assert "Upgrading in PR 12" in page.locator("#comments").inner_text()
-    _shot(page, "triage-finding")
-    assert not page.problems, page.problems
+    shot(page, "triage-finding")
+    assert_clean(page)
