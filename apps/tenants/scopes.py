@@ -16,6 +16,7 @@ RESOURCES = (
     "integrations",
     "tokens",
     "teams",
+    "reports",
 )
 SCOPES = tuple(f"{r}:{a}" for r in RESOURCES for a in ("read", "write"))
 

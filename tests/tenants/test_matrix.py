@@ -129,6 +129,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),
     ("outbox-cancel", "POST"): Row(AD, 409),  # authorised; the maker's message is already dead
+    # --- reports (apps/workspace) ---
+    ("report-application", "GET"): Row(V, 200),
+    ("report-tenant", "GET"): Row(V, 200),
 }
 
 # Routes checked elsewhere (not tenant data); each says why.
