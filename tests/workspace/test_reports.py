@@ -14,7 +14,8 @@ from django.db import connection
 from weasyprint import HTML
 
 from apps.workspace.reports import formats, pdf
-from apps.workspace.reports.document import report_application
+from apps.workspace.reports.document import report_application, report_tenant
+from tests.findings.factories import ApplicationFactory, FindingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -201,8 +202,6 @@ def test_csv_parses_with_every_section_and_the_same_numbers(seeded, acme, issue_
 
 
 def test_csv_cells_never_start_a_formula(acme, issue_token, api_client):
-    from tests.findings.factories import ApplicationFactory, FindingFactory
-
     app = ApplicationFactory(tenant=acme, name="=cmd|' /C calc'!A0")
     FindingFactory(tenant=acme, application=app, title='=HYPERLINK("http://evil.example")')
     response = api_client(issue_token(acme, role="viewer")).get(app_url(app, "csv"))
@@ -264,17 +263,35 @@ def test_pdf_fetches_nothing_but_its_stylesheet(seeded, acme):
     assert hostile.fetched == [] and len(hostile.refused) == 3
 
 
-def test_pdf_lays_out_readable_pages(seeded, acme):
-    document = report_application(tenant=acme, application=seeded["payments"])
+def test_pdf_pages_hold_everything_within_their_margins(seeded, acme):
+    """Nothing runs off the right edge of an A4 page, even with unbreakable long values."""
+    FindingFactory(
+        tenant=acme,
+        application=seeded["payments"],
+        severity="critical",
+        title="A" * 300,
+        component_name="x" * 200,
+        vuln_id="GHSA-" + "y" * 90,
+        risk_score=1000.0,
+    )
+    document = report_tenant(tenant=acme, link=lambda p: "https://" + "h" * 120 + ".example" + p)
     laid_out = HTML(
         string=formats.to_html(document, for_pdf=True),
         base_url=pdf.BASE_URL,
         url_fetcher=pdf.StaticOnlyFetcher(),
     ).render()
-    assert 2 <= len(laid_out.pages) <= 6
-    width = laid_out.pages[0].width
-    for page in laid_out.pages:  # nothing runs off the right edge of an A4 page
-        assert page.width == width
+    assert 2 <= len(laid_out.pages) <= 8
+    overflowing = []
+    for number, page in enumerate(laid_out.pages, start=1):
+        box = page._page_box  # WeasyPrint's layout tree (no public API walks it)
+        right = box.content_box_x() + box.width
+        overflowing += [
+            (number, type(b).__name__, getattr(b, "text", "")[:30])
+            for b in box.descendants()
+            if type(b).__name__ not in ("PageBox", "MarginBox")  # the page and its footer
+            and b.position_x + b.margin_width() > right + 0.5
+        ]
+    assert not overflowing, overflowing[:10]
 
 
 @pytest.mark.parametrize(
@@ -311,8 +328,6 @@ def test_unknown_format_is_400_in_the_error_shape(acme, issue_token, api_client)
 
 
 def test_filename_is_safe(acme, issue_token, api_client):
-    from tests.findings.factories import ApplicationFactory
-
     app = ApplicationFactory(tenant=acme, name='pay"ments\r\n/../Zahlungsüberweisung; x=1')
     client = api_client(issue_token(acme, role="viewer"))
     response = client.get(app_url(app, "pdf"))
