@@ -152,8 +152,10 @@ def test_tenant_report_holds_every_application_and_the_riskiest(
 
 def test_the_report_reads_in_a_fixed_number_of_queries(seeded, acme, django_assert_max_num_queries):
     app = seeded["payments"]
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(13):
         report_application(tenant=acme, application=app)
+    with django_assert_max_num_queries(16):
+        report_tenant(tenant=acme)
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -370,3 +372,16 @@ def test_scopes(seeded, acme, issue_token, api_client):
     reader = api_client(issue_token(acme, role="viewer", scopes=["reports:read"]))
     assert reader.get(app_url(app, "csv")).status_code == 200
     assert api_client(None).get("/api/v1/reports/tenant/").status_code == 401
+
+
+def test_without_pango_pdf_is_503_and_the_rest_works(acme, issue_token, api_client, monkeypatch):
+    """A server whose WeasyPrint could not load Pango (pdf.MISSING set at import)."""
+    from django.core import checks
+
+    monkeypatch.setattr(pdf, "MISSING", "WeasyPrint cannot load Pango: no libpango")
+    client = api_client(issue_token(acme, role="viewer"))
+    response = client.get("/api/v1/reports/tenant/?format=pdf")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "pdf_unavailable"
+    assert client.get("/api/v1/reports/tenant/?format=csv").status_code == 200
+    assert "fixops.W150" in [m.id for m in checks.run_checks()]

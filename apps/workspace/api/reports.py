@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from apps.findings.selectors import application_get
 from apps.tenants.api.base import TenantApi
-from apps.workspace.reports import formats
+from apps.workspace.reports import formats, pdf
 from apps.workspace.reports.document import report_application, report_tenant
 from apps.workspace.reports.renderers import (
     ReportCsvRenderer,
@@ -41,7 +41,7 @@ RESPONSES = {
     (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description=_OK),
     (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description=_OK),
     (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=_OK),
-    **errors(406),
+    **errors(406, 503),
 }
 
 
@@ -62,6 +62,8 @@ class _ReportApi(TenantApi):
     def respond(self, request, document: dict) -> Response:
         response = Response(document)
         fmt = request.accepted_renderer.format
+        if fmt == "pdf":
+            pdf.require()  # here, not in the renderer: a 503 in the error shape
         if fmt in formats.FORMATS:
             response["Content-Disposition"] = formats.content_disposition(document, fmt)
         return response

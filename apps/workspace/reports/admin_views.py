@@ -14,6 +14,7 @@ from apps.tenants.admin_scoping import admin_tenant_ids, scope_to_tenants
 from apps.tenants.models import Tenant
 from apps.workspace.reports import formats
 from apps.workspace.reports.document import report_application, report_tenant
+from fixops.platform.errors import Unavailable
 
 
 def report_urls(site) -> list:
@@ -47,7 +48,7 @@ def application_report(site, request, application_id: int, fmt: str) -> HttpResp
     document = report_application(
         tenant=application.tenant, application=application, link=request.build_absolute_uri
     )
-    return _download(document, fmt)
+    return _download(request, document, fmt)
 
 
 def tenant_report(request, tenant_id: int, fmt: str) -> HttpResponse:
@@ -57,7 +58,7 @@ def tenant_report(request, tenant_id: int, fmt: str) -> HttpResponse:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or (allowed is not None and tenant.pk not in allowed):
         raise Http404("No such tenant.")
-    return _download(report_tenant(tenant=tenant, link=request.build_absolute_uri), fmt)
+    return _download(request, report_tenant(tenant=tenant, link=request.build_absolute_uri), fmt)
 
 
 def current_tenant_report(request, fmt: str) -> HttpResponse:
@@ -78,9 +79,13 @@ def _check_format(fmt: str) -> None:
         raise Http404(f"Reports come as {', '.join(formats.FORMATS)}.")
 
 
-def _download(document: dict, fmt: str) -> HttpResponse:
+def _download(request, document: dict, fmt: str) -> HttpResponse:
     if fmt == "pdf":
-        body: bytes | str = formats.to_pdf(document)
+        try:
+            body: bytes | str = formats.to_pdf(document)
+        except Unavailable as exc:  # Pango missing on this server
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:index"))
         content_type = "application/pdf"
     elif fmt == "csv":
         body, content_type = formats.to_csv(document), "text/csv; charset=utf-8"
