@@ -125,9 +125,9 @@ def test_bench_reports():
     pages = formats.to_pdf(document)
     print(  # noqa: T201
         f"\nReports, {N} findings in 20 applications: application document p95 "
-        f"{app_doc * 1000:.0f} ms, tenant document p95 {tenant_doc * 1000:.0f} ms; "
-        f"baseline application_sla p95 {baseline * 1000:.0f} ms; tenant report (median) as "
-        f"HTML {html * 1000:.0f} ms, CSV {csv_time * 1000:.0f} ms, PDF {pdf_time:.2f} s "
+        f"{app_doc * 1000:.1f} ms, tenant document p95 {tenant_doc * 1000:.1f} ms; "
+        f"baseline application_sla p95 {baseline * 1000:.1f} ms; tenant report (median) as "
+        f"HTML {html * 1000:.1f} ms, CSV {csv_time * 1000:.1f} ms, PDF {pdf_time:.2f} s "
         f"({len(pages) // 1024} KiB)"
     )
     figure("report_application_doc_p95_ms", app_doc * 1000, "ms", better="lower")
