@@ -95,6 +95,13 @@ def test_admin_works_under_csp_with_totp_sign_in(live_server, browser_page, acme
     page.fill("input[name=name]", "browser-ci")
     page.click("input[name=_save]")
     assert page.locator("code.fixops-token").inner_text().startswith("fxo_")
+    # The application's report button: the HTML report opens under the CSP, styled by its
+    # stylesheet from /static/ (a tile's border comes from report.css only).
+    page.goto(f"{base}/admin/findings/application/{app.pk}/change/")
+    page.click("text=Report (HTML)")
+    page.wait_for_url(f"{base}/admin/reports/applications/{app.pk}/html/")
+    assert page.locator("h1").inner_text() == "Security report: payments-api"
+    assert page.locator(".tile").first.evaluate("e => getComputedStyle(e).borderStyle") == "solid"
     errors = [p for p in page.problems if p.startswith(("page error", "console error"))]
     assert not errors, "\n".join(errors)
 
