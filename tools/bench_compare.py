@@ -294,6 +294,20 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_reports": [
+        (
+            rf"Reports, \d+ findings in 20 applications: application document p95 "
+            rf"(?P<app>{_N}) ms, tenant document p95 (?P<tenant>{_N}) ms; "
+            rf"baseline application_sla p95 (?P<base>{_N}) ms; tenant report \(median\) as "
+            rf"HTML {_N} ms, CSV {_N} ms, PDF (?P<pdf>{_N}) s",
+            {
+                "app": ("report_application_doc_p95_ms", "ms", "lower"),
+                "tenant": ("report_tenant_doc_p95_ms", "ms", "lower"),
+                "base": ("report_baseline_sla_p95_ms", "ms", "lower"),
+                "pdf": ("report_tenant_pdf_s", "s", "lower"),
+            },
+        )
+    ],
     "test_bench_risk": [
         (
             rf"Re-scoring {_N} findings: {_N} s \((?P<v>{_N})/s\), (?P<sql>\d+) SQL statements; "

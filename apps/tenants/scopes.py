@@ -17,9 +17,10 @@ RESOURCES = (
     "tokens",
     "teams",
     "analytics",
+    "reports",
 )
 # Resources nothing writes through the API: they have a read scope only.
-READ_ONLY = frozenset({"analytics"})
+READ_ONLY = frozenset({"analytics", "reports"})
 SCOPES = tuple(
     f"{r}:{a}" for r in RESOURCES for a in ("read", "write") if a == "read" or r not in READ_ONLY
 )

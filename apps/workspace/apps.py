@@ -7,6 +7,10 @@ class WorkspaceConfig(AppConfig):
     label = "workspace"
     verbose_name = "Workspace"
 
+    def ready(self) -> None:
+        # The PDF reports' check (fixops.W150: Pango missing).
+        import apps.workspace.checks  # noqa: F401
+
 
 class WorkspaceAdminConfig(AdminConfig):
     """django.contrib.admin with FixOps's site as `admin.site` (apps/workspace/site.py)."""

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from apps.workspace import dashboard
+from apps.workspace.reports.admin_views import report_urls
 
 # The analyst's sections, in the order of the work: findings, then what decides about them,
 # the proof, delivery, intelligence, and who may do what. Each lists the app labels it takes
@@ -48,6 +49,11 @@ class WorkspaceAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         extra = {**(extra_context or {}), "dashboard": dashboard.build(request)}
         return super().index(request, extra)
+
+    def get_urls(self):
+        # The reports' download pages (apps/workspace/reports/admin_views.py) come first: the
+        # catch-all app index pattern would take "reports/" for an app label.
+        return report_urls(self) + super().get_urls()
 
     def admin_view(self, view, cacheable=False):
         """Every page of a System model answers 403 to anyone but a superuser."""

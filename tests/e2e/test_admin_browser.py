@@ -50,6 +50,16 @@ def test_admin_works_under_csp_with_totp_sign_in(live_server, browsing, acme):
     shot(page, "token-issued")
     assert_clean(page)
 
+    # The application's report button: the HTML report opens under the CSP, styled by its
+    # stylesheet from /static/ (a tile's border comes from report.css only).
+    page.goto(f"{base}/admin/findings/application/{app.pk}/change/")
+    page.click("text=Report (HTML)")
+    page.wait_for_url(f"{base}/admin/reports/applications/{app.pk}/html/")
+    assert page.locator("h1").inner_text() == "Security report: payments-api"
+    assert page.locator(".tile").first.evaluate("e => getComputedStyle(e).borderStyle") == "solid"
+    shot(page, "report-html")
+    assert_clean(page)
+
     # The API docs (Swagger UI) load under the same policy.
     page.goto(f"{base}/api/docs/")
     page.wait_for_selector("#swagger-ui", timeout=15000)

@@ -53,6 +53,11 @@ SITE_PAGES: dict[str, str] = {
     "logout": "replaced by /admin/logout/ -> accounts (tests/tenants/test_matrix.py)",
     "jsi18n": "static JavaScript translations, no data",
     "view_on_site": "no model defines get_absolute_url; answers 404 for every object",
+    # Reports (apps/workspace/reports/admin_views.py): walked for the own tenant and an own
+    # application (HTML and CSV); other tenants' are 404 (tests/workspace/test_admin_reports.py).
+    "workspace_report_application": "walk",
+    "workspace_report_tenant": "walk",
+    "workspace_report_current": "walk",
 }
 
 # URLs a walked ModelAdmin adds beyond the standard five: url name -> path(own row), walked

@@ -169,6 +169,11 @@ def _walk_everything(walk: Walk, own_rows: dict) -> None:
     walk.get(_url("password_change_done"))
     for label, ma in walked().items():
         _walk_model(walk, label, ma, own_rows[label])
+    own_app, own_tenant = own_rows["findings.Application"], own_rows["tenants.Tenant"]
+    for fmt in ("html", "csv"):
+        walk.get(_url("workspace_report_application", own_app.pk, fmt))
+        walk.get(_url("workspace_report_tenant", own_tenant.pk, fmt))
+        walk.get(_url("workspace_report_current", fmt))
     for label in SYSTEM_MODELS:
         app_label, model = label.lower().split(".")
         response = walk.client.get(_url(f"{app_label}_{model}_changelist"))

@@ -134,6 +134,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("analytics-summary", "GET"): Row(V, 200),
     ("analytics-trends", "GET"): Row(V, 200),
     ("analytics-sla", "GET"): Row(V, 200),
+    # --- reports (apps/workspace) ---
+    ("report-application", "GET"): Row(V, 200),
+    ("report-tenant", "GET"): Row(V, 200),
 }
 
 # Routes checked elsewhere (not tenant data); each says why.

@@ -32,6 +32,8 @@ ERROR_DESCRIPTIONS = {
     "the role or scope missing.",
     404: "No such object in the caller's tenant (another tenant's objects are not found "
     "either), or a page/cursor that does not exist.",
+    406: "No representation the Accept header allows: the operation names its formats; "
+    "ask with `?format=` or another Accept.",
     409: "The current state forbids it: `message` names what blocks it.",
     413: "The upload exceeds FIXOPS_UPLOAD_MAX_BYTES: `details.limit_bytes`.",
     502: "A system FixOps called (a vendor) answered with an error: `message` quotes it.",
