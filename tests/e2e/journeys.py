@@ -6,6 +6,7 @@ and checks every page it lands on (tests/e2e/browser.py).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ def dashboard_to_overdue_kev(journey: Journey) -> int:
     journey.click(controls.DASHBOARD_OVERDUE_KEV_TILE, "findings-overdue-kev")
     assert controls.OVERDUE_KEV_QUERY in journey.page.url, journey.page.url
     journey.click(controls.FIRST_FINDING, "overdue-kev-finding")
-    return int(journey.page.url.rstrip("/").split("/")[-2])
+    return int(re.search(r"/finding/(\d+)/change/", journey.page.url).group(1))
 
 
 def assign_to_me(journey: Journey) -> None:
