@@ -69,7 +69,8 @@ def test_admin_pages_show_the_plurals(admin_client):
         info = f"{model._meta.app_label}_{model._meta.model_name}"
         page = admin_client.get(reverse(f"admin:{info}_changelist")).content.decode()
         title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
-        assert str(model._meta.verbose_name) in title, (info, title)
+        # lower-cased: a composed page may title itself in sentence case ("Findings")
+        assert str(model._meta.verbose_name).lower() in title.lower(), (info, title)
         assert not re.search(r"(?<![aeiou])ys\b", title), (info, title)
 
 
@@ -128,6 +129,9 @@ def test_change_pages_title_objects_readably(admin_client):
         info = f"{row._meta.app_label}_{row._meta.model_name}"
         page = admin_client.get(reverse(f"admin:{info}_change", args=[row.pk])).content.decode()
         title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
-        assert str(row._meta.verbose_name) in title, (label, title)
+        # the model's name, or a title the object gives itself in full (a decision's page:
+        # "BLOCK · payments-api @ 3f2a9c1 · <time>")
+        named = str(row._meta.verbose_name).lower() in title.lower()
+        assert named or title.split(" | ")[0] == str(row), (label, title)
         assert not DEFAULT_STR.search(title.split("|")[0].strip()), (label, title)
         assert "object (" not in page.split('id="content"')[1][:2000], label
