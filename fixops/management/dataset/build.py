@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -92,8 +93,8 @@ def dataset_reset(*, slugs: list[str], actor: str = ACTOR) -> int:
             actor=actor,
             action="dataset.reset",
             target_type="tenants.tenant",
-            target_id=",".join(slugs)[:200],
-            before={"tenants": len(ids)},
+            target_id=slugs[0],
+            before={"tenants": len(ids), "slugs": slugs},
             after=None,
         )
     return len(ids)
@@ -137,12 +138,18 @@ def dataset_generate(*, spec: Spec, progress: Callable[[str], None] = lambda _: 
                 catalogue=v.vulnerabilities(rng, 4000),
                 policy_version_id=default_policy_ensure().active_version_id,
             )
-            for i, setup in enumerate(setups):
-                total = spec.findings if i == 0 else spec.other_findings
-                _tenant_rows(ctx, setup, total, progress if i == 0 else None)
-            summary.seconds["generate"] = time.perf_counter() - mark
-            progress(f"generated rows in {summary.seconds['generate']:.1f} s")
+            # Findings, the largest and most indexed table, stream into their COPY while the
+            # rows are made: the server indexes them on the other core meanwhile.
+            with _copy_stream(files["finding"]):
+                for i, setup in enumerate(setups):
+                    total = spec.findings if i == 0 else spec.other_findings
+                    _tenant_rows(ctx, setup, total, progress if i == 0 else None)
+            summary.rows["finding"] = files["finding"].rows
+            summary.seconds["generate and copy findings"] = time.perf_counter() - mark
+            progress(f"generated rows in {summary.seconds['generate and copy findings']:.1f} s")
             for name, table in files.items():
+                if name == "finding":
+                    continue
                 mark = time.perf_counter()
                 _copy(table)
                 summary.rows[name] = table.rows
@@ -306,17 +313,29 @@ def _reserve(files: dict[str, TableFile]) -> dict[str, int]:
     return starts
 
 
-def _copy(table: TableFile) -> None:
+def _copy_sql(table: TableFile) -> str:
     db_table = connection.ops.quote_name(table.model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in table.columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(
-            f"COPY {db_table} ({columns}) FROM STDIN"  # noqa: S608 - model metadata
-        ) as copy,
-    ):
+    return f"COPY {db_table} ({columns}) FROM STDIN"  # noqa: S608 - model metadata
+
+
+def _copy(table: TableFile) -> None:
+    with connection.cursor() as cursor, cursor.copy(_copy_sql(table)) as copy:
         for chunk in table.chunks():
             copy.write(chunk)
+
+
+@contextmanager
+def _copy_stream(table: TableFile):
+    """`table`'s rows go to its COPY as they are added, until the block ends. The connection
+    runs nothing else meanwhile: the generator reads nothing from the database."""
+    with connection.cursor() as cursor, cursor.copy(_copy_sql(table)) as copy:
+        table.sink = copy.write
+        try:
+            yield
+            table.flush()
+        finally:
+            table.sink = None
 
 
 def _advance_sequences(files: dict[str, TableFile], next_ids: dict[str, int]) -> None:
