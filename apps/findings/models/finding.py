@@ -153,6 +153,14 @@ class Finding(TenantOwned):
                 name="finding_owner_team_idx",
             ),
             models.Index(fields=["tenant", "due_at", "id"], name="finding_tenant_due_idx"),
+            # KEV findings by risk (the dashboard's KEV tile, ?kev=): a few percent of the
+            # rows, so a filtered page and its capped count read only those; imports never
+            # write it (KEV comes with the risk refresh).
+            models.Index(
+                fields=["tenant", "-risk_score", "-id"],
+                condition=Q(kev=True),
+                name="finding_tenant_kev_risk_idx",
+            ),
         ]
         ordering = ["-id"]
 
