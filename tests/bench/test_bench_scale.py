@@ -8,11 +8,13 @@ seconds, e.g.
     FIXOPS_TEST_DB=test_fixops_scale .venv/bin/python -m pytest tests/bench/test_bench_scale.py \
         -p no:randomly -s -q -o addopts="" --reuse-db
 
-Each URL is rendered twice to warm up (the second counting its queries), then 20 times; p50 and p95 are printed beside a
-baseline measured the same way in the same run (a page of the same client that reads no
-findings: the framework's own cost on this machine right now) and beside the target
-(API p95 < 200 ms, admin pages < 1 s). Figures are printed, not asserted; every URL must
-answer 200, or the figure would measure an error page. Add a page: append to PAGES.
+Each URL is rendered twice to warm up (the second counting its queries), then 20 times; p50
+and p95 are printed beside a baseline measured the same way in the same run (a page of the
+same client that reads no findings: the framework's own cost on this machine right now) and
+beside the target (API p95 < 200 ms, admin pages < 1 s). Figures are printed, not asserted;
+every URL must answer 200, or the figure would measure an error page. Add a page: append to
+PAGES. Without --reuse-db (as in `make bench`) the test database, dataset included, is
+dropped at the end of the session.
 """
 
 from __future__ import annotations

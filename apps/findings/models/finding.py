@@ -153,6 +153,9 @@ class Finding(TenantOwned):
                 name="finding_owner_team_idx",
             ),
             models.Index(fields=["tenant", "due_at", "id"], name="finding_tenant_due_idx"),
+            # Most likely exploited first (the API's ?ordering=-epss): without it, a page of a
+            # large tenant sorted every finding (1.5 s at 1M).
+            models.Index(fields=["tenant", "-epss", "-id"], name="finding_tenant_epss_idx"),
             # KEV findings by risk (the dashboard's KEV tile, ?kev=): a few percent of the
             # rows, so a filtered page and its capped count read only those; imports never
             # write it (KEV comes with the risk refresh).
