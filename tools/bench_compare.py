@@ -308,6 +308,19 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_scale": [
+        (
+            rf"generate_dataset: \d+ findings, \d+ rows in (?P<gen>{_N}) s",
+            {"gen": ("scale_generate_s", "s", "lower")},
+        ),
+        (
+            rf"(?P<name>(?:admin|api)_[a-z0-9_]+) +p50 +(?P<p50>{_N}) ms +p95 +(?P<p95>{_N}) ms",
+            {
+                "p50": ("scale_{name}_p50_ms", "ms", "lower"),
+                "p95": ("scale_{name}_p95_ms", "ms", "lower"),
+            },
+        ),
+    ],
     "test_bench_risk": [
         (
             rf"Re-scoring {_N} findings: {_N} s \((?P<v>{_N})/s\), (?P<sql>\d+) SQL statements; "

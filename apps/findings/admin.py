@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
@@ -13,6 +15,7 @@ from apps.findings.admin_scan import (
     skipped_table_html,
 )
 from apps.findings.counts import result_counts
+from apps.findings.dedup import STRATEGIES
 from apps.findings.models import (
     Application,
     Component,
@@ -26,7 +29,12 @@ from apps.findings.models import (
 )
 from apps.findings.owners import BULK_MAX, finding_assign_bulk, owner_choose
 from apps.findings.services import finding_transition, source_roots_clean
-from apps.findings.sla import POLICY_FIELDS, policy_values_check, sla_policy_update
+from apps.findings.sla import (
+    POLICY_FIELDS,
+    SSVC_DECISIONS,
+    policy_values_check,
+    sla_policy_update,
+)
 from apps.findings.streams import stream_retire
 from apps.tenants.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from apps.tenants.roles import Role
@@ -303,6 +311,29 @@ def transition_action(status: str, label: str):
     return action
 
 
+VULN_ID = re.compile(r"(?i)(CVE-\d{4}-\d{4,}|GHSA(-[0-9a-z]{4}){3})")
+
+
+def _known_values(field: str, title: str, values) -> type[admin.SimpleListFilter]:
+    """A list filter over a column's known values. Django's default for a field without
+    choices runs SELECT DISTINCT over every row of the tenant (1.3 s at 1M findings) on each
+    page; the parameter keeps Django's name (`<field>__exact`), so links stay the same."""
+
+    class KnownValues(admin.SimpleListFilter):
+        parameter_name = f"{field}__exact"
+
+        def lookups(self, request, model_admin):
+            return [(value, value) for value in values]
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            return queryset if value in (None, "") else queryset.filter(**{field: value})
+
+    KnownValues.title = title
+    KnownValues.__name__ = f"{field.title()}Filter"
+    return KnownValues
+
+
 @admin.register(Finding)
 class FindingAdmin(TenantScopedAdmin):
     list_display = (
@@ -319,7 +350,15 @@ class FindingAdmin(TenantScopedAdmin):
         "vuln_id",
         "last_seen",
     )
-    list_filter = ("status", "severity", "kind", "ssvc", "kev", "dedup_strategy", "tenant")
+    list_filter = (
+        "status",
+        "severity",
+        "kind",
+        _known_values("ssvc", "SSVC", SSVC_DECISIONS),
+        "kev",
+        _known_values("dedup_strategy", "dedup strategy", STRATEGIES),
+        "tenant",
+    )
     search_fields = ("title", "vuln_id", "rule_id", "path", "component_purl")
     list_select_related = ("application", "tenant", "owner_user", "owner_team")
     inlines = [OccurrenceInline, FindingEventInline, FindingCommentInline]
@@ -342,6 +381,14 @@ class FindingAdmin(TenantScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("message", "cvss")
+
+    def get_search_results(self, request, queryset, search_term):
+        # A vulnerability id is looked up on the (tenant, vuln_id) index; the free-text
+        # search (ILIKE over five columns) reads every finding of the tenant (seconds at 1M).
+        term = search_term.strip()
+        if VULN_ID.fullmatch(term):
+            return queryset.filter(vuln_id=term.upper()), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="owner")
     def owner(self, finding: Finding) -> str:

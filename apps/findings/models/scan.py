@@ -57,6 +57,8 @@ class Scan(TenantOwned):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "-id"], name="scan_tenant_recent_idx"),
+            # The scan list's format filter reads the tenant's distinct formats from it.
+            models.Index(fields=["tenant", "format"], name="scan_tenant_format_idx"),
             models.Index(fields=["application", "branch", "sha256"], name="scan_app_bytes_idx"),
             # The sweeper's scan: only unfinished scans, a handful at any time.
             models.Index(
