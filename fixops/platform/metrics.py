@@ -29,6 +29,10 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A metric without labels writes its file as soon as it is defined, below: on an empty
+    # /tmp (a container's emptyDir) or a fresh checkout the directory must exist first.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SLOW_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 
