@@ -67,10 +67,12 @@ ADMIN = "/admin/findings/finding/"
 PAGES = [
     Page("admin_index", "/admin/"),
     Page("admin_findings", ADMIN),
-    Page("admin_findings_critical_open", f"{ADMIN}?severity__exact=critical&status__exact=open"),
-    Page("admin_findings_kev", f"{ADMIN}?kev__exact=1"),
-    Page("admin_findings_ssvc_act", f"{ADMIN}?ssvc__exact=Act"),
-    Page("admin_findings_fixed", f"{ADMIN}?status__exact=verified"),
+    # The triage list's own parameters (apps/workspace/admin/filters.py).
+    Page("admin_findings_critical_open", f"{ADMIN}?severity=critical&status=open"),
+    Page("admin_findings_kev", f"{ADMIN}?kev=1"),
+    Page("admin_findings_kev_overdue", f"{ADMIN}?kev=1&sla=overdue"),
+    Page("admin_findings_ssvc_act", f"{ADMIN}?ssvc=Act"),
+    Page("admin_findings_fixed", f"{ADMIN}?status=verified"),
     Page("admin_findings_search_cve", f"{ADMIN}?q={{cve}}"),
     Page("admin_finding_change", f"{ADMIN}{{finding}}/change/"),
     Page("admin_scans", "/admin/findings/scan/"),
