@@ -7,6 +7,8 @@ may have thousands (applications, tools, targets, branches)."""
 
 from __future__ import annotations
 
+import abc
+
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 
@@ -26,7 +28,8 @@ CHOICES_SHOWN = 15
 
 
 class TriageFilter(admin.SimpleListFilter):
-    """A filter whose value becomes `finding_filter` arguments (`filters_for`)."""
+    """A triage list filter: its links (and a free-text box when `text_input`), keeping the
+    page's other filters; SelectorFilter below turns a value into selector filters."""
 
     template = "admin/workspace/filter.html"
     text_input = False  # offer a free-text box besides the links
@@ -46,16 +49,6 @@ class TriageFilter(admin.SimpleListFilter):
     def has_output(self):
         return self.text_input or super().has_output()
 
-    def filters_for(self, value: str) -> dict:
-        raise NotImplementedError
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value in (None, ""):
-            return queryset
-        filters = self.filters_for(value)
-        return finding_filter(queryset, tenant=request_tenant(request), filters=filters)
-
     def expected_parameters(self):
         return [self.parameter_name]
 
@@ -64,6 +57,21 @@ def _choice(value: str, allowed) -> str:
     if value not in allowed:
         raise IncorrectLookupParameters(f"unknown value {value!r}")
     return value
+
+
+class SelectorFilter(TriageFilter, metaclass=abc.ABCMeta):
+    """A filter whose value becomes filters of the findings selector (`finding_filter`)."""
+
+    @abc.abstractmethod
+    def filters_for(self, value: str) -> dict:
+        """The selector's filters for this parameter's `value`."""
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in (None, ""):
+            return queryset
+        filters = self.filters_for(value)
+        return finding_filter(queryset, tenant=request_tenant(request), filters=filters)
 
 
 class StateFilter(TriageFilter):
@@ -102,7 +110,7 @@ class StateFilter(TriageFilter):
         )
 
 
-class StatusFilter(TriageFilter):
+class StatusFilter(SelectorFilter):
     title = "status"
     parameter_name = "status"
 
@@ -113,7 +121,7 @@ class StatusFilter(TriageFilter):
         return {"status": [_choice(value, FindingStatus.values)]}
 
 
-class SeverityFilter(TriageFilter):
+class SeverityFilter(SelectorFilter):
     title = "severity"
     parameter_name = "severity"
 
@@ -124,7 +132,7 @@ class SeverityFilter(TriageFilter):
         return {"severity": [_choice(value, Severity.values)]}
 
 
-class KevFilter(TriageFilter):
+class KevFilter(SelectorFilter):
     title = "in CISA KEV"
     parameter_name = "kev"
 
@@ -135,7 +143,7 @@ class KevFilter(TriageFilter):
         return {"kev": _choice(value, ("1", "0")) == "1"}
 
 
-class SsvcFilter(TriageFilter):
+class SsvcFilter(SelectorFilter):
     title = "SSVC"
     parameter_name = "ssvc"
 
@@ -146,7 +154,7 @@ class SsvcFilter(TriageFilter):
         return {"ssvc": [_choice(value, SSVC_DECISIONS)]}
 
 
-class SlaFilter(TriageFilter):
+class SlaFilter(SelectorFilter):
     title = "SLA"
     parameter_name = "sla"
 
@@ -171,7 +179,7 @@ class HasTicketFilter(TriageFilter):
         return with_ticket(queryset, _choice(value, ("1", "0")) == "1")
 
 
-class EpssFilter(TriageFilter):
+class EpssFilter(SelectorFilter):
     title = "EPSS at least"
     parameter_name = "epss_min"
     text_input = True
@@ -218,7 +226,7 @@ class ApplicationFilter(TriageFilter):
         return finding_filter(queryset, tenant=tenant, filters={"application": found.pk})
 
 
-class OccurrenceFilter(TriageFilter):
+class OccurrenceFilter(SelectorFilter):
     """Findings that any scan stream reports with this tool, target or branch."""
 
     text_input = True

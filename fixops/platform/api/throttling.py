@@ -27,6 +27,7 @@ body `{"error": {"code": "throttled", "details": {"retry_after": N}}}`.
 
 from __future__ import annotations
 
+import abc
 import time
 
 from django.conf import settings
@@ -50,7 +51,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return int(count), (int(digits) if digits else 1) * _PERIODS[unit]
 
 
-class WindowThrottle(BaseThrottle):
+class WindowThrottle(BaseThrottle, metaclass=abc.ABCMeta):
     """Allow `rate` requests per window for each key from `get_ident_key`; subclasses set
     `scope` and `rate_setting` and may return None from `get_ident_key` to not apply."""
 
@@ -61,9 +62,9 @@ class WindowThrottle(BaseThrottle):
         self.wait_seconds: float | None = None
         self.limit: tuple[int, int] | None = None
 
+    @abc.abstractmethod
     def get_ident_key(self, request, view) -> str | None:
         """The key this throttle counts for `request`; every subclass names its own."""
-        raise NotImplementedError(f"{type(self).__name__} must define get_ident_key")
 
     def allow_request(self, request, view) -> bool:
         self.limit = parse_rate(getattr(settings, self.rate_setting, None))
