@@ -7,6 +7,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.fixops-deps
 PYTEST_ARGS ?=
+# The fast tier runs in this many processes (pytest-xdist; each on its own test database,
+# <name>_gw0, _gw1, ...); 1 runs it in one process. The slow tier always runs in one: its
+# tests start servers, workers and browsers of their own.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare migrate shell sync-schedules requirements up down check-deploy
@@ -32,11 +37,11 @@ run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127
 COV_ARGS := --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml
 test: $(STAMP) test-peers ## Run the whole test suite, fast tier then slow tier, with coverage
 	@mkdir -p var
-	$(PY) -m pytest -m "not slow" --cov --cov-report= $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) --cov --cov-report= $(PYTEST_ARGS)
 	$(PY) -m pytest -m slow --cov-append $(COV_ARGS) $(filter-out --create-db,$(PYTEST_ARGS))
 
 test-fast: $(STAMP) test-peers ## Only the fast tier (no real processes)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP) test-peers ## Only the slow tier (browser, worker crashes, gunicorn)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
