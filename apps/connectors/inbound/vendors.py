@@ -10,9 +10,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from apps.connectors.github import webhook as github
+from apps.connectors.gitlab import webhook as gitlab
 from apps.connectors.jira import webhook as jira
 
 HOOKS: dict[str, ModuleType] = {
     "jira": jira,
     "github": github,
+    "gitlab": gitlab,
 }
