@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from apps.connectors.azure_devops import webhook as azure_devops
 from apps.connectors.github import webhook as github
 from apps.connectors.gitlab import webhook as gitlab
 from apps.connectors.jira import webhook as jira
@@ -17,4 +18,5 @@ HOOKS: dict[str, ModuleType] = {
     "jira": jira,
     "github": github,
     "gitlab": gitlab,
+    "azure_devops": azure_devops,
 }
