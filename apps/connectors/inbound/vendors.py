@@ -13,10 +13,12 @@ from apps.connectors.azure_devops import webhook as azure_devops
 from apps.connectors.github import webhook as github
 from apps.connectors.gitlab import webhook as gitlab
 from apps.connectors.jira import webhook as jira
+from apps.connectors.servicenow import webhook as servicenow
 
 HOOKS: dict[str, ModuleType] = {
     "jira": jira,
     "github": github,
     "gitlab": gitlab,
     "azure_devops": azure_devops,
+    "servicenow": servicenow,
 }
