@@ -9,6 +9,7 @@ import pytest
 
 from apps.connectors.base import Ticket
 from apps.connectors.inbound.vendors import HOOKS
+from apps.connectors.registry import TRACKER_KINDS
 from tests.fakes.azure_devops import FakeAzureDevOps
 from tests.fakes.fixtures import connector
 from tests.fakes.github import FakeGitHub
@@ -86,3 +87,9 @@ def test_a_receiver_that_fails_is_recorded():
         assert delivery.status == 503
         receiver.stop()
         assert fake.redeliver(delivery).status == 0  # connection refused
+
+
+def test_every_tracker_and_slack_has_a_webhook_module():
+    assert set(HOOKS) == TRACKER_KINDS | {"slack"}
+    for module in HOOKS.values():
+        assert callable(module.verify) and callable(module.parse)
