@@ -95,6 +95,12 @@ class Connector(ABC):
                 errors[spec.key] = problem
         return errors
 
+    @classmethod
+    def issue_credentials(cls, credentials: dict) -> dict[str, str]:
+        """Credentials FixOps generates for a new integration of this kind when they are not
+        given (a signed webhook's secret): stored, and shown once to whoever created it."""
+        return {}
+
     @abstractmethod
     def test_connection(self) -> str:
         """Check the credentials; a short description of who we are, e.g. "authenticated as …"."""

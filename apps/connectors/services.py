@@ -126,11 +126,16 @@ def integration_create(
         raise TypeError(f"unknown integration fields: {sorted(unknown)}")
     integration = Integration(tenant=tenant, kind=kind, name=name, base_url=base_url, **fields)
     integration_check_config(integration, credentials)
+    # A secret FixOps generates (a signed webhook's) is returned once, with the new row.
+    issued = registry.connector_class(kind).issue_credentials(credentials)
+    credentials = {**credentials, **issued}
     integration.credentials = credentials
     changed = ["kind", "name", "base_url", *fields] + (["credentials"] if credentials else [])
-    return _save(
+    saved = _save(
         integration, actor=actor, action="integration.create", before=None, changed=changed
     )
+    saved.issued_credentials = issued
+    return saved
 
 
 def integration_update(

@@ -22,6 +22,7 @@ from apps.connectors.base import Ticket
 from apps.connectors.channels import PostOnlyConnector
 from apps.connectors.schema import secret
 from apps.connectors.webhook import signing
+from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.session import build_session
 
 # The spec recommends payloads under 20 KB; the body text is clipped to stay near that.
@@ -30,7 +31,6 @@ MAX_BODY_CHARS = 15_000
 
 class WebhookConnector(PostOnlyConnector):
     kind: ClassVar[str] = "webhook"
-    credential_sets = (("signing_secret",),)
     base_url_help = "The receiver's URL: every event is POSTed there, signed."
     fields = (
         secret(
@@ -46,15 +46,25 @@ class WebhookConnector(PostOnlyConnector):
         errors = super().validate(credentials, settings)
         if errors or not isinstance(credentials, dict):
             return errors
-        try:
-            signing.secret_key(credentials.get("signing_secret"))
-        except ValueError as exc:
-            errors["credentials.signing_secret"] = str(exc)
+        # Absent on a new integration: integration_create issues one (issue_credentials).
+        if credentials.get("signing_secret") is not None:
+            try:
+                signing.secret_key(credentials.get("signing_secret"))
+            except ValueError as exc:
+                errors["credentials.signing_secret"] = str(exc)
         return errors
+
+    @classmethod
+    def issue_credentials(cls, credentials: dict) -> dict[str, str]:
+        if credentials.get("signing_secret"):
+            return {}
+        return {"signing_secret": signing.generate_secret()}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.secret = self.credentials["signing_secret"]
+        self.secret = self.credentials.get("signing_secret") or ""
+        if not self.secret:
+            raise PermanentError("webhook: no signing secret; set or regenerate one")
         self.session = build_session(
             label="webhook",
             timeout=self.timeout,
