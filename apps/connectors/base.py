@@ -56,6 +56,9 @@ class Connector(ABC):
     # Credential field sets accepted by this kind (any one set must be complete).
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]] = ()
     base_url_help: ClassVar[str] = ""
+    # False for kinds that never connect to base_url (e-mail): it is not vetted by the SSRF
+    # guard then, since nothing is sent there.
+    base_url_used: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -57,13 +57,16 @@ def classify(exc: Exception) -> Exception:
 
 class EmailConnector(PostOnlyConnector):
     kind: ClassVar[str] = "email"
-    base_url_help = "Not used for sending (the server's SMTP settings are); give your FixOps URL."
+    base_url_used = False
+    base_url_help = (
+        "Not used for sending (the server's SMTP settings are; it is not contacted): "
+        "give your FixOps URL."
+    )
     fields = (
         ConfigField(
             "recipients",
             "Recipients",
             type="list",
-            required=True,
             help=f"E-mail addresses (up to {MAX_RECIPIENTS}).",
         ),
         ConfigField(
@@ -77,9 +80,9 @@ class EmailConnector(PostOnlyConnector):
     @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:
         errors = super().validate(credentials, settings)
-        recipients = settings.get("recipients") if isinstance(settings, dict) else None
-        if "settings.recipients" in errors or not isinstance(recipients, list):
+        if "settings.recipients" in errors or not isinstance(settings, dict):
             return errors
+        recipients = settings.get("recipients") or []
         if not recipients or len(recipients) > MAX_RECIPIENTS:
             errors["settings.recipients"] = f"give 1 to {MAX_RECIPIENTS} addresses"
             return errors

@@ -68,15 +68,16 @@ def card(ticket: Ticket, *, action: str = "created") -> dict:
 
 
 def fitted_card(ticket: Ticket, *, action: str = "created") -> dict:
-    """`card`, with the body clipped until the message fits Teams' size limit."""
+    """`card`, with the body clipped until the message fits Teams' size limit (measured as
+    sent: JSON with non-ASCII escaped, then UTF-16)."""
     body = ticket.body
     while True:
         message = card(_replace_body(ticket, body), action=action)
         size = len(json.dumps(message).encode("utf-16-le"))
         if size <= MAX_MESSAGE_BYTES or not body:
             return message
-        keep = max(0, len(body) - (size - MAX_MESSAGE_BYTES) // 2 - 64)
-        body = body[:keep].rstrip() + " …" if keep else ""
+        keep = int(len(body) * MAX_MESSAGE_BYTES / size) - 64
+        body = body[:keep].rstrip() + " …" if keep > 0 else ""
 
 
 def _replace_body(ticket: Ticket, body: str) -> Ticket:
