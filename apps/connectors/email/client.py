@@ -23,11 +23,11 @@ from django.core.validators import validate_email
 
 from apps.connectors.base import Ticket
 from apps.connectors.channels import PostOnlyConnector
+from apps.connectors.email import mapping
 from apps.connectors.schema import ConfigField
 from fixops.platform.http.errors import PermanentError, TransientError
 
 MAX_RECIPIENTS = 50
-ACTIONS = {"created": "", "updated": "Updated: ", "closed": "Closed: ", "reopened": "Reopened: "}
 
 
 def _smtp_code(exc: Exception) -> int | None:
@@ -119,14 +119,12 @@ class EmailConnector(PostOnlyConnector):
         return f"SMTP server {host} accepted the connection; {len(self.recipients)} recipient(s)"
 
     def post(self, ticket: Ticket, *, action: str) -> None:
-        subject = f"{self.prefix} {ACTIONS.get(action, '')}{ticket.title}".strip()
-        body = ticket.body + (f"\n\n{ticket.url}" if ticket.url else "")
         message = EmailMessage(
-            subject=" ".join(subject.split())[:250],
-            body=body,
+            subject=mapping.subject(self.prefix, ticket, action),
+            body=mapping.body(ticket),
             from_email=django_settings.DEFAULT_FROM_EMAIL,
             to=self.recipients,
-            headers={"X-FixOps-Reference": ticket.reference, "X-FixOps-Severity": ticket.severity},
+            headers=mapping.headers(ticket),
             connection=self._connection(),
         )
         try:

@@ -11,7 +11,6 @@ are retried honouring Retry-After (the spec's producer guidance).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import ClassVar
@@ -21,12 +20,9 @@ from django.utils import timezone
 from apps.connectors.base import Ticket
 from apps.connectors.channels import PostOnlyConnector
 from apps.connectors.schema import secret
-from apps.connectors.webhook import signing
+from apps.connectors.webhook import mapping, signing
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.session import build_session
-
-# The spec recommends payloads under 20 KB; the body text is clipped to stay near that.
-MAX_BODY_CHARS = 15_000
 
 
 class WebhookConnector(PostOnlyConnector):
@@ -97,24 +93,5 @@ class WebhookConnector(PostOnlyConnector):
         return "receiver accepted a signed test event"
 
     def post(self, ticket: Ticket, *, action: str) -> None:
-        extra = ticket.extra or {}
-        event = str(extra.get("event") or "notification")
-        message_id = str(extra.get("message_id") or _fallback_id(ticket, action))
-        if action not in ("created", "updated"):
-            message_id = _fallback_id(ticket, action)
-        data = {
-            "reference": ticket.reference,
-            "title": ticket.title,
-            "body": ticket.body[:MAX_BODY_CHARS],
-            "severity": ticket.severity,
-            "status": ticket.status,
-            "url": ticket.url,
-            "action": action,
-            "event": extra.get("data") or {},
-        }
-        self.deliver(f"fixops.{event}", message_id, data)
-
-
-def _fallback_id(ticket: Ticket, action: str) -> str:
-    text = f"{ticket.reference}|{action}|{ticket.status}|{ticket.body}"
-    return "msg_" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        event_type, message_id, data = mapping.event(ticket, action)
+        self.deliver(event_type, message_id, data)
