@@ -292,3 +292,25 @@ def test_migration_gives_existing_slack_integrations_their_previous_events(acme)
     [rule] = NotificationRule.objects.all()
     assert rule.integration == slack and rule.min_severity == "info"
     assert rule.events == migration.PREVIOUS_SLACK_EVENTS
+
+
+def test_the_kev_feed_itself_announces_a_new_cve_to_the_rules(acme, globex):
+    """End to end from the real feed refresh: baseline catalog, then one with a new CVE."""
+    from apps.intel.services import feed_refresh
+    from tests.intel.feedkit import FeedServer
+    from tests.intel.test_kev import NEW_CVE, catalog, serve, without
+
+    _rule(acme, _channel(acme, "teams"), ["kev_added"])
+    _rule(globex, _channel(globex, "teams"), ["kev_added"])
+    finding = FindingFactory(tenant=acme, vuln_id=NEW_CVE, severity="high")
+    with FeedServer() as server:
+        feed_refresh(name="kev", url=serve(server, without(catalog(), NEW_CVE), "/yesterday"))
+        _dispatch()
+        assert not OutboxMessage.objects.exists()  # the first catalog is the baseline
+        feed_refresh(name="kev", url=serve(server, catalog(catalogVersion="2025.08.26")))
+    _dispatch()
+    message = OutboxMessage.objects.get()  # acme's only: globex has no finding on it
+    ticket = message.payload["ticket"]
+    assert ticket["title"] == f"{NEW_CVE} is now in CISA KEV: 1 open finding(s)"
+    assert f"#{finding.pk} high" in ticket["body"] and "Git" in ticket["body"]
+    assert ticket["extra"]["data"]["finding_ids"] == [finding.pk]
