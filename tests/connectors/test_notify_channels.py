@@ -141,6 +141,8 @@ def test_signed_webhook_is_verified_by_an_independent_receiver(acme, receiver, m
     assert first["data"]["title"] == "Risk acceptance 1 (CVE-2026-1) expired"
     assert first["data"]["severity"] == "high" and first["data"]["action"] == "created"
     assert first["id"] != second["id"] and first["id"].startswith("msg_")
+    queued = OutboxMessage.objects.get(reference="fixops-acceptance-1").payload["ticket"]["extra"]
+    assert first["timestamp"] == queued["occurred_at"]  # when it happened, not when sent
 
 
 def test_webhook_id_is_stable_across_retries(acme, receiver, make_integration):

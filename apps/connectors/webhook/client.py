@@ -67,10 +67,11 @@ class WebhookConnector(PostOnlyConnector):
             headers={"Content-Type": "application/json"},
         )
 
-    def deliver(self, event_type: str, message_id: str, data: dict) -> None:
+    def deliver(self, event_type: str, message_id: str, data: dict, occurred_at: str = "") -> None:
         """POST one signed event (the exact bytes that were signed)."""
+        stamp_text = occurred_at or timezone.now().isoformat()
         body = json.dumps(
-            {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data},
+            {"type": event_type, "timestamp": stamp_text, "data": data},
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
@@ -93,5 +94,5 @@ class WebhookConnector(PostOnlyConnector):
         return "receiver accepted a signed test event"
 
     def post(self, ticket: Ticket, *, action: str) -> None:
-        event_type, message_id, data = mapping.event(ticket, action)
-        self.deliver(event_type, message_id, data)
+        event_type, message_id, occurred_at, data = mapping.event(ticket, action)
+        self.deliver(event_type, message_id, data, occurred_at)

@@ -10,8 +10,9 @@ from apps.connectors.base import Ticket
 MAX_BODY_CHARS = 15_000
 
 
-def event(ticket: Ticket, action: str) -> tuple[str, str, dict]:
-    """(type, webhook-id, data) of one delivery. The id of a notification is derived from its
+def event(ticket: Ticket, action: str) -> tuple[str, str, str, dict]:
+    """(type, webhook-id, timestamp, data) of one delivery: the timestamp is when the event
+    happened (empty: now). The id of a notification is derived from its
     outbox idempotency key (notifications.message_id), so every retry carries the same one;
     follow-ups (close, reopen, comment) get one derived from their content."""
     extra = ticket.extra or {}
@@ -29,7 +30,7 @@ def event(ticket: Ticket, action: str) -> tuple[str, str, dict]:
         "action": action,
         "event": extra.get("data") or {},
     }
-    return f"fixops.{name}", message_id, data
+    return f"fixops.{name}", message_id, str(extra.get("occurred_at") or ""), data
 
 
 def _content_id(ticket: Ticket, action: str) -> str:
