@@ -314,3 +314,24 @@ def test_the_kev_feed_itself_announces_a_new_cve_to_the_rules(acme, globex):
     assert ticket["title"] == f"{NEW_CVE} is now in CISA KEV: 1 open finding(s)"
     assert f"#{finding.pk} high" in ticket["body"] and "Git" in ticket["body"]
     assert ticket["extra"]["data"]["finding_ids"] == [finding.pk]
+
+
+def test_the_epss_feed_itself_announces_an_upward_crossing_only(acme):
+    """End to end from the real feed refresh: one CVE rises above the threshold, one falls."""
+    from apps.intel.services import feed_refresh
+    from tests.intel.feedkit import FeedServer
+    from tests.intel.test_epss import serve
+
+    _rule(acme, _channel(acme, "webhook"), ["epss_crossed"])
+    rising = FindingFactory(tenant=acme, vuln_id="CVE-2023-4863", severity="medium")
+    FindingFactory(tenant=acme, vuln_id="CVE-2024-3094")  # falls below: stored, not sent
+    with FeedServer() as server:
+        feed_refresh(name="epss", url=serve(server))  # the baseline
+        rows = [("CVE-2023-4863", "0.20000", "0.97"), ("CVE-2024-3094", "0.09000", "0.9")]
+        comment = "#model_version:v2025.03.14,score_date:2026-04-11"
+        feed_refresh(name="epss", url=serve(server, rows, path="/next.csv.gz", comment=comment))
+    _dispatch()
+    assert IntelEvent.objects.filter(kind="epss_crossed").count() == 2
+    ticket = OutboxMessage.objects.get().payload["ticket"]
+    assert ticket["title"] == "CVE-2023-4863: EPSS rose above 0.1: 1 open finding(s)"
+    assert ticket["severity"] == "medium" and f"#{rising.pk} medium" in ticket["body"]
