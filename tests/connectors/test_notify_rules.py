@@ -335,3 +335,27 @@ def test_the_epss_feed_itself_announces_an_upward_crossing_only(acme):
     ticket = OutboxMessage.objects.get().payload["ticket"]
     assert ticket["title"] == "CVE-2023-4863: EPSS rose above 0.1: 1 open finding(s)"
     assert ticket["severity"] == "medium" and f"#{rising.pk} medium" in ticket["body"]
+
+
+def test_an_intel_batch_costs_the_same_queries_whatever_its_size(acme):
+    """One notice per CVE from two bulk reads: a KEV addition on many findings does not turn
+    into a query (or a message) per finding."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _rule(acme, _channel(acme, "teams"), ["kev_added"])
+    app = ApplicationFactory(tenant=acme)
+    counts = []
+    for n, cve in ((3, "CVE-2026-0010"), (60, "CVE-2026-0011")):
+        findings = [
+            FindingFactory(tenant=acme, application=app, vuln_id=cve, severity="high")
+            for _ in range(n)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            _intel(acme, "kev_added", findings, cve=cve)
+        counts.append(len(queries) - n)  # minus the test's own IntelEvent inserts
+    assert counts[0] == counts[1]
+    assert OutboxMessage.objects.count() == 2
+    assert (
+        "... and 40 more" in OutboxMessage.objects.order_by("pk").last().payload["ticket"]["body"]
+    )
