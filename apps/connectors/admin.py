@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -21,8 +22,16 @@ from apps.connectors.models import (
     ExternalLink,
     Integration,
     MessageStatus,
+    NotificationEvent,
+    NotificationRule,
     OutboxAttempt,
     OutboxMessage,
+)
+from apps.connectors.notification_rules import (
+    RULE_FIELDS,
+    notification_rule_create,
+    notification_rule_delete,
+    notification_rule_update,
 )
 from apps.connectors.registry import KINDS, SPECS, Kind, connector_class
 from apps.connectors.services import (
@@ -171,6 +180,12 @@ class IntegrationAdmin(TenantScopedAdmin):
             saved = integration_create(
                 tenant=tenant, kind=form.kind, actor=_actor(request), **fields
             )
+            for name, value in getattr(saved, "issued_credentials", {}).items():
+                self.message_user(
+                    request,
+                    f"Generated {name} (shown once, store it now): {value}",
+                    messages.WARNING,
+                )
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):
@@ -349,3 +364,64 @@ class ExternalLinkAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class NotificationRuleForm(forms.ModelForm):
+    """Events as checkboxes; the service checks the rest (same tenant, known events)."""
+
+    events = forms.MultipleChoiceField(
+        choices=NotificationEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = NotificationRule
+        fields = ("tenant", "name", "events", "min_severity", "integration", "enabled")
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant, integration = cleaned.get("tenant"), cleaned.get("integration")
+        if tenant and integration and integration.tenant_id != tenant.pk:
+            self.add_error("integration", "Choose an integration of the same tenant.")
+        return cleaned
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(TenantScopedAdmin):
+    """Which events reach which channel. Writes need the admin role, as in the API."""
+
+    admin_roles = ADMIN_ONLY
+    form = NotificationRuleForm
+    list_display = ("name", "integration", "event_list", "min_severity", "enabled", "tenant")
+    list_filter = ("enabled", "min_severity", "tenant")
+    search_fields = ("name", "integration__name")
+    list_select_related = ("tenant", "integration")
+
+    @admin.display(description="Events")
+    def event_list(self, obj) -> str:
+        return ", ".join(obj.events or [])
+
+    def save_model(self, request, obj, form, change):
+        ids = self._tenant_ids(request, Role.ADMIN)
+        tenant = form.cleaned_data["tenant"]
+        if ids is not None and tenant.pk not in ids:
+            raise PermissionDenied("You may only change rules of your own tenants.")
+        fields = {k: form.cleaned_data[k] for k in RULE_FIELDS}
+        try:
+            if change:
+                current = NotificationRule.objects.get(pk=obj.pk)
+                saved = notification_rule_update(rule=current, actor=_actor(request), **fields)
+            else:
+                saved = notification_rule_create(tenant=tenant, actor=_actor(request), **fields)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied("Deleting needs the admin role in this row's tenant.")
+        notification_rule_delete(rule=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            self.delete_model(request, rule)

@@ -56,6 +56,9 @@ class Connector(ABC):
     # Credential field sets accepted by this kind (any one set must be complete).
     credential_sets: ClassVar[tuple[tuple[str, ...], ...]] = ()
     base_url_help: ClassVar[str] = ""
+    # False for kinds that never connect to base_url (e-mail): it is not vetted by the SSRF
+    # guard then, since nothing is sent there.
+    base_url_used: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -94,6 +97,12 @@ class Connector(ABC):
             elif value is not None and (problem := type_error(spec, value)):
                 errors[spec.key] = problem
         return errors
+
+    @classmethod
+    def issue_credentials(cls, credentials: dict) -> dict[str, str]:
+        """Credentials FixOps generates for a new integration of this kind when they are not
+        given (a signed webhook's secret): stored, and shown once to whoever created it."""
+        return {}
 
     @abstractmethod
     def test_connection(self) -> str:

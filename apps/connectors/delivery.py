@@ -17,6 +17,7 @@ from apps.connectors.base import Ticket
 from apps.connectors.models import Grouping, Integration
 from apps.findings.models import Application, Finding
 from apps.findings.models.finding import SEVERITY_RANK
+from apps.findings.versions import smallest_fix_above
 from fixops.platform import bulk
 
 # Finding columns read (in bulk) to render a ticket.
@@ -43,6 +44,7 @@ FINDING_COLUMNS = (
     "risk_score",
     "epss",
     "kev",
+    "fixed_versions",
 )
 MAX_LISTED = 50  # findings listed in the body of a grouped ticket
 
@@ -114,8 +116,24 @@ def _component(row: dict) -> str:
     return row["component_purl"] or "-"
 
 
+def upgrade_values(row: dict) -> dict[str, str]:
+    """`fixed_versions` and `upgrade` advice for a package finding, from intel's fixed
+    versions (the same smallest-fix-above rule as the finding page)."""
+    fixed = [str(v).strip() for v in (row.get("fixed_versions") or []) if str(v).strip()]
+    if not fixed:
+        return {"fixed_versions": "-", "upgrade": "-"}
+    target = smallest_fix_above(row["component_purl"] or "", row["component_version"] or "", fixed)
+    component = _component(row)
+    if target:
+        advice = f"upgrade {row['component_name'] or row['component_purl'] or '-'} to {target}"
+    else:
+        advice = f"no fixed version above {component}; see the fixed versions"
+    return {"fixed_versions": ", ".join(fixed[:20]), "upgrade": advice}
+
+
 def _finding_values(row: dict) -> dict:
     return {
+        **upgrade_values(row),
         "title": row["title"],
         "severity": row["severity"],
         "status": row["status"],

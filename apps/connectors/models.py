@@ -203,3 +203,46 @@ class ExternalLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.reference} -> {self.remote_key or self.remote_id}"
+
+
+# --- Notification rules (which events reach which channel) ------------------------------------
+
+
+class NotificationEvent(models.TextChoices):
+    """What a notification rule can subscribe to (docs/connectors.md, "Notifications")."""
+
+    KEV_ADDED = "kev_added", "A CVE of an open finding entered CISA KEV"
+    EPSS_CROSSED = "epss_crossed", "EPSS of an open finding crossed the tenant's threshold"
+    SLA_BREACHED = "sla_breached", "Open findings breached their SLA"
+    DECISION_BLOCK = "decision_block", "A gate decision answered BLOCK"
+    DECISION_NEEDS_REVIEW = "decision_needs_review", "A gate decision answered NEEDS_REVIEW"
+    ACCEPTANCE_EXPIRED = "acceptance_expired", "A risk acceptance expired"
+
+
+class NotificationRule(TenantOwned):
+    """Send these events, at or above this severity, to this channel (an integration)."""
+
+    name = models.CharField(max_length=200)
+    events = models.JSONField(default=list, help_text="NotificationEvent values.")
+    min_severity = models.CharField(max_length=10, choices=Severity.choices, default="info")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="notification_rules", db_index=False
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="notification_rule_tenant_name_uniq"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "enabled"], name="notification_rule_tenant_idx"),
+            models.Index(fields=["integration"], name="notification_rule_integ_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

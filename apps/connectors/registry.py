@@ -50,6 +50,17 @@ SPECS: tuple[KindSpec, ...] = (
         "apps.connectors.confluence.client.ConfluenceConnector",
         tracker=False,
     ),
+    # Notification channels: they carry what notification rules route to them.
+    KindSpec(
+        "teams", "Microsoft Teams", "apps.connectors.teams.client.TeamsConnector", tracker=False
+    ),
+    KindSpec("email", "E-mail", "apps.connectors.email.client.EmailConnector", tracker=False),
+    KindSpec(
+        "webhook",
+        "Signed webhook (Standard Webhooks)",
+        "apps.connectors.webhook.client.WebhookConnector",
+        tracker=False,
+    ),
 )
 
 _BY_KIND: dict[str, KindSpec] = {spec.kind: spec for spec in SPECS}

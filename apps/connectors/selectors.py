@@ -14,6 +14,7 @@ from apps.connectors.models import (
     Grouping,
     Integration,
     MessageStatus,
+    NotificationRule,
     OutboxAttempt,
     OutboxMessage,
 )
@@ -162,3 +163,24 @@ def finding_links(*, tenant: Tenant, findings: list[Finding]) -> dict[int, list[
         for finding_id in dict.fromkeys(owners):
             out.setdefault(finding_id, []).append(link)
     return out
+
+
+# --- notification rules ---------------------------------------------------------------------
+
+
+def notification_rule_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet:
+    """Notification rules of `tenant`, by name; filter by integration and enabled."""
+    filters = filters or {}
+    qs = NotificationRule.objects.for_tenant(tenant).select_related("integration")
+    if filters.get("integration"):
+        qs = qs.filter(integration_id=filters["integration"])
+    if filters.get("enabled") is not None:
+        qs = qs.filter(enabled=filters["enabled"])
+    return qs.order_by("name", "id")
+
+
+def notification_rule_get(*, tenant: Tenant, rule_id: int) -> NotificationRule:
+    """One rule of `tenant`; NotFound whether missing or another tenant's."""
+    return get_scoped_or_404(
+        NotificationRule.objects.select_related("integration"), tenant=tenant, pk=rule_id
+    )

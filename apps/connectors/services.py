@@ -51,7 +51,10 @@ def integration_check_config(integration: Integration, credentials: dict) -> Non
     (base_url, credential URLs such as a Slack webhook) pass."""
     errors = registry.validate_config(integration.kind, credentials, integration.settings)
     errors.update(templates.validate(integration.templates))
-    urls = [("base_url", integration.base_url)] + [
+    base_url_used = integration.kind not in registry.KINDS or (
+        registry.connector_class(integration.kind).base_url_used
+    )
+    urls = [("base_url", integration.base_url)] * base_url_used + [
         (f"credentials.{k}", v)
         for k, v in credentials.items()
         if isinstance(v, str) and k.endswith("url")
@@ -60,7 +63,7 @@ def integration_check_config(integration: Integration, credentials: dict) -> Non
         try:
             check_url(url)
         except UnsafeURL as exc:
-            errors[field] = str(exc)
+            errors.setdefault(field, str(exc))  # the kind's own complaint is more precise
     if errors:
         raise Invalid(
             "The integration configuration is not valid: "
@@ -126,11 +129,16 @@ def integration_create(
         raise TypeError(f"unknown integration fields: {sorted(unknown)}")
     integration = Integration(tenant=tenant, kind=kind, name=name, base_url=base_url, **fields)
     integration_check_config(integration, credentials)
+    # A secret FixOps generates (a signed webhook's) is returned once, with the new row.
+    issued = registry.connector_class(kind).issue_credentials(credentials)
+    credentials = {**credentials, **issued}
     integration.credentials = credentials
     changed = ["kind", "name", "base_url", *fields] + (["credentials"] if credentials else [])
-    return _save(
+    saved = _save(
         integration, actor=actor, action="integration.create", before=None, changed=changed
     )
+    saved.issued_credentials = issued
+    return saved
 
 
 def integration_update(

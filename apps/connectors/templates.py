@@ -31,6 +31,8 @@ FINDING_FIELDS = (
     "count",
     "findings",
     "reference",
+    "fixed_versions",  # what intel says fixes it ("2.31.0, 3.0.1"; "-" when unknown)
+    "upgrade",  # the smallest fix above the installed version ("upgrade requests 2.0 to 2.31.0")
 )
 DECISION_FIELDS = (
     "outcome",
@@ -54,6 +56,7 @@ DEFAULTS = {
         "Location: $location\n"
         "Component: $component\n"
         "Vulnerability: $vuln_id    EPSS: $epss    KEV: $kev\n"
+        "Fixed in: $fixed_versions    Advice: $upgrade\n"
         "$findings\n"
         "FixOps: $url"
     ),

@@ -7,10 +7,13 @@ queues nothing new.
 
 from __future__ import annotations
 
+from django.utils.dateparse import parse_datetime
+
 from apps.connectors.announce import notify
 from apps.connectors.tickets import findings_changed, findings_comment
 from apps.findings.sla import SLA_BREACHED
 from apps.findings.writer import TOPIC as FINDING_CHANGED
+from apps.intel.notices import INTEL_RECORDED, intel_notices
 from apps.policies.acceptances import ACCEPTANCE_EXPIRED
 from apps.tenants.models import Tenant
 from fixops.platform import events
@@ -33,7 +36,7 @@ def finding_changed(event: Event) -> None:
 
 
 def acceptance_expired(event: Event) -> None:
-    """Tell the tenant's chat channels that a risk acceptance expired."""
+    """Tell the channels of the tenant's notification rules that a risk acceptance expired."""
     notice = event.payload
     notify(
         Tenant.objects.get(pk=event.tenant_id),
@@ -42,12 +45,14 @@ def acceptance_expired(event: Event) -> None:
         body=notice["body"],
         severity=notice["severity"],
         reference=notice["reference"],
+        cause=f"acceptance-{notice.get('acceptance_id') or event.pk}",
+        data={"acceptance_id": notice.get("acceptance_id")},
     )
 
 
 def finding_sla_breached(event: Event) -> None:
-    """Tell the tenant's chat channels which findings breached their SLA, and comment on the
-    tickets those findings already have."""
+    """Tell the channels of the tenant's notification rules which findings breached their
+    SLA, and comment on the tickets those findings already have."""
     notice = event.payload
     notify(
         Tenant.objects.get(pk=event.tenant_id),
@@ -56,6 +61,8 @@ def finding_sla_breached(event: Event) -> None:
         body=notice["body"],
         severity=notice["severity"],
         reference=f"fixops-sla-breach-{event.pk}",
+        cause=f"sla-breach-{event.pk}",
+        data={"finding_ids": notice["finding_ids"], "due": notice["due"]},
     )
     findings_comment(
         tenant_id=event.tenant_id,
@@ -68,7 +75,31 @@ def finding_sla_breached(event: Event) -> None:
     )
 
 
+def intel_recorded(event: Event) -> None:
+    """Tell the channels of the tenant's notification rules which CVEs of open findings just
+    entered KEV or crossed the EPSS threshold (one notice per CVE)."""
+    kind = event.payload["kind"]
+    created_at = parse_datetime(event.payload["created_at"])
+    tenant = Tenant.objects.get(pk=event.tenant_id)
+    for notice in intel_notices(tenant_id=tenant.pk, kind=kind, created_at=created_at):
+        notify(
+            tenant,
+            event=kind,
+            title=notice["title"],
+            body=notice["body"],
+            severity=notice["severity"],
+            reference=f"fixops-intel-{kind}-{notice['vuln_id']}"[:200],
+            cause=f"intel-{event.pk}-{notice['vuln_id']}",
+            data={
+                "vuln_id": notice["vuln_id"],
+                "finding_ids": notice["finding_ids"],
+                "details": notice["details"],
+            },
+        )
+
+
 def subscribe() -> None:
     events.subscribe(FINDING_CHANGED, finding_changed)
     events.subscribe(ACCEPTANCE_EXPIRED, acceptance_expired)
     events.subscribe(SLA_BREACHED, finding_sla_breached)
+    events.subscribe(INTEL_RECORDED, intel_recorded)

@@ -14,6 +14,7 @@ RESOURCES = (
     "policies",
     "evidence",
     "integrations",
+    "notifications",
     "tokens",
     "teams",
     "analytics",

@@ -380,5 +380,6 @@ FIXOPS_PUBLIC_URL = env.str("FIXOPS_PUBLIC_URL", default="")
 from fixops.settings.components.auth import *  # noqa: E402, F403
 from fixops.settings.components.celery import *  # noqa: E402, F403
 from fixops.settings.components.drf import *  # noqa: E402, F403
+from fixops.settings.components.email import *  # noqa: E402, F403
 from fixops.settings.components.logging import *  # noqa: E402, F403
 from fixops.settings.components.security import *  # noqa: E402, F403

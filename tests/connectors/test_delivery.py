@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from apps.connectors import delivery, drain, templates
 from apps.connectors.announce import decision_announce, notify
-from apps.connectors.models import ExternalLink, Integration, MessageKind, OutboxMessage
+from apps.connectors.models import (
+    ExternalLink,
+    Integration,
+    MessageKind,
+    NotificationRule,
+    OutboxMessage,
+)
 from apps.findings.models import Finding
 from apps.findings.services import finding_transition
 from apps.pipeline.ingest import scan_submit
@@ -42,6 +48,13 @@ def _slack(tenant, name: str = "alerts") -> Integration:
     integration.credentials = {"bot_token": "xoxb-test"}
     integration.settings = {"channel": "C123"}
     integration.save()
+    # What the migration gives every Slack integration that existed before rules.
+    NotificationRule.objects.create(
+        tenant=tenant,
+        name=f"{name} notifications",
+        integration=integration,
+        events=["sla_breached", "decision_block", "decision_needs_review", "acceptance_expired"],
+    )
     return integration
 
 
@@ -240,12 +253,13 @@ def test_allow_skips_slack_and_decisions_without_commit_skip_github(
     assert OutboxMessage.objects.get().integration.kind == "slack"
 
 
-def test_notify_queues_one_message_per_slack_integration(acme, globex):
+def test_notify_queues_one_message_per_slack_rule(acme, globex):
     _slack(acme, "a")
     _slack(acme, "b")
     _slack(globex, "theirs")
     kwargs = {
-        "event": "kev",
+        "event": "acceptance_expired",
+        "cause": "acceptance-1",
         "title": "CVE-2024-1 is in KEV",
         "body": "3 findings",
         "reference": "kev-CVE-2024-1",

@@ -194,7 +194,8 @@ def test_kinds_describe_each_connectors_declared_configuration(acme_viewer):
     assert response.status_code == 200, response.content
     kinds = {k["kind"]: k for k in response.json()}
     assert set(kinds) == {
-        "jira", "servicenow", "gitlab", "github", "azure_devops", "slack", "confluence"
+        "jira", "servicenow", "gitlab", "github", "azure_devops", "slack", "confluence",
+        "teams", "email", "webhook",
     }  # fmt: skip
     gitlab = {f["name"]: f for f in kinds["gitlab"]["fields"]}
     assert gitlab["token"] == {

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from django.utils import timezone
 
-from apps.connectors.models import Integration, OutboxMessage
+from apps.connectors.models import Integration, NotificationRule, OutboxMessage
 from apps.evidence.services import bundle_store
 from apps.intel.models import FeedStatus
 from apps.pipeline.gate import decision_make
@@ -240,13 +240,17 @@ def test_decide_on_a_queued_upload_answers_without_a_decision(acme_analyst, sett
 
 
 def test_block_is_announced_through_the_outbox_in_the_same_transaction(acme):
+    """BLOCK reaches the channel of the notification rule that asks for it."""
     slack = Integration(tenant=acme, kind="slack", name="alerts", base_url="https://slack.com")
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}
     slack.save()
+    NotificationRule.objects.create(
+        tenant=acme, name="alerts", integration=slack, events=["decision_block"]
+    )
     app = ApplicationFactory(tenant=acme)
     FindingFactory(tenant=acme, application=app, kind="secret")
     decision = decision_make(tenant=acme, application=app)
     [message] = OutboxMessage.objects.filter(integration=slack)
-    assert message.payload["decision_id"] == decision.pk
+    assert message.payload["ticket"]["extra"]["data"]["decision_id"] == decision.pk
     assert decision.evidence.decision_id == decision.pk

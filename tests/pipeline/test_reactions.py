@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.connectors.models import Integration, MessageKind, OutboxMessage
+from apps.connectors.models import Integration, MessageKind, NotificationRule, OutboxMessage
 from apps.connectors.tickets import findings_changed
 from apps.findings.models import Finding
 from apps.findings.services import finding_transition
@@ -98,6 +98,9 @@ def test_an_sla_breach_reaches_chat_and_the_existing_ticket_once(
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}
     slack.save()
+    NotificationRule.objects.create(
+        tenant=acme, name="alerts", integration=slack, events=["sla_breached"]
+    )
     late = timezone.now() - timedelta(hours=1)
     ticketed = FindingFactory(tenant=acme, application=shop, severity="critical", due_at=late)
     FindingFactory(tenant=acme, application=shop, severity="low", due_at=late)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.connectors.models import Integration, OutboxMessage
+from apps.connectors.models import Integration, NotificationRule, OutboxMessage
 from apps.connectors.tickets import findings_changed
 from apps.evidence.checkpoints import audit_chain_verify
 from apps.findings.models import Finding, FindingEvent, SlaPolicy
@@ -183,6 +183,9 @@ def test_every_step_is_audited_and_expiry_is_announced(
     slack.credentials = {"bot_token": "xoxb-test"}
     slack.settings = {"channel": "C0123"}
     slack.save()
+    NotificationRule.objects.create(
+        tenant=acme, name="alerts", integration=slack, events=["acceptance_expired"]
+    )
     _, log4j = kev_app
     acceptance = _request(acme, people, log4j, days=1)
     acceptances.acceptance_approve(

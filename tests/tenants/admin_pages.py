@@ -303,6 +303,17 @@ def _link(tenant, tag):
     )
 
 
+def _notification_rule(tenant, tag):
+    from apps.connectors.models import NotificationRule
+
+    return NotificationRule.objects.create(
+        tenant=tenant,
+        name=f"{tag}-rule",
+        events=["kev_added"],
+        integration=_integration(tenant, f"{tag}-channel"),
+    )
+
+
 # Walked model label -> seeder(tenant, tag) -> one row of it in `tenant`, named with `tag`.
 SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
@@ -331,6 +342,7 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "connectors.Integration": _integration,
     "connectors.OutboxMessage": _message,
     "connectors.ExternalLink": _link,
+    "connectors.NotificationRule": _notification_rule,
 }
 
 

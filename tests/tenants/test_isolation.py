@@ -40,6 +40,7 @@ OBJECT_MAKERS: dict[str, Callable] = {
     "team_id": lambda tenant, _issue: _team(tenant),
     "integration_id": lambda tenant, _issue: _integration(tenant),
     "message_id": lambda tenant, _issue: _outbox_message(tenant),
+    "rule_id": lambda tenant, _issue: _notification_rule(tenant),
     "policy_id": lambda tenant, _issue: _policy(tenant),
     "assignment_id": lambda tenant, _issue: _assignment(tenant),
     "decision_id": lambda tenant, _issue: _decision(tenant),
@@ -113,6 +114,19 @@ def _outbox_message(tenant):
         status="dead",
     )
     return message.pk, message.reference
+
+
+def _notification_rule(tenant):
+    from apps.connectors.models import Integration, NotificationRule
+
+    integration = Integration.objects.get(pk=_integration(tenant, "victim-rule-channel")[0])
+    rule = NotificationRule.objects.create(
+        tenant=tenant,
+        name="victim-notification-rule",
+        events=["kev_added"],
+        integration=integration,
+    )
+    return rule.pk, rule.name
 
 
 def _policy(tenant, name: str = "victim-policy"):
@@ -217,6 +231,7 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
     "team_id": lambda tenant, pk, name: _tenants_row("Team", tenant, pk, name=name),
     "integration_id": lambda tenant, pk, name: _connectors_row("Integration", tenant, pk),
     "message_id": lambda tenant, pk, _: _connectors_row("OutboxMessage", tenant, pk, "dead"),
+    "rule_id": lambda tenant, pk, _: _connectors_row("NotificationRule", tenant, pk),
     "policy_id": lambda tenant, pk, name: _policies_row("Policy", tenant, pk, name=name),
     "assignment_id": lambda tenant, pk, _: _policies_row("PolicyAssignment", tenant, pk),
     "decision_id": lambda tenant, pk, _: _policies_row("Decision", tenant, pk),

@@ -130,6 +130,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),
     ("outbox-cancel", "POST"): Row(AD, 409),  # authorised; the maker's message is already dead
+    ("notification-rule-list", "GET"): Row(V, 200),
+    ("notification-rule-list", "POST"): Row(AD, 400),  # authorised; an empty body is refused
+    ("notification-rule-detail", "GET"): Row(V, 200),
+    ("notification-rule-detail", "PUT"): Row(AD, 400),  # authorised; PUT needs the whole object
+    ("notification-rule-detail", "PATCH"): Row(AD, 200, {"min_severity": "high"}),
+    ("notification-rule-detail", "DELETE"): Row(AD, 204),
     # --- analytics (apps/workspace): the caller's own tenant's numbers, nothing to name ---
     ("analytics-summary", "GET"): Row(V, 200),
     ("analytics-trends", "GET"): Row(V, 200),

@@ -64,6 +64,14 @@ class IntegrationOutputSerializer(serializers.Serializer):
     health = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    issued_credentials = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=(
+            "Only in the answer that created the integration: credentials FixOps generated "
+            "(a signed webhook's signing_secret). Shown once; store it now."
+        ),
+    )
 
     def get_has_credentials(self, obj) -> bool:
         return bool(obj.credentials_token)

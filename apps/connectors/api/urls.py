@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.connectors.api import integrations, outbox
+from apps.connectors.api import integrations, notification_rules, outbox
 
 urlpatterns = [
     path(
@@ -51,5 +51,15 @@ urlpatterns = [
         "outbox/<int:message_id>/cancel/",
         outbox.OutboxCancelApi.as_view(),
         name="outbox-cancel",
+    ),
+    path(
+        "notification-rules/",
+        notification_rules.NotificationRuleCollectionApi.as_view(),
+        name="notification-rule-list",
+    ),
+    path(
+        "notification-rules/<int:rule_id>/",
+        notification_rules.NotificationRuleDetailApi.as_view(),
+        name="notification-rule-detail",
     ),
 ]

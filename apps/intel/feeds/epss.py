@@ -46,6 +46,7 @@ from apps.intel.models import (
     Vulnerability,
     VulnerabilityAlias,
 )
+from apps.intel.notices import intel_recorded_emit
 from fixops.platform import bulk
 
 STAGING = "_fixops_epss"
@@ -304,7 +305,11 @@ def _crossing_events(cursor, data: EpssFile, now: datetime) -> int:
             "model_version": data.model_version,
         }
         rows.append((tenant_id, IntelEvent.Kind.EPSS_CROSSED.value, cve, finding_id, details, now))
-    return bulk.insert_rows(IntelEvent, EVENT_FIELDS, rows)
+    inserted = bulk.insert_rows(IntelEvent, EVENT_FIELDS, rows)
+    intel_recorded_emit(
+        kind=IntelEvent.Kind.EPSS_CROSSED.value, tenant_ids=(r[0] for r in rows), now=now
+    )
+    return inserted
 
 
 def _typed_param(field: models.Field) -> str:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from apps.findings.models import Finding
 from apps.intel.feeds import CVE_RE, OPEN_STATUSES, FeedRejected, FeedResult
 from apps.intel.models import IntelEvent, Vulnerability
+from apps.intel.notices import intel_recorded_emit
 from fixops.platform import bulk
 
 REQUIRED = (
@@ -241,4 +242,8 @@ def _added_events(added: list[str], by_cve: dict[str, KevEntry], catalog_version
             "required_action": values["kev_required_action"],
         }
         rows.append((tenant_id, IntelEvent.Kind.KEV_ADDED.value, cve, finding_id, details, now))
-    return bulk.insert_rows(IntelEvent, EVENT_FIELDS, rows)
+    inserted = bulk.insert_rows(IntelEvent, EVENT_FIELDS, rows)
+    intel_recorded_emit(
+        kind=IntelEvent.Kind.KEV_ADDED.value, tenant_ids=(r[0] for r in rows), now=now
+    )
+    return inserted

@@ -1,0 +1,1 @@
+"""E-mail through the server-wide SMTP settings (Django's e-mail backend)."""

@@ -1,0 +1,1 @@
+"""Microsoft Teams through a Workflows webhook, posting Adaptive Cards."""

@@ -1,0 +1,1 @@
+"""Generic outgoing webhook signed per the Standard Webhooks specification."""
