@@ -7,7 +7,7 @@ import os
 from celery import Celery, signals
 from django.conf import settings
 
-from fixops.platform import metrics, tracing
+from fixops.platform import dbrouter, metrics, tracing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fixops.settings.base")
 
@@ -17,6 +17,8 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["fixops"])
 
 _prerun, _postrun = metrics.task_observer()
+# Each task starts unpinned from the primary (the read replica's write pin; dbrouter.py).
+signals.task_prerun.connect(dbrouter.start_unit_of_work, weak=False)
 signals.task_prerun.connect(_prerun, weak=False)
 signals.task_postrun.connect(_postrun, weak=False)
 

@@ -11,7 +11,9 @@
   it (`scan_settle`): a worker whose lease was taken over rolls back instead of writing a
   second copy of the findings. The stored report is deleted after that commit.
 - Fail: any error of the import marks the scan failed with `{code, message, ...}` in a
-  transaction of its own, after the import's has rolled back (nothing half-stored).
+  transaction of its own, after the import's has rolled back (nothing half-stored) — except
+  losing the database mid-import (a restart, a failover), which releases the scan back to the
+  queue (`scan_release`) for the task to retry: the report is not at fault.
 - Sweep: a scan queued longer than FIXOPS_SCAN_STUCK_SECONDS (its broker message lost), or
   processing with an expired lease (its worker died), is re-queued up to MAX_REQUEUES times,
   then failed; one whose stored report is gone fails at once. The pipeline enqueues the task.
@@ -193,6 +195,37 @@ def scan_fail(*, scan_id: int, error: dict, owner: str | None, actor: str = WORK
                 "code": error.get("code", ""),
                 "message": error.get("message", ""),
             },  # fmt: skip
+        )
+    return True
+
+
+def scan_release(*, scan_id: int, owner: str) -> bool:
+    """Put a scan `owner` holds back in the queue, its report kept: its import was interrupted
+    by the database (restart, failover, a killed connection), not by the report. False when
+    `owner` no longer holds it. Not counted as a re-queue: the report is not at fault."""
+    with transaction.atomic():
+        scan = (
+            Scan.objects.select_for_update()
+            .filter(pk=scan_id, lease_owner=owner[:64], status=ScanStatus.PROCESSING)
+            .first()
+        )
+        if scan is None:
+            return False
+        Scan.objects.filter(pk=scan_id).update(
+            status=ScanStatus.QUEUED,
+            queued_at=timezone.now(),
+            lease_owner="",
+            lease_expires_at=None,
+            progress=0,
+        )
+        audit_record(
+            tenant=scan.tenant,
+            actor=WORKER,
+            action="scan.release",
+            target_type="findings.scan",
+            target_id=scan.pk,
+            before={"status": ScanStatus.PROCESSING, "lease_owner": scan.lease_owner},
+            after={"status": ScanStatus.QUEUED},
         )
     return True
 

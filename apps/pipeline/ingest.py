@@ -19,7 +19,8 @@ events handled, and the after-commit dispatch skips them.
 
 A queued report is stored in a file of its own (apps/findings/scan_queue.py). The worker
 claims the scan under a lease, imports it in one transaction fenced by that lease, and marks
-it failed on any error (after the import rolled back); `scans_sweep` re-queues scans a lost
+it failed on any error (after the import rolled back) except losing the database, which puts
+the scan back in the queue for the task to retry; `scans_sweep` re-queues scans a lost
 message or a dead worker left behind.
 """
 
@@ -32,9 +33,10 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
+import psycopg
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 
 from apps.findings.counts import result_counts
 from apps.findings.ingestion import Outcome, ingest_report
@@ -48,6 +50,7 @@ from apps.findings.scan_queue import (
     scan_fail,
     scan_lease_renew,
     scan_queue,
+    scan_release,
     scan_requeue,
     scan_settle,
     scans_stuck,
@@ -78,6 +81,8 @@ from fixops.platform.gc import collector_paused
 from fixops.platform.lease import LeaseHeartbeat
 
 logger = logging.getLogger(__name__)
+# Connection-level failures (psycopg's own when raised outside Django's cursor wrapper, e.g. COPY).
+DATABASE_GONE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def scan_submit(
@@ -201,6 +206,13 @@ def scan_process(*, scan_id: int) -> Scan | None:
             "message": "The stored report of this queued scan is gone (deleted, or "
             "FIXOPS_UPLOAD_DIR is not shared by the web and worker hosts); upload it again.",
         }
+    except DATABASE_GONE as exc:
+        # The database went away under the import (restart, failover, a killed connection):
+        # it rolled back and the report is intact, so the scan goes back to the queue and the
+        # task retries it; failing it would lose an upload nothing was wrong with.
+        logger.warning("scan %s: the database went away mid-import (%s); re-queued", scan_id, exc)
+        _release_when_back(scan_id, owner)
+        raise ImportInterrupted(scan_id) from exc
     except Exception as exc:  # noqa: BLE001 - every failure ends the scan, with its reason
         logger.exception("scan %s: the queued import failed", scan_id)
         error = {
@@ -211,6 +223,26 @@ def scan_process(*, scan_id: int) -> Scan | None:
         scan_fail(scan_id=scan_id, error=error, owner=owner)
         metrics.scans.labels(scan.format, "failed").inc()
     return Scan.objects.filter(pk=scan_id).first()
+
+
+class ImportInterrupted(Exception):  # noqa: N818 - a condition the task retries
+    """The database went away mid-import; the scan was released (or its lease will expire)."""
+
+
+def _release_when_back(scan_id: int, owner: str) -> None:
+    """Release the scan as soon as the database answers again, for a third of the lease at
+    most; if it does not, the lease expires and the sweeper re-queues the scan."""
+    deadline = time.monotonic() + settings.FIXOPS_SCAN_LEASE_SECONDS / 3
+    while True:
+        try:
+            scan_release(scan_id=scan_id, owner=owner)
+            return
+        except DATABASE_GONE:
+            close_old_connections()
+            if time.monotonic() >= deadline:
+                logger.warning("scan %s: database still away; the sweeper re-queues it", scan_id)
+                return
+            time.sleep(1)
 
 
 class ReportMissing(Exception):  # noqa: N818 - a condition of the queue, shown as upload_missing

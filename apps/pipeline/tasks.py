@@ -6,12 +6,19 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="fixops.findings.scan_process", acks_late=True, ignore_result=True)
-def scan_process_task(*, scan_id: int) -> str | None:
-    """Import a queued (large) upload; safe to run twice."""
-    from apps.pipeline.ingest import scan_process
+@shared_task(
+    name="fixops.findings.scan_process", bind=True, acks_late=True, ignore_result=True,
+    max_retries=6,
+)  # fmt: skip
+def scan_process_task(self, *, scan_id: int) -> str | None:
+    """Import a queued (large) upload; safe to run twice. Retried (5 s, 10 s, ... 60 s) when
+    the database went away mid-import; after that the sweeper owns the scan."""
+    from apps.pipeline.ingest import ImportInterrupted, scan_process
 
-    scan = scan_process(scan_id=scan_id)
+    try:
+        scan = scan_process(scan_id=scan_id)
+    except ImportInterrupted as exc:
+        raise self.retry(countdown=min(60, 5 * 2**self.request.retries)) from exc
     return scan.status if scan else None
 
 

@@ -1,6 +1,8 @@
 """Reads of the read side, tenant first: the analytics the dashboard and the analytics API
 show (docs/workspace.md, "Dashboard" and "Analytics API"). One set of functions for both, so
-their numbers are the same; each result carries `as_of`."""
+their numbers are the same; each result carries `as_of`. The analytics selectors are
+replica-safe (fixops/platform/dbrouter.py): with DATABASE_REPLICA_URL they read the replica,
+unless their request already wrote."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from django.utils import timezone
 from apps.tenants.models import Tenant
 from apps.workspace.analytics import flow, snapshot
 from apps.workspace.analytics.feeds import feed_freshness
+from fixops.platform.dbrouter import replica_safe
 
 TREND_DAYS = 90  # the dashboard's trend, and the API's default
 MAX_TREND_DAYS = flow.HISTORY_DAYS
 SUMMARY_WEEKS = 13  # decisions per week on the summary: the last 13 weeks (about 90 days)
 
 
+@replica_safe
 def analytics_summary(*, tenant: Tenant) -> dict[str, Any]:
     """The dashboard's numbers: open findings by severity and SSVC, KEV exposure, SLA states,
     MTTR, opened vs closed over TREND_DAYS, decisions per week, riskiest applications, noise
@@ -55,6 +59,7 @@ def _decision_totals(weeks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+@replica_safe
 def analytics_trends(*, tenant: Tenant, days: int = TREND_DAYS) -> dict[str, Any]:
     """Opened and closed findings per day over the last `days` days (1..MAX_TREND_DAYS, today
     included) and decisions per outcome per week over the weeks those days touch."""
@@ -77,6 +82,7 @@ def _monday_of(day: str) -> str:
     return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
+@replica_safe
 def analytics_sla(*, tenant: Tenant) -> dict[str, Any]:
     """SLA compliance per application (apps/findings/sla.py's states and percent) and the
     tenant's total; applications without open or paused findings are left out."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.tenants.models import Tenant
 from apps.workspace.analytics import snapshot
+from fixops.platform.dbrouter import unit_of_work
 
 
 def analytics_refresh(*, tenant_id: int | None = None) -> int:
@@ -12,6 +13,9 @@ def analytics_refresh(*, tenant_id: int | None = None) -> int:
     tenants = Tenant.objects.all() if tenant_id is None else Tenant.objects.filter(pk=tenant_id)
     done = 0
     for tenant in tenants.order_by("pk").iterator():
-        snapshot.refresh(tenant)
+        # Each tenant is a unit of its own: the previous tenant's stored snapshot does not
+        # pin this one's aggregates to the primary (they never read snapshots).
+        with unit_of_work():
+            snapshot.refresh(tenant)
         done += 1
     return done

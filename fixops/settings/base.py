@@ -87,6 +87,8 @@ MIDDLEWARE = [
     # First: it times the whole stack, refusals by later middleware included.
     "fixops.platform.metrics.MetricsMiddleware",
     "fixops.platform.request_id.RequestIdMiddleware",
+    # Each request starts unpinned from the primary (the read replica's write pin).
+    "fixops.platform.dbrouter.UnitOfWorkMiddleware",
     "fixops.platform.api.chunked.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -141,6 +143,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# Optional read replica (a PostgreSQL streaming standby): only reads marked replica-safe go
+# there (analytics, dashboard), never inside a transaction or after a write of the same
+# request or task (fixops/platform/dbrouter.py). Absent: everything on the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+FIXOPS_READ_REPLICA = bool(DATABASE_REPLICA_URL)
+if FIXOPS_READ_REPLICA:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Tests read the test database through it (no second test database is created).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["fixops.platform.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

@@ -113,6 +113,9 @@ def test_the_schema_refuses_what_would_deploy_wrongly(schema):
     assert "'SECRET_KEY' is a required property" in refused
     assert errors({"web": {"replica": 3}})  # a typo is not silently ignored
     assert errors({"config": {"SECRET_KEY": "x"}})  # secrets never go into the ConfigMap
+    assert errors({"config": {"DATABASE_REPLICA_URL": "postgres://u:p@replica/fixops"}})
+    # The optional read replica's URL is a key of the Secret like DATABASE_URL.
+    assert errors({"secret": {"values": {"DATABASE_REPLICA_URL": "postgres://r/fixops"}}}) == []
     assert errors({"securityContext": {"readOnlyRootFilesystem": False}})
     assert errors({"podSecurityContext": {"runAsNonRoot": False}})
     assert errors({"web": {"port": 80}})  # a non-root process cannot bind below 1024

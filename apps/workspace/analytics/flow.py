@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncWeek
 
@@ -14,6 +14,7 @@ from apps.findings.counts import result_counts
 from apps.findings.models import Finding, Scan, ScanStatus, Severity
 from apps.policies.models import Decision, Outcome
 from apps.tenants.models import Tenant
+from fixops.platform.dbrouter import read_alias
 
 MTTR_DAYS = 90  # MTTR: findings closed in the last 90 days
 NOISE_DAYS = 90  # noise reduction: scans received and findings first seen in the last 90 days
@@ -35,7 +36,8 @@ def mttr(tenant: Tenant, *, now: datetime) -> dict[str, Any]:
     """Mean and median days from first_seen to closed_at, per severity and overall, of the
     findings closed (closed_at set: fixed by a scan) in the last MTTR_DAYS days."""
     since = now - timedelta(days=MTTR_DAYS)
-    with connection.cursor() as cursor:
+    # Raw SQL goes through the alias the router would pick (the replica inside compute()).
+    with connections[read_alias()].cursor() as cursor:
         cursor.execute(_MTTR_SQL, [tenant.pk, since, now])
         rows = {r[0]: r[1:] for r in cursor.fetchall()}
         cursor.execute(

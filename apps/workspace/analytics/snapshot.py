@@ -18,13 +18,16 @@ from django.utils import timezone
 from apps.tenants.models import Tenant
 from apps.workspace.analytics import flow, posture
 from apps.workspace.models import AnalyticsSnapshot
+from fixops.platform.dbrouter import replica_safe
 
 # Bumped when the stored document's shape changes: an older snapshot is recomputed on read.
 VERSION = 2
 
 
+@replica_safe
 def compute(tenant: Tenant, *, now: datetime) -> dict[str, Any]:
-    """Every stored number of the tenant at `now` (a handful of grouped queries)."""
+    """Every stored number of the tenant at `now` (a handful of grouped queries); read from
+    the replica when there is one: the snapshot is minutes old by design."""
     severity = posture.open_by_severity(tenant)
     apps = posture.by_application(tenant, now=now)
     total = {k: v for k, v in apps["total"].items() if k != "as_of"}
