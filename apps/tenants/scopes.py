@@ -14,6 +14,7 @@ RESOURCES = (
     "policies",
     "evidence",
     "integrations",
+    "advisory",
     "tokens",
     "teams",
     "analytics",
