@@ -182,3 +182,13 @@ def test_usage_lists_tokens_cost_and_skips(acme, acme_admin, make_provider, fake
         1,
     )
     assert row["daily_token_budget"] == 10 and float(row["cost"]) == 1.0
+
+
+def test_token_scopes_narrow_advisory_access(acme, issue_token, api_client):
+    reader = api_client(issue_token(acme, role="admin", scopes=["advisory:read"]))
+    other = api_client(issue_token(acme, role="admin", name="ci", scopes=["scans:*"]))
+
+    assert reader.get(SETTINGS).status_code == 200
+    assert reader.get(PROVIDERS).status_code == 200
+    assert reader.patch(SETTINGS, {"consensus_threshold": 0.9}, format="json").status_code == 403
+    assert other.get(SETTINGS).status_code == 403
