@@ -15,6 +15,7 @@ RESOURCES = (
     "evidence",
     "integrations",
     "notifications",
+    "advisory",
     "tokens",
     "teams",
     "analytics",
