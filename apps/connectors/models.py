@@ -203,3 +203,43 @@ class ExternalLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.reference} -> {self.remote_key or self.remote_id}"
+
+
+class DriftKind(models.TextChoices):
+    TICKET_CLOSED_FINDING_OPEN = "ticket_closed_finding_open", "Ticket closed, finding open"
+    TICKET_DELETED = "ticket_deleted", "Ticket deleted"
+    FINDING_CLOSED_TICKET_OPEN = "finding_closed_ticket_open", "Finding closed, ticket open"
+
+
+class Drift(TenantOwned):
+    """A linked ticket found out of line with its finding by reconciliation (what webhooks
+    missed). Open while `repaired_at` is empty; one open row per (link, kind)."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="drifts", db_index=False
+    )
+    link = models.ForeignKey(
+        ExternalLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="drifts"
+    )
+    kind = models.CharField(max_length=40, choices=DriftKind.choices)
+    # The link's reference and remote key, kept when the link goes.
+    reference = models.CharField(max_length=200)
+    remote_key = models.CharField(max_length=200, blank=True)
+    finding_id = models.BigIntegerField(null=True, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    repaired_at = models.DateTimeField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "kind"],
+                condition=Q(repaired_at__isnull=True),
+                name="drift_open_link_kind_uniq",
+            )
+        ]
+        indexes = [models.Index(fields=["integration", "-id"], name="drift_integration_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.kind}"

@@ -1,4 +1,5 @@
-"""Celery wrappers for the outbox (thin: the work is in drain.py)."""
+"""Celery wrappers for the outbox and reconciliation (thin: the work is in drain.py and
+reconcile.py)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,12 @@ def drain_task(*, reason: str = "beat", integration_id: int | None = None) -> di
     from apps.connectors.drain import drain
 
     return drain(integration_id=integration_id).as_dict()
+
+
+@shared_task(name="fixops.connectors.reconcile", acks_late=True, ignore_result=True)
+def reconcile_task() -> dict[int, dict]:
+    """Read linked tickets back from every enabled tracker integration (breaker not open),
+    record and repair drift. Idempotent: a second run records nothing new."""
+    from apps.connectors.reconcile import reconcile_all
+
+    return reconcile_all()

@@ -355,6 +355,18 @@ FIXOPS_OUTBOX_BACKOFF_MAX = env.float("FIXOPS_OUTBOX_BACKOFF_MAX", default=3600.
 FIXOPS_OUTBOX_MAX_ATTEMPTS = env.int("FIXOPS_OUTBOX_MAX_ATTEMPTS", default=12)
 # POST /integrations/{id}/sync delivers for at most this long inside the request.
 FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.0)
+# Reconciliation (apps/connectors/reconcile.py, docs/connectors.md "Reconciliation and drift"):
+# beat walks every enabled tracker integration's linked tickets every FIXOPS_RECONCILE_MINUTES,
+# reading FIXOPS_RECONCILE_PAGE_SIZE links per step from the vendor in its batch calls, with a
+# pause of FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS between vendor calls; a 429/503 is retried up to
+# FIXOPS_RECONCILE_RETRIES times after its Retry-After (else FIXOPS_RECONCILE_BACKOFF_SECONDS,
+# doubling). A run stops after FIXOPS_RECONCILE_BUDGET_SECONDS and resumes there next time.
+FIXOPS_RECONCILE_MINUTES = env.int("FIXOPS_RECONCILE_MINUTES", default=30)
+FIXOPS_RECONCILE_PAGE_SIZE = env.int("FIXOPS_RECONCILE_PAGE_SIZE", default=200)
+FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS = env.float("FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS", default=0.2)
+FIXOPS_RECONCILE_RETRIES = env.int("FIXOPS_RECONCILE_RETRIES", default=3)
+FIXOPS_RECONCILE_BACKOFF_SECONDS = env.float("FIXOPS_RECONCILE_BACKOFF_SECONDS", default=2.0)
+FIXOPS_RECONCILE_BUDGET_SECONDS = env.float("FIXOPS_RECONCILE_BUDGET_SECONDS", default=600.0)
 # A person waits on "Test connection": each vendor call may take this long to answer.
 FIXOPS_CONNECTION_TEST_SECONDS = env.float("FIXOPS_CONNECTION_TEST_SECONDS", default=10.0)
 # Circuit breaker per destination (each integration, each OPA server; fixops/platform/http/

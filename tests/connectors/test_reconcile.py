@@ -1,0 +1,160 @@
+"""Reconciliation reads linked tickets back from the fake vendors (paged batch reads), records
+each kind of drift once, repairs it, honours Retry-After, skips open breakers, and a second run
+changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from apps.connectors import drain, tickets
+from apps.connectors.models import Drift, ExternalLink, Integration, OutboxMessage
+from apps.connectors.reconcile import reconcile_all, reconcile_integration
+from apps.connectors.services import integration_sync
+from apps.findings.models import Finding
+from fixops.platform.models import AuditEvent
+from tests.findings.factories import FindingFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _linked(tenant, integration, count: int) -> list[Finding]:
+    """`count` high findings with a delivered ticket each."""
+    findings = FindingFactory.create_batch(count, tenant=tenant, severity="high")
+    tickets.findings_changed(tenant_id=tenant.pk, cause="scan1", opened=[f.pk for f in findings])
+    drain.drain(budget_seconds=30)
+    assert ExternalLink.objects.filter(integration=integration).count() == count
+    return findings
+
+
+def _link(finding) -> ExternalLink:
+    return ExternalLink.objects.get(finding_id=finding.pk)
+
+
+def _close_in_fixops(finding) -> None:
+    # Behind the outbox's back (as a lost message would leave it): no close is queued.
+    Finding.objects.filter(pk=finding.pk).update(status="fixed")
+
+
+def _open_drift(**filters) -> list[tuple[str, str]]:
+    return sorted(
+        Drift.objects.filter(repaired_at__isnull=True, **filters).values_list("kind", "reference")
+    )
+
+
+def test_jira_each_drift_kind_found_repaired_and_second_run_is_idempotent(
+    acme, fake_jira, make_integration
+):
+    jira = make_integration(acme, fake_jira)
+    closed_at_vendor, deleted, closed_here, *in_line = _linked(acme, jira, 6)
+    fake_jira.vendor_set_status(_link(closed_at_vendor).remote_key, "Done", "Done")
+    fake_jira.vendor_delete(_link(deleted).remote_key)
+    _close_in_fixops(closed_here)
+    fake_jira.requests.clear()
+
+    stats = reconcile_integration(jira, page_size=2)
+
+    # Three keyset pages, each one bulk fetch of that page's issue ids.
+    reads = fake_jira.requests_to("POST", r"/rest/api/3/issue/bulkfetch")
+    assert [len(r.json["issueIdsOrKeys"]) for r in reads] == [2, 2, 2]
+    assert {f for r in reads for f in r.json["fields"]} == {"status", "resolution"}
+    assert stats.detected == {
+        "ticket_closed_finding_open": 1,
+        "ticket_deleted": 1,
+        "finding_closed_ticket_open": 1,
+    }
+    # Ticket closed as done -> the finding is fixed (pending verification): repaired.
+    closed_at_vendor.refresh_from_db()
+    assert closed_at_vendor.status == "fixed"
+    # Ticket deleted -> link removed, drift open until a new ticket carries the reference.
+    assert not ExternalLink.objects.filter(finding_id=deleted.pk).exists()
+    # Finding closed, ticket open -> the close is queued through the outbox.
+    close = OutboxMessage.objects.get(reference=f"fixops-f-{closed_here.pk}", kind="transition")
+    assert close.payload["status"] == "closed"
+    assert _open_drift() == sorted(
+        [
+            ("finding_closed_ticket_open", f"fixops-f-{closed_here.pk}"),
+            ("ticket_deleted", f"fixops-f-{deleted.pk}"),
+        ]
+    )
+
+    # A second run at once: nothing new recorded, nothing queued twice.
+    again = reconcile_integration(jira, page_size=2)
+    assert again.detected == {} and Drift.objects.count() == 3
+    assert OutboxMessage.objects.filter(kind="transition").count() == 1
+
+    # The outbox delivers the close; a sync opens a new ticket for the still-active finding.
+    drain.drain(budget_seconds=30)
+    integration_sync(integration=jira)
+    assert len(fake_jira.with_reference(f"fixops-f-{deleted.pk}")) == 1
+    third = reconcile_integration(jira, page_size=2)
+    assert third.detected == {}
+    assert third.repaired == {"finding_closed_ticket_open": 1, "ticket_deleted": 1}
+    assert _open_drift() == []
+    assert all(d.repaired_at is not None for d in Drift.objects.all())
+    assert [f.pk for f in in_line]  # untouched throughout
+    assert not Drift.objects.filter(finding_id__in=[f.pk for f in in_line]).exists()
+
+
+def test_drift_is_audited(acme, fake_jira, make_integration):
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    _close_in_fixops(finding)
+    reconcile_integration(jira)
+    drift = Drift.objects.get()
+    events = AuditEvent.objects.filter(target_type="connectors.drift", target_id=str(drift.pk))
+    assert list(events.values_list("action", flat=True)) == ["drift.detected"]
+    assert events.get().after["kind"] == "finding_closed_ticket_open"
+
+
+def test_rate_limit_429_retry_after_is_honoured(acme, fake_jira, make_integration, settings):
+    settings.FIXOPS_RECONCILE_BACKOFF_SECONDS = 0.0
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    _close_in_fixops(finding)
+    fake_jira.requests.clear()
+    fake_jira.fail_next(1, 429, retry_after=1)
+    started = timezone.now()
+    stats = reconcile_integration(jira)
+    waited = (timezone.now() - started).total_seconds()
+    reads = fake_jira.requests_to("POST", r"/rest/api/3/issue/bulkfetch")
+    assert [r.fault for r in reads][0] and len(reads) == 2  # refused once, then read
+    assert waited >= 1.0  # not before the vendor's Retry-After
+    assert stats.detected == {"finding_closed_ticket_open": 1} and not stats.error
+
+
+def test_rate_limited_past_retries_stops_that_integration_only(
+    acme, fake_jira, make_integration, settings
+):
+    settings.FIXOPS_RECONCILE_RETRIES = 1
+    settings.FIXOPS_RECONCILE_BACKOFF_SECONDS = 0.0
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    _close_in_fixops(finding)
+    fake_jira.fail_next(2, 429, retry_after=0)
+    stats = reconcile_integration(jira)
+    assert "429" in stats.error or "rate" in stats.error.lower()
+    assert not Drift.objects.exists()
+    assert reconcile_integration(jira).detected == {"finding_closed_ticket_open": 1}
+
+
+def test_breaker_open_integrations_are_skipped(acme, fake_jira, make_integration):
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    _close_in_fixops(finding)
+    Integration.objects.filter(pk=jira.pk).update(breaker_state="open")
+    fake_jira.requests.clear()
+    assert reconcile_all() == {}
+    assert fake_jira.requests == [] and not Drift.objects.exists()
+    Integration.objects.filter(pk=jira.pk).update(breaker_state="closed")
+    assert reconcile_all()[jira.pk]["detected"] == {"finding_closed_ticket_open": 1}
+
+
+def test_links_with_a_message_on_its_way_are_not_drift(acme, fake_jira, make_integration):
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    # The finding is fixed the normal way: its close is queued, not yet delivered.
+    Finding.objects.filter(pk=finding.pk).update(status="fixed")
+    tickets.findings_changed(tenant_id=acme.pk, cause="scan2", changes={finding.pk: "closed"})
+    stats = reconcile_integration(jira)
+    assert stats.skipped == 1 and stats.detected == {}
