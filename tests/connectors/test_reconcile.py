@@ -158,3 +158,87 @@ def test_links_with_a_message_on_its_way_are_not_drift(acme, fake_jira, make_int
     tickets.findings_changed(tenant_id=acme.pk, cause="scan2", changes={finding.pk: "closed"})
     stats = reconcile_integration(jira)
     assert stats.skipped == 1 and stats.detected == {}
+
+
+# Per vendor: the fake, its batch read (method, path), and how someone closes / deletes a
+# ticket there. Closed states: Jira "Done", ServiceNow 6 (Resolved), GitLab/GitHub "closed",
+# Azure DevOps "Done".
+VENDORS = {
+    "jira_dc": (
+        "fake_jira_dc",
+        ("GET", r"/rest/api/2/search"),
+        lambda fake, link: fake.vendor_set_status(link.remote_key, "Done", "Done"),
+        lambda fake, link: fake.vendor_delete(link.remote_key),
+    ),
+    "servicenow": (
+        "fake_servicenow",
+        ("GET", r"/api/now/table/incident"),
+        lambda fake, link: fake.vendor_set_state(link.remote_id, "6", "Solution provided"),
+        lambda fake, link: fake.vendor_delete(link.remote_id),
+    ),
+    "gitlab": (
+        "fake_gitlab",
+        ("GET", r"/api/v4/projects/[^/]+/issues"),
+        lambda fake, link: fake.vendor_set_state(link.remote_id, "closed"),
+        lambda fake, link: fake.vendor_delete(link.remote_id),
+    ),
+    "github": (
+        "fake_github",
+        ("GET", r"/repos/[^/]+/[^/]+/issues/\d+"),
+        lambda fake, link: fake.vendor_set_state(link.remote_id, "closed"),
+        lambda fake, link: fake.vendor_delete(link.remote_id),
+    ),
+    "azure_devops": (
+        "fake_azure_devops",
+        ("POST", r"/[^/]+/[^/]+/_apis/wit/workitemsbatch"),
+        lambda fake, link: fake.vendor_set_state(link.remote_id, "Done"),
+        lambda fake, link: fake.vendor_delete(link.remote_id),
+    ),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+def test_every_tracker_is_read_back_in_batches_and_drift_found(
+    vendor, request, acme, make_integration
+):
+    fixture, (method, path), close, delete = VENDORS[vendor]
+    fake = request.getfixturevalue(fixture)
+    integration = make_integration(acme, fake)
+    closed_at_vendor, deleted, closed_here, _ = _linked(acme, integration, 4)
+    close(fake, _link(closed_at_vendor))
+    delete(fake, _link(deleted))
+    _close_in_fixops(closed_here)
+    fake.requests.clear()
+
+    stats = reconcile_integration(integration, page_size=2)
+
+    reads = fake.requests_to(method, path)
+    # Two keyset pages: batched reads (GitHub: one GET per issue, no common label set).
+    assert len(reads) == (4 if vendor == "github" else 2), [r.path for r in reads]
+    assert stats.reads == 4 and stats.skipped == 0
+    assert stats.detected == {
+        "ticket_closed_finding_open": 1,
+        "ticket_deleted": 1,
+        "finding_closed_ticket_open": 1,
+    }
+    closed_at_vendor.refresh_from_db()
+    assert closed_at_vendor.status == "fixed"
+    assert reconcile_integration(integration, page_size=2).detected == {}
+
+
+def test_github_with_a_common_label_lists_issues_by_label(acme, fake_github, make_integration):
+    github = make_integration(acme, fake_github, settings={"labels": ["security"]})
+    findings = _linked(acme, github, 3)
+    fake_github.vendor_delete(_link(findings[0]).remote_id)
+    fake_github.requests.clear()
+    stats = reconcile_integration(github)
+    listed = fake_github.requests_to("GET", r"/repos/[^/]+/[^/]+/issues$")
+    assert [(r.arg("labels"), r.arg("state")) for r in listed] == [("security", "all")]
+    # Only the issue the list did not show is read on its own (410 Gone: deleted).
+    singles = fake_github.requests_to("GET", r"/repos/[^/]+/[^/]+/issues/\d+")
+    assert [r.path.rsplit("/", 1)[1] for r in singles] == [_number(findings[0])]
+    assert stats.detected == {"ticket_deleted": 1}
+
+
+def _number(finding) -> str:
+    return next(d.detail["remote_id"] for d in Drift.objects.filter(finding_id=finding.pk))
