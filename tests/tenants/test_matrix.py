@@ -126,6 +126,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("integration-test-slash", "POST"): Row(AD, 400),
     ("integration-sync", "POST"): Row(AD, 200),
     ("integration-sync-slash", "POST"): Row(AD, 200),
+    ("integration-drift", "GET"): Row(V, 200),
     ("outbox-list", "GET"): Row(V, 200),
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.connectors.api import integrations, outbox
+from apps.connectors.api import drift, integrations, outbox
 
 urlpatterns = [
     path(
@@ -39,6 +39,11 @@ urlpatterns = [
         "integrations/<int:integration_id>/sync/",
         integrations.IntegrationSyncAliasApi.as_view(),
         name="integration-sync-slash",
+    ),
+    path(
+        "integrations/<int:integration_id>/drift/",
+        drift.DriftCollectionApi.as_view(),
+        name="integration-drift",
     ),
     path("outbox/", outbox.OutboxCollectionApi.as_view(), name="outbox-list"),
     path("outbox/<int:message_id>/", outbox.OutboxDetailApi.as_view(), name="outbox-detail"),
