@@ -13,11 +13,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
 
 from apps.connectors.admin_forms import integration_form, kind_fieldsets
 from apps.connectors.models import (
     UNFINISHED,
+    Drift,
+    DriftKind,
     ExternalLink,
     Integration,
     MessageStatus,
@@ -81,7 +83,7 @@ class IntegrationAdmin(TenantScopedAdmin):
     list_filter = ("kind", "enabled", "breaker_state", "tenant")
     search_fields = ("name", "base_url")
     list_select_related = ("tenant",)
-    readonly_fields = HEALTH
+    readonly_fields = (*HEALTH, "drift_report")
     actions = ["test_connection", "sync_now", "reset_breaker"]
     change_form_template = "admin/connectors/integration/change_form.html"
 
@@ -102,6 +104,31 @@ class IntegrationAdmin(TenantScopedAdmin):
     @admin.display(description="Dead")
     def dead_messages(self, obj) -> int:
         return getattr(obj, "_dead", None) or obj.messages.filter(status=MessageStatus.DEAD).count()
+
+    @admin.display(description="Drift found by reconciliation")
+    def drift_report(self, obj) -> str:
+        """Open drift per kind, each linking to the drift changelist of this integration."""
+        counts = dict(
+            Drift.objects.filter(integration=obj, repaired_at__isnull=True)
+            .values_list("kind")
+            .annotate(n=Count("id"))
+            .values_list("kind", "n")
+        )
+        url = reverse("admin:connectors_drift_changelist")
+        rows = [
+            (
+                f"{url}?integration__id__exact={obj.pk}&kind__exact={kind}&open=yes",
+                label,
+                counts.get(kind, 0),
+            )
+            for kind, label in DriftKind.choices
+        ]
+        return format_html(
+            '<ul>{}</ul><a href="{}?integration__id__exact={}">All drift, repaired included</a>',
+            format_html_join("", '<li><a href="{}">{}</a>: {} open</li>', rows),
+            url,
+            obj.pk,
+        )
 
     # --- the form per kind ---------------------------------------------------------------
     def _kind(self, request, obj=None) -> str | None:
@@ -131,6 +158,7 @@ class IntegrationAdmin(TenantScopedAdmin):
             *kind_fieldsets(kind, stored),
             ("What is sent", {"fields": ("min_severity", "min_risk", "grouping", "templates")}),
             *([("Health", {"fields": HEALTH})] if obj is not None else []),
+            *([("Drift", {"fields": ("drift_report",)})] if obj is not None else []),
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -349,3 +377,51 @@ class ExternalLinkAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "open"), ("no", "repaired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(repaired_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(repaired_at__isnull=False)
+        return queryset
+
+
+@admin.register(Drift)
+class DriftAdmin(TenantScopedAdmin):
+    """The drift report: what reconciliation found out of line, and its repair (read-only:
+    reconciliation writes it, apps/connectors/reconcile.py)."""
+
+    list_display = (
+        "reference",
+        "integration",
+        "kind",
+        "remote_key",
+        "finding_id",
+        "detected_at",
+        "repaired_at",
+        "repair",
+    )
+    list_filter = ("kind", OpenFilter, "integration", "tenant")
+    search_fields = ("reference", "remote_key")
+    list_select_related = ("integration",)
+    readonly_fields = [f.name for f in Drift._meta.fields]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description="Repair")
+    def repair(self, obj) -> str:
+        return str(obj.detail.get("repair", ""))[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)

@@ -57,3 +57,23 @@ def test_other_tenants_get_404(acme, globex_admin, fake_jira, make_integration):
     jira = make_integration(acme, fake_jira)
     _drift(jira, "ticket_deleted", 1)
     assert globex_admin.get(f"/api/v1/integrations/{jira.pk}/drift/").status_code == 404
+
+
+def test_admin_integration_page_has_a_drift_section_and_a_changelist(
+    acme, fake_jira, make_integration, admin_client
+):
+    jira = make_integration(acme, fake_jira)
+    _drift(jira, "ticket_deleted", 1)
+    _drift(jira, "ticket_deleted", 2)
+    _drift(jira, "finding_closed_ticket_open", 3, repaired=True)
+    page = admin_client.get(f"/admin/connectors/integration/{jira.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Drift found by reconciliation" in body
+    assert "Ticket deleted</a>: 2 open" in body
+    assert "Finding closed, ticket open</a>: 0 open" in body
+    listed = admin_client.get(
+        "/admin/connectors/drift/", {"integration__id__exact": jira.pk, "open": "yes"}
+    )
+    assert listed.status_code == 200
+    assert "fixops-f-1" in listed.content.decode() and "fixops-f-3" not in listed.content.decode()

@@ -303,6 +303,19 @@ def _link(tenant, tag):
     )
 
 
+def _drift(tenant, tag):
+    from apps.connectors.models import Drift
+
+    return Drift.objects.create(
+        tenant=tenant,
+        integration=_integration(tenant, f"{tag}-drifted"),
+        kind="ticket_deleted",
+        reference=f"{tag}-drift",
+        remote_key=f"{tag.upper()}-9",
+        detail={"repair": f"{tag}-repair"},
+    )
+
+
 # Walked model label -> seeder(tenant, tag) -> one row of it in `tenant`, named with `tag`.
 SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
@@ -331,6 +344,7 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "connectors.Integration": _integration,
     "connectors.OutboxMessage": _message,
     "connectors.ExternalLink": _link,
+    "connectors.Drift": _drift,
 }
 
 
