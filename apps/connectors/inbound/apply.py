@@ -11,8 +11,9 @@ What a change does (docs/connectors.md, "Inbound"):
 - STATUS, classified by apps/connectors/inbound/mapping.py:
   done -> an active finding becomes `fixed` (pending verification: the next scan of a stream
   that held it verifies or reopens it, apps/findings/writer.py); won't-do -> a risk-acceptance
-  request for an approver, the finding unchanged until one acts; reopened -> a fixed/verified
-  finding becomes `reopened`. Transitions go through the findings services (audited).
+  request for an approver (written after commit by apps/pipeline/inbound.py, from the
+  `connectors.acceptance_wanted` event), the finding unchanged until one acts; reopened -> a
+  fixed/verified finding becomes `reopened`. Transitions go through the findings services (audited).
 - COMMENT: mirrored into the finding's comment thread when the integration's
   `inbound_comments` is "mirror".
 - DELETED: recorded on the link (`remote_deleted_at`); reconciliation owns drift records.
@@ -29,7 +30,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Literal
 
 from django.db import transaction
@@ -44,9 +44,8 @@ from apps.findings.comments import comment_add
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Finding, FindingStatus
 from apps.findings.services import finding_transition
-from apps.policies.acceptances import acceptance_request
-from apps.policies.inputs import settings_for
-from apps.policies.models import AcceptanceScope, AcceptanceStatus, RiskAcceptance
+from apps.policies.models import AcceptanceStatus, RiskAcceptance
+from fixops.platform import events
 from fixops.platform.audit import audit_record
 from fixops.platform.errors import DomainError
 
@@ -57,6 +56,12 @@ Source = Literal["webhook", "reconcile"]
 APPLIED = "applied"
 IGNORED = "ignored"
 UNMATCHED = "unmatched"
+
+# Emitted (in the change's transaction) when a ticket asks for a risk acceptance. The request
+# itself is written by apps/pipeline/reactions.py after commit: the acceptance service reads
+# policy settings and intel, which the connectors layer may not import (pyproject.toml's
+# independence contract).
+ACCEPTANCE_WANTED = "connectors.acceptance_wanted"
 
 _FINDING_REFERENCE = re.compile(r"^fixops-f-(\d{1,18})$")
 ACTIONS = ("acknowledge", "request_acceptance")
@@ -278,18 +283,16 @@ def _request_acceptance(
     )
     if pending.exists():
         return ChangeOutcome(change, IGNORED, "acceptance already requested", finding.pk)
-    tenant = ctx.integration.tenant
-    days = ctx.settings.get("acceptance_days") or 90
-    days = min(int(days), settings_for(tenant).max_acceptance_days)
-    acceptance_request(
-        tenant=tenant,
-        user=None,
-        actor=ctx.actor(change),
-        scope=AcceptanceScope.FINDING,
-        justification=justification,
-        expires_at=ctx.now + timedelta(days=days),
-        finding=finding,
-        now=ctx.now,
+    events.emit(
+        topic=ACCEPTANCE_WANTED,
+        tenant_id=finding.tenant_id,
+        payload={
+            "finding_id": finding.pk,
+            "integration_id": ctx.integration.pk,
+            "actor": ctx.actor(change),
+            "justification": justification,
+            "days": int(ctx.settings.get("acceptance_days") or 90),
+        },
     )
     return ChangeOutcome(change, APPLIED, "acceptance_requested", finding.pk)
 
