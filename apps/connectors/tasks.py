@@ -13,3 +13,13 @@ def drain_task(*, reason: str = "beat", integration_id: int | None = None) -> di
     from apps.connectors.drain import drain
 
     return drain(integration_id=integration_id).as_dict()
+
+
+@shared_task(name="fixops.connectors.inbox_process", acks_late=True, ignore_result=True)
+def inbox_process_task(*, reason: str = "beat") -> dict[str, int]:
+    """Apply the inbox's due webhook deliveries until none is left or the time budget is
+    spent. Triggered after each commit that stored a delivery and by beat; safe to run any
+    number of times in parallel (claims are exclusive, each delivery applies once)."""
+    from apps.connectors.inbound.inbox import inbox_drain
+
+    return inbox_drain().as_dict()

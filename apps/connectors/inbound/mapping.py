@@ -82,7 +82,10 @@ DEFAULTS: dict[str, dict[str, Outcome]] = {
     },
 }
 
-# The inbound settings every integration kind accepts (validated with the connector's own
+# Kinds whose webhooks are applied: the trackers above, and Slack (buttons only).
+INBOUND_KINDS: frozenset[str] = frozenset((*DEFAULTS, "slack"))
+
+# The inbound settings every receiving kind accepts (validated with the connector's own
 # fields, shown in the admin's form).
 INBOUND_FIELDS: tuple[ConfigField, ...] = (
     ConfigField(
@@ -158,3 +161,17 @@ def classify(kind: str, change: RemoteChange, status_map: dict | None = None) ->
         if key in defaults:
             return defaults[key]
     return Outcome.IGNORE
+
+
+def status_map_error(value: object) -> str | None:
+    """Why a `status_map` setting is not usable, or None (absent is fine)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return "must be an object"
+    wrong = sorted(
+        str(k) for k, v in value.items() if str(v).strip().casefold() not in set(Outcome)
+    )
+    if wrong:
+        return f"values must be one of {', '.join(Outcome)}; not for: {', '.join(wrong)}"
+    return None
