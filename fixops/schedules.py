@@ -139,6 +139,15 @@ def schedules() -> list[Schedule]:
             description="Reads linked tickets back, records drift and repairs it.",
         ),
         Schedule(
+            name="process inbox",
+            task="fixops.connectors.inbox_process",
+            # Every FIXOPS_INBOX_POLL_SECONDS (10 s by default): the safety net behind the
+            # worker woken after each stored webhook delivery; also retries when due.
+            every=settings.FIXOPS_INBOX_POLL_SECONDS,
+            kwargs={"reason": "beat"},
+            description="Applies stored webhook deliveries (ticket closed, reopened, comments).",
+        ),
+        Schedule(
             name="apply retention",
             task="fixops.pipeline.retention",
             # Every day at 04:15 UTC, in batches: old scan details, closed findings'

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from apps.connectors import outbox, registry
 from apps.connectors.base import RemoteRef
+from apps.connectors.inbound.apply import apply_changes
 from apps.connectors.inbound.changes import RemoteChange
 from apps.connectors.models import (
     UNFINISHED,
@@ -299,8 +300,6 @@ def _close_message(integration, row: dict, drift: Drift) -> NewMessage:
 def _apply_statuses(integration, applied: list[tuple[Drift, RemoteChange]], now) -> list[Drift]:
     """Apply the tickets' statuses as webhooks would have; drift whose finding is no longer
     active is repaired, the rest stays open with what happened in its detail."""
-    from apps.connectors.inbound.apply import apply_changes
-
     result = apply_changes(integration, [change for _, change in applied], source="reconcile")
     effects = {o.change.remote_id: o.effect or o.outcome for o in result.outcomes}
     repaired = []

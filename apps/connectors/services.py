@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.connectors import drain, outbox, registry, sync_answer, templates, tickets
+from apps.connectors.inbound.receive import new_secret_for, vendor_issues_secret
 from apps.connectors.models import (
-    UNFINISHED,
     Integration,
     MessageStatus,
     OutboxMessage,
@@ -131,6 +131,8 @@ def integration_create(
     integration = Integration(tenant=tenant, kind=kind, name=name, base_url=base_url, **fields)
     integration_check_config(integration, credentials)
     integration.credentials = credentials
+    # Shown once, by the create answer (read back from the row before it leaves the view).
+    integration.webhook_secret = new_secret_for(kind)
     changed = ["kind", "name", "base_url", *fields] + (["credentials"] if credentials else [])
     return _save(
         integration, actor=actor, action="integration.create", before=None, changed=changed
@@ -159,6 +161,26 @@ def integration_update(
     return _save(
         integration, actor=actor, action="integration.update", before=before, changed=changed
     )
+
+
+def integration_rotate_webhook_secret(*, integration: Integration, actor: str = "system") -> str:
+    """Replace the integration's webhook secret; the new one, to be shown once. Deliveries
+    signed with the old secret are refused from now on. 409 for a kind whose vendor issues
+    the secret (Slack: change the signing_secret credential instead)."""
+    if vendor_issues_secret(integration.kind):
+        raise Conflict(
+            f"{integration.get_kind_display()} issues its own signing secret: set the "
+            "signing_secret credential instead.",
+            code="vendor_issued_secret",
+        )
+    secret = new_secret_for(integration.kind)
+    with transaction.atomic():
+        locked = Integration.objects.select_for_update().get(pk=integration.pk)
+        locked.webhook_secret = secret
+        locked.save(update_fields=["webhook_secret_token", "updated_at"])
+        _audit(locked, actor, "integration.rotate_webhook_secret", None, {"name": locked.name})
+    integration.webhook_secret_token = locked.webhook_secret_token
+    return secret
 
 
 def integration_delete(*, integration: Integration, actor: str = "system") -> None:

@@ -23,3 +23,13 @@ def reconcile_task() -> dict[int, dict]:
     from apps.connectors.reconcile import reconcile_all
 
     return reconcile_all()
+
+
+@shared_task(name="fixops.connectors.inbox_process", acks_late=True, ignore_result=True)
+def inbox_process_task(*, reason: str = "beat") -> dict[str, int]:
+    """Apply the inbox's due webhook deliveries until none is left or the time budget is
+    spent. Triggered after each commit that stored a delivery and by beat; safe to run any
+    number of times in parallel (claims are exclusive, each delivery applies once)."""
+    from apps.connectors.inbound.inbox import inbox_drain
+
+    return inbox_drain().as_dict()

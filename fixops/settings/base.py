@@ -388,6 +388,18 @@ if FIXOPS_CONNECTOR_CONNECT_TIMEOUT + FIXOPS_CONNECTOR_READ_TIMEOUT >= FIXOPS_OU
     )
 # Links back to FixOps in tickets and messages (e.g. https://fixops.example.com); empty: none.
 FIXOPS_PUBLIC_URL = env.str("FIXOPS_PUBLIC_URL", default="")
+# Inbound webhooks (apps/connectors/inbound, docs/connectors.md "Inbound"). A delivery body
+# over FIXOPS_HOOK_MAX_BYTES answers 413 (by Content-Length before reading; chunked bodies are
+# cut while read). The inbox worker claims FIXOPS_INBOX_BATCH_SIZE deliveries under a lease of
+# FIXOPS_INBOX_LEASE_SECONDS, works for up to FIXOPS_INBOX_DRAIN_SECONDS per task; beat starts
+# one every FIXOPS_INBOX_POLL_SECONDS (the after-commit trigger is the fast path). A failed
+# delivery is retried with the outbox's backoff up to FIXOPS_INBOX_MAX_ATTEMPTS, then failed.
+FIXOPS_HOOK_MAX_BYTES = env.int("FIXOPS_HOOK_MAX_BYTES", default=1024 * 1024)
+FIXOPS_INBOX_BATCH_SIZE = env.int("FIXOPS_INBOX_BATCH_SIZE", default=50)
+FIXOPS_INBOX_LEASE_SECONDS = env.int("FIXOPS_INBOX_LEASE_SECONDS", default=60)
+FIXOPS_INBOX_DRAIN_SECONDS = env.float("FIXOPS_INBOX_DRAIN_SECONDS", default=50.0)
+FIXOPS_INBOX_POLL_SECONDS = env.int("FIXOPS_INBOX_POLL_SECONDS", default=10)
+FIXOPS_INBOX_MAX_ATTEMPTS = env.int("FIXOPS_INBOX_MAX_ATTEMPTS", default=8)
 
 from fixops.settings.components.auth import *  # noqa: E402, F403
 from fixops.settings.components.celery import *  # noqa: E402, F403

@@ -6,15 +6,21 @@ commit). Bearer auth; 401 "Bad credentials"; primary 403/429 with x-ratelimit-* 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
+import uuid
+import zlib
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 DOCS = "https://docs.github.com/rest"
 
 
-class FakeGitHub(FakeServer):
+class FakeGitHub(WebhookSender, FakeServer):
     name = "github"
     routes = (
         ("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)", "get_repo"),
@@ -357,3 +363,112 @@ class FakeGitHub(FakeServer):
             return json_response(
                 200, {"total_count": len(runs), "check_runs": [self._public(r) for r in runs]}
             )
+
+    # -- webhooks: the sending side --------------------------------------------------------------
+    # A repository webhook, as POST /repos/{owner}/{repo}/hooks registers it
+    # ({"name": "web", "config": {"url", "content_type": "json", "secret"}, "events": [...]}).
+    # Headers and signature per https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
+    # and https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+    # (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`, legacy SHA-1 beside it);
+    # payloads per .../webhook-events-and-payloads#issues and #issue_comment.
+
+    hook_id = 424242
+
+    def sign(self, body, sub, *, event, at=None, delivery_id=None, **_):
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/7d3b2f1",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+            "X-GitHub-Hook-ID": str(self.hook_id),
+            "X-GitHub-Hook-Installation-Target-Type": "repository",
+            "X-GitHub-Hook-Installation-Target-ID": "1",
+        }
+        if sub.secret:
+            key = sub.secret.encode()
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature-256"] = (
+                "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+            )
+        return headers
+
+    def _user(self, login: str) -> dict:
+        return {
+            "login": login,
+            "id": zlib.crc32(login.encode()),
+            "type": "User",
+            "html_url": f"{self.url}/{login}",
+        }
+
+    def _hook_payload(self, action: str, issue: dict, actor: str, **extra) -> dict:
+        owner = self.repository.split("/")[0]
+        body = {
+            "action": action,
+            "issue": self._public(issue),
+            "repository": {
+                "id": 1,
+                "name": self.repository.split("/")[1],
+                "full_name": self.repository,
+                "private": True,
+                "owner": self._user(owner),
+            },
+            "sender": self._user(actor),
+        }
+        body.update(extra)
+        return body
+
+    @staticmethod
+    def _stamp() -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def transition_issue(
+        self, number: int, status: str, *, resolution: str | None = None, actor: str = "octocat"
+    ) -> list[Delivery]:
+        """Someone closes (status "closed", resolution = state_reason: completed / not_planned /
+        duplicate) or reopens ("open") issue `number`: an `issues` closed/reopened event."""
+        with self.lock:
+            issue = self.state["issues"][int(number)]
+            issue["state"] = status
+            issue["updated_at"] = self._stamp()
+            if status == "closed":
+                issue["state_reason"] = resolution or "completed"
+                issue["closed_at"] = issue["updated_at"]
+                action = "closed"
+            else:
+                issue["state_reason"] = "reopened"
+                issue["closed_at"] = None
+                action = "reopened"
+            payload = self._hook_payload(action, issue, actor)
+        return self._emit("issues", payload)
+
+    def comment_as(self, number: int, body: str, *, actor: str = "octocat") -> list[Delivery]:
+        """Someone comments on issue `number`: an `issue_comment` created event."""
+        with self.lock:
+            issue = self.state["issues"][int(number)]
+            issue["_comments"].append(body)
+            issue["comments"] += 1
+            cid = self._next_id()
+            comment = {
+                "id": cid,
+                "node_id": f"IC_kw{cid}",
+                "html_url": f"{issue['html_url']}#issuecomment-{cid}",
+                "body": body,
+                "user": self._user(actor),
+                "created_at": self._stamp(),
+                "updated_at": self._stamp(),
+                "author_association": "MEMBER",
+            }
+            payload = self._hook_payload("created", issue, actor, comment=comment)
+        return self._emit("issue_comment", payload)
+
+    def delete_issue(self, number: int, *, actor: str = "octocat") -> list[Delivery]:
+        """Someone deletes issue `number`: an `issues` deleted event."""
+        with self.lock:
+            issue = self.state["issues"].pop(int(number))
+            payload = self._hook_payload("deleted", issue, actor)
+        return self._emit("issues", payload)
+
+    def ping(self) -> list[Delivery]:
+        """The `ping` event GitHub sends when a webhook is created."""
+        payload = {"zen": "Keep it logically awesome.", "hook_id": self.hook_id}
+        return self._emit("ping", payload)

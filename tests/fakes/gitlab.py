@@ -5,15 +5,20 @@ Link on the fake's own host; 429 with RateLimit-* and Retry-After."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
+import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import unquote, urlencode
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 
-class FakeGitLab(FakeServer):
+class FakeGitLab(WebhookSender, FakeServer):
     name = "gitlab"
     routes = (
         ("GET", r"/api/v4/user", "user"),
@@ -26,9 +31,17 @@ class FakeGitLab(FakeServer):
     )
 
     def __init__(
-        self, *, token: str = "glpat-fixops", project_id: int = 42, path: str = "acme/app"
+        self,
+        *,
+        token: str = "glpat-fixops",
+        project_id: int = 42,
+        path: str = "acme/app",
+        version: str = "17.4",
     ) -> None:
         self.token, self.project_id, self.project_path = token, project_id, path
+        # Webhook shapes by version: "17.4" (Idempotency-Key, ISO times) or "13.12" (no
+        # Idempotency-Key, "2013-12-03 17:15:43 UTC" times). See the sending side below.
+        self.version = version
         super().__init__()
 
     def reset_state(self) -> None:
@@ -227,3 +240,154 @@ class FakeGitLab(FakeServer):
             note = {"id": 500 + len(issue["notes"]), "body": body["body"], "system": False}
             issue["notes"].append(note)
             return json_response(201, note)
+
+    # -- webhooks: the sending side --------------------------------------------------------------
+    # A project webhook, as POST /projects/:id/hooks registers it ({"url", "token",
+    # "issues_events", "note_events", "signing_token"}): subscribe_webhook(target,
+    # secret=<token>, events=["Issue Hook", "Note Hook"], signing_token="whsec_...").
+    # Headers per https://docs.gitlab.com/user/project/integrations/webhooks/#delivery-headers
+    # (X-Gitlab-Event, X-Gitlab-Token, X-Gitlab-Event-UUID, X-Gitlab-Webhook-UUID,
+    # X-Gitlab-Instance, Idempotency-Key from 17.4); the signing token signs per Standard
+    # Webhooks (https://gitlab.com/gitlab-org/gitlab/-/merge_requests/230944). Payloads per
+    # https://docs.gitlab.com/user/project/integrations/webhook_events/#work-item-events and
+    # #comment-events; GitLab 13.x wrote times as "2013-12-03 17:15:43 UTC".
+
+    webhook_uuid = "7d9b1c5e-0b55-4c1f-a2f6-5ad7c3e6e0a1"
+
+    @property
+    def modern(self) -> bool:
+        return tuple(int(p) for p in self.version.split(".")[:2]) >= (17, 4)
+
+    def sign(self, body, sub, *, event, at=None, delivery_id=None, **_):
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"GitLab/{self.version}.0",
+            "X-Gitlab-Event": event,
+            "X-Gitlab-Instance": self.url,
+            "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+            "X-Gitlab-Webhook-UUID": self.webhook_uuid,
+        }
+        if sub.secret:
+            headers["X-Gitlab-Token"] = sub.secret
+        key = delivery_id or str(uuid.uuid4())
+        if self.modern:
+            headers["Idempotency-Key"] = key
+        signing = sub.options.get("signing_token")
+        if signing:
+            stamp = str(int((at or datetime.now(UTC)).timestamp()))
+            secret = base64.b64decode(signing.removeprefix("whsec_"))
+            digest = hmac.new(secret, f"{key}.{stamp}.".encode() + body, hashlib.sha256)
+            headers["webhook-id"] = key
+            headers["webhook-timestamp"] = stamp
+            headers["webhook-signature"] = "v1," + base64.b64encode(digest.digest()).decode()
+        return headers
+
+    def _time(self, when: datetime | None = None) -> str:
+        when = when or datetime.now(UTC)
+        if self.modern:
+            return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    def _hook_user(self, username: str) -> dict:
+        return {
+            "id": 7,
+            "name": username.title(),
+            "username": username,
+            "avatar_url": None,
+            "email": "[REDACTED]",
+        }
+
+    def _hook_project(self) -> dict:
+        return {
+            "id": self.project_id,
+            "name": self.project_path.rsplit("/", 1)[-1],
+            "path_with_namespace": self.project_path,
+            "web_url": f"{self.url}/{self.project_path}",
+        }
+
+    def _issue_attributes(self, issue: dict, action: str) -> dict:
+        attrs = {
+            "id": issue["id"],
+            "iid": issue["iid"],
+            "project_id": self.project_id,
+            "title": issue["title"],
+            "description": issue["description"],
+            "state": issue["state"],
+            "state_id": 2 if issue["state"] == "closed" else 1,
+            "action": action,
+            "url": issue["web_url"],
+            "created_at": self._time(),
+            "updated_at": self._time(),
+            "closed_at": self._time() if issue["state"] == "closed" else None,
+            "labels": [{"title": label} for label in issue["labels"]],
+        }
+        if self.modern:
+            attrs["type"] = "Issue"
+        return attrs
+
+    def transition_issue(
+        self, iid: int, status: str, *, resolution: str | None = None, actor: str = "root"
+    ) -> list[Delivery]:
+        """Someone closes ("closed") or reopens ("opened") issue `iid`. Like GitLab, a close
+        sends an `update` delivery then a `close` one (a reopen: update then reopen)."""
+        with self.lock:
+            issue = self.state["issues"][int(iid)]
+            before = issue["state"]
+            issue["state"] = status
+            issue["closed_at"] = datetime.now(UTC).isoformat() if status == "closed" else None
+            issue["events"].append(f"remote:{status}")
+            changes = {
+                "state_id": {
+                    "previous": 2 if before == "closed" else 1,
+                    "current": 2 if status == "closed" else 1,
+                },
+                "updated_at": {"previous": self._time(), "current": self._time()},
+            }
+            payloads = []
+            for action in ("update", "close" if status == "closed" else "reopen"):
+                payload = {
+                    "object_kind": "issue",
+                    "user": self._hook_user(actor),
+                    "project": self._hook_project(),
+                    "object_attributes": self._issue_attributes(issue, action),
+                    "labels": [{"title": label} for label in issue["labels"]],
+                    "changes": changes,
+                }
+                if self.modern:
+                    payload["event_type"] = "issue"
+                payloads.append(payload)
+        return [d for p in payloads for d in self._emit("Issue Hook", p)]
+
+    def comment_as(self, iid: int, body: str, *, actor: str = "root") -> list[Delivery]:
+        """Someone comments on issue `iid`: a `Note Hook` delivery."""
+        with self.lock:
+            issue = self.state["issues"][int(iid)]
+            note = {"id": 500 + len(issue["notes"]), "body": body, "system": False}
+            issue["notes"].append(note)
+            payload = {
+                "object_kind": "note",
+                "event_type": "note",
+                "user": self._hook_user(actor),
+                "project_id": self.project_id,
+                "project": self._hook_project(),
+                "object_attributes": {
+                    "id": note["id"],
+                    "note": body,
+                    "noteable_type": "Issue",
+                    "author_id": 7,
+                    "created_at": self._time(),
+                    "updated_at": self._time(),
+                    "project_id": self.project_id,
+                    "system": False,
+                    "noteable_id": issue["id"],
+                    "url": f"{issue['web_url']}#note_{note['id']}",
+                },
+                "issue": self._public(issue) | {"state": issue["state"]},
+            }
+        return self._emit("Note Hook", payload)
+
+    def delete_issue(self, iid: int) -> list[Delivery]:
+        """Someone deletes issue `iid`: GitLab sends no webhook for it."""
+        with self.lock:
+            self.state["issues"].pop(int(iid))
+        return []

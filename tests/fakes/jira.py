@@ -5,11 +5,15 @@ search with startAt/maxResults/total)."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 STATUSES = {
     "To Do": {"id": "10000", "name": "To Do", "statusCategory": {"key": "new", "name": "To Do"}},
@@ -35,7 +39,7 @@ _JQL = re.compile(
 _ISSUE_IN = re.compile(r"^issue\s+in\s+\((?P<ids>[^)]*)\)(?:\s+ORDER BY id ASC)?$")
 
 
-class FakeJira(FakeServer):
+class FakeJira(WebhookSender, FakeServer):
     name = "jira"
     routes = (
         ("GET", r"/rest/api/(?P<v>[23])/myself", "myself"),
@@ -480,3 +484,152 @@ class FakeJira(FakeServer):
                     "issues": [self._public(i, fields) for i in page],
                 },
             )
+
+    # -- webhooks: the sending side --------------------------------------------------------------
+    # An admin webhook with a secret, as System > WebHooks or POST /rest/webhooks/1.0/webhook
+    # registers it ({"name", "url", "events", "secret"}); deliveries are signed
+    # `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and carry
+    # `X-Atlassian-Webhook-Identifier` and `X-Atlassian-Webhook-Retry`:
+    # https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks,
+    # https://community.developer.atlassian.com/t/new-jira-cloud-webhook-retry-policy/30554.
+    # Bodies follow the documented callbacks
+    # (https://developer.atlassian.com/cloud/jira/platform/webhooks/#example-callback-for-an-issue-related-event,
+    # https://developer.atlassian.com/server/jira/platform/webhooks/): the Cloud user is an
+    # `accountId`, the Data Center user a `name`/`key`; changelog items carry `fieldId` on Cloud.
+
+    def sign(self, body, sub, *, event, at=None, delivery_id=None, retry=0, **_):
+        digest = hmac.new(sub.secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json; charset=UTF-8",
+            "User-Agent": "Atlassian Webhook HTTP Client",
+            "X-Atlassian-Webhook-Identifier": delivery_id or str(uuid.uuid4()),
+            "X-Atlassian-Webhook-Retry": str(retry),
+        }
+        if sub.secret:
+            headers["X-Hub-Signature"] = f"sha256={digest}"
+        return headers
+
+    def webhook_user(self, actor: str | None = None) -> dict:
+        """The `user` object of a callback for `actor` (accountId on Cloud, name on DC)."""
+        if self.deployment == "cloud":
+            account = actor or "5b10a2844c20165700ede21g"
+            return {
+                "self": f"{self.url}/rest/api/2/user?accountId={account}",
+                "accountId": account,
+                "displayName": "Jira User",
+                "active": True,
+                "timeZone": "Europe/Paris",
+                "accountType": "atlassian",
+            }
+        name = actor or "jdoe"
+        return {
+            "self": f"{self.url}/rest/api/2/user?username={name}",
+            "name": name,
+            "key": f"JIRAUSER-{name}",
+            "emailAddress": f"{name}@acme.test",
+            "displayName": "Jira User",
+            "active": True,
+            "timeZone": "Europe/Paris",
+        }
+
+    def _callback_issue(self, issue: dict) -> dict:
+        return {
+            "id": issue["id"],
+            "self": f"{self.url}/rest/api/2/issue/{issue['id']}",
+            "key": issue["key"],
+            "fields": {k: v for k, v in issue["fields"].items() if k != "description"},
+        }
+
+    def _callback(self, event: str, issue: dict, actor: str | None, **extra) -> dict:
+        body = {
+            "timestamp": int(time.time() * 1000),
+            "webhookEvent": event,
+            "user": self.webhook_user(actor),
+            "issue": self._callback_issue(issue),
+        }
+        body.update(extra)
+        return body
+
+    def transition_issue(
+        self, key: str, status: str, *, resolution: str | None = None, actor: str | None = None
+    ) -> list[Delivery]:
+        """Someone moves `key` to `status` at Jira (with a resolution, e.g. "Won't Do"): the
+        issue changes and a `jira:issue_updated` callback goes to every subscription."""
+        with self.lock:
+            issue = self._issue(key)
+            before = issue["fields"]["status"]
+            old_resolution = issue["fields"].get("resolution")
+            issue["fields"]["status"] = dict(STATUSES[status])
+            if STATUSES[status]["statusCategory"]["key"] == "done":
+                issue["fields"]["resolution"] = {
+                    "self": f"{self.url}/rest/api/2/resolution/1",
+                    "id": "1",
+                    "name": resolution or "Done",
+                }
+            else:
+                issue["fields"]["resolution"] = None
+            issue["transitions"].append(f"remote:{status}")
+            items = [
+                self._item("status", before["id"], before["name"], STATUSES[status]["id"], status)
+            ]
+            new_resolution = issue["fields"]["resolution"]
+            if (old_resolution or {}).get("name") != (new_resolution or {}).get("name"):
+                items.append(
+                    self._item(
+                        "resolution",
+                        (old_resolution or {}).get("id"),
+                        (old_resolution or {}).get("name"),
+                        (new_resolution or {}).get("id"),
+                        (new_resolution or {}).get("name"),
+                    )
+                )
+            payload = self._callback(
+                "jira:issue_updated",
+                issue,
+                actor,
+                issue_event_type_name="issue_generic",
+                changelog={"id": str(10000 + len(issue["transitions"])), "items": items},
+            )
+        return self._emit("jira:issue_updated", payload)
+
+    def _item(self, field, from_id, from_string, to_id, to_string) -> dict:
+        item = {
+            "field": field,
+            "fieldtype": "jira",
+            "from": from_id,
+            "fromString": from_string,
+            "to": to_id,
+            "toString": to_string,
+        }
+        if self.deployment == "cloud":
+            item["fieldId"] = field
+        return item
+
+    def comment_as(self, key: str, body: str, *, actor: str | None = None) -> list[Delivery]:
+        """Someone comments on `key` at Jira: a `comment_created` callback."""
+        with self.lock:
+            issue = self._issue(key)
+            cid = str(10000 + sum(len(i["comments"]) for i in self.state["issues"].values()))
+            issue["comments"].append({"id": cid, "body": body})
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+            comment = {
+                "self": f"{self.url}/rest/api/2/issue/{issue['id']}/comment/{cid}",
+                "id": cid,
+                "author": self.webhook_user(actor),
+                "body": body,
+                "updateAuthor": self.webhook_user(actor),
+                "created": stamp,
+                "updated": stamp,
+            }
+            payload = self._callback("comment_created", issue, actor, comment=comment)
+            payload.pop("user")  # comment events name the author in the comment
+        return self._emit("comment_created", payload)
+
+    def delete_issue(self, key: str, *, actor: str | None = None) -> list[Delivery]:
+        """Someone deletes `key` at Jira: a `jira:issue_deleted` callback."""
+        with self.lock:
+            issue = self.state["issues"].pop(self._issue(key)["key"])
+            payload = self._callback(
+                "jira:issue_deleted", issue, actor, issue_event_type_name="issue_deleted"
+            )
+        return self._emit("jira:issue_deleted", payload)

@@ -45,6 +45,17 @@ urlpatterns = [
         drift.DriftCollectionApi.as_view(),
         name="integration-drift",
     ),
+    # Documented with the trailing slash; both spellings answer.
+    path(
+        "integrations/<int:integration_id>/rotate-webhook-secret/",
+        integrations.IntegrationRotateWebhookSecretApi.as_view(),
+        name="integration-rotate-webhook-secret",
+    ),
+    path(
+        "integrations/<int:integration_id>/rotate-webhook-secret",
+        integrations.IntegrationRotateWebhookSecretAliasApi.as_view(),
+        name="integration-rotate-webhook-secret-no-slash",
+    ),
     path("outbox/", outbox.OutboxCollectionApi.as_view(), name="outbox-list"),
     path("outbox/<int:message_id>/", outbox.OutboxDetailApi.as_view(), name="outbox-detail"),
     path(

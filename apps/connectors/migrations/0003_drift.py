@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connectors", "0001_outbox"),
+        ("connectors", "0002_inbound"),
         ("tenants", "0005_verbose_names"),
     ]
 
