@@ -210,7 +210,9 @@ class FakeJira(WebhookSender, FakeServer):
             return self.error_response(400, "issueIdsOrKeys must hold between 1 and 100 items.")
         fields = body.get("fields") or None
         with self.lock:
-            issues = [i for i in (self._issue(x) for x in wanted) if i is not None]
+            by_id = {i["id"]: i for i in self.state["issues"].values()}
+            found = (self.state["issues"].get(x) or by_id.get(x) for x in wanted)
+            issues = [i for i in found if i is not None]
             return json_response(
                 200, {"issues": [self._public(i, fields) for i in issues], "issueErrors": []}
             )
