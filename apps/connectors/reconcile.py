@@ -81,7 +81,7 @@ class ReconcileStats:
     error: str = ""
 
     def count(self, bucket: dict, kind: str, n: int = 1) -> None:
-        bucket[kind] = bucket.get(kind, 0) + n
+        bucket[str(kind)] = bucket.get(str(kind), 0) + n
 
     def as_dict(self) -> dict:
         return {
@@ -111,7 +111,13 @@ def reconcile_all(*, budget_seconds: float | None = None) -> dict[int, dict]:
     for integration in integrations_to_reconcile():
         if time.monotonic() >= deadline:
             break
-        results[integration.pk] = reconcile_integration(integration, deadline=deadline).as_dict()
+        try:
+            results[integration.pk] = reconcile_integration(
+                integration, deadline=deadline
+            ).as_dict()
+        except Exception as exc:  # noqa: BLE001 - one integration's bug must not stop the others
+            logger.exception("reconciliation failed", extra={"integration": integration.pk})
+            results[integration.pk] = ReconcileStats(error=f"{type(exc).__name__}: {exc}").as_dict()
     return results
 
 
@@ -123,12 +129,16 @@ def reconcile_integration(
     if integration.kind not in TRACKER_KINDS:
         return stats
     size = page_size or settings.FIXOPS_RECONCILE_PAGE_SIZE
-    connector = registry.connector_for(
-        integration.kind,
-        base_url=integration.base_url,
-        credentials=integration.credentials,
-        settings=integration.settings,
-    )
+    try:
+        connector = registry.connector_for(
+            integration.kind,
+            base_url=integration.base_url,
+            credentials=integration.credentials,
+            settings=integration.settings,
+        )
+    except OutboundError as exc:  # a configuration the kind refuses
+        stats.error = str(exc)[:500]
+        return stats
     after = 0
     while deadline is None or time.monotonic() < deadline:
         page = list(

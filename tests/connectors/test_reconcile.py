@@ -242,3 +242,25 @@ def test_github_with_a_common_label_lists_issues_by_label(acme, fake_github, mak
 
 def _number(finding) -> str:
     return next(d.detail["remote_id"] for d in Drift.objects.filter(finding_id=finding.pk))
+
+
+def test_beat_runs_reconciliation_every_configured_minutes(settings):
+    from fixops.schedules import schedules
+
+    settings.FIXOPS_RECONCILE_MINUTES = 45
+    (entry,) = [s for s in schedules() if s.task == "fixops.connectors.reconcile"]
+    assert entry.every == 45 * 60
+
+
+def test_one_broken_integration_does_not_stop_the_others(
+    acme, fake_jira, fake_gitlab, make_integration
+):
+    jira = make_integration(acme, fake_jira)
+    gitlab = make_integration(acme, fake_gitlab)
+    # A configuration the kind refuses now (stored before a validation rule tightened).
+    Integration.objects.filter(pk=jira.pk).update(settings={})
+    [finding] = _linked(acme, gitlab, 1)
+    _close_in_fixops(finding)
+    results = reconcile_all()
+    assert "project_key" in results[jira.pk]["error"]
+    assert results[gitlab.pk]["detected"] == {"finding_closed_ticket_open": 1}
