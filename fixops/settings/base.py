@@ -360,7 +360,8 @@ FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.
 # reading FIXOPS_RECONCILE_PAGE_SIZE links per step from the vendor in its batch calls, with a
 # pause of FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS between vendor calls; a 429/503 is retried up to
 # FIXOPS_RECONCILE_RETRIES times after its Retry-After (else FIXOPS_RECONCILE_BACKOFF_SECONDS,
-# doubling). A run stops after FIXOPS_RECONCILE_BUDGET_SECONDS and resumes there next time.
+# doubling). A run stops after FIXOPS_RECONCILE_BUDGET_SECONDS; the next one walks every link
+# from the first again.
 FIXOPS_RECONCILE_MINUTES = env.int("FIXOPS_RECONCILE_MINUTES", default=30)
 FIXOPS_RECONCILE_PAGE_SIZE = env.int("FIXOPS_RECONCILE_PAGE_SIZE", default=200)
 FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS = env.float("FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS", default=0.2)
