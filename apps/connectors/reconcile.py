@@ -271,6 +271,7 @@ def _repair(integration, observed, drifts: dict[int, Drift], now) -> list[Drift]
     closes: list[NewMessage] = []
     applied: list[tuple[Drift, RemoteChange]] = []
     gone: list[Drift] = []
+    queued: list[Drift] = []
     for link_id, drift in drifts.items():
         row, change, kind = observed[link_id]
         if kind == DriftKind.TICKET_CLOSED_FINDING_OPEN:
@@ -279,13 +280,14 @@ def _repair(integration, observed, drifts: dict[int, Drift], now) -> list[Drift]
             if drift.detail.get("repair") != "close queued":
                 closes.append(_close_message(integration, row, drift))
                 drift.detail = {**drift.detail, "repair": "close queued"}
-                Drift.objects.filter(pk=drift.pk).update(detail=drift.detail)
+                queued.append(drift)
         else:
             gone.append(drift)
     if applied:
         repaired += _apply_statuses(integration, applied, now)
     if closes:
         outbox.enqueue(closes)
+        Drift.objects.bulk_update(queued, ["detail"])
     if gone:
         repaired += _forget_links(gone, observed, now)
     return repaired
@@ -329,12 +331,13 @@ def _apply_statuses(integration, applied: list[tuple[Drift, RemoteChange]], now)
 
 
 def _forget_links(gone: list[Drift], observed, now) -> list[Drift]:
-    """Remove the links of deleted tickets; drift of closed findings needs nothing more."""
+    """Remove the links of deleted tickets; drift of a closed finding needs nothing more (a
+    grouped ticket's stays open until the group is linked again: it may cover active ones)."""
     repaired = []
     for drift in gone:
         row = observed[drift.link_id][0]
         drift.detail = {**drift.detail, "repair": "link removed", "remote_id": row["remote_id"]}
-        if row["finding__status"] not in ACTIVE:
+        if row["finding_id"] is not None and row["finding__status"] not in ACTIVE:
             drift.repaired_at = now
             repaired.append(drift)
     Drift.objects.bulk_update(gone, ["detail", "repaired_at"])

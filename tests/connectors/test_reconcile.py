@@ -13,7 +13,7 @@ from apps.connectors.reconcile import reconcile_all, reconcile_integration
 from apps.connectors.services import integration_sync
 from apps.findings.models import Finding
 from fixops.platform.models import AuditEvent
-from tests.findings.factories import FindingFactory
+from tests.findings.factories import ApplicationFactory, FindingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -264,3 +264,41 @@ def test_one_broken_integration_does_not_stop_the_others(
     results = reconcile_all()
     assert "project_key" in results[jira.pk]["error"]
     assert results[gitlab.pk]["detected"] == {"finding_closed_ticket_open": 1}
+
+
+def test_grouped_ticket_deleted_stays_open_until_the_group_has_a_ticket_again(
+    acme, fake_jira, make_integration
+):
+    jira = make_integration(acme, fake_jira, grouping="rule")
+    app = ApplicationFactory(tenant=acme)
+    findings = FindingFactory.create_batch(
+        2, tenant=acme, application=app, severity="high", rule_id="sqli"
+    )
+    tickets.findings_changed(tenant_id=acme.pk, cause="scan1", opened=[f.pk for f in findings])
+    drain.drain(budget_seconds=30)
+    link = ExternalLink.objects.get(integration=jira)
+    assert link.finding_id is None  # one ticket for the rule's findings
+    fake_jira.vendor_delete(link.remote_key)
+    assert reconcile_integration(jira).detected == {"ticket_deleted": 1}
+    assert _open_drift() == [("ticket_deleted", link.reference)]
+    integration_sync(integration=jira)
+    assert len(fake_jira.with_reference(link.reference)) == 1
+    assert reconcile_integration(jira).repaired == {"ticket_deleted": 1}
+    assert _open_drift() == []
+
+
+def test_closed_as_wont_do_asks_an_approver_and_the_drift_stays_open(
+    acme, fake_jira, make_integration
+):
+    jira = make_integration(acme, fake_jira)
+    [finding] = _linked(acme, jira, 1)
+    fake_jira.vendor_set_status(_link(finding).remote_key, "Done", "Won't Do")
+    stats = reconcile_integration(jira)
+    assert stats.detected == {"ticket_closed_finding_open": 1} and stats.repaired == {}
+    finding.refresh_from_db()
+    assert finding.status == "open"  # unchanged until an approver acts
+    drift = Drift.objects.get()
+    assert drift.repaired_at is None and drift.detail["repair"]
+    # Idempotent: the next run asks nothing twice and records nothing new.
+    assert reconcile_integration(jira).detected == {}
+    assert Drift.objects.count() == 1
