@@ -9,14 +9,17 @@ from __future__ import annotations
 import base64
 import re
 import time
+import uuid
+from datetime import UTC, datetime
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 STATES = ("New", "Active", "Resolved", "Closed")
 _WIQL = re.compile(r"\[System\.Tags\]\s+CONTAINS\s+'((?:[^']|'')*)'", re.IGNORECASE)
 
 
-class FakeAzureDevOps(FakeServer):
+class FakeAzureDevOps(WebhookSender, FakeServer):
     name = "azure_devops"
     routes = (
         ("GET", r"/(?P<org>[^/_][^/]*)/_apis/projects/(?P<project>[^/]+)", "get_project"),
@@ -52,9 +55,14 @@ class FakeAzureDevOps(FakeServer):
         org: str = "acme",
         project: str = "Security",
         sign_in_page: bool = False,
+        hook_style: str = "current",
     ) -> None:
         self.token, self.org, self.project = token, org, project
         self.sign_in_page = sign_in_page
+        # Service-hook payloads: "current" (revisedBy identity, workItemId set, ChangedBy
+        # "Name <email>") or "legacy" (the 2016 shape: revisedBy null, workItemId 0, the work
+        # item only in revision.id, ChangedBy a display name).
+        self.hook_style = hook_style
         super().__init__()
 
     def reset_state(self) -> None:
@@ -365,3 +373,136 @@ class FakeAzureDevOps(FakeServer):
                     ],
                 },
             )
+
+    # -- webhooks: the sending side --------------------------------------------------------------
+    # A service-hook subscription, as POST {org}/_apis/hooks/subscriptions registers it
+    # ({"publisherId": "tfs", "eventType", "consumerId": "webHooks", "consumerActionId":
+    # "httpRequest", "consumerInputs": {"url", "basicAuthUsername", "basicAuthPassword",
+    # "httpHeaders", "resourceDetailsToSend": "all"}}):
+    # subscribe_webhook(target, secret=<password or header value>, events=["workitem.updated"],
+    # auth="basic"|"header", username="fixops", header="X-FixOps-Token").
+    # https://learn.microsoft.com/en-us/azure/devops/service-hooks/consumers#web-hooks (no HMAC:
+    # basic auth or custom headers). Payloads per
+    # https://learn.microsoft.com/en-us/azure/devops/service-hooks/events and the ASP.NET
+    # fixture https://github.com/aspnet/WebHooks/blob/6930cc71681c55ccdcb5e4ea72ebf5be1601624e/test/Microsoft.AspNet.WebHooks.Receivers.TFS.Test/Messages/workitem.updated.json
+
+    def sign(self, body, sub, *, event, at=None, **_):
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if sub.options.get("auth") == "header":
+            headers[sub.options.get("header", "X-FixOps-Token")] = sub.secret
+        elif sub.secret:
+            pair = f"{sub.options.get('username', 'fixops')}:{sub.secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        return headers
+
+    def _identity(self, actor: str) -> dict:
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, actor)),
+            "displayName": actor.split("@", maxsplit=1)[0].title(),
+            "uniqueName": actor,
+        }
+
+    def _changed_by(self, actor: str) -> str:
+        name = actor.split("@", maxsplit=1)[0].title()
+        return name if self.hook_style == "legacy" else f"{name} <{actor}>"
+
+    def _envelope(self, event: str, resource: dict, text: str) -> dict:
+        return {
+            "subscriptionId": "6ad9c3d6-1d5b-4b5e-9d2b-0f5b7e0c1a11",
+            "notificationId": len(getattr(self, "deliveries", [])) + 1,
+            "id": str(uuid.uuid4()),
+            "eventType": event,
+            "publisherId": "tfs",
+            "message": {"text": text, "html": text, "markdown": text},
+            "detailedMessage": {"text": text, "html": text, "markdown": text},
+            "resource": resource,
+            "resourceVersion": "1.0",
+            "resourceContainers": {
+                "collection": {"id": "c12d0eb8-e382-443b-9f9c-c52cba5014c2"},
+                "account": {"id": "f844ec47-a9db-4511-8281-8b63f4eaf94e"},
+                "project": {"id": "6ce954b1-ce1f-45d1-b94d-e6bf2464ba2c"},
+            },
+            "createdDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
+        }
+
+    def transition_issue(
+        self,
+        item_id: int,
+        status: str,
+        *,
+        resolution: str | None = None,
+        actor: str = "jamal@acme.test",
+    ) -> list[Delivery]:
+        """Someone moves work item `item_id` to state `status` (with a ResolvedReason such as
+        "Won't Fix"): a `workitem.updated` event."""
+        with self.lock:
+            item = self.state["items"][int(item_id)]
+            before = item["fields"]["System.State"]
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            changed_before = item["fields"].get("System.ChangedDate", now)
+            item["rev"] += 1
+            item["fields"]["System.State"] = status
+            item["fields"]["System.ChangedDate"] = now
+            item["fields"]["System.ChangedBy"] = self._changed_by(actor)
+            changes = {
+                "System.Rev": {"oldValue": item["rev"] - 1, "newValue": item["rev"]},
+                "System.State": {"oldValue": before, "newValue": status},
+                "System.ChangedDate": {"oldValue": changed_before, "newValue": now},
+            }
+            if resolution is not None:
+                item["fields"]["Microsoft.VSTS.Common.ResolvedReason"] = resolution
+                changes["Microsoft.VSTS.Common.ResolvedReason"] = {"newValue": resolution}
+            legacy = self.hook_style == "legacy"
+            base = f"{self.url}/{self.org}/_apis/wit/workItems/{item['id']}"
+            resource = {
+                "id": item["rev"] - 1,
+                "workItemId": 0 if legacy else item["id"],
+                "rev": item["rev"],
+                "revisedBy": None if legacy else self._identity(actor),
+                "revisedDate": "0001-01-01T00:00:00" if legacy else "9999-01-01T00:00:00Z",
+                "fields": changes,
+                "_links": {
+                    "self": {"href": f"{base}/updates/{item['rev'] - 1}"},
+                    "parent": {"href": base},
+                    "workItemUpdates": {"href": f"{base}/updates"},
+                },
+                "url": f"{base}/updates/{item['rev'] - 1}",
+                "revision": {
+                    "id": item["id"],
+                    "rev": item["rev"],
+                    "fields": dict(item["fields"]),
+                    "url": f"{base}/revisions/{item['rev']}",
+                },
+            }
+            payload = self._envelope(
+                "workitem.updated",
+                resource,
+                f"Bug #{item['id']} ({item['fields'].get('System.Title')}) updated by {actor}.",
+            )
+        return self._emit("workitem.updated", payload)
+
+    def comment_as(
+        self, item_id: int, body: str, *, actor: str = "jamal@acme.test"
+    ) -> list[Delivery]:
+        """Someone comments on work item `item_id`: a `workitem.commented` event."""
+        with self.lock:
+            item = self.state["items"][int(item_id)]
+            item["rev"] += 1
+            item["comments"].append(body)
+            item["fields"]["System.ChangedBy"] = self._changed_by(actor)
+            item["fields"]["System.ChangedDate"] = datetime.now(UTC).isoformat()
+            resource = {**self._public(item), "fields": {**item["fields"], "System.History": body}}
+            payload = self._envelope(
+                "workitem.commented", resource, f"Bug #{item['id']} commented on by {actor}."
+            )
+        return self._emit("workitem.commented", payload)
+
+    def delete_issue(self, item_id: int, *, actor: str = "jamal@acme.test") -> list[Delivery]:
+        """Someone deletes work item `item_id`: a `workitem.deleted` event."""
+        with self.lock:
+            item = self.state["items"].pop(int(item_id))
+            item["fields"]["System.ChangedBy"] = self._changed_by(actor)
+            payload = self._envelope(
+                "workitem.deleted", self._public(item), f"Bug #{item['id']} deleted by {actor}."
+            )
+        return self._emit("workitem.deleted", payload)

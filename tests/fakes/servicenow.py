@@ -5,18 +5,22 @@ by ^, ORDERBY…), sysparm_limit/sysparm_offset pagination with Link and X-Total
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 # Reconciliation reads (h-reconcile): an encoded-query IN term, `sys_idINa,b,c`.
 _IN_TERM = re.compile(r"^(?P<field>[a-z_]+)IN(?P<values>[^=^]*)$")
 
 
-class FakeServiceNow(FakeServer):
+class FakeServiceNow(WebhookSender, FakeServer):
     name = "servicenow"
     routes = (
         ("GET", r"/api/now/table/(?P<table>[a-z_]+)", "list_records"),
@@ -259,3 +263,81 @@ class FakeServiceNow(FakeServer):
                 )
             self._apply(record, body)
             return json_response(200, {"result": self._fields(record, req)})
+
+    # -- webhooks: the sending side --------------------------------------------------------------
+    # ServiceNow has no webhook product: the FixOps business rule (docs/connectors.md,
+    # "Registering webhooks" > ServiceNow) sends the FixOps contract
+    # (apps/connectors/servicenow/webhook.py). subscribe_webhook(target, secret=...) stands for
+    # installing that rule with its two system properties (URL and secret); this side does what
+    # the script does: `X-FixOps-Signature: sha256=<hex HMAC-SHA256(secret, ts + "." + body)>`,
+    # `X-FixOps-Timestamp`, `X-FixOps-Delivery` (gs.generateGUID(): 32 hex).
+    # RESTMessageV2: https://developer.servicenow.com/dev.do#!/reference/api/latest/server/sn_ws-namespace/c_RESTMessageV2API
+
+    STATE_LABELS = {
+        "1": "New",
+        "2": "In Progress",
+        "3": "On Hold",
+        "6": "Resolved",
+        "7": "Closed",
+        "8": "Canceled",
+    }
+
+    def sign(self, body, sub, *, event, at=None, delivery_id=None, **_):
+        stamp = str(int((at or datetime.now(UTC)).timestamp()))
+        digest = hmac.new(sub.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "ServiceNow/1.0",
+            "X-FixOps-Timestamp": stamp,
+            "X-FixOps-Signature": "sha256=" + digest.hexdigest(),
+            "X-FixOps-Delivery": delivery_id or uuid.uuid4().hex,
+        }
+
+    def _rule_payload(self, event: str, record: dict, actor: str, **extra) -> dict:
+        record["sys_mod_count"] = int(record.get("sys_mod_count", 0)) + 1
+        record["sys_updated_by"] = actor
+        record["sys_updated_on"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        body = {
+            "event": event,
+            "table": "incident",
+            "sys_id": record["sys_id"],
+            "number": record["number"],
+            "state": record["state"],
+            "state_label": self.STATE_LABELS.get(record["state"], record["state"]),
+            "close_code": record.get("close_code", ""),
+            "correlation_id": record.get("correlation_id", ""),
+            "sys_updated_on": record["sys_updated_on"],
+            "sys_updated_by": actor,
+            "sys_mod_count": record["sys_mod_count"],
+        }
+        body.update(extra)
+        return body
+
+    def transition_issue(
+        self, sys_id: str, state: str, *, resolution: str | None = None, actor: str = "abel.tuter"
+    ) -> list[Delivery]:
+        """Someone sets incident `sys_id` to `state` ("6" Resolved, "7" Closed, "2" In
+        Progress...) with close code `resolution`: the rule sends incident.updated."""
+        with self.lock:
+            record = self.state["incident"][sys_id]
+            record["state"] = str(state)
+            if resolution is not None:
+                record["close_code"] = resolution
+            payload = self._rule_payload("incident.updated", record, actor)
+        return self._emit("incident.updated", payload)
+
+    def comment_as(self, sys_id: str, body: str, *, actor: str = "abel.tuter") -> list[Delivery]:
+        """Someone adds an additional comment: the rule sends incident.commented."""
+        with self.lock:
+            record = self.state["incident"][sys_id]
+            record["comments_log"].append(body)
+            comment = {"sys_id": uuid.uuid4().hex, "value": body}
+            payload = self._rule_payload("incident.commented", record, actor, comment=comment)
+        return self._emit("incident.commented", payload)
+
+    def delete_issue(self, sys_id: str, *, actor: str = "admin") -> list[Delivery]:
+        """Someone deletes the incident: the (after delete) rule sends incident.deleted."""
+        with self.lock:
+            record = self.state["incident"].pop(sys_id)
+            payload = self._rule_payload("incident.deleted", record, actor)
+        return self._emit("incident.deleted", payload)

@@ -7,15 +7,21 @@ HTTP 200 {"ok": false, "error": …} on failure like the real API, 429 + Retry-A
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import threading
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
+from tests.fakes.webhooks import Delivery, WebhookSender
 
 WEBHOOK_PATH = "/services/T0FIXOPS/B0FIXOPS/s3cr3tW3bh00k"
 
 
-class FakeSlack(FakeServer):
+class FakeSlack(WebhookSender, FakeServer):
     name = "slack"
     routes = (
         ("POST", r"/api/(?P<method>[a-zA-Z.]+)", "web_api"),
@@ -256,3 +262,80 @@ class FakeSlack(FakeServer):
                 return Response(410, "channel_is_archived", {"Content-Type": "text/html"})
             self.state["webhook"].append(body)
         return Response(200, "ok", {"Content-Type": "text/html"})
+
+    # -- interactivity: the sending side ----------------------------------------------------------
+    # The Slack app's "Interactivity & Shortcuts" Request URL and its signing secret (app
+    # config, Basic Information): subscribe_webhook(target, secret=<signing secret>).
+    # Requests are form-encoded `payload=<JSON>` signed
+    # `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:" + ts + ":" + body)>` with
+    # `X-Slack-Request-Timestamp`: https://api.slack.com/authentication/verifying-requests-from-slack;
+    # block_actions shape: https://api.slack.com/reference/interaction-payloads/block-actions.
+
+    team_id, app_id = "T0FIXOPS", "A0FIXOPS"
+
+    def encode_payload(self, payload, sub) -> bytes:
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
+    def sign(self, body, sub, *, event, at=None, **_):
+        stamp = str(int((at or datetime.now(UTC)).timestamp()))
+        base = b"v0:" + stamp.encode() + b":" + body
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0="
+            + hmac.new(sub.secret.encode(), base, hashlib.sha256).hexdigest(),
+        }
+
+    def press_button(
+        self,
+        ts: str,
+        action_id: str,
+        value: str = "",
+        *,
+        user: str = "U0AMY",
+        channel: str | None = None,
+    ) -> list[Delivery]:
+        """User `user` presses the button `action_id` (carrying `value`) on message `ts`: a
+        block_actions request to the Interactivity Request URL."""
+        channel = channel or self.channel
+        with self.lock:
+            message = next(
+                (m for m in self.state["channels"].get(channel, []) if m.get("ts") == ts), {}
+            )
+            payload = {
+                "type": "block_actions",
+                "user": {
+                    "id": user,
+                    "username": user.lower(),
+                    "name": user.lower(),
+                    "team_id": self.team_id,
+                },
+                "api_app_id": self.app_id,
+                "token": "verification-token-deprecated",
+                "container": {
+                    "type": "message",
+                    "message_ts": ts,
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                },
+                "trigger_id": f"{int(time.time())}.1.abcdef",
+                "team": {"id": self.team_id, "domain": "acme"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "channel": {"id": channel, "name": "security"},
+                "message": {k: v for k, v in message.items() if k != "metadata"} or {"ts": ts},
+                "state": {"values": {}},
+                "response_url": f"{self.url}/actions/{self.team_id}/1/abc",
+                "actions": [
+                    {
+                        "action_id": action_id,
+                        "block_id": "fixops_actions",
+                        "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                        "value": value,
+                        "type": "button",
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+        return self._emit("block_actions", payload)

@@ -14,16 +14,21 @@ callable `target(headers, body) -> int` (the pure signature tests hand the signe
 straight to `verify`/`parse` without an HTTP server).
 
 For the negative cases, `fake.last_delivery()` gives what was sent, and `fake.send_raw(target,
-body=..., headers=...)` sends anything: forged (`fake.sign(..., secret="other")`), unsigned
-(headers without the signature), replayed (the same delivery twice: `fake.redeliver(d)`),
-stale (`fake.sign(..., at=an_old_time)`), oversized and malformed bodies.
+body=..., headers=...)` sends anything: forged (`fake.sign_with(body, secret="other",
+event=...)`), unsigned (headers without the signature), replayed (the same delivery twice:
+`fake.redeliver(d)`), stale (`fake.sign_with(..., at=an_old_time)`); `fake.send_signed(target,
+body, secret=..., event=...)` signs any bytes properly (oversized, malformed, deep JSON).
+
+Out of order and late: inside `with fake.holding() as held:` deliveries are signed and kept, not
+sent; `fake.release(held, reverse=True)` sends them afterwards (newest first when reversed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -125,15 +130,43 @@ class WebhookSender:
         """The vendor's headers for `body` under any secret (a forgery with the wrong one)."""
         return self.sign(body, Subscription("", secret), event=event, **context)
 
+    def send_signed(
+        self, target: Target, body: bytes, *, secret: str, event: str, **context: Any
+    ) -> Delivery:
+        """POST any bytes, signed as the vendor signs (oversized, malformed or deep bodies)."""
+        headers = self.sign_with(body, secret=secret, event=event, **context)
+        return self.send_raw(target, body=body, headers=headers, event=event)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[list[Delivery]]:
+        """Keep the deliveries made inside the block (signed, unsent) for `release`."""
+        self._hooks_init()
+        held: list[Delivery] = []
+        self._held = held
+        try:
+            yield held
+        finally:
+            self._held = None
+
+    def release(self, held: list[Delivery], *, reverse: bool = False) -> list[Delivery]:
+        """Send held deliveries (in reverse order: out of order)."""
+        return [self.redeliver(d) for d in (list(reversed(held)) if reverse else list(held))]
+
     def _emit(self, event: str, payload: Any, **context: Any) -> list[Delivery]:
         """Sign and send `payload` to every subscription that wants `event`."""
         self._hooks_init()
         with self._hooks_lock:
             subs = [s for s in self.subscriptions if s.wants(event)]
+        held = getattr(self, "_held", None)
         sent = []
         for sub in subs:
             body = self.encode_payload(payload, sub)
             headers = self.sign(body, sub, event=event, **context)
+            if held is not None:
+                kept = Delivery(sub.target, event, headers, body)
+                held.append(kept)
+                sent.append(kept)
+                continue
             sent.append(self.send_raw(sub.target, body=body, headers=headers, event=event))
         return sent
 

@@ -69,6 +69,10 @@ CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
     "policies_decision_evidence": lambda d: f"/admin/policies/decision/{d.pk}/evidence/",
     # The integration's "Test connection" button posts here; a GET goes back to the page.
     "connectors_integration_test": lambda i: f"/admin/connectors/integration/{i.pk}/test/",
+    # The "Rotate webhook secret" button posts here; a GET goes back to the page.
+    "connectors_integration_rotate": (
+        lambda i: f"/admin/connectors/integration/{i.pk}/rotate-webhook-secret/"
+    ),
     # The finding page's POST forms (apps/workspace/admin/findings.py); a GET goes back to
     # the finding's page.
     "findings_finding_comment": lambda finding: f"/admin/findings/finding/{finding.pk}/comment/",
@@ -316,6 +320,19 @@ def _drift(tenant, tag):
     )
 
 
+def _delivery(tenant, tag):
+    from apps.connectors.models import InboundDelivery
+
+    return InboundDelivery.objects.create(
+        tenant=tenant,
+        integration=_integration(tenant, f"{tag}-hooked"),
+        delivery_id=f"{tag}-delivery",
+        body=b"{}",
+        status="failed",
+        error=f"{tag}-error",
+    )
+
+
 # Walked model label -> seeder(tenant, tag) -> one row of it in `tenant`, named with `tag`.
 SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
@@ -345,6 +362,7 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "connectors.OutboxMessage": _message,
     "connectors.ExternalLink": _link,
     "connectors.Drift": _drift,
+    "connectors.InboundDelivery": _delivery,
 }
 
 

@@ -63,6 +63,27 @@ class AzureDevOpsConnector(Connector):
         ),
         ConfigField("area_path", "Area path"),
         ConfigField("iteration_path", "Iteration path"),
+        ConfigField(
+            "webhook_auth",
+            "Webhook authentication",
+            type="choice",
+            choices=("basic", "header"),
+            default="basic",
+            help="How the service hook authenticates: basic auth (password = the webhook "
+            "secret) or a custom header carrying the secret.",
+        ),
+        ConfigField(
+            "webhook_username",
+            "Webhook user name",
+            default="fixops",
+            help="The service hook's basic auth user name.",
+        ),
+        ConfigField(
+            "webhook_header",
+            "Webhook header",
+            default="X-FixOps-Token",
+            help="With header authentication: the header's name.",
+        ),
     )
 
     @classmethod

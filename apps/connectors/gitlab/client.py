@@ -33,6 +33,15 @@ class GitLabConnector(Connector):
             help='Numeric project id or its path, e.g. "group/project".',
         ),
         ConfigField("labels", "Labels", type="list", help="Extra labels on every issue."),
+        ConfigField(
+            "webhook_signing",
+            "Webhook signing",
+            type="choice",
+            choices=("optional", "required"),
+            default="optional",
+            help="required: refuse deliveries without the signing token's signature "
+            "(GitLab versions that offer signing tokens).",
+        ),
     )
 
     @classmethod

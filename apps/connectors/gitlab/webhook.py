@@ -77,9 +77,11 @@ def _check_signature(
     webhook_id = header(headers, "webhook-id")
     if not webhook_id or len(webhook_id) > 200:
         raise HookRejected(400, "missing_delivery_id", "webhook-id is missing")
-    sent = unix_timestamp(header(headers, "webhook-timestamp"), name="webhook-timestamp")
+    raw_ts = header(headers, "webhook-timestamp")
+    sent = unix_timestamp(raw_ts, name="webhook-timestamp")
+    # The signed content is the headers' text as sent: "{id}.{timestamp}.{body}".
     expected = base64.b64encode(
-        _hmac(signing_key(secret), f"{webhook_id}.{int(sent.timestamp())}.".encode() + body)
+        _hmac(signing_key(secret), f"{webhook_id}.{raw_ts}.".encode() + body)
     ).decode()
     given = [
         sig.split(",", 1)[1] for sig in header(headers, SIGNATURE).split() if sig.startswith("v1,")

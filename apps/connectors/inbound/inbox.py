@@ -31,7 +31,9 @@ from apps.connectors.inbound.apply import apply_changes
 from apps.connectors.inbound.signatures import HookMalformed
 from apps.connectors.inbound.vendors import HOOKS
 from apps.connectors.models import DeliveryStatus, InboundDelivery
+from apps.connectors.tasks import inbox_process_task
 from fixops.platform import metrics
+from fixops.platform.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +169,28 @@ def inbox_drain(
             outcome = process_one(delivery_id, owner)
             setattr(stats, outcome, getattr(stats, outcome) + 1)
     return stats
+
+
+def delivery_retry(*, delivery: InboundDelivery, actor: str) -> bool:
+    """Queue a failed delivery again with fresh attempts (after fixing its cause); False when
+    it is not failed any more. Audited."""
+    with transaction.atomic():
+        moved = InboundDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        if moved:
+            audit_record(
+                tenant=delivery.tenant,
+                actor=actor,
+                action="inbound_delivery.retry",
+                target_type="connectors.inbounddelivery",
+                target_id=delivery.pk,
+                before={"status": DeliveryStatus.FAILED, "error": delivery.error[:500]},
+                after={"status": DeliveryStatus.PENDING},
+            )
+            transaction.on_commit(_wake, robust=True)
+    return bool(moved)
+
+
+def _wake() -> None:
+    inbox_process_task.apply_async(kwargs={"reason": "retry"}, ignore_result=True)

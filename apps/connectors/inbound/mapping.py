@@ -46,8 +46,15 @@ DEFAULTS: dict[str, dict[str, Outcome]] = {
     },
     # object_attributes.state opened / closed (GitLab has no close reason).
     "gitlab": {"closed": _DONE, "opened": _OPEN, "reopened": _OPEN},
-    # System.State names of the Agile / Scrum / Basic processes, and state categories.
+    # System.State names of the Agile / Scrum / Basic processes, state categories, and the
+    # ResolvedReason (resolution) of a closed item.
     "azure_devops": {
+        **{
+            f"{s}|{r}": _WONT
+            for s in ("resolved", "closed", "done")
+            for r in ("won't fix", "as designed", "obsolete")
+        },
+        **{f"{s}|duplicate": _SKIP for s in ("resolved", "closed", "done")},
         "removed": _WONT,
         "done": _DONE,
         "closed": _DONE,
@@ -67,6 +74,10 @@ DEFAULTS: dict[str, dict[str, Outcome]] = {
     # Incident state numbers (1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed,
     # 8 Canceled) and their labels.
     "servicenow": {
+        "category:8": _WONT,
+        "category:6": _DONE,
+        "category:7": _DONE,
+        **{f"category:{n}": _OPEN for n in ("1", "2", "3")},
         "8": _WONT,
         "canceled": _WONT,
         "6": _DONE,

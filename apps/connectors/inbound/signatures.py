@@ -17,21 +17,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fixops.platform import jsondepth
+from fixops.platform.errors import DomainError, Invalid
 
 # Slack's and our ServiceNow contract's window; the vendors that sign a timestamp use 5 min.
 DEFAULT_WINDOW = timedelta(minutes=5)
 
 
-class HookRejected(Exception):  # noqa: N818 - a verdict, not a crash
-    """The delivery is not authentic (401) or its headers cannot be read (400)."""
+class HookRejected(DomainError):  # noqa: N818 - a verdict, not a crash
+    """The delivery is not authentic (401) or its headers cannot be read (400): `status` is
+    what the endpoint answers, `code` and `message` go into the error shape."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(message, code=code)
+        self.status = status
 
 
-class HookMalformed(ValueError):  # noqa: N818 - reads as what it is
+class HookMalformed(Invalid):  # noqa: N818 - reads as what it is
     """A verified body that is not the vendor's documented shape (bad JSON, wrong types)."""
+
+    code = "malformed_delivery"
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,12 @@ class SlackConnector(Connector):
             "https://hooks.slack.com/services/…: can only post (no updates, no threads).",
         ),
         ConfigField("channel", "Channel", help="With a bot token: the channel id, e.g. C0123ABC."),
+        secret(
+            "signing_secret",
+            "Signing secret",
+            "From the Slack app's Basic Information page: verifies button presses sent to "
+            "this integration's webhook URL (the app's Interactivity Request URL).",
+        ),
         ConfigField(
             "history_pages",
             "History pages",

@@ -210,3 +210,12 @@ def test_malformed_bodies_with_a_valid_token(gitlab, body):
     verify(hooks, (headers, body), secret=SECRET)
     with pytest.raises(HookMalformed):
         hooks.parse(headers=headers, body=body)
+
+
+def test_an_issue_sent_as_a_work_item_reads_the_same(gitlab):
+    """Newer GitLab can send issues as `object_kind: work_item` (Work Item Hook)."""
+    fake, capture, ref = gitlab
+    fake.transition_issue(int(ref.id), "closed")
+    headers, body = capture.last
+    work_item = edited(body, object_kind="work_item", event_type="work_item")
+    assert hooks.parse(headers=headers, body=work_item) == hooks.parse(headers=headers, body=body)
