@@ -36,6 +36,7 @@ from apps.connectors import outbox, registry
 from apps.connectors.base import RemoteRef
 from apps.connectors.inbound.apply import apply_changes
 from apps.connectors.inbound.changes import RemoteChange
+from apps.connectors.inbound.mapping import Outcome, classify
 from apps.connectors.models import (
     UNFINISHED,
     Drift,
@@ -162,7 +163,7 @@ def reconcile_integration(
             )
             break
         with transaction.atomic():
-            _reconcile_page(integration, connector, page, states, stats)
+            _reconcile_page(integration, page, states, stats)
     with transaction.atomic():
         _repair_replaced(integration, stats)
     return stats
@@ -172,21 +173,23 @@ def _ref(row: dict) -> RemoteRef:
     return RemoteRef(id=row["remote_id"], key=row["remote_key"], extra=row["remote_extra"] or {})
 
 
-def _observed(row: dict, change: RemoteChange | None, connector) -> str | None:
+def _observed(integration: Integration, row: dict, change: RemoteChange | None) -> str | None:
     """The drift kind this link shows now, or None when ticket and finding agree."""
     if change is None:
         return DriftKind.TICKET_DELETED
     if row["finding_id"] is None or row["finding__status"] is None:
         return None  # grouped ticket, or its finding is gone: only deletion is checked
-    ticket = connector.remote_state(change)
-    if ticket == "closed" and row["finding__status"] in ACTIVE:
+    # Read the ticket's status as its webhook would be (the vendor defaults, then the
+    # integration's status_map): a status that means nothing (in progress, duplicate) is no drift.
+    outcome = classify(integration.kind, change, integration.settings.get("status_map"))
+    if outcome in (Outcome.DONE, Outcome.WONT_DO) and row["finding__status"] in ACTIVE:
         return DriftKind.TICKET_CLOSED_FINDING_OPEN
-    if ticket == "open" and row["finding__status"] in CLOSING:
+    if outcome == Outcome.REOPENED and row["finding__status"] in CLOSING:
         return DriftKind.FINDING_CLOSED_TICKET_OPEN
     return None
 
 
-def _reconcile_page(integration, connector, page, states, stats: ReconcileStats) -> None:
+def _reconcile_page(integration, page, states, stats: ReconcileStats) -> None:
     now = timezone.now()
     live = set(
         OutboxMessage.objects.filter(
@@ -210,7 +213,7 @@ def _reconcile_page(integration, connector, page, states, stats: ReconcileStats)
         stats.reads += 1
         seen_links.add(row["id"])
         change = states[row["remote_id"]]
-        kind = _observed(row, change, connector)
+        kind = _observed(integration, row, change)
         if kind is not None:
             observed[row["id"]] = (row, change, kind)
     # Open drift these links no longer show: repaired (by a webhook, a person, our outbox).

@@ -217,7 +217,12 @@ class AzureDevOpsConnector(Connector):
                     params=self._params(),
                     json={
                         "ids": [int(i) for i in batch],
-                        "fields": ["System.Id", "System.State", "System.Reason"],
+                        "fields": [
+                            "System.Id",
+                            "System.State",
+                            "System.Reason",
+                            "Microsoft.VSTS.Common.ResolvedReason",
+                        ],
                         "errorPolicy": "omit",
                     },
                 ),
@@ -233,13 +238,13 @@ class AzureDevOpsConnector(Connector):
                     remote_id=str(item["id"]),
                     remote_key=str(item["id"]),
                     status=fields.get("System.State", ""),
-                    resolution=fields.get("System.Reason", ""),
+                    # The resolved reason where the process has one ("Won't Fix"), else the
+                    # state change's reason.
+                    resolution=fields.get("Microsoft.VSTS.Common.ResolvedReason")
+                    or fields.get("System.Reason", ""),
                 )
             states.update({i: found.get(i) for i in batch})
         return states
-
-    def remote_state(self, change: RemoteChange) -> str:
-        return mapping.fixops_status(change.status)
 
     # -- helpers --------------------------------------------------------------------------------
 

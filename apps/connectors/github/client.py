@@ -181,9 +181,6 @@ class GitHubConnector(Connector):
             states[number] = self._change(issue)
         return states
 
-    def remote_state(self, change: RemoteChange) -> str:
-        return "closed" if change.status == "closed" else "open"
-
     @staticmethod
     def _change(issue: dict) -> RemoteChange:
         return RemoteChange(

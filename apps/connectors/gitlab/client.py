@@ -141,10 +141,6 @@ class GitLabConnector(Connector):
             states.update({iid: None for iid in batch if iid not in found})
         return states
 
-    def remote_state(self, change: RemoteChange) -> str:
-        """ "open" or "closed" ("opened" issues are open)."""
-        return "closed" if change.status == "closed" else "open"
-
     def _put(self, iid: str, payload: dict) -> RemoteRef:
         issue = json_body(
             self.session.put(f"{self.project}/issues/{quote(iid, safe='')}", json=payload),

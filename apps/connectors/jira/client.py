@@ -221,10 +221,6 @@ class JiraConnector(Connector):
             states.update({remote_id: None for remote_id in batch if remote_id not in seen})
         return states
 
-    def remote_state(self, change: RemoteChange) -> str:
-        """ "open" or "closed", as FixOps reads the ticket's status category."""
-        return "closed" if change.status_category in mapping.CLOSED_CATEGORIES else "open"
-
     def _bulkfetch(self, pacer: Pacer, ids: list[str]) -> tuple[list[dict], set[str]]:
         data = json_body(
             pacer(

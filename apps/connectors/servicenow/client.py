@@ -181,10 +181,6 @@ class ServiceNowConnector(Connector):
             states.update({sys_id: None for sys_id in batch if sys_id not in found})
         return states
 
-    def remote_state(self, change: RemoteChange) -> str:
-        """ "open" or "closed": states 6 (Resolved), 7 (Closed), 8 (Canceled) are closed."""
-        return mapping.fixops_status(change.status_category)
-
     @staticmethod
     def _change(record: dict) -> RemoteChange:
         state = str(record.get("state", ""))
