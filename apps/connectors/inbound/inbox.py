@@ -84,8 +84,10 @@ def process_one(delivery_id: int, owner: str) -> str:
     """Apply one claimed delivery; its outcome (applied, ignored, retried, failed, lost)."""
     try:
         with transaction.atomic():
+            # Only the delivery's row is locked (of=self): the integration row is shared by
+            # every delivery of it and updated by the outbox's breaker.
             row = (
-                InboundDelivery.objects.select_for_update(skip_locked=True)
+                InboundDelivery.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("integration", "integration__tenant")
                 .filter(pk=delivery_id, lease_owner=owner, status=DeliveryStatus.PROCESSING)
                 .first()
@@ -128,7 +130,7 @@ def _apply(row: InboundDelivery) -> str:
 def _record_failure(delivery_id: int, owner: str, error: str, *, permanent: bool = False) -> str:
     with transaction.atomic():
         row = (
-            InboundDelivery.objects.select_for_update()
+            InboundDelivery.objects.select_for_update(of=("self",))
             .select_related("integration")
             .filter(pk=delivery_id, lease_owner=owner, status=DeliveryStatus.PROCESSING)
             .first()

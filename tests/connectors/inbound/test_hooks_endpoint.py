@@ -5,9 +5,13 @@ nothing."""
 
 from __future__ import annotations
 
+import io
 import json
+from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -15,6 +19,7 @@ from apps.connectors.inbound.inbox import inbox_drain
 from apps.connectors.models import DeliveryStatus, InboundDelivery
 from apps.findings.models import FindingStatus
 from apps.policies.models import RiskAcceptance
+from fixops.wsgi import application as wsgi_application
 from tests.connectors.inbound.conftest import endpoint, hook_path
 
 pytestmark = pytest.mark.django_db
@@ -205,3 +210,45 @@ def test_the_secret_is_shown_once_and_the_url_always(acme_admin, fake_jira, sett
     assert "webhook_secret" not in shown and shown["has_webhook_secret"]
     assert shown["webhook_url"] == f"https://fixops.example.com/hooks/{public_id}/"
     assert shown["webhook_url_warning"] == ""
+
+
+def _wsgi_chunked_hook(path: str, body: bytes, headers: dict[str, str]) -> tuple[str, bytes]:
+    """POST a de-chunked body (as gunicorn presents it) through fixops.wsgi."""
+    environ: dict = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_TYPE": headers.get("Content-Type", "application/json"),
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "SERVER_NAME": "localhost",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+    }
+    for name, value in headers.items():
+        if name.lower() != "content-type":
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+    setup_testing_defaults(environ)
+    environ.pop("CONTENT_LENGTH", None)
+    answer: list[str] = []
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        chunks = wsgi_application(environ, lambda status, _headers: answer.append(status))
+        return answer[0], b"".join(chunks)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def test_chunked_deliveries_are_read_and_bounded_by_the_hook_limit(jira, fake_jira, ticket_for):
+    _, link = ticket_for(jira)
+    fake_jira.subscribe_webhook(endpoint(jira), secret=jira.webhook_secret)
+    [sent] = fake_jira.transition_issue(link.remote_key, "In Progress")
+    InboundDelivery.objects.all().delete()
+    status, _ = _wsgi_chunked_hook(hook_path(jira), sent.body, sent.headers)
+    assert status.startswith("202")
+    InboundDelivery.objects.all().delete()
+    with override_settings(FIXOPS_HOOK_MAX_BYTES=100, FIXOPS_UPLOAD_MAX_BYTES=10**8):
+        status, body = _wsgi_chunked_hook(hook_path(jira), sent.body, sent.headers)
+    assert status.startswith("413")
+    assert json.loads(body)["error"]["details"] == {"limit_bytes": 100}
+    assert not InboundDelivery.objects.exists()
