@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from apps.connectors.selectors import outbox_gauges
+from apps.connectors.selectors import inbox_gauges, outbox_gauges
 from apps.findings.scan_queue import queue_gauges
 from apps.intel.feeds.status import feed_statuses
 from fixops.models import Heartbeat
@@ -35,7 +35,8 @@ BREAKER_STATES = ("closed", "open", "half_open")
 
 
 class DatabaseCollector(Collector):
-    """Outbox depth and age, dead letters, breakers, queued scans, feed and beat ages."""
+    """Outbox depth and age, dead letters, breakers, inbox depth and age, queued scans, feed
+    and beat ages."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,6 +94,23 @@ class DatabaseCollector(Collector):
             for name in BREAKER_STATES:
                 breaker.add_metric([str(pk), kind, name], 1 if state == name else 0)
         yield breaker
+
+        inbox = inbox_gauges()
+        deliveries = GaugeMetricFamily(
+            "fixops_inbox_deliveries",
+            "Inbound webhook deliveries not yet applied (pending, processing) or failed",
+            labels=["status"],
+        )
+        for status, (count, _oldest) in sorted(inbox.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        first = inbox["pending"][1]
+        inbox_age = GaugeMetricFamily(
+            "fixops_inbox_oldest_pending_age_seconds",
+            "Age of the oldest pending inbound delivery (0 when none)",
+        )
+        inbox_age.add_metric([], (now - first).total_seconds() if first else 0)
+        yield inbox_age
 
         queued = GaugeMetricFamily(
             "fixops_scans_unfinished", "Queued imports not yet done, by status", labels=["status"]

@@ -130,6 +130,24 @@ def schedules() -> list[Schedule]:
             description="Delivers due outbox messages (tickets, chat messages, check runs).",
         ),
         Schedule(
+            name="reconcile tickets",
+            task="fixops.connectors.reconcile",
+            # Every FIXOPS_RECONCILE_MINUTES (30 by default): reads linked tickets back from
+            # each tracker (paced within its rate limits), records and repairs drift that
+            # webhooks missed (docs/connectors.md "Reconciliation and drift").
+            every=settings.FIXOPS_RECONCILE_MINUTES * 60,
+            description="Reads linked tickets back, records drift and repairs it.",
+        ),
+        Schedule(
+            name="process inbox",
+            task="fixops.connectors.inbox_process",
+            # Every FIXOPS_INBOX_POLL_SECONDS (10 s by default): the safety net behind the
+            # worker woken after each stored webhook delivery; also retries when due.
+            every=settings.FIXOPS_INBOX_POLL_SECONDS,
+            kwargs={"reason": "beat"},
+            description="Applies stored webhook deliveries (ticket closed, reopened, comments).",
+        ),
+        Schedule(
             name="apply retention",
             task="fixops.pipeline.retention",
             # Every day at 04:15 UTC, in batches: old scan details, closed findings'

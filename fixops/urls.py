@@ -11,6 +11,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", observability.metrics_view, name="metrics"),
     path("api/v1/", include(("fixops.api_urls", "v1"), namespace="v1")),
+    # Vendor webhooks (apps/connectors/api/hooks.py): signed by the vendor, no session.
+    path("hooks/", include(("apps.connectors.api.hooks", "hooks"), namespace="hooks")),
     # Authenticated callers only unless FIXOPS_PUBLIC_API_DOCS; the split Swagger view serves
     # its initialiser as a file: no inline script under the CSP.
     path("api/schema/", SchemaView.as_view(api_version="v1"), name="schema"),

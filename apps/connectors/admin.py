@@ -14,12 +14,18 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
 
 from apps.connectors.admin_forms import integration_form, kind_fieldsets
+from apps.connectors.inbound.inbox import delivery_retry
+from apps.connectors.inbound.receive import webhook_url
 from apps.connectors.models import (
     UNFINISHED,
+    DeliveryStatus,
+    Drift,
+    DriftKind,
     ExternalLink,
+    InboundDelivery,
     Integration,
     MessageStatus,
     NotificationEvent,
@@ -38,6 +44,7 @@ from apps.connectors.services import (
     integration_breaker_reset,
     integration_create,
     integration_delete,
+    integration_rotate_webhook_secret,
     integration_sync,
     integration_test,
     integration_update,
@@ -90,7 +97,7 @@ class IntegrationAdmin(TenantScopedAdmin):
     list_filter = ("kind", "enabled", "breaker_state", "tenant")
     search_fields = ("name", "base_url")
     list_select_related = ("tenant",)
-    readonly_fields = HEALTH
+    readonly_fields = (*HEALTH, "webhook_url_display", "drift_report")
     actions = ["test_connection", "sync_now", "reset_breaker"]
     change_form_template = "admin/connectors/integration/change_form.html"
 
@@ -111,6 +118,36 @@ class IntegrationAdmin(TenantScopedAdmin):
     @admin.display(description="Dead")
     def dead_messages(self, obj) -> int:
         return getattr(obj, "_dead", None) or obj.messages.filter(status=MessageStatus.DEAD).count()
+
+    @admin.display(description="Drift found by reconciliation")
+    def drift_report(self, obj) -> str:
+        """Open drift per kind, each linking to the drift changelist of this integration."""
+        counts = dict(
+            Drift.objects.filter(integration=obj, repaired_at__isnull=True)
+            .values_list("kind")
+            .annotate(n=Count("id"))
+            .values_list("kind", "n")
+        )
+        url = reverse("admin:connectors_drift_changelist")
+        rows = [
+            (
+                f"{url}?integration__id__exact={obj.pk}&kind__exact={kind}&open=yes",
+                label,
+                counts.get(kind, 0),
+            )
+            for kind, label in DriftKind.choices
+        ]
+        return format_html(
+            '<ul>{}</ul><a href="{}?integration__id__exact={}">All drift, repaired included</a>',
+            format_html_join("", '<li><a href="{}">{}</a>: {} open</li>', rows),
+            url,
+            obj.pk,
+        )
+
+    @admin.display(description="Webhook URL")
+    def webhook_url_display(self, obj) -> str:
+        url, warning = webhook_url(obj)
+        return f"{url} ({warning})" if warning else url
 
     # --- the form per kind ---------------------------------------------------------------
     def _kind(self, request, obj=None) -> str | None:
@@ -139,7 +176,9 @@ class IntegrationAdmin(TenantScopedAdmin):
             (None if obj else f"New {label} integration", {"fields": first}),
             *kind_fieldsets(kind, stored),
             ("What is sent", {"fields": ("min_severity", "min_risk", "grouping", "templates")}),
+            *([("Inbound webhook", {"fields": ("webhook_url_display",)})] if obj else []),
             *([("Health", {"fields": HEALTH})] if obj is not None else []),
+            *([("Drift", {"fields": ("drift_report",)})] if obj is not None else []),
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -210,7 +249,45 @@ class IntegrationAdmin(TenantScopedAdmin):
             self.admin_site.admin_view(self.test_view),
             name="{}_{}_test".format(*info),
         )
-        return [test, *super().get_urls()]
+        rotate = path(
+            "<path:object_id>/rotate-webhook-secret/",
+            self.admin_site.admin_view(self.rotate_view),
+            name="{}_{}_rotate".format(*info),
+        )
+        return [test, rotate, *super().get_urls()]
+
+    def rotate_view(self, request, object_id):
+        """POST: a new webhook secret, shown once on the page this answers (never stored in
+        a message, which would keep it in a cookie or the session)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        change_url = reverse("admin:connectors_integration_change", args=[obj.pk])
+        if request.method != "POST":
+            return redirect(change_url)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied("Rotating the webhook secret needs the admin role.")
+        try:
+            secret = integration_rotate_webhook_secret(integration=obj, actor=_actor(request))
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(change_url)
+        url, warning = webhook_url(obj)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"New webhook secret of {obj}",
+            "integration": obj,
+            "secret": secret,
+            "webhook_url": url,
+            "warning": warning,
+            "change_url": change_url,
+        }
+        response = TemplateResponse(
+            request, "admin/connectors/integration/webhook_secret.html", context
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def test_view(self, request, object_id):
         """POST: one cheap read-only call to the vendor with the stored configuration; the
@@ -425,3 +502,99 @@ class NotificationRuleAdmin(TenantScopedAdmin):
     def delete_queryset(self, request, queryset):
         for rule in queryset:
             self.delete_model(request, rule)
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "open"), ("no", "repaired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(repaired_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(repaired_at__isnull=False)
+        return queryset
+
+
+@admin.register(Drift)
+class DriftAdmin(TenantScopedAdmin):
+    """The drift report: what reconciliation found out of line, and its repair (read-only:
+    reconciliation writes it, apps/connectors/reconcile.py)."""
+
+    list_display = (
+        "reference",
+        "integration",
+        "kind",
+        "remote_key",
+        "finding_id",
+        "detected_at",
+        "repaired_at",
+        "repair",
+    )
+    list_filter = ("kind", OpenFilter, "integration", "tenant")
+    search_fields = ("reference", "remote_key")
+    list_select_related = ("integration",)
+    readonly_fields = [f.name for f in Drift._meta.fields]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    @admin.display(description="Repair")
+    def repair(self, obj) -> str:
+        return str(obj.detail.get("repair", ""))[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+
+@admin.register(InboundDelivery)
+class InboundDeliveryAdmin(TenantScopedAdmin):
+    """The inbox: webhook deliveries as received (verified), what applying them did, and the
+    failed ones with their error (retry them with the action)."""
+
+    list_display = (
+        "id",
+        "integration",
+        "delivery_id",
+        "status",
+        "attempts",
+        "received_at",
+        "applied_at",
+        "short_error",
+    )
+    list_filter = ("status", "integration", "tenant")
+    search_fields = ("delivery_id", "error")
+    list_select_related = ("integration", "tenant")
+    readonly_fields = [f.name for f in InboundDelivery._meta.fields if f.name != "body"]
+    exclude = ("body",)
+    actions = ["retry"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("body", "headers")
+
+    @admin.display(description="Error")
+    def short_error(self, obj) -> str:
+        return (obj.error or "")[:120]
+
+    def has_add_permission(self, request):
+        return False  # deliveries are written by the /hooks/ endpoint only
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.action(description="Retry selected failed deliveries")
+    @role_action(Role.ADMIN)
+    def retry(self, request, queryset):
+        done = sum(
+            1
+            for delivery in queryset.filter(status=DeliveryStatus.FAILED)
+            if delivery_retry(delivery=delivery, actor=_actor(request))
+        )
+        self.message_user(request, f"{done} delivery(ies) queued again.", messages.SUCCESS)

@@ -190,7 +190,7 @@ class IntegrationForm(forms.ModelForm):
 
 def integration_form(kind: str) -> type[IntegrationForm]:
     """The form class of one kind: its declared credentials and settings as fields."""
-    specs = registry.connector_class(kind).fields
+    specs = registry.connector_class(kind).all_fields()
     required = _required_credentials(kind)
     attrs: dict[str, Any] = {"kind": kind, "specs": specs, "__module__": __name__}
     for spec in specs:
@@ -210,7 +210,7 @@ def kind_fieldsets(kind: str, stored: dict) -> list[tuple[str, dict]]:
     cls = registry.connector_class(kind)
     label = dict(registry.Kind.choices)[kind]
     credentials, settings = [], []
-    for spec in cls.fields:
+    for spec in cls.all_fields():
         target = credentials if spec.where == CREDENTIALS else settings
         target.append(form_name(spec))
         if spec.secret and stored.get(spec.name):

@@ -24,7 +24,9 @@ from django.utils import timezone
 
 from apps.connectors.base import Connector, RemoteRef
 from apps.connectors.delivery import ticket_from_payload
+from apps.connectors.inbound import echo
 from apps.connectors.models import (
+    SENT_COMMENTS_KEPT,
     AttemptOutcome,
     ExternalLink,
     Integration,
@@ -65,6 +67,8 @@ class Result:
     http_status: int | None = None
     retry_after: float | None = None
     ref: RemoteRef | None = None
+    # Echo-suppression marks of the comments this attempt wrote (inbound/echo.py).
+    comments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -125,8 +129,15 @@ def _existing(connector: Connector, message: Claimed, link: ExternalLink | None)
     return found
 
 
-def apply(connector: Connector, message: Claimed, link: ExternalLink | None) -> RemoteRef:
-    """Make one message's effect true at the vendor; returns where the object now lives."""
+def apply(
+    connector: Connector,
+    message: Claimed,
+    link: ExternalLink | None,
+    sent: list[str] | None = None,
+) -> RemoteRef:
+    """Make one message's effect true at the vendor; returns where the object now lives.
+    The marks of the comments it wrote are appended to `sent` (echo suppression)."""
+    sent = [] if sent is None else sent
     payload = message.payload
     if message.kind == MessageKind.UPSERT:
         ticket = ticket_from_payload(payload["ticket"])
@@ -143,9 +154,9 @@ def apply(connector: Connector, message: Claimed, link: ExternalLink | None) -> 
     if message.kind == MessageKind.TRANSITION:
         ref = connector.transition(ref, payload["status"])
         if payload.get("comment"):
-            connector.comment(ref, payload["comment"])
+            sent += echo.marks(payload["comment"], connector.comment(ref, payload["comment"]))
         return ref
-    connector.comment(ref, payload["body"])
+    sent += echo.marks(payload["body"], connector.comment(ref, payload["body"]))
     return ref
 
 
@@ -190,7 +201,7 @@ def deliver_one(message, integrations, links, connectors) -> Result:
             raise PermanentError("the integration was deleted")
         connector = connectors.get(integration)
         link = links.get((message.integration_id, message.reference))
-        result.ref = apply(connector, message, link)
+        result.ref = apply(connector, message, link, result.comments)
     except OutboundError as exc:
         result.error = exc.message[:4000]
         result.http_status = exc.status
@@ -319,7 +330,9 @@ def _save_links(delivered: list[Result], now) -> None:
             state = m.payload["ticket"].get("status", "open")
         else:
             state = None
-        rows[(m.integration_id, m.reference)] = (m, ref, state)
+        previous = rows.get((m.integration_id, m.reference))
+        comments = (previous[3] if previous else []) + r.comments
+        rows[(m.integration_id, m.reference)] = (m, ref, state, comments)
     if not rows:
         return
     existing = {
@@ -329,7 +342,7 @@ def _save_links(delivered: list[Result], now) -> None:
         )
     }
     new = []
-    for key, (m, ref, state) in rows.items():
+    for key, (m, ref, state, comments) in rows.items():
         link = existing.get(key)
         if link is None:
             link = ExternalLink(
@@ -348,6 +361,9 @@ def _save_links(delivered: list[Result], now) -> None:
         link.remote_version = ref.version
         link.remote_extra = ref.extra or {}
         link.state = state or link.state
+        # What our write left at the vendor: an inbound change equal to it is our own echo.
+        link.sent_status = link.remote_status
+        link.sent_comments = ((link.sent_comments or []) + comments)[-SENT_COMMENTS_KEPT:]
         link.last_sync_at = now
         if link.pk:
             link.save()

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from apps.connectors.inbound.mapping import INBOUND_FIELDS, INBOUND_KINDS, status_map_error
 from apps.connectors.schema import SETTINGS, ConfigField, type_error
 from fixops.platform.http.errors import PermanentError
 
@@ -78,6 +79,17 @@ class Connector(ABC):
             raise PermanentError(f"invalid {self.kind} configuration: {problems}")
 
     @classmethod
+    def inbound(cls) -> bool:
+        """Whether the kind's webhooks are applied (its settings then include the inbound
+        ones: status_map, own_account, inbound_comments, acceptance_days)."""
+        return cls.kind in INBOUND_KINDS
+
+    @classmethod
+    def all_fields(cls) -> tuple[ConfigField, ...]:
+        """The kind's own fields, then the inbound settings every receiving kind shares."""
+        return cls.fields + (INBOUND_FIELDS if cls.inbound() else ())
+
+    @classmethod
     def validate(cls, credentials: dict, settings: dict) -> dict[str, str]:
         """Field -> error for a configuration of this kind ({} when valid)."""
         errors: dict[str, str] = {}
@@ -90,12 +102,15 @@ class Connector(ABC):
         ):
             wanted = " or ".join("{" + ", ".join(fields) + "}" for fields in cls.credential_sets)
             errors["credentials"] = f"{cls.kind} needs {wanted}"
-        for spec in cls.fields:
+        for spec in cls.all_fields():
             value = (settings if spec.where == SETTINGS else credentials).get(spec.name)
             if spec.required and spec.where == SETTINGS and not _filled(value):
                 errors[spec.key] = "required"
             elif value is not None and (problem := type_error(spec, value)):
                 errors[spec.key] = problem
+        problem = status_map_error(settings.get("status_map")) if cls.inbound() else None
+        if problem and "settings.status_map" not in errors:
+            errors["settings.status_map"] = problem
         return errors
 
     @classmethod

@@ -7,6 +7,7 @@ causes it; the Celery trigger after commit only lowers latency (see drain.py).
 from __future__ import annotations
 
 import json
+import secrets
 
 from django.db import models
 from django.db.models import Q
@@ -17,6 +18,16 @@ from apps.findings.models.finding import Severity
 from apps.tenants.scoping import TenantOwned
 from fixops.platform import keyring
 from fixops.platform.models.breaker import BreakerFields
+
+
+def new_public_id() -> str:
+    """192 random bits, URL-safe (32 characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def new_webhook_secret() -> str:
+    """256 random bits for HMAC signing / shared-token checks."""
+    return secrets.token_urlsafe(32)
 
 
 class Grouping(models.TextChoices):
@@ -41,6 +52,11 @@ class Integration(TenantOwned, BreakerFields):
     grouping = models.CharField(max_length=20, choices=Grouping.choices, default=Grouping.FINDING)
     templates = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # The id in the inbound webhook URL (/hooks/<public_id>/): random, >= 128 bits, never the
+    # database id, so URLs cannot be enumerated.
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    # MultiFernet token of the generated webhook secret (returned once at creation/rotation).
+    webhook_secret_token = models.BinaryField(editable=False, default=b"")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +79,16 @@ class Integration(TenantOwned, BreakerFields):
     @credentials.setter
     def credentials(self, value: dict) -> None:
         self.credentials_token = keyring.encrypt(json.dumps(value, sort_keys=True).encode())
+
+    @property
+    def webhook_secret(self) -> str:
+        if not self.webhook_secret_token:
+            return ""
+        return keyring.decrypt(bytes(self.webhook_secret_token)).decode()
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self.webhook_secret_token = keyring.encrypt(value.encode()) if value else b""
 
 
 class MessageKind(models.TextChoices):
@@ -189,6 +215,14 @@ class ExternalLink(TenantOwned):
     state = models.CharField(max_length=10, default="open")  # open | closed, as we last set it
     remote_version = models.IntegerField(null=True, blank=True)
     remote_extra = models.JSONField(default=dict, blank=True)
+    # Echo suppression (apps/connectors/inbound/apply.py): the vendor status our last delivered
+    # write left, and the comments we wrote (vendor ids where the connector returns one, else
+    # "sha256:<digest of the body>"), newest last, capped at SENT_COMMENTS_KEPT.
+    sent_status = models.CharField(max_length=100, blank=True)
+    sent_comments = models.JSONField(default=list, blank=True)
+    # Inbound: when the vendor last told us something, and when it said the object was deleted.
+    inbound_at = models.DateTimeField(null=True, blank=True)
+    remote_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_sync_at = models.DateTimeField(default=timezone.now)
 
@@ -199,7 +233,12 @@ class ExternalLink(TenantOwned):
                 fields=["integration", "reference"], name="external_link_reference_uniq"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "-id"], name="external_link_tenant_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="external_link_tenant_idx"),
+            # Inbound changes find their link by the vendor's id or key.
+            models.Index(fields=["integration", "remote_id"], name="external_link_remote_id_idx"),
+            models.Index(fields=["integration", "remote_key"], name="external_link_remote_key_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} -> {self.remote_key or self.remote_id}"
@@ -246,3 +285,105 @@ class NotificationRule(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DriftKind(models.TextChoices):
+    TICKET_CLOSED_FINDING_OPEN = "ticket_closed_finding_open", "Ticket closed, finding open"
+    TICKET_DELETED = "ticket_deleted", "Ticket deleted"
+    FINDING_CLOSED_TICKET_OPEN = "finding_closed_ticket_open", "Finding closed, ticket open"
+
+
+class Drift(TenantOwned):
+    """A linked ticket found out of line with its finding by reconciliation (what webhooks
+    missed). Open while `repaired_at` is empty; one open row per (link, kind)."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="drifts", db_index=False
+    )
+    link = models.ForeignKey(
+        ExternalLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="drifts"
+    )
+    kind = models.CharField(max_length=40, choices=DriftKind.choices)
+    # The link's reference and remote key, kept when the link goes.
+    reference = models.CharField(max_length=200)
+    remote_key = models.CharField(max_length=200, blank=True)
+    finding_id = models.BigIntegerField(null=True, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    repaired_at = models.DateTimeField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "kind"],
+                condition=Q(repaired_at__isnull=True),
+                name="drift_open_link_kind_uniq",
+            )
+        ]
+        indexes = [models.Index(fields=["integration", "-id"], name="drift_integration_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.kind}"
+
+
+SENT_COMMENTS_KEPT = 50
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    APPLIED = "applied", "Applied"
+    IGNORED = "ignored", "Ignored (nothing to apply)"
+    FAILED = "failed", "Failed"
+
+
+class InboundDelivery(TenantOwned):
+    """One verified webhook delivery, stored raw before anything is applied (the transactional
+    inbox, twin of the outbox): the endpoint answers once the row commits, a worker applies it.
+    UNIQUE(integration, delivery_id) makes a replayed delivery store nothing."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    delivery_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(default=timezone.now)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)  # the subset parse() needs, no secrets
+    body = models.BinaryField()
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)  # ApplyResult counts
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "delivery_id"], name="inbound_delivery_uniq"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="inbound_due_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="inbound_lease_idx",
+                condition=Q(status="processing"),
+            ),
+            models.Index(fields=["tenant", "-id"], name="inbound_tenant_recent_idx"),
+            models.Index(fields=["tenant", "received_at"], name="inbound_tenant_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id}:{self.delivery_id} ({self.status})"

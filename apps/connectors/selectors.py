@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from apps.connectors.delivery import finding_reference
 from apps.connectors.models import (
+    DeliveryStatus,
     ExternalLink,
     Grouping,
+    InboundDelivery,
     Integration,
     MessageStatus,
     NotificationRule,
@@ -72,6 +74,23 @@ def outbox_gauges() -> dict:
         by_status[status] = (n, oldest)
     breakers = list(Integration.objects.values_list("pk", "kind", "breaker_state").order_by("pk"))
     return {"messages": by_status, "breakers": breakers}
+
+
+def inbox_gauges() -> dict:
+    """Across tenants, for /metrics: inbox deliveries not yet applied (pending, processing)
+    and failed ones, by status, with the oldest pending delivery's receipt time (applied and
+    ignored rows, the bulk of the table, are never counted)."""
+    watched = [DeliveryStatus.PENDING, DeliveryStatus.PROCESSING, DeliveryStatus.FAILED]
+    rows = (
+        InboundDelivery.objects.filter(status__in=watched)
+        .values_list("status")
+        .annotate(n=Count("id"), oldest=Min("received_at"))
+        .order_by()
+    )
+    by_status = {str(s): (0, None) for s in watched}
+    for status, n, oldest in rows:
+        by_status[status] = (n, oldest)
+    return by_status
 
 
 def integration_health(integration: Integration, depth: dict[str, int] | None = None) -> dict:

@@ -7,6 +7,7 @@ which answer what the vendor said.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,9 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.connectors import drain, outbox, registry, templates, tickets
+from apps.connectors import drain, outbox, registry, sync_answer, templates, tickets
+from apps.connectors.inbound.receive import new_secret_for, vendor_issues_secret
 from apps.connectors.models import (
-    UNFINISHED,
     Integration,
     MessageStatus,
     OutboxMessage,
@@ -29,6 +30,9 @@ from fixops.platform.errors import Conflict, Invalid, UpstreamFailed
 from fixops.platform.http import breaker
 from fixops.platform.http.errors import OutboundError
 from fixops.platform.http.ssrf import UnsafeURL, check_url
+
+# How often a sync looks again at messages another worker is delivering.
+SYNC_POLL_SECONDS = 0.1
 
 INTEGRATION_FIELDS = (
     "kind",
@@ -133,6 +137,8 @@ def integration_create(
     issued = registry.connector_class(kind).issue_credentials(credentials)
     credentials = {**credentials, **issued}
     integration.credentials = credentials
+    # Shown once, by the create answer (read back from the row before it leaves the view).
+    integration.webhook_secret = new_secret_for(kind)
     changed = ["kind", "name", "base_url", *fields] + (["credentials"] if credentials else [])
     saved = _save(
         integration, actor=actor, action="integration.create", before=None, changed=changed
@@ -163,6 +169,26 @@ def integration_update(
     return _save(
         integration, actor=actor, action="integration.update", before=before, changed=changed
     )
+
+
+def integration_rotate_webhook_secret(*, integration: Integration, actor: str = "system") -> str:
+    """Replace the integration's webhook secret; the new one, to be shown once. Deliveries
+    signed with the old secret are refused from now on. 409 for a kind whose vendor issues
+    the secret (Slack: change the signing_secret credential instead)."""
+    if vendor_issues_secret(integration.kind):
+        raise Conflict(
+            f"{integration.get_kind_display()} issues its own signing secret: set the "
+            "signing_secret credential instead.",
+            code="vendor_issued_secret",
+        )
+    secret = new_secret_for(integration.kind)
+    with transaction.atomic():
+        locked = Integration.objects.select_for_update().get(pk=integration.pk)
+        locked.webhook_secret = secret
+        locked.save(update_fields=["webhook_secret_token", "updated_at"])
+        _audit(locked, actor, "integration.rotate_webhook_secret", None, {"name": locked.name})
+    integration.webhook_secret_token = locked.webhook_secret_token
+    return secret
 
 
 def integration_delete(*, integration: Integration, actor: str = "system") -> None:
@@ -248,26 +274,29 @@ def _audit_test(
 def integration_sync(
     *, integration: Integration, budget_seconds: float | None = None, actor: str = "system"
 ) -> dict:
-    """Enqueue everything not yet in sync for this integration, then deliver its queue now
-    (breaker or not); answers the counts of work actually done."""
+    """Enqueue everything not yet in sync for this integration, deliver its queue now
+    (breaker or not), and answer what that means (`sync_answer.answer`).
+
+    Messages another worker holds under a live lease (the drain triggered by a scan's or this
+    sync's own commit claims them first) are waited for within the budget: their outcome is
+    only recorded when the worker's whole batch ends, so counting them at once answered
+    "pending" for tickets already at the vendor (issue 16)."""
+    started = timezone.now()
     with transaction.atomic():
         queued = tickets.enqueue_missing(integration=integration)
         _audit(integration, actor, "integration.sync", None, {"queued": queued})
-    stats = drain.drain(
-        integration_id=integration.pk,
-        ignore_breaker=True,
-        budget_seconds=settings.FIXOPS_OUTBOX_SYNC_SECONDS
-        if budget_seconds is None
-        else budget_seconds,
-    )
-    left = OutboxMessage.objects.filter(integration=integration, status__in=UNFINISHED).count()
-    return {
-        "queued": queued,
-        "delivered": stats.delivered,
-        "failed": stats.retried + stats.dead,
-        "dead": stats.dead,
-        "pending": left,
-    }
+    budget = settings.FIXOPS_OUTBOX_SYNC_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    while True:
+        drain.drain(
+            integration_id=integration.pk,
+            ignore_breaker=True,
+            budget_seconds=max(deadline - time.monotonic(), 0.0),
+        )
+        if time.monotonic() >= deadline or not sync_answer.held_elsewhere(integration):
+            break
+        time.sleep(SYNC_POLL_SECONDS)
+    return sync_answer.answer(integration, queued=queued, since=started)
 
 
 # --- Operating the queue -----------------------------------------------------------------------

@@ -20,7 +20,6 @@ from apps.connectors.models import (
     Grouping,
     Integration,
     MessageKind,
-    MessageStatus,
     OutboxMessage,
 )
 from apps.connectors.outbox import NewMessage
@@ -46,7 +45,9 @@ def _tracker_integrations(tenant_id: int) -> list[Integration]:
 
 
 def _known_references(integrations: list[Integration], references: set[str]) -> set[tuple]:
-    """(integration id, reference) pairs that have a remote object or a live message."""
+    """(integration id, reference) pairs that have a remote object or a live message. A
+    delivered message without a link means the link was removed (reconciliation found the
+    ticket deleted): the reference is free again, so an active finding gets a new ticket."""
     if not references:
         return set()
     ids = [i.pk for i in integrations]
@@ -58,9 +59,9 @@ def _known_references(integrations: list[Integration], references: set[str]) -> 
     )
     keys = [outbox.ordering_key(i, r) for i in ids for r in refs]
     known |= set(
-        OutboxMessage.objects.filter(ordering_key__in=keys)
-        .exclude(status=MessageStatus.DEAD)
-        .values_list("integration_id", "reference")
+        OutboxMessage.objects.filter(ordering_key__in=keys, status__in=UNFINISHED).values_list(
+            "integration_id", "reference"
+        )
     )
     return known
 

@@ -131,8 +131,14 @@ def ingest_report(
     logger.info("scan %s imported: %s; phases (ms) %s", scan.pk, counts, timer.laps)
     changes = writer.changes(scan.tenant_id)
     only_reopened = changes.reopened and not changes.closed
-    comment = f"FixOps scan {scan.pk}: " + (
-        "reported again" if only_reopened else "status changed by a new scan"
+    # A reopened finding's ticket may have been closed as fixed by a person: the scan wins,
+    # and the comment on the reopened ticket says why.
+    stream = " on ".join(p for p in (tool_name or scan.tool_name, scan.branch) if p)
+    comment = f"FixOps scan {scan.pk}{f' ({stream})' if stream else ''}: " + (
+        "still reports this finding, so it is reopened; a fix is verified only when no scan"
+        " reports it any more"
+        if only_reopened
+        else "status changed by a new scan"
     )
     return Outcome(
         finding_ids=sorted(finding_ids.values()),

@@ -260,7 +260,9 @@ class FindingWriter:
 
     def retract(self, gone: Sequence[tuple[int, int]], *, reason: str) -> int:
         """Retract occurrences ((occurrence pk, finding id)) a stream no longer reports and close
-        the active findings left with no live occurrence; returns how many were closed."""
+        the active findings left with no live occurrence (FIXED), verifying the FIXED ones (a
+        fix a person or a ticket declared while scans still reported it); returns how many
+        were closed."""
         if not gone:
             return 0
         bulk.update_by_ids(
@@ -279,17 +281,26 @@ class FindingWriter:
                 "finding_id",
             )
         }
-        closing = [
+        rows = [
             (pk, status, tenant)
             for pk, status, tenant in bulk.values_for_ids(
                 Finding.objects.all(), "id", candidates, "id", "status", "tenant_id"
             )
-            if status in ACTIVE and pk not in still_reported
+            if pk not in still_reported
         ]
-        for pk, _, tenant in closing:
+        for pk, _, tenant in rows:
             self._tenant_of[pk] = tenant
+        # Fixed while still reported (a person or a ticket said so): no stream reports it any
+        # more, so the fix is verified.
+        self.set_status(
+            [(pk, status) for pk, status, _ in rows if status == FindingStatus.FIXED],
+            FindingStatus.VERIFIED,
+            reason=f"fix verified: {reason}",
+            closed_by_scan_id=self.scan_id,
+            updated_at=self.now,
+        )
         return self.set_status(
-            [(pk, status) for pk, status, _ in closing],
+            [(pk, status) for pk, status, _ in rows if status in ACTIVE],
             FindingStatus.FIXED,
             reason=reason,
             closed_at=self.now,

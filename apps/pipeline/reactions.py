@@ -10,10 +10,12 @@ from __future__ import annotations
 from django.utils.dateparse import parse_datetime
 
 from apps.connectors.announce import notify
+from apps.connectors.inbound.apply import ACCEPTANCE_WANTED
 from apps.connectors.tickets import findings_changed, findings_comment
 from apps.findings.sla import SLA_BREACHED
 from apps.findings.writer import TOPIC as FINDING_CHANGED
 from apps.intel.notices import INTEL_RECORDED, intel_notices
+from apps.pipeline.inbound import acceptance_from_ticket
 from apps.policies.acceptances import ACCEPTANCE_EXPIRED
 from apps.tenants.models import Tenant
 from fixops.platform import events
@@ -98,8 +100,15 @@ def intel_recorded(event: Event) -> None:
         )
 
 
+def acceptance_wanted(event: Event) -> None:
+    """A ticket was closed as won't-do (or a chat button asked): request a risk acceptance of
+    the finding for an approver, once, while the finding still needs work."""
+    acceptance_from_ticket(tenant_id=event.tenant_id, payload=event.payload)
+
+
 def subscribe() -> None:
     events.subscribe(FINDING_CHANGED, finding_changed)
     events.subscribe(ACCEPTANCE_EXPIRED, acceptance_expired)
     events.subscribe(SLA_BREACHED, finding_sla_breached)
     events.subscribe(INTEL_RECORDED, intel_recorded)
+    events.subscribe(ACCEPTANCE_WANTED, acceptance_wanted)

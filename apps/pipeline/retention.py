@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from apps.connectors.retention import attempts_purge
+from apps.connectors.retention import attempts_purge, inbox_purge
 from apps.findings.retention import closed_occurrences_purge, scan_details_purge
 from apps.intel.retention import intel_events_purge
 from apps.tenants.models import Tenant
@@ -26,6 +26,7 @@ PURGES: dict[str, Callable[..., int]] = {
     "closed_occurrences_days": closed_occurrences_purge,
     "outbox_attempts_days": attempts_purge,
     "intel_events_days": intel_events_purge,
+    "inbox_deliveries_days": inbox_purge,
 }
 
 

@@ -109,6 +109,11 @@ class RetentionPolicy(models.Model):
     intel_events_days = models.PositiveIntegerField(
         validators=[MaxValueValidator(3650)], default=180, help_text="KEV, EPSS and advisory events"
     )
+    inbox_deliveries_days = models.PositiveIntegerField(
+        validators=[MaxValueValidator(3650)],
+        default=30,
+        help_text="Inbound webhook deliveries applied, ignored or failed this long ago",
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

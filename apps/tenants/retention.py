@@ -20,6 +20,7 @@ RETENTION_FIELDS = (
     "closed_occurrences_days",
     "outbox_attempts_days",
     "intel_events_days",
+    "inbox_deliveries_days",
 )
 MAX_DAYS = 3650
 

@@ -61,6 +61,18 @@ decisions = Counter("fixops_decisions", "Gate decisions by outcome", ["outcome"]
 decision_latency = Histogram(
     "fixops_decision_duration_seconds", "Time to make one gate decision", buckets=LATENCY_BUCKETS
 )
+inbound_deliveries = Counter(
+    "fixops_inbound_deliveries",
+    "Inbound webhook deliveries received, by integration kind and outcome (accepted, "
+    "replayed, unfollowed, rejected, malformed, too_large, not_found)",
+    ["kind", "outcome"],
+)
+inbound_processed = Counter(
+    "fixops_inbound_processed",
+    "Inbox deliveries processed by a worker, by integration kind and outcome (applied, "
+    "ignored, retried, failed)",
+    ["kind", "outcome"],
+)
 task_runs = Counter("fixops_celery_tasks", "Celery task runs by outcome", ["task", "outcome"])
 task_latency = Histogram(
     "fixops_celery_task_duration_seconds", "Celery task run time", ["task"], buckets=SLOW_BUCKETS

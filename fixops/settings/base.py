@@ -370,6 +370,19 @@ FIXOPS_OUTBOX_BACKOFF_MAX = env.float("FIXOPS_OUTBOX_BACKOFF_MAX", default=3600.
 FIXOPS_OUTBOX_MAX_ATTEMPTS = env.int("FIXOPS_OUTBOX_MAX_ATTEMPTS", default=12)
 # POST /integrations/{id}/sync delivers for at most this long inside the request.
 FIXOPS_OUTBOX_SYNC_SECONDS = env.float("FIXOPS_OUTBOX_SYNC_SECONDS", default=20.0)
+# Reconciliation (apps/connectors/reconcile.py, docs/connectors.md "Reconciliation and drift"):
+# beat walks every enabled tracker integration's linked tickets every FIXOPS_RECONCILE_MINUTES,
+# reading FIXOPS_RECONCILE_PAGE_SIZE links per step from the vendor in its batch calls, with a
+# pause of FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS between vendor calls; a 429/503 is retried up to
+# FIXOPS_RECONCILE_RETRIES times after its Retry-After (else FIXOPS_RECONCILE_BACKOFF_SECONDS,
+# doubling). A run stops after FIXOPS_RECONCILE_BUDGET_SECONDS; the next one walks every link
+# from the first again.
+FIXOPS_RECONCILE_MINUTES = env.int("FIXOPS_RECONCILE_MINUTES", default=30)
+FIXOPS_RECONCILE_PAGE_SIZE = env.int("FIXOPS_RECONCILE_PAGE_SIZE", default=200)
+FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS = env.float("FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS", default=0.2)
+FIXOPS_RECONCILE_RETRIES = env.int("FIXOPS_RECONCILE_RETRIES", default=3)
+FIXOPS_RECONCILE_BACKOFF_SECONDS = env.float("FIXOPS_RECONCILE_BACKOFF_SECONDS", default=2.0)
+FIXOPS_RECONCILE_BUDGET_SECONDS = env.float("FIXOPS_RECONCILE_BUDGET_SECONDS", default=600.0)
 # A person waits on "Test connection": each vendor call may take this long to answer.
 FIXOPS_CONNECTION_TEST_SECONDS = env.float("FIXOPS_CONNECTION_TEST_SECONDS", default=10.0)
 # Circuit breaker per destination (each integration, each OPA server; fixops/platform/http/
@@ -396,6 +409,18 @@ if FIXOPS_CONNECTOR_CONNECT_TIMEOUT + FIXOPS_CONNECTOR_READ_TIMEOUT >= FIXOPS_OU
     )
 # Links back to FixOps in tickets and messages (e.g. https://fixops.example.com); empty: none.
 FIXOPS_PUBLIC_URL = env.str("FIXOPS_PUBLIC_URL", default="")
+# Inbound webhooks (apps/connectors/inbound, docs/connectors.md "Inbound"). A delivery body
+# over FIXOPS_HOOK_MAX_BYTES answers 413 (by Content-Length before reading; chunked bodies are
+# cut while read). The inbox worker claims FIXOPS_INBOX_BATCH_SIZE deliveries under a lease of
+# FIXOPS_INBOX_LEASE_SECONDS, works for up to FIXOPS_INBOX_DRAIN_SECONDS per task; beat starts
+# one every FIXOPS_INBOX_POLL_SECONDS (the after-commit trigger is the fast path). A failed
+# delivery is retried with the outbox's backoff up to FIXOPS_INBOX_MAX_ATTEMPTS, then failed.
+FIXOPS_HOOK_MAX_BYTES = env.int("FIXOPS_HOOK_MAX_BYTES", default=1024 * 1024)
+FIXOPS_INBOX_BATCH_SIZE = env.int("FIXOPS_INBOX_BATCH_SIZE", default=50)
+FIXOPS_INBOX_LEASE_SECONDS = env.int("FIXOPS_INBOX_LEASE_SECONDS", default=60)
+FIXOPS_INBOX_DRAIN_SECONDS = env.float("FIXOPS_INBOX_DRAIN_SECONDS", default=50.0)
+FIXOPS_INBOX_POLL_SECONDS = env.int("FIXOPS_INBOX_POLL_SECONDS", default=10)
+FIXOPS_INBOX_MAX_ATTEMPTS = env.int("FIXOPS_INBOX_MAX_ATTEMPTS", default=8)
 
 from fixops.settings.components.auth import *  # noqa: E402, F403
 from fixops.settings.components.celery import *  # noqa: E402, F403

@@ -25,3 +25,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 FIXOPS_OUTBOUND_ALLOWLIST = ["127.0.0.1/32"]
 # Evidence files are write-once and retained for years: tests keep theirs out of var/.
 FIXOPS_EVIDENCE_DIR = Path(tempfile.gettempdir()) / "fixops-test-evidence"
+# Reconciliation reads the loopback fakes without pacing pauses (tests assert the paged calls).
+FIXOPS_RECONCILE_PAGE_PAUSE_SECONDS = 0.0

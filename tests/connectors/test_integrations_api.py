@@ -127,12 +127,13 @@ def test_sync_really_pushes_and_answers_counts(acme_admin, acme, fake_jira):
     FindingFactory(tenant=acme, severity="critical", status="fixed")  # no work left
     response = acme_admin.post(f"/api/v1/integrations/{created['id']}/sync")
     assert response.status_code == 200, response.content
-    assert response.json() == {"queued": 3, "delivered": 3, "failed": 0, "dead": 0, "pending": 0}
+    in_sync = {"pending": 0, "retrying": 0, "dead": 0, "breaker_open": 0, "drift": 0}
+    assert response.json() == {"queued": 3, "delivered": 3, "failed": 0, "out_of_sync": in_sync}
     assert len(fake_jira.state["issues"]) == 3
     assert {link.finding_id for link in ExternalLink.objects.all()} == {f.pk for f in high}
     # In sync now: nothing to do.
     again = acme_admin.post(f"/api/v1/integrations/{created['id']}/sync").json()
-    assert again == {"queued": 0, "delivered": 0, "failed": 0, "dead": 0, "pending": 0}
+    assert again == {"queued": 0, "delivered": 0, "failed": 0, "out_of_sync": in_sync}
     # A finding fixed behind the tracker's back: sync closes its ticket.
     high[0].status = "fixed"
     high[0].save()
@@ -148,7 +149,7 @@ def test_sync_reports_failures_honestly(acme_admin, acme, fake_jira):
     fake_jira.down()
     counts = acme_admin.post(f"/api/v1/integrations/{created['id']}/sync").json()
     assert counts["queued"] == 1 and counts["delivered"] == 0
-    assert counts["failed"] == 1 and counts["pending"] == 1
+    assert counts["failed"] == 1 and counts["out_of_sync"]["retrying"] == 1
 
 
 def test_outbox_list_filters_and_detail(acme_admin, acme_viewer, acme, fake_jira, make_integration):

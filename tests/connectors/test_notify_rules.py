@@ -284,7 +284,7 @@ def test_migration_gives_existing_slack_integrations_their_previous_events(acme)
 
     from django.apps import apps
 
-    migration = import_module("apps.connectors.migrations.0002_notification_rules")
+    migration = import_module("apps.connectors.migrations.0004_notification_rules")
     slack = _channel(acme, "slack", name="alerts")
     _channel(acme, "teams")
     migration.slack_rules(apps, None)

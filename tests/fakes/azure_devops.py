@@ -40,6 +40,12 @@ class FakeAzureDevOps(WebhookSender, FakeServer):
         ),
         ("GET", r"/(?P<org>[^/_][^/]*)/(?P<project>[^/]+)/_apis/wit/workitems", "list_items"),
         ("POST", r"/(?P<org>[^/_][^/]*)/(?P<project>[^/]+)/_apis/wit/wiql", "wiql"),
+        # Reconciliation reads (h-reconcile).
+        (
+            "POST",
+            r"/(?P<org>[^/_][^/]*)/(?P<project>[^/]+)/_apis/wit/workitemsbatch",
+            "items_batch",
+        ),
     )
 
     def __init__(
@@ -123,6 +129,52 @@ class FakeAzureDevOps(WebhookSender, FakeServer):
                 for i in self.state["items"].values()
                 if reference in [t.strip() for t in i["fields"].get("System.Tags", "").split(";")]
             ]
+
+    # -- reconciliation reads and vendor-side edits (h-reconcile) ---------------------------------
+    # Work Items - Get Work Items Batch (POST {org}/{project}/_apis/wit/workitemsbatch, 7.1):
+    # {"ids": [...] (at most 200), "fields": [...], "errorPolicy": "fail" | "omit"}; with omit a
+    # missing (deleted) item comes back as null, with fail the call is a 404:
+    # https://learn.microsoft.com/en-us/rest/api/azure/devops/wit/work-items/get-work-items-batch
+
+    def items_batch(self, req, org, project):
+        if (bad := self._scope_error(req, org, project)) is not None:
+            return bad
+        body = req.json or {}
+        ids = [int(x) for x in body.get("ids") or []]
+        if not ids or len(ids) > 200:
+            return self.error_response(
+                400, "VS402337: The number of ids must be between 1 and 200."
+            )
+        fields = body.get("fields")
+        omit = str(body.get("errorPolicy", "fail")).lower() == "omit"
+        with self.lock:
+            value = []
+            for item_id in ids:
+                item = self.state["items"].get(item_id)
+                if item is None:
+                    if not omit:
+                        return self.error_response(
+                            404,
+                            f"TF401232: Work item {item_id} does not exist, "
+                            "or you do not have permissions to read it.",
+                        )
+                    value.append(None)
+                    continue
+                public = self._public(item)
+                if fields:
+                    public["fields"] = {k: v for k, v in public["fields"].items() if k in fields}
+                value.append(public)
+            return json_response(200, {"count": len(value), "value": value})
+
+    def vendor_set_state(self, item_id: int, state: str) -> None:
+        """Someone moves the work item on the board."""
+        with self.lock:
+            self.state["items"][int(item_id)]["fields"]["System.State"] = state
+
+    def vendor_delete(self, item_id: int) -> None:
+        """Someone deletes the work item (to the recycle bin)."""
+        with self.lock:
+            del self.state["items"][int(item_id)]
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ class FakeGitHub(WebhookSender, FakeServer):
         ("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues", "list_issues"),
         ("POST", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues", "create_issue"),
         ("PATCH", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)", "edit_issue"),
+        # Reconciliation reads (h-reconcile): get one issue.
+        ("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)", "get_issue"),
         (
             "POST",
             r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<number>\d+)/comments",
@@ -106,6 +108,42 @@ class FakeGitHub(WebhookSender, FakeServer):
             ]
             runs = [r for r in self.state["check_runs"].values() if r["external_id"] == reference]
             return issues + runs
+
+    # -- reconciliation reads and vendor-side edits (h-reconcile) ---------------------------------
+    # "Get an issue" (GET /repos/{owner}/{repo}/issues/{issue_number}): 404 when it never
+    # existed, 410 Gone when it was deleted; list issues by label with state=all, paged by Link:
+    # https://docs.github.com/en/rest/issues/issues#get-an-issue
+
+    def get_issue(self, req, owner, repo, number):
+        if not self._repo_ok(owner, repo):
+            return self._not_found()
+        with self.lock:
+            if int(number) in self.state.setdefault("deleted", set()):
+                return json_response(
+                    410,
+                    {
+                        "message": "This issue was deleted",
+                        "documentation_url": "https://docs.github.com/rest/issues/issues#get-an-issue",
+                        "status": "410",
+                    },
+                )
+            issue = self.state["issues"].get(int(number))
+            if issue is None:
+                return self._not_found()
+            return json_response(200, self._public(issue))
+
+    def vendor_set_state(self, number: int, state: str, reason: str = "completed") -> None:
+        """Someone closes or reopens the issue on GitHub."""
+        with self.lock:
+            issue = self.state["issues"][int(number)]
+            issue["state"] = state
+            issue["state_reason"] = reason if state == "closed" else "reopened"
+
+    def vendor_delete(self, number: int) -> None:
+        """A repository admin deletes the issue."""
+        with self.lock:
+            del self.state["issues"][int(number)]
+            self.state.setdefault("deleted", set()).add(int(number))
 
     def add_pull_request(self, labels: list[str]) -> dict:
         """A pull request carrying labels (the issues endpoint lists pull requests too)."""

@@ -85,6 +85,21 @@ class FakeGitLab(WebhookSender, FakeServer):
         with self.lock:
             return [i for i in self.state["issues"].values() if reference in i["labels"]]
 
+    # -- reconciliation reads and vendor-side edits (h-reconcile) ---------------------------------
+    # List project issues filtered by `iids[]` (Issues API, "List project issues": iids[] —
+    # "Return only the issues having the given iid"), state=all, paged with X-Next-Page:
+    # https://docs.gitlab.com/ee/api/issues.html#list-project-issues
+
+    def vendor_set_state(self, iid: int, state: str) -> None:
+        """Someone closes ("closed") or reopens ("opened") the issue in GitLab."""
+        with self.lock:
+            self.state["issues"][int(iid)]["state"] = state
+
+    def vendor_delete(self, iid: int) -> None:
+        """A project owner deletes the issue."""
+        with self.lock:
+            del self.state["issues"][int(iid)]
+
     def _project_ok(self, pid: str) -> bool:
         return unquote(pid) in (str(self.project_id), self.project_path)
 
@@ -152,6 +167,9 @@ class FakeGitLab(WebhookSender, FakeServer):
                 key=lambda i: i["id"],
                 reverse=req.arg("sort", "desc") == "desc",
             )
+            iids = {int(x) for x in req.query.get("iids[]", [])}  # reconciliation (h-reconcile)
+            if iids:
+                issues = [i for i in issues if i["iid"] in iids]
             wanted = self._labels(req.arg("labels"))
             issues = [i for i in issues if all(w in i["labels"] for w in wanted)]
             state = req.arg("state", "all")

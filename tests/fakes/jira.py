@@ -35,6 +35,9 @@ _JQL = re.compile(
     r"(?:\s+ORDER BY created ASC)?$"
 )
 
+# Reconciliation reads (h-reconcile): `issue in (10001, 10002) ORDER BY id ASC`.
+_ISSUE_IN = re.compile(r"^issue\s+in\s+\((?P<ids>[^)]*)\)(?:\s+ORDER BY id ASC)?$")
+
 
 class FakeJira(WebhookSender, FakeServer):
     name = "jira"
@@ -50,6 +53,8 @@ class FakeJira(WebhookSender, FakeServer):
         ("POST", r"/rest/api/3/search/jql", "search_jql"),
         ("GET", r"/rest/api/3/search/jql", "search_jql"),
         ("GET", r"/rest/api/2/search", "search_dc"),
+        # Reconciliation reads (h-reconcile): bulk fetch by id (Cloud).
+        ("POST", r"/rest/api/3/issue/bulkfetch", "bulkfetch"),
     )
 
     def __init__(
@@ -185,6 +190,69 @@ class FakeJira(WebhookSender, FakeServer):
             if " " in label:
                 errors["labels"] = "The label 'x y' contains spaces which is invalid."
         return errors
+
+    # -- reconciliation reads and vendor-side edits (h-reconcile) ---------------------------------
+    # Bulk fetch (Cloud REST v3, POST /rest/api/3/issue/bulkfetch): {"issueIdsOrKeys": up to 100,
+    # "fields": [...]} -> {"issues": [...], "issueErrors": [...]}; issues not found or not
+    # visible are simply left out ("Issues which aren't found or that the user doesn't have
+    # permission to view won't be returned"), issueErrors lists retriable failures only.
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-bulkfetch-post
+    # Data Center search (GET /rest/api/2/search): `validateQuery=false` makes a JQL naming an
+    # issue that does not exist answer the others instead of 400 "An issue with key 'X' does not
+    # exist for field 'issue'."  https://docs.atlassian.com/software/jira/docs/api/REST/9.12.0/#api/2/search
+
+    def bulkfetch(self, req):
+        if self.deployment != "cloud":
+            return self.error_response(404, "null for uri: /rest/api/2/issue/bulkfetch")
+        body = req.json or {}
+        wanted = [str(x) for x in body.get("issueIdsOrKeys") or []]
+        if not wanted or len(wanted) > 100:
+            return self.error_response(400, "issueIdsOrKeys must hold between 1 and 100 items.")
+        fields = body.get("fields") or None
+        with self.lock:
+            by_id = {i["id"]: i for i in self.state["issues"].values()}
+            found = (self.state["issues"].get(x) or by_id.get(x) for x in wanted)
+            issues = [i for i in found if i is not None]
+            return json_response(
+                200, {"issues": [self._public(i, fields) for i in issues], "issueErrors": []}
+            )
+
+    def search_dc_issue_in(self, req):
+        m = _ISSUE_IN.match(req.arg("jql", "").strip())
+        wanted = [x.strip().strip('"') for x in m.group("ids").split(",") if x.strip()]
+        with self.lock:
+            found = {x: self._issue(x) for x in wanted}
+            missing = [x for x, i in found.items() if i is None]
+            if missing and req.arg("validateQuery", "true") != "false":
+                return self.error_response(
+                    400, f"An issue with key '{missing[0]}' does not exist for field 'issue'."
+                )
+            issues = sorted((i for i in found.values() if i), key=lambda i: int(i["id"]))
+            start = int(req.arg("startAt", "0"))
+            size = min(int(req.arg("maxResults", "50")), 1000)
+            fields = (req.arg("fields") or "").split(",") if req.arg("fields") else None
+            return json_response(
+                200,
+                {
+                    "startAt": start,
+                    "maxResults": size,
+                    "total": len(issues),
+                    "issues": [self._public(i, fields) for i in issues[start : start + size]],
+                },
+            )
+
+    def vendor_set_status(self, key: str, status: str, resolution: str | None = None) -> None:
+        """Someone moves the issue in Jira's UI (no webhook reaches us)."""
+        with self.lock:
+            issue = self._issue(key)
+            issue["fields"]["status"] = dict(STATUSES[status])
+            issue["fields"]["resolution"] = {"name": resolution} if resolution else None
+
+    def vendor_delete(self, key: str) -> None:
+        """Someone deletes the issue in Jira."""
+        with self.lock:
+            issue = self._issue(key)
+            del self.state["issues"][issue["key"]]
 
     # -- routes ----------------------------------------------------------------------------------
 
@@ -399,6 +467,8 @@ class FakeJira(WebhookSender, FakeServer):
         return json_response(200, data)
 
     def search_dc(self, req):
+        if _ISSUE_IN.match(req.arg("jql", "").strip()):
+            return self.search_dc_issue_in(req)
         with self.lock:
             found = self._matches(req.arg("jql", ""))
             if isinstance(found, Response):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -14,6 +15,9 @@ from urllib.parse import urlencode
 
 from tests.fakes.base import FakeServer, RecordedRequest, Response, json_response
 from tests.fakes.webhooks import Delivery, WebhookSender
+
+# Reconciliation reads (h-reconcile): an encoded-query IN term, `sys_idINa,b,c`.
+_IN_TERM = re.compile(r"^(?P<field>[a-z_]+)IN(?P<values>[^=^]*)$")
 
 
 class FakeServiceNow(WebhookSender, FakeServer):
@@ -92,6 +96,23 @@ class FakeServiceNow(WebhookSender, FakeServer):
                 r for r in self.state["incident"].values() if r.get("correlation_id") == reference
             ]
 
+    # -- reconciliation reads and vendor-side edits (h-reconcile) ---------------------------------
+    # Table API list with an encoded query `sys_idIN<id>,<id>` (the IN operator of encoded
+    # queries: https://docs.servicenow.com/bundle/xanadu-platform-user-interface/page/use/common-ui-elements/reference/r_OpAvailableFiltersQueries.html),
+    # paged by sysparm_offset/sysparm_limit with a Link rel="next" (REST Table API).
+
+    def vendor_set_state(self, sys_id: str, state: str, close_code: str = "") -> None:
+        """Someone resolves or reopens the incident in ServiceNow."""
+        with self.lock:
+            record = self.state["incident"][sys_id]
+            record["state"] = state
+            record["close_code"] = close_code
+
+    def vendor_delete(self, sys_id: str) -> None:
+        """Someone deletes the incident."""
+        with self.lock:
+            del self.state["incident"][sys_id]
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _table(self, table):
@@ -112,6 +133,10 @@ class FakeServiceNow(WebhookSender, FakeServer):
         for term in filter(None, query.split("^")):
             if term.startswith("ORDERBY"):
                 order = term[len("ORDERBY") :]
+                continue
+            if (m := _IN_TERM.match(term)) is not None:  # reconciliation reads (h-reconcile)
+                values = set(m.group("values").split(","))
+                records = [r for r in records if str(r.get(m.group("field"), "")) in values]
                 continue
             if "=" not in term:
                 return None

@@ -110,6 +110,7 @@ def test_retention_purges_what_is_old_and_finished_only(seeded, acme, globex):
         "closed_occurrences_days": 2,
         "outbox_attempts_days": 3,
         "intel_events_days": 2,
+        "inbox_deliveries_days": 0,  # no deliveries (tests/connectors/inbound/test_retention)
     }
     assert Scan.objects.get(pk=acme_data["old_scan"]).skipped == []
     assert (

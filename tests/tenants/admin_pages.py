@@ -69,6 +69,10 @@ CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
     "policies_decision_evidence": lambda d: f"/admin/policies/decision/{d.pk}/evidence/",
     # The integration's "Test connection" button posts here; a GET goes back to the page.
     "connectors_integration_test": lambda i: f"/admin/connectors/integration/{i.pk}/test/",
+    # The "Rotate webhook secret" button posts here; a GET goes back to the page.
+    "connectors_integration_rotate": (
+        lambda i: f"/admin/connectors/integration/{i.pk}/rotate-webhook-secret/"
+    ),
     # The finding page's POST forms (apps/workspace/admin/findings.py); a GET goes back to
     # the finding's page.
     "findings_finding_comment": lambda finding: f"/admin/findings/finding/{finding.pk}/comment/",
@@ -344,6 +348,32 @@ def _token_usage(tenant, tag):
     )
 
 
+def _drift(tenant, tag):
+    from apps.connectors.models import Drift
+
+    return Drift.objects.create(
+        tenant=tenant,
+        integration=_integration(tenant, f"{tag}-drifted"),
+        kind="ticket_deleted",
+        reference=f"{tag}-drift",
+        remote_key=f"{tag.upper()}-9",
+        detail={"repair": f"{tag}-repair"},
+    )
+
+
+def _delivery(tenant, tag):
+    from apps.connectors.models import InboundDelivery
+
+    return InboundDelivery.objects.create(
+        tenant=tenant,
+        integration=_integration(tenant, f"{tag}-hooked"),
+        delivery_id=f"{tag}-delivery",
+        body=b"{}",
+        status="failed",
+        error=f"{tag}-error",
+    )
+
+
 # Walked model label -> seeder(tenant, tag) -> one row of it in `tenant`, named with `tag`.
 SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
@@ -376,6 +406,8 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "advisory.Provider": _provider,
     "advisory.AdvisorySettings": _advisory_settings,
     "advisory.TokenUsage": _token_usage,
+    "connectors.Drift": _drift,
+    "connectors.InboundDelivery": _delivery,
 }
 
 

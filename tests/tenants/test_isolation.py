@@ -91,13 +91,17 @@ def _evidence(tenant):
 
 
 def _integration(tenant, name: str = "victim-integration"):
-    from apps.connectors.models import Integration
+    from apps.connectors.models import Drift, Integration
 
     integration = Integration(
         tenant=tenant, kind="gitlab", name=name, base_url="https://gitlab.victim.example"
     )
     integration.credentials = {"token": "victim-secret-token"}
     integration.save()
+    # Drift of the victim's: its reference carries the marker, so a leak shows in any body.
+    Drift.objects.create(
+        tenant=tenant, integration=integration, kind="ticket_deleted", reference=f"{name}-drift"
+    )
     return integration.pk, name
 
 

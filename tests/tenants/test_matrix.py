@@ -126,6 +126,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("integration-test-slash", "POST"): Row(AD, 400),
     ("integration-sync", "POST"): Row(AD, 200),
     ("integration-sync-slash", "POST"): Row(AD, 200),
+    ("integration-drift", "GET"): Row(V, 200),
+    ("integration-rotate-webhook-secret", "POST"): Row(AD, 200),
+    ("integration-rotate-webhook-secret-no-slash", "POST"): Row(AD, 200),
     ("outbox-list", "GET"): Row(V, 200),
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),
@@ -179,6 +182,8 @@ PAGES: dict[str, int | tuple[int, ...]] = {
     "saml2/login/": 404,  # no SAML provider configured here
     "saml2/acs/": 404,  # every SAML endpoint is 404 without a SAML provider
     "saml2/metadata/": 404,
+    "hooks/<str:public_id>/": 405,  # vendors POST signed deliveries (tests/connectors/inbound)
+    "hooks/<str:public_id>": 405,
     "admin/login/": 302,
     "admin/logout/": 200,
     "": 302,

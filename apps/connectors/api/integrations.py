@@ -1,5 +1,6 @@
 """Integrations: /api/v1/integrations/ (admins write, viewers read; credentials write-only),
-plus /test (ask the vendor) and /sync (push what is not in sync, answer the counts)."""
+plus /test (ask the vendor), /sync (push what is not in sync, answer the counts) and
+/rotate-webhook-secret/ (a new inbound webhook secret, shown once)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, inline_ser
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.connectors.inbound.receive import webhook_url
 from apps.connectors.models import Grouping
 from apps.connectors.registry import SPECS, Kind, connector_class
 from apps.connectors.schema import describe
@@ -19,6 +21,7 @@ from apps.connectors.selectors import (
 from apps.connectors.services import (
     integration_create,
     integration_delete,
+    integration_rotate_webhook_secret,
     integration_sync,
     integration_test,
     integration_update,
@@ -61,6 +64,13 @@ class IntegrationOutputSerializer(serializers.Serializer):
     grouping = serializers.CharField()
     templates = serializers.DictField(child=serializers.CharField())
     enabled = serializers.BooleanField()
+    webhook_url = serializers.SerializerMethodField(
+        help_text="Where the vendor delivers webhooks (absolute when FIXOPS_PUBLIC_URL is set)."
+    )
+    webhook_url_warning = serializers.SerializerMethodField(
+        help_text="Non-empty when webhook_url is relative: what to configure."
+    )
+    has_webhook_secret = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -76,10 +86,34 @@ class IntegrationOutputSerializer(serializers.Serializer):
     def get_has_credentials(self, obj) -> bool:
         return bool(obj.credentials_token)
 
+    def get_webhook_url(self, obj) -> str:
+        return webhook_url(obj)[0]
+
+    def get_webhook_url_warning(self, obj) -> str:
+        return webhook_url(obj)[1]
+
+    def get_has_webhook_secret(self, obj) -> bool:
+        return bool(obj.webhook_secret_token)
+
     @extend_schema_field(HealthSerializer)
     def get_health(self, obj) -> dict:
         depths = self.context.get("depths") or {}
         return HealthSerializer(integration_health(obj, depths.get(obj.pk))).data
+
+
+class IntegrationCreatedSerializer(IntegrationOutputSerializer):
+    webhook_secret = serializers.CharField(
+        help_text=(
+            "The inbound webhook secret, shown only in this answer (and on rotation); empty "
+            "for Slack, whose signing secret is a credential."
+        )
+    )
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="Shown once.")
+    webhook_url = serializers.CharField()
+    webhook_url_warning = serializers.CharField()
 
 
 class IntegrationInputSerializer(serializers.Serializer):
@@ -127,8 +161,8 @@ class IntegrationCollectionApi(TenantApi):
 
     @extend_schema(
         request=IntegrationInputSerializer,
-        responses={201: IntegrationOutputSerializer, **errors(409)},
-        summary="Configure an integration (admin)",
+        responses={201: IntegrationCreatedSerializer, **errors(409)},
+        summary="Configure an integration (admin); the answer shows its webhook secret once",
     )
     def post(self, request):
         data = IntegrationInputSerializer(data=request.data)
@@ -136,7 +170,8 @@ class IntegrationCollectionApi(TenantApi):
         integration = integration_create(
             tenant=request.tenant, actor=actor_label(request), **data.validated_data
         )
-        return Response(_out(integration), status=status.HTTP_201_CREATED)
+        body = {**_out(integration), "webhook_secret": integration.webhook_secret}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class IntegrationDetailApi(TenantApi):
@@ -230,7 +265,7 @@ class IntegrationKindsApi(TenantApi):
                 "tracker": spec.tracker,
                 "base_url_help": connector_class(spec.kind).base_url_help,
                 "credential_sets": [list(s) for s in connector_class(spec.kind).credential_sets],
-                "fields": describe(connector_class(spec.kind).fields),
+                "fields": describe(connector_class(spec.kind).all_fields()),
             }
             for spec in SPECS
         ]
@@ -260,6 +295,25 @@ class IntegrationTestApi(TenantApi):
         return Response({"ok": True, "message": message})
 
 
+class OutOfSyncSerializer(serializers.Serializer):
+    pending = serializers.IntegerField(help_text="Waiting for a first attempt or in delivery")
+    retrying = serializers.IntegerField(help_text="Failed; waiting for their next attempt")
+    dead = serializers.IntegerField(help_text="Given up on; replay them from the outbox")
+    breaker_open = serializers.IntegerField(
+        help_text="Waiting because the integration's breaker is open (not in pending/retrying)"
+    )
+    drift = serializers.IntegerField(help_text="Open drift found by reconciliation")
+
+
+class SyncResultSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="Messages written by this sync")
+    delivered = serializers.IntegerField(
+        help_text="Messages delivered while the sync ran (by it or by a worker)"
+    )
+    failed = serializers.IntegerField(help_text="Messages whose attempt during the sync failed")
+    out_of_sync = OutOfSyncSerializer(help_text="What is still not in sync afterwards")
+
+
 class IntegrationSyncApi(TenantApi):
     """Push everything not yet in sync for this integration, now."""
 
@@ -269,22 +323,40 @@ class IntegrationSyncApi(TenantApi):
     @extend_schema(
         request=None,
         responses={
-            200: inline_serializer(
-                "IntegrationSyncResult",
-                {
-                    "queued": serializers.IntegerField(help_text="Messages written by this sync"),
-                    "delivered": serializers.IntegerField(),
-                    "failed": serializers.IntegerField(help_text="Attempts that failed"),
-                    "dead": serializers.IntegerField(),
-                    "pending": serializers.IntegerField(help_text="Still queued afterwards"),
-                },
-            )
+            200: SyncResultSerializer,
         },
-        summary="Sync: enqueue what is missing and deliver it; answers the counts",
+        summary="Sync: enqueue what is missing, deliver it, answer what is still out of sync",
     )
     def post(self, request, integration_id: int):
         integration = integration_get(tenant=request.tenant, integration_id=integration_id)
-        return Response(integration_sync(integration=integration, actor=actor_label(request)))
+        answer = integration_sync(integration=integration, actor=actor_label(request))
+        return Response(SyncResultSerializer(answer).data)
+
+
+class IntegrationRotateWebhookSecretApi(TenantApi):
+    """A new inbound webhook secret; deliveries signed with the old one are refused."""
+
+    scope_resource = "integrations"
+    role_map = ADMIN_WRITES
+
+    @extend_schema(
+        request=None,
+        responses={200: WebhookSecretSerializer, **errors(409)},
+        summary="Rotate the webhook secret (admin); the answer shows the new one once",
+    )
+    def post(self, request, integration_id: int):
+        integration = integration_get(tenant=request.tenant, integration_id=integration_id)
+        secret = integration_rotate_webhook_secret(
+            integration=integration, actor=actor_label(request)
+        )
+        url, warning = webhook_url(integration)
+        body = {"webhook_secret": secret, "webhook_url": url, "webhook_url_warning": warning}
+        return Response(WebhookSecretSerializer(body).data)
+
+
+@extend_schema(exclude=True)
+class IntegrationRotateWebhookSecretAliasApi(IntegrationRotateWebhookSecretApi):
+    pass
 
 
 # The trailing-slash spellings answer too (house style elsewhere); documented once, without.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.connectors.api import integrations, notification_rules, outbox
+from apps.connectors.api import drift, integrations, notification_rules, outbox
 
 urlpatterns = [
     path(
@@ -39,6 +39,22 @@ urlpatterns = [
         "integrations/<int:integration_id>/sync/",
         integrations.IntegrationSyncAliasApi.as_view(),
         name="integration-sync-slash",
+    ),
+    path(
+        "integrations/<int:integration_id>/drift/",
+        drift.DriftCollectionApi.as_view(),
+        name="integration-drift",
+    ),
+    # Documented with the trailing slash; both spellings answer.
+    path(
+        "integrations/<int:integration_id>/rotate-webhook-secret/",
+        integrations.IntegrationRotateWebhookSecretApi.as_view(),
+        name="integration-rotate-webhook-secret",
+    ),
+    path(
+        "integrations/<int:integration_id>/rotate-webhook-secret",
+        integrations.IntegrationRotateWebhookSecretAliasApi.as_view(),
+        name="integration-rotate-webhook-secret-no-slash",
     ),
     path("outbox/", outbox.OutboxCollectionApi.as_view(), name="outbox-list"),
     path("outbox/<int:message_id>/", outbox.OutboxDetailApi.as_view(), name="outbox-detail"),

@@ -14,6 +14,8 @@ import requests
 
 from apps.connectors.azure_devops import mapping
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.inbound.changes import ChangeKind, RemoteChange
+from apps.connectors.reconcile_reads import Pacer, chunks
 from apps.connectors.schema import ConfigField, secret
 from apps.connectors.text import to_html
 from fixops.platform.http.errors import PermanentError
@@ -21,6 +23,8 @@ from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
 
 API_VERSION = "7.1"
+# Work items per workitemsbatch request (the API takes at most 200 ids).
+BATCH_SIZE = 200
 PATCH_JSON = "application/json-patch+json"
 
 
@@ -195,6 +199,52 @@ class AzureDevOpsConnector(Connector):
             if mapping.has_tag(item, reference):
                 return mapping.remote_ref(item)
         return None
+
+    # -- reconciliation (reading tickets back) --------------------------------------------------
+
+    def fetch_states(self, refs: list[RemoteRef]) -> dict[str, RemoteChange | None]:
+        """State of our work items, 200 per `POST {project}/_apis/wit/workitemsbatch` with
+        `errorPolicy: omit` (Work Items - Get Work Items Batch, 7.1): a deleted item (in the
+        recycle bin or destroyed) comes back as null or not at all."""
+        pacer = Pacer("azure_devops")
+        states: dict[str, RemoteChange | None] = {}
+        ids = [r.id for r in refs if (r.id or "").isdigit()]
+        for batch in chunks(ids, BATCH_SIZE):
+            data = json_body(
+                pacer(
+                    self.session.post,
+                    f"{self.wit}/workitemsbatch",
+                    params=self._params(),
+                    json={
+                        "ids": [int(i) for i in batch],
+                        "fields": [
+                            "System.Id",
+                            "System.State",
+                            "System.Reason",
+                            "Microsoft.VSTS.Common.ResolvedReason",
+                        ],
+                        "errorPolicy": "omit",
+                    },
+                ),
+                label="azure_devops",
+            )
+            found = {}
+            for item in data.get("value") or []:
+                if not item:
+                    continue
+                fields = item.get("fields") or {}
+                found[str(item["id"])] = RemoteChange(
+                    kind=ChangeKind.STATUS,
+                    remote_id=str(item["id"]),
+                    remote_key=str(item["id"]),
+                    status=fields.get("System.State", ""),
+                    # The resolved reason where the process has one ("Won't Fix"), else the
+                    # state change's reason.
+                    resolution=fields.get("Microsoft.VSTS.Common.ResolvedReason")
+                    or fields.get("System.Reason", ""),
+                )
+            states.update({i: found.get(i) for i in batch})
+        return states
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.github import mapping
+from apps.connectors.inbound.changes import ChangeKind, RemoteChange
+from apps.connectors.reconcile_reads import Pacer
 from apps.connectors.schema import ConfigField, secret
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
@@ -142,6 +144,52 @@ class GitHubConnector(Connector):
                     return mapping.issue_ref(issue)
             url, params = response.links.get("next", {}).get("url"), None
         return None
+
+    # -- reconciliation (reading tickets back) --------------------------------------------------
+
+    def fetch_states(self, refs: list[RemoteRef]) -> dict[str, RemoteChange | None]:
+        """State of our issues (check runs are skipped: nothing to reconcile). With a common
+        label in settings.labels: `GET /repos/{repo}/issues?labels=…&state=all&per_page=100`,
+        paged by the Link header; issues that list did not show, and every issue without a
+        common label, one `GET /repos/{repo}/issues/{number}` each — 404 or 410 Gone means
+        deleted (GitHub REST "Get an issue")."""
+        pacer = Pacer("github")
+        wanted = {
+            r.id for r in refs if r.extra.get("kind") != "check_run" and (r.id or "").isdigit()
+        }
+        states: dict[str, RemoteChange | None] = {}
+        common = [label for label in self.settings.get("labels") or [] if label]
+        if common and wanted:
+            url: str | None = f"{self.repo}/issues"
+            params: dict | None = {"labels": common[0], "state": "all", "per_page": "100"}
+            while url and len(states) < len(wanted):
+                response = pacer(self.session.get, url, params=params)
+                for issue in json_body(response, label="github"):
+                    if str(issue.get("number")) in wanted and "pull_request" not in issue:
+                        states[str(issue["number"])] = self._change(issue)
+                url, params = response.links.get("next", {}).get("url"), None
+        for number in sorted(wanted - set(states), key=int):
+            try:
+                issue = json_body(
+                    pacer(self.session.get, f"{self.repo}/issues/{number}"), label="github"
+                )
+            except PermanentError as exc:
+                if exc.status in (404, 410):
+                    states[number] = None
+                    continue
+                raise
+            states[number] = self._change(issue)
+        return states
+
+    @staticmethod
+    def _change(issue: dict) -> RemoteChange:
+        return RemoteChange(
+            kind=ChangeKind.STATUS,
+            remote_id=str(issue["number"]),
+            remote_key=f"#{issue['number']}",
+            status=issue.get("state", ""),
+            resolution=issue.get("state_reason") or "",
+        )
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -10,9 +10,14 @@ from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
 from apps.connectors.gitlab import mapping
+from apps.connectors.inbound.changes import ChangeKind, RemoteChange
+from apps.connectors.reconcile_reads import Pacer, chunks
 from apps.connectors.schema import ConfigField, secret
 from fixops.platform.http.responses import json_body
 from fixops.platform.http.session import build_session
+
+# iids per list request (per_page is at most 100).
+BATCH_SIZE = 100
 
 
 class GitLabConnector(Connector):
@@ -105,6 +110,36 @@ class GitLabConnector(Connector):
             label="gitlab",
         )
         return mapping.remote_ref(issues[0]) if issues else None
+
+    # -- reconciliation (reading tickets back) --------------------------------------------------
+
+    def fetch_states(self, refs: list[RemoteRef]) -> dict[str, RemoteChange | None]:
+        """State of our issues, 100 iids per `GET /projects/:id/issues?iids[]=…&state=all`
+        (paged by X-Next-Page); an iid the project no longer lists was deleted."""
+        pacer = Pacer("gitlab")
+        states: dict[str, RemoteChange | None] = {}
+        iids = [r.id for r in refs if (r.id or "").isdigit()]
+        for batch in chunks(iids, BATCH_SIZE):
+            page: str | None = "1"
+            found: set[str] = set()
+            while page:
+                params = [("iids[]", iid) for iid in batch] + [
+                    ("state", "all"),
+                    ("per_page", str(BATCH_SIZE)),
+                    ("page", page),
+                ]
+                response = pacer(self.session.get, f"{self.project}/issues", params=params)
+                for issue in json_body(response, label="gitlab"):
+                    found.add(str(issue["iid"]))
+                    states[str(issue["iid"])] = RemoteChange(
+                        kind=ChangeKind.STATUS,
+                        remote_id=str(issue["iid"]),
+                        remote_key=f"#{issue['iid']}",
+                        status=issue.get("state", ""),
+                    )
+                page = response.headers.get("X-Next-Page") or None
+            states.update({iid: None for iid in batch if iid not in found})
+        return states
 
     def _put(self, iid: str, payload: dict) -> RemoteRef:
         issue = json_body(

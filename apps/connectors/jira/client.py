@@ -11,7 +11,9 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.inbound.changes import ChangeKind, RemoteChange
 from apps.connectors.jira import mapping
+from apps.connectors.reconcile_reads import Pacer, chunks
 from apps.connectors.schema import ConfigField, credential, secret
 from fixops.platform.http.errors import PermanentError
 from fixops.platform.http.responses import json_body
@@ -19,6 +21,8 @@ from fixops.platform.http.session import build_session
 
 DEPLOYMENTS = ("cloud", "datacenter")
 PAGE_SIZE = 50
+# Bulk fetch takes up to 100 issue ids or keys per request (Jira Cloud REST v3).
+BATCH_SIZE = 100
 
 
 class JiraConnector(Connector):
@@ -197,6 +201,76 @@ class JiraConnector(Connector):
             if wanted in ((issue.get("fields") or {}).get("labels") or []):
                 return mapping.remote_ref(issue, self.base_url)
         return None
+
+    # -- reconciliation (reading tickets back) --------------------------------------------------
+
+    def fetch_states(self, refs: list[RemoteRef]) -> dict[str, RemoteChange | None]:
+        """Status and resolution of our issues, 100 per request. Cloud: `POST
+        /rest/api/3/issue/bulkfetch` (issues not found or not visible are left out of `issues`;
+        ids under `issueErrors` are retriable and stay unknown). Data Center: `GET
+        /rest/api/2/search` with JQL `issue in (...)` and `validateQuery=false`, so a deleted
+        issue is skipped instead of failing the query, paged by startAt."""
+        pacer = Pacer("jira")
+        states: dict[str, RemoteChange | None] = {}
+        for batch in chunks([r.id for r in refs], BATCH_SIZE):
+            issues, unknown = (self._bulkfetch if self.cloud else self._search_ids)(pacer, batch)
+            seen = set(unknown)
+            for issue in issues:
+                seen.add(str(issue["id"]))
+                states[str(issue["id"])] = self._change(issue)
+            states.update({remote_id: None for remote_id in batch if remote_id not in seen})
+        return states
+
+    def _bulkfetch(self, pacer: Pacer, ids: list[str]) -> tuple[list[dict], set[str]]:
+        data = json_body(
+            pacer(
+                self.session.post,
+                f"{self.api}/issue/bulkfetch",
+                json={"issueIdsOrKeys": ids, "fields": ["status", "resolution"]},
+            ),
+            label="jira",
+        )
+        unknown = {str(e.get("id")) for e in data.get("issueErrors") or []}
+        return data.get("issues") or [], unknown
+
+    def _search_ids(self, pacer: Pacer, ids: list[str]) -> tuple[list[dict], set[str]]:
+        ids = [i for i in ids if i.isdigit()]  # Jira issue ids: only digits go into the JQL
+        issues: list[dict] = []
+        start = 0
+        while ids:
+            data = json_body(
+                pacer(
+                    self.session.get,
+                    f"{self.api}/search",
+                    params={
+                        "jql": f"issue in ({','.join(ids)}) ORDER BY id ASC",
+                        "fields": "status,resolution",
+                        "validateQuery": "false",
+                        "startAt": str(start),
+                        "maxResults": str(BATCH_SIZE),
+                    },
+                ),
+                label="jira",
+            )
+            page = data.get("issues") or []
+            issues += page
+            start += len(page)
+            if not page or start >= int(data.get("total") or 0):
+                break
+        return issues, set()
+
+    @staticmethod
+    def _change(issue: dict) -> RemoteChange:
+        fields = issue.get("fields") or {}
+        status = fields.get("status") or {}
+        return RemoteChange(
+            kind=ChangeKind.STATUS,
+            remote_id=str(issue["id"]),
+            remote_key=issue.get("key", ""),
+            status=status.get("name", ""),
+            status_category=(status.get("statusCategory") or {}).get("key", ""),
+            resolution=(fields.get("resolution") or {}).get("name", ""),
+        )
 
     # -- helpers --------------------------------------------------------------------------------
 

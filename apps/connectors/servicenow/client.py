@@ -11,6 +11,8 @@ import re
 from typing import ClassVar
 
 from apps.connectors.base import Connector, RemoteRef, Ticket, check_status
+from apps.connectors.inbound.changes import ChangeKind, RemoteChange
+from apps.connectors.reconcile_reads import Pacer, chunks
 from apps.connectors.schema import ConfigField, credential, secret
 from apps.connectors.servicenow import mapping
 from fixops.platform.http.errors import PermanentError
@@ -19,6 +21,9 @@ from fixops.platform.http.session import build_session
 
 _SAFE_REFERENCE = re.compile(r"^[A-Za-z0-9._:-]+$")
 _SAFE_TABLE = re.compile(r"^[a-z0-9_]+$")
+_SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+# sys_ids per Table API read (an encoded `sys_idIN` query in the URL: 100 x 33 characters).
+BATCH_SIZE = 100
 
 
 class ServiceNowConnector(Connector):
@@ -144,6 +149,49 @@ class ServiceNowConnector(Connector):
             )
         )
         return self._ref(records[0]) if records else None
+
+    # -- reconciliation (reading tickets back) --------------------------------------------------
+
+    def fetch_states(self, refs: list[RemoteRef]) -> dict[str, RemoteChange | None]:
+        """State of our records, 100 sys_ids per Table API read (`sysparm_query=sys_idIN...`,
+        paged by sysparm_offset while the Link header has rel="next"); a sys_id the table no
+        longer returns was deleted."""
+        pacer = Pacer("servicenow")
+        states: dict[str, RemoteChange | None] = {}
+        ids = [r.id for r in refs if _SYS_ID.match(r.id or "")]
+        for batch in chunks(ids, BATCH_SIZE):
+            params = {
+                "sysparm_query": f"sys_idIN{','.join(batch)}^ORDERBYsys_id",
+                "sysparm_fields": "sys_id,number,state,close_code",
+                "sysparm_limit": str(BATCH_SIZE),
+                "sysparm_offset": "0",
+            }
+            found: set[str] = set()
+            while True:
+                response = pacer(self.session.get, f"{self.api}/{self.table}", params=params)
+                for record in self._record(response):
+                    found.add(record["sys_id"])
+                    states[record["sys_id"]] = self._change(record)
+                if "next" not in response.links:
+                    break
+                params = {
+                    **params,
+                    "sysparm_offset": str(int(params["sysparm_offset"]) + BATCH_SIZE),
+                }
+            states.update({sys_id: None for sys_id in batch if sys_id not in found})
+        return states
+
+    @staticmethod
+    def _change(record: dict) -> RemoteChange:
+        state = str(record.get("state", ""))
+        return RemoteChange(
+            kind=ChangeKind.STATUS,
+            remote_id=record["sys_id"],
+            remote_key=record.get("number", ""),
+            status=mapping.STATE_NAMES.get(state, state),
+            status_category=state,
+            resolution=record.get("close_code", "") or "",
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 

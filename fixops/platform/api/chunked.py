@@ -37,7 +37,7 @@ def sized_chunked_bodies(app: Callable) -> Callable:
     def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if not (_chunked(environ) and environ.get("wsgi.input_terminated")):
             return app(environ, start_response)
-        limit = settings.FIXOPS_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD
+        limit = _limit(environ)
         # no context manager: the spool is the request body for the rest of the request
         spool = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY)  # noqa: SIM115
         size = 0
@@ -45,7 +45,7 @@ def sized_chunked_bodies(app: Callable) -> Callable:
             size += len(chunk)
             if size > limit:
                 spool.close()
-                return _too_large(start_response)
+                return _too_large(start_response, environ)
             spool.write(chunk)
         spool.seek(0)
         environ["CONTENT_LENGTH"] = str(size)
@@ -55,11 +55,23 @@ def sized_chunked_bodies(app: Callable) -> Callable:
     return application
 
 
-def _too_large(start_response: Callable) -> list[bytes]:
-    limit = settings.FIXOPS_UPLOAD_MAX_BYTES
+def _limit(environ: dict[str, Any]) -> int:
+    """How much of a chunked body is read: inbound webhook deliveries (/hooks/) are bounded
+    by FIXOPS_HOOK_MAX_BYTES, everything else by the upload limit."""
+    if _hook(environ):
+        return settings.FIXOPS_HOOK_MAX_BYTES
+    return settings.FIXOPS_UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD
+
+
+def _hook(environ: dict[str, Any]) -> bool:
+    return str(environ.get("PATH_INFO", "")).startswith("/hooks/")
+
+
+def _too_large(start_response: Callable, environ: dict[str, Any]) -> list[bytes]:
+    limit = settings.FIXOPS_HOOK_MAX_BYTES if _hook(environ) else settings.FIXOPS_UPLOAD_MAX_BYTES
     body = error_body(
         "too_large",
-        f"The chunked request body exceeds the upload limit of {limit} bytes.",
+        f"The chunked request body exceeds the limit of {limit} bytes.",
         {"limit_bytes": limit},
     )
     payload = json.dumps(body).encode()

@@ -33,7 +33,7 @@ def slack_rules(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connectors", "0001_outbox"),
+        ("connectors", "0003_drift"),
         ("tenants", "0005_verbose_names"),
     ]
 
