@@ -16,6 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from apps.connectors.inbound.inbox import inbox_drain
+from apps.connectors.inbound.vendors import HOOKS
 from apps.connectors.models import DeliveryStatus, InboundDelivery
 from apps.findings.models import FindingStatus
 from apps.policies.models import RiskAcceptance
@@ -252,3 +253,30 @@ def test_chunked_deliveries_are_read_and_bounded_by_the_hook_limit(jira, fake_ji
     assert status.startswith("413")
     assert json.loads(body)["error"]["details"] == {"limit_bytes": 100}
     assert not InboundDelivery.objects.exists()
+
+
+class _FlakyParser:
+    """Stands in for a vendor module whose parse hits an unexpected error (a bug, a lost
+    database connection): what the worker must retry, then give up on visibly."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def parse(self, **kwargs):
+        raise ConnectionError("database went away")
+
+
+def test_unexpected_failures_back_off_then_fail(jira, fake_jira, ticket_for, monkeypatch):
+    _, link = ticket_for(jira)
+    fake_jira.subscribe_webhook(endpoint(jira), secret=jira.webhook_secret)
+    fake_jira.transition_issue(link.remote_key, "Done")
+    InboundDelivery.objects.update(max_attempts=2)
+    monkeypatch.setitem(HOOKS, "jira", _FlakyParser(HOOKS["jira"]))
+    assert inbox_drain(budget_seconds=5).retried == 1
+    row = InboundDelivery.objects.get()
+    assert row.status == DeliveryStatus.PENDING and "database went away" in row.error
+    assert row.next_attempt_at > timezone.now()  # backed off: not due yet
+    assert inbox_drain(budget_seconds=5).claimed == 0
+    InboundDelivery.objects.update(next_attempt_at=timezone.now())
+    assert inbox_drain(budget_seconds=5).failed == 1
+    assert InboundDelivery.objects.get().status == DeliveryStatus.FAILED
