@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import io
 import json
+from io import StringIO
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import override_settings
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from apps.connectors.inbound.inbox import inbox_drain
 from apps.connectors.inbound.vendors import HOOKS
 from apps.connectors.models import DeliveryStatus, InboundDelivery
 from apps.findings.models import FindingStatus
 from apps.policies.models import RiskAcceptance
+from fixops.celery import app
 from fixops.wsgi import application as wsgi_application
 from tests.connectors.inbound.conftest import endpoint, hook_path
 
@@ -280,3 +284,11 @@ def test_unexpected_failures_back_off_then_fail(jira, fake_jira, ticket_for, mon
     InboundDelivery.objects.update(next_attempt_at=timezone.now())
     assert inbox_drain(budget_seconds=5).failed == 1
     assert InboundDelivery.objects.get().status == DeliveryStatus.FAILED
+
+
+def test_beat_runs_the_inbox_task_as_a_safety_net(settings):
+    call_command("sync_schedules", stdout=StringIO())
+    task = PeriodicTask.objects.get(name="process inbox")
+    assert task.task == "fixops.connectors.inbox_process"
+    assert task.interval.every == settings.FIXOPS_INBOX_POLL_SECONDS
+    assert "fixops.connectors.inbox_process" in app.tasks
