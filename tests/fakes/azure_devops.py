@@ -454,3 +454,67 @@ class FakeAzureDevOps(WebhookSender, FakeServer):
                 "workitem.deleted", self._public(item), f"Bug #{item['id']} deleted by {actor}."
             )
         return self._emit("workitem.deleted", payload)
+
+    # Registering by API: POST {org}/_apis/hooks/subscriptions
+    # (https://learn.microsoft.com/en-us/rest/api/azure/devops/hooks/subscriptions/create);
+    # `httpHeaders` is one "Key:value" per line.
+    routes = routes + (
+        ("POST", r"/(?P<org>[^/_][^/]*)/_apis/hooks/subscriptions", "create_subscription"),
+    )
+
+    def create_subscription(self, req, org):
+        if (bad := self._scope_error(req, org, None)) is not None:
+            return bad
+        body = req.json or {}
+        inputs = body.get("consumerInputs") or {}
+        if body.get("consumerId") != "webHooks" or not inputs.get("url"):
+            return self.error_response(400, "VS1000000: consumerInputs.url is required.")
+        # The service refuses basic auth over plain http; the fake lets loopback through.
+        plain = not inputs["url"].startswith(("https://", "http://127.0.0.1"))
+        if inputs.get("basicAuthPassword") and plain:
+            return self.error_response(400, "Basic authentication requires HTTPS.")
+        headers = dict(
+            line.split(":", 1)
+            for line in (inputs.get("httpHeaders") or "").splitlines()
+            if ":" in line
+        )
+        if inputs.get("basicAuthPassword"):
+            self.subscribe_webhook(
+                inputs["url"],
+                secret=inputs["basicAuthPassword"],
+                events=[body.get("eventType", "")],
+                username=inputs.get("basicAuthUsername", ""),
+            )
+        elif headers:
+            name, value = next(iter(headers.items()))
+            self.subscribe_webhook(
+                inputs["url"],
+                secret=value.strip(),
+                events=[body.get("eventType", "")],
+                auth="header",
+                header=name.strip(),
+            )
+        else:
+            self.subscribe_webhook(inputs["url"], events=[body.get("eventType", "")])
+        return json_response(
+            200,
+            {
+                "id": str(uuid.uuid4()),
+                "status": "enabled",
+                "publisherId": body.get("publisherId", "tfs"),
+                "eventType": body.get("eventType"),
+                "consumerId": "webHooks",
+                "consumerActionId": body.get("consumerActionId", "httpRequest"),
+                # Secrets come back masked (the portal shows them as ********).
+                "consumerInputs": {
+                    **inputs,
+                    **({"basicAuthPassword": "********"} if "basicAuthPassword" in inputs else {}),
+                    **(
+                        {"httpHeaders": "\n".join(f"{k}:********" for k in headers)}
+                        if headers
+                        else {}
+                    ),
+                },
+                "probationRetries": 0,
+            },
+        )

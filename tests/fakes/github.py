@@ -431,6 +431,63 @@ class FakeGitHub(WebhookSender, FakeServer):
         return self._emit("issues", payload)
 
     def ping(self) -> list[Delivery]:
-        """The `ping` event GitHub sends when a webhook is created."""
+        """The `ping` event GitHub sends when a webhook is created (whatever its events)."""
         payload = {"zen": "Keep it logically awesome.", "hook_id": self.hook_id}
-        return self._emit("ping", payload)
+        self._hooks_init()
+        sent = []
+        for sub in [s for s in self.subscriptions if s.active]:
+            body = self.encode_payload(payload, sub)
+            headers = self.sign(body, sub, event="ping")
+            sent.append(self.send_raw(sub.target, body=body, headers=headers, event="ping"))
+        return sent
+
+    # Registering by API: POST /repos/{owner}/{repo}/hooks
+    # (https://docs.github.com/en/rest/repos/webhooks#create-a-repository-webhook); GitHub
+    # answers 201 and sends a `ping` to the new hook.
+    routes = routes + (
+        ("POST", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/hooks", "create_hook"),
+        ("GET", r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/hooks", "list_hooks"),
+    )
+
+    def _hook_public(self, hook_id: int, sub) -> dict:
+        return {
+            "type": "Repository",
+            "id": hook_id,
+            "name": "web",
+            "active": sub.active,
+            "events": list(sub.events),
+            "config": {
+                "url": sub.target,
+                "content_type": sub.options.get("content_type", "json"),
+                "insecure_ssl": "0",
+                **({"secret": "********"} if sub.secret else {}),
+            },
+            "url": f"{self.url}/repos/{self.repository}/hooks/{hook_id}",
+        }
+
+    def create_hook(self, req, owner, repo):
+        if not self._repo_ok(owner, repo):
+            return self._not_found()
+        body = req.json or {}
+        config = body.get("config") or {}
+        if not isinstance(config, dict) or not config.get("url"):
+            return self._invalid("Hook", "url")
+        if config.get("content_type", "form") != "json":
+            return self._invalid("Hook", "content_type", "invalid")  # FixOps reads JSON only
+        sub = self.subscribe_webhook(
+            config["url"],
+            secret=config.get("secret", ""),
+            events=body.get("events") or ["push"],
+            content_type="json",
+        )
+        sub.active = body.get("active", True)
+        hook_id = self._next_id()
+        self.ping()
+        return json_response(201, self._hook_public(hook_id, sub))
+
+    def list_hooks(self, req, owner, repo):
+        if not self._repo_ok(owner, repo):
+            return self._not_found()
+        return json_response(
+            200, [self._hook_public(i, sub) for i, sub in enumerate(self.subscriptions, 1)]
+        )

@@ -373,3 +373,48 @@ class FakeGitLab(WebhookSender, FakeServer):
         with self.lock:
             self.state["issues"].pop(int(iid))
         return []
+
+    # Registering by API: POST /projects/:id/hooks
+    # (https://docs.gitlab.com/api/project_webhooks/#add-a-webhook-to-a-project); the signing
+    # token must be `whsec_` + base64 of 32 bytes and is never returned.
+    routes = routes + (("POST", r"/api/v4/projects/(?P<pid>[^/]+)/hooks", "create_hook"),)
+
+    def create_hook(self, req, pid):
+        if not self._project_ok(pid):
+            return self._not_found()
+        body = req.json or req.form
+        if not body.get("url"):
+            return Response(400, {"error": "url is missing"})
+        signing = body.get("signing_token") or ""
+        if signing:
+            try:
+                key = base64.b64decode(signing.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                key = b""
+            if not signing.startswith("whsec_") or len(key) != 32:
+                return Response(400, {"message": {"signing_token": ["is invalid"]}})
+        events = [
+            name
+            for flag, name in (("issues_events", "Issue Hook"), ("note_events", "Note Hook"))
+            if body.get(flag)
+        ]
+        options = {"signing_token": signing} if signing and self.modern else {}
+        self.subscribe_webhook(body["url"], secret=body.get("token", ""), events=events, **options)
+        with self.lock:
+            self.state["next_id"] += 1
+            hook_id = self.state["next_id"]
+        return json_response(
+            201,
+            {
+                "id": hook_id,
+                "url": body["url"],
+                "project_id": self.project_id,
+                "issues_events": bool(body.get("issues_events")),
+                "note_events": bool(body.get("note_events")),
+                "push_events": bool(body.get("push_events", True)),
+                "enable_ssl_verification": bool(body.get("enable_ssl_verification", True)),
+                "token_present": bool(body.get("token")),
+                "signing_token_present": bool(signing),
+                "created_at": self._time(),
+            },
+        )

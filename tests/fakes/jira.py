@@ -565,3 +565,29 @@ class FakeJira(WebhookSender, FakeServer):
                 "jira:issue_deleted", issue, actor, issue_event_type_name="issue_deleted"
             )
         return self._emit("jira:issue_deleted", payload)
+
+    # Registering by API (admin): POST /rest/webhooks/1.0/webhook
+    # (https://developer.atlassian.com/cloud/jira/platform/webhooks/#registering-a-webhook-using-the-jira-rest-api--other-integrations-).
+    routes = routes + (("POST", r"/rest/webhooks/1\.0/webhook", "create_webhook"),)
+
+    def create_webhook(self, req):
+        body = req.json or {}
+        if not body.get("url") or not body.get("name"):
+            return self.error_response(400, "Webhook name and URL are required.")
+        self.subscribe_webhook(
+            body["url"], secret=body.get("secret", ""), events=body.get("events") or []
+        )
+        with self.lock:
+            hook_id = len(self.subscriptions)
+        return json_response(
+            201,
+            {
+                "self": f"{self.url}/rest/webhooks/1.0/webhook/{hook_id}",
+                "name": body["name"],
+                "url": body["url"],
+                "events": body.get("events") or [],
+                "filters": body.get("filters") or {},
+                "excludeBody": bool(body.get("excludeBody", False)),
+                "enabled": True,
+            },
+        )

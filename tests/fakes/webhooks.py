@@ -3,15 +3,15 @@
 A vendor fake mixes in `WebhookSender`, registers subscriptions the way its vendor does
 (`fake.subscribe_webhook(url, secret=..., events=[...])` — each fake documents which API call
 or admin screen that stands for) and, when a test helper changes its state
-(`fake.transition_issue(...)`, `fake.add_comment(...)`, `fake.delete_issue(...)`,
+(`fake.transition_issue(...)`, `fake.comment_as(...)`, `fake.delete_issue(...)`,
 `fake.press_button(...)`), builds the vendor's documented payload, signs it with the vendor's
 scheme and POSTs it to every subscription whose events match.
 
 Sending is synchronous, from the caller's thread: when a helper returns, every delivery has
-been answered and is in `fake.deliveries` (`Delivery(url, event, headers, body, status,
-answer)`). A subscription's target is a URL (POSTed with `requests`, loopback only) or a
-callable `target(headers, body) -> int` (the pure signature tests hand the signed delivery
-straight to `verify`/`parse` without an HTTP server).
+been answered and is in `fake.deliveries` (`Delivery(target, event, headers, body, status,
+answer)`; status 0 when the connection failed). A subscription's target is a URL (POSTed with
+`requests`, loopback only) or a callable `target(headers, body) -> int` (the pure signature
+tests hand the signed delivery straight to `verify`/`parse` without an HTTP server).
 
 For the negative cases, `fake.last_delivery()` gives what was sent, and `fake.send_raw(target,
 body=..., headers=...)` sends anything: forged (`fake.sign_with(body, secret="other",
@@ -30,7 +30,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -180,10 +180,6 @@ class WebhookSender:
     ) -> dict[str, str]:
         """The headers the vendor sends with `body` for `sub` (signature, delivery id...)."""
         raise NotImplementedError
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LoopbackReceiver(FakeServer):

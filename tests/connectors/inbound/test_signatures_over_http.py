@@ -3,9 +3,12 @@ a receiver byte for byte and verifies there; held deliveries go out late and out
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from apps.connectors.base import Ticket
 from apps.connectors.inbound.vendors import HOOKS
@@ -93,3 +96,90 @@ def test_every_tracker_and_slack_has_a_webhook_module():
     assert set(HOOKS) == TRACKER_KINDS | {"slack"}
     for module in HOOKS.values():
         assert callable(module.verify) and callable(module.parse)
+
+
+def _auth(fake) -> dict[str, str]:
+    """The credentials each fake's API takes (as its connector sends them)."""
+    if isinstance(fake, FakeJira):
+        pair = f"{fake.email}:{fake.api_token}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    if isinstance(fake, FakeGitHub):
+        return {"Authorization": f"Bearer {fake.token}"}
+    if isinstance(fake, FakeGitLab):
+        return {"PRIVATE-TOKEN": fake.token}
+    return {"Authorization": "Basic " + base64.b64encode(f":{fake.token}".encode()).decode()}
+
+
+URL = "{receiver}/hooks/abc/"
+REGISTRATIONS = {
+    FakeJira: (
+        "/rest/webhooks/1.0/webhook",
+        {"name": "FixOps", "url": URL, "secret": SECRET, "events": ["jira:issue_updated"]},
+        201,
+        {},
+    ),
+    FakeGitHub: (
+        "/repos/acme/app/hooks",
+        {
+            "name": "web",
+            "events": ["issues", "issue_comment"],
+            "config": {"url": URL, "content_type": "json", "secret": SECRET},
+        },
+        201,
+        {},
+    ),
+    FakeGitLab: (
+        "/api/v4/projects/42/hooks",
+        {"url": URL, "token": SECRET, "issues_events": True, "signing_token": SECRET},
+        201,
+        {"webhook_signing": "required"},
+    ),
+    FakeAzureDevOps: (
+        "/acme/_apis/hooks/subscriptions?api-version=7.1",
+        {
+            "publisherId": "tfs",
+            "eventType": "workitem.updated",
+            "consumerId": "webHooks",
+            "consumerActionId": "httpRequest",
+            "consumerInputs": {"url": URL, "httpHeaders": f"X-FixOps-Token:{SECRET}"},
+        },
+        200,
+        {"webhook_auth": "header"},
+    ),
+}
+
+
+@pytest.mark.parametrize("fake_class", list(REGISTRATIONS))
+def test_webhooks_registered_through_the_vendors_api(fake_class):
+    """Registering as docs/connectors.md says (the vendor's API call) makes the fake deliver
+    there, authenticated with the secret given at registration."""
+    path, body, status, settings = REGISTRATIONS[fake_class]
+    with LoopbackReceiver() as receiver, fake_class() as fake:
+        body = json.loads(json.dumps(body).replace(URL, URL.format(receiver=receiver.url)))
+        answer = requests.post(fake.url + path, json=body, headers=_auth(fake), timeout=5)
+        assert answer.status_code == status, answer.text
+        assert SECRET not in answer.text  # vendors never echo the secret
+        ref = connector(fake).create(Ticket(reference="fixops-f-1", title="SQLi", body="x"))
+        close(fake, ref)
+        kind = fake.config()["kind"]
+        received = [r for r in receiver.requests if r.header("X-GitHub-Event") != "ping"]
+        assert received
+        for request in received:
+            HOOKS[kind].verify(
+                secret=SECRET,
+                headers=request.headers,
+                body=request.body,
+                now=datetime.now(UTC),
+                settings=settings,
+            )
+        if fake_class is FakeGitHub:  # GitHub pings a new hook
+            assert any(r.header("X-GitHub-Event") == "ping" for r in receiver.requests)
+
+
+def test_gitlab_refuses_a_signing_token_of_the_wrong_form():
+    with FakeGitLab() as fake:
+        body = {"url": "http://127.0.0.1:9/hooks/x/", "token": SECRET, "signing_token": "abc"}
+        answer = requests.post(
+            fake.url + "/api/v4/projects/42/hooks", json=body, headers=_auth(fake), timeout=5
+        )
+        assert answer.status_code == 400
