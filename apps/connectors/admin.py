@@ -256,6 +256,24 @@ class IntegrationAdmin(TenantScopedAdmin):
         )
         return [test, rotate, *super().get_urls()]
 
+    def _secret_page(self, request, integration: Integration, secret: str, *, title: str):
+        url, warning = webhook_url(integration)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "integration": integration,
+            "secret": secret,
+            "webhook_url": url,
+            "warning": warning,
+            "change_url": reverse("admin:connectors_integration_change", args=[integration.pk]),
+        }
+        response = TemplateResponse(
+            request, "admin/connectors/integration/webhook_secret.html", context
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
     def rotate_view(self, request, object_id):
         """POST: a new webhook secret, shown once on the page this answers (never stored in
         a message, which would keep it in a cookie or the session)."""
@@ -272,22 +290,7 @@ class IntegrationAdmin(TenantScopedAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return redirect(change_url)
-        url, warning = webhook_url(obj)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"New webhook secret of {obj}",
-            "integration": obj,
-            "secret": secret,
-            "webhook_url": url,
-            "warning": warning,
-            "change_url": change_url,
-        }
-        response = TemplateResponse(
-            request, "admin/connectors/integration/webhook_secret.html", context
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        return self._secret_page(request, obj, secret, title=f"New webhook secret of {obj}")
 
     def test_view(self, request, object_id):
         """POST: one cheap read-only call to the vendor with the stored configuration; the

@@ -20,7 +20,7 @@ from apps.connectors.inbound.receive import hook_receive
 from apps.connectors.inbound.signatures import HookRejected
 from fixops.platform import metrics
 from fixops.platform.api.errors import domain_status, error_body
-from fixops.platform.errors import DomainError, TooLarge
+from fixops.platform.errors import DomainError, Invalid, TooLarge
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -28,7 +28,7 @@ def _body(request: HttpRequest) -> bytes:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        length = limit + 1
+        raise Invalid("Content-Length is not a number.", code="bad_content_length") from None
     if length > limit:
         raise TooLarge(
             f"A webhook delivery is at most {limit} bytes.", details={"limit_bytes": limit}

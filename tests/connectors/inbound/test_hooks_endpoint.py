@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import io
 import json
+from io import StringIO
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import override_settings
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from apps.connectors.inbound.inbox import inbox_drain
+from apps.connectors.inbound.vendors import HOOKS
 from apps.connectors.models import DeliveryStatus, InboundDelivery
 from apps.findings.models import FindingStatus
 from apps.policies.models import RiskAcceptance
+from fixops.celery import app
 from fixops.wsgi import application as wsgi_application
 from tests.connectors.inbound.conftest import endpoint, hook_path
 
@@ -252,3 +257,38 @@ def test_chunked_deliveries_are_read_and_bounded_by_the_hook_limit(jira, fake_ji
     assert status.startswith("413")
     assert json.loads(body)["error"]["details"] == {"limit_bytes": 100}
     assert not InboundDelivery.objects.exists()
+
+
+class _FlakyParser:
+    """Stands in for a vendor module whose parse hits an unexpected error (a bug, a lost
+    database connection): what the worker must retry, then give up on visibly."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def parse(self, **kwargs):
+        raise ConnectionError("database went away")
+
+
+def test_unexpected_failures_back_off_then_fail(jira, fake_jira, ticket_for, monkeypatch):
+    _, link = ticket_for(jira)
+    fake_jira.subscribe_webhook(endpoint(jira), secret=jira.webhook_secret)
+    fake_jira.transition_issue(link.remote_key, "Done")
+    InboundDelivery.objects.update(max_attempts=2)
+    monkeypatch.setitem(HOOKS, "jira", _FlakyParser(HOOKS["jira"]))
+    assert inbox_drain(budget_seconds=5).retried == 1
+    row = InboundDelivery.objects.get()
+    assert row.status == DeliveryStatus.PENDING and "database went away" in row.error
+    assert row.next_attempt_at > timezone.now()  # backed off: not due yet
+    assert inbox_drain(budget_seconds=5).claimed == 0
+    InboundDelivery.objects.update(next_attempt_at=timezone.now())
+    assert inbox_drain(budget_seconds=5).failed == 1
+    assert InboundDelivery.objects.get().status == DeliveryStatus.FAILED
+
+
+def test_beat_runs_the_inbox_task_as_a_safety_net(settings):
+    call_command("sync_schedules", stdout=StringIO())
+    task = PeriodicTask.objects.get(name="process inbox")
+    assert task.task == "fixops.connectors.inbox_process"
+    assert task.interval.every == settings.FIXOPS_INBOX_POLL_SECONDS
+    assert "fixops.connectors.inbox_process" in app.tasks
