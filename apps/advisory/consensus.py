@@ -3,9 +3,11 @@
 The rule (docs/advisory.md, "Consensus rule"):
 
 - Answers are compared field by field. The compared fields come from the task's JSON schema
-  (`fields_from_schema`): booleans and enums are categorical and win by weighted vote; numbers
-  are scores, and a score agrees with another when within ±`SCORE_TOLERANCE` of it. Free text
-  (rationale, fix detail) is never voted on; it is shown from the representative answer.
+  (`fields_from_schema`, its `x-consensus` annotations): booleans, enums and id sets are
+  categorical and win by weighted vote; numbers are scores, and a score agrees with another
+  when within ± the stated tolerance of it (SCORE_TOLERANCE unless the schema says otherwise).
+  Free text (rationale, fix detail) is never voted on; it is shown from the representative
+  answer.
 - Per field, agreement = winning weight / total weight of the providers asked. A failed or
   off-schema answer keeps its weight in that total and votes for nothing, so a provider that
   was broken (or injected into emitting junk) counts as dissent and can only lower agreement.
@@ -121,21 +123,30 @@ class Outcome:
 
 
 def fields_from_schema(schema: Mapping[str, Any], prefix: str = "") -> tuple[FieldSpec, ...]:
-    """The compared fields of a task schema: booleans, enums, numbers; objects walked."""
+    """The compared fields of a task schema. A property's `x-consensus` annotation decides
+    ("vote", "set", "ignore", or {"tolerance": t} for a score); without one, booleans and enums
+    vote, numbers are scores within SCORE_TOLERANCE, objects are walked, free text is ignored."""
     specs: list[FieldSpec] = []
     for name, prop in (schema.get("properties") or {}).items():
         path = f"{prefix}{name}"
         types = prop.get("type")
         types = set(types) if isinstance(types, list) else {types}
         types.discard("null")
-        if "enum" in prop or types == {"boolean"}:
+        how = prop.get("x-consensus")
+        if how == "ignore":
+            continue
+        if how in ("vote", "set"):
+            specs.append(FieldSpec(path, CATEGORICAL))  # a list votes as a set: order ignored
+        elif isinstance(how, Mapping) and "tolerance" in how:
+            specs.append(FieldSpec(path, SCORE, float(how["tolerance"])))
+        elif "enum" in prop or types == {"boolean"}:
             specs.append(FieldSpec(path, CATEGORICAL))
         elif types & {"number", "integer"}:
             specs.append(FieldSpec(path, SCORE))
         elif types == {"object"}:
             specs.extend(fields_from_schema(prop, prefix=f"{path}."))
         elif types == {"array"} and "enum" in (prop.get("items") or {}):
-            specs.append(FieldSpec(path, CATEGORICAL))  # a set of categories, order ignored
+            specs.append(FieldSpec(path, CATEGORICAL))
     return tuple(specs)
 
 

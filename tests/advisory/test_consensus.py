@@ -317,3 +317,24 @@ def test_a_minority_dissenter_cannot_move_a_consensus_winner(ballots, w, sev, th
             assert [t.winner for t in after.fields][:2] == [t.winner for t in before.fields][:2]
         else:
             assert after.result == DISAGREEMENT
+
+
+def test_schema_annotations_decide_how_fields_compare():
+    schema = {
+        "properties": {
+            "ids": {"type": "array", "items": {"type": "integer"}, "x-consensus": "set"},
+            "note": {"type": "string", "enum": ["x"], "x-consensus": "ignore"},
+            "confidence": {"type": "number", "x-consensus": {"tolerance": 0.2}},
+        }
+    }
+    fields = fields_from_schema(schema)
+    assert fields == (FieldSpec("ids", CATEGORICAL), FieldSpec("confidence", SCORE, 0.2))
+    out = combine(
+        [
+            Ballot("a", 1, {"ids": [3, 1], "confidence": 0.5}),
+            Ballot("b", 1, {"ids": [1, 3], "confidence": 0.7}),
+        ],
+        fields=fields,
+        threshold=0.85,
+    )
+    assert out.result == CONSENSUS
