@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "apps.policies",
     "apps.evidence",
     "apps.connectors",
+    "apps.advisory",
     "apps.pipeline",
     "apps.workspace.apps.WorkspaceConfig",
 ]
