@@ -9,7 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.advisory.models import Advice, AdviceFeedback, AdviceStatus, AdviceTask
-from apps.findings.models import Finding
+from apps.findings.models import Application, Finding
+from apps.policies.inputs import IN_INPUT
 from apps.policies.models import Decision
 from apps.tenants.models import Tenant
 from apps.tenants.scoping import get_scoped_or_404
@@ -26,11 +27,8 @@ def advice_latest(
     *, tenant: Tenant, finding: Finding | None = None, decision: Decision | None = None
 ) -> Advice | None:
     """The newest advice on a finding or a decision, whatever its status."""
-    rows = Advice.objects.for_tenant(tenant).prefetch_related("answers")
-    if finding is not None:
-        rows = rows.filter(finding=finding)
-    else:
-        rows = rows.filter(decision=decision)
+    subject = {"finding": finding} if finding is not None else {"decision": decision}
+    rows = Advice.objects.for_tenant(tenant).filter(**subject).prefetch_related("answers")
     return rows.order_by("-id").first()
 
 
@@ -59,21 +57,19 @@ def advice_policy_entry(advice: Advice) -> dict[str, Any]:
 
 
 def advice_for_gate(
-    *, tenant: Tenant, finding_ids: Iterable[int], before: datetime
+    *, tenant: Tenant, application: Application, before: datetime
 ) -> dict[str, dict[str, Any]]:
-    """`input.advice`: for each finding among `finding_ids` with triage advice COMPLETED before
-    `before` (the gate never waits for a model), its latest such advice, keyed by the finding id
-    as a string (JSON object keys)."""
-    ids = list(finding_ids)
-    if not ids:
-        return {}
+    """`input.advice`: for each of the application's findings in the policy input that has
+    triage advice COMPLETED before `before` (the gate never waits for a model), its latest such
+    advice, keyed by the finding id as a string (JSON object keys)."""
     rows = (
         Advice.objects.for_tenant(tenant)
         .filter(
             task=AdviceTask.TRIAGE,
             status=AdviceStatus.DONE,
             completed_at__lt=before,
-            finding_id__in=ids,
+            finding__application=application,
+            finding__status__in=IN_INPUT,
         )
         .only("id", "finding_id", "result", "agreement", "outcome", "completed_at")
         .order_by("finding_id", "-completed_at", "-id")

@@ -98,12 +98,15 @@ def advice_request(
     arrive from workers. NotFound when the feature is absent for the tenant."""
     if not services.available(tenant):
         raise NotFound()
-    if task == AdviceTask.BRIEF and decision is not None:
-        if decision.outcome not in REVIEWABLE_OUTCOMES:
-            raise Invalid(
-                "A review brief is for a NEEDS_REVIEW or BLOCK decision.",
-                code="decision_not_reviewable",
-            )
+    if (
+        task == AdviceTask.BRIEF
+        and decision is not None
+        and (decision.outcome not in REVIEWABLE_OUTCOMES)
+    ):
+        raise Invalid(
+            "A review brief is for a NEEDS_REVIEW or BLOCK decision.",
+            code="decision_not_reviewable",
+        )
     providers = list(provider_enabled_list(tenant=tenant))
     question = build_question(task, finding=finding, decision=decision)
     now = now or timezone.now()
@@ -234,13 +237,9 @@ def _complete(advice: Advice, *, now: datetime | None = None) -> None:
     advice.agreement = round(outcome.agreement, 4)
     advice.outcome = outcome.as_dict()
     advice.status = AdviceStatus.FAILED if outcome.result == NO_ANSWER else AdviceStatus.DONE
-    advice.error = (
-        "no provider gave a valid answer" if outcome.result == NO_ANSWER else ""
-    )
+    advice.error = "no provider gave a valid answer" if outcome.result == NO_ANSWER else ""
     advice.completed_at = now or timezone.now()
-    advice.save(
-        update_fields=["result", "agreement", "outcome", "status", "error", "completed_at"]
-    )
+    advice.save(update_fields=["result", "agreement", "outcome", "status", "error", "completed_at"])
     audit_record(
         tenant=advice.tenant,
         actor="system:advisory",
@@ -262,8 +261,10 @@ def advice_feedback(*, advice: Advice, user: Any, verdict: str, actor: str) -> A
     if not advice.finished or advice.status != AdviceStatus.DONE:
         raise Invalid("Only completed advice can be rated.", code="advice_not_done")
     if getattr(user, "pk", None) is None:
-        raise Invalid("Feedback is a person's judgement; API tokens cannot give it.",
-                      code="feedback_needs_person")
+        raise Invalid(
+            "Feedback is a person's judgement; API tokens cannot give it.",
+            code="feedback_needs_person",
+        )
     with transaction.atomic():
         row = AdviceFeedback.objects.filter(advice=advice, user=user).first()
         before = {"verdict": row.verdict} if row else None

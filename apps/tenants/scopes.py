@@ -18,6 +18,7 @@ RESOURCES = (
     "teams",
     "analytics",
     "reports",
+    "advisory",
 )
 # Resources nothing writes through the API: they have a read scope only.
 READ_ONLY = frozenset({"analytics", "reports"})

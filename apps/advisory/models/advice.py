@@ -82,7 +82,9 @@ class Advice(TenantOwned):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        subject = f"finding {self.finding_id}" if self.finding_id else f"decision {self.decision_id}"
+        subject = (
+            f"finding {self.finding_id}" if self.finding_id else f"decision {self.decision_id}"
+        )
         return f"{self.get_task_display()} advice #{self.pk} on {subject}"
 
     @property
