@@ -54,8 +54,8 @@ def estimate_tokens(question: Question) -> int:
 def cost_of(provider: Provider, tokens_in: int, tokens_out: int) -> Decimal:
     """Tokens times the provider's configured price per 1k tokens."""
     return (
-        Decimal(tokens_in) * provider.price_in_per_1k
-        + Decimal(tokens_out) * provider.price_out_per_1k
+        Decimal(tokens_in) * Decimal(str(provider.price_in_per_1k))
+        + Decimal(tokens_out) * Decimal(str(provider.price_out_per_1k))
     ) / Decimal(1000)
 
 
@@ -197,6 +197,8 @@ def _read(adapter, question: Question, response: requests.Response) -> tuple[dic
     tokens = (reply.tokens_in, reply.tokens_out)
     if reply.error:
         raise _Outcome(AnswerStatus.FAILED, reply.error, tokens=tokens)
+    if reply.off_schema:
+        raise _Outcome(AnswerStatus.OFF_SCHEMA, reply.off_schema, tokens=tokens)
     output = reply.output
     if isinstance(output, str):
         try:

@@ -68,7 +68,8 @@ class AnthropicAdapter(Adapter):
             b for b in payload["content"] if isinstance(b, dict) and b.get("type") == "tool_use"
         ]
         if len(uses) != 1:
-            reply.error = f"expected one tool_use block, got {len(uses)}"
+            # Text instead of the forced tool, or several calls: not the schema's answer.
+            reply.off_schema = f"expected one tool_use block, got {len(uses)}"
             return reply
         reply.output = uses[0].get("input")
         reply.extra["tool_name"] = uses[0].get("name")

@@ -89,6 +89,7 @@ class Reply:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str = ""  # refusal, truncation, block: a failed answer
+    off_schema: str = ""  # answered outside the structured-output mechanism
     extra: dict = field(default_factory=dict)
 
 
