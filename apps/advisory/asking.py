@@ -146,8 +146,8 @@ def _call(provider: Provider, question: Question) -> tuple[dict, tuple[int, int]
     body = adapter.body(
         model=provider.model, question=question, wire_schema=wire_schema(question.schema)
     )
-    retries = int(getattr(settings, "FIXOPS_ADVISORY_RETRIES", 2))
-    max_wait = float(getattr(settings, "FIXOPS_ADVISORY_MAX_RETRY_WAIT", 30.0))
+    retries = settings.FIXOPS_ADVISORY_RETRIES
+    max_wait = settings.FIXOPS_ADVISORY_MAX_RETRY_WAIT
     with session:
         for attempt in range(retries + 1):
             response = _post(session, url, body)

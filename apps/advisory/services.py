@@ -84,10 +84,13 @@ def _facts(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _check(provider: Provider) -> None:
+def provider_check(provider: Provider, *, url: bool = True) -> None:
+    """Invalid (details per field) unless the base URL passes the SSRF guard and the
+    weight and timeout are in range."""
     errors: dict[str, str] = {}
     try:
-        check_url(provider.base_url)
+        if url:
+            check_url(provider.base_url)
     except UnsafeURL as exc:
         errors["base_url"] = str(exc)
     if provider.weight <= 0:
@@ -146,7 +149,7 @@ def provider_create(
         tenant=tenant, name=name, kind=kind, base_url=base_url, model=model, **fields
     )
     provider.api_key = api_key
-    _check(provider)
+    provider_check(provider)
     changed = ["name", "kind", "base_url", "model", *fields] + (["api_key"] if api_key else [])
     return _save(
         provider, actor=actor, action="advisory.provider.create", before=None, changed=changed
@@ -160,9 +163,10 @@ def provider_update(*, provider: Provider, actor: str = "system", **fields: Any)
         raise TypeError(f"unknown provider fields: {sorted(unknown)}")
     before = _facts(provider)
     reroute = any(k in fields for k in ("kind", "base_url", "api_key"))
+    url_changed = fields.get("base_url", provider.base_url) != provider.base_url
     for key, value in fields.items():
         setattr(provider, key, value)
-    _check(provider)
+    provider_check(provider, url=url_changed)
     provider = _save(
         provider,
         actor=actor,

@@ -14,11 +14,11 @@ RESOURCES = (
     "policies",
     "evidence",
     "integrations",
+    "advisory",
     "tokens",
     "teams",
     "analytics",
     "reports",
-    "advisory",
 )
 # Resources nothing writes through the API: they have a read scope only.
 READ_ONLY = frozenset({"analytics", "reports"})

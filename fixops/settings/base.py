@@ -364,6 +364,11 @@ FIXOPS_CONNECTION_TEST_SECONDS = env.float("FIXOPS_CONNECTION_TEST_SECONDS", def
 FIXOPS_BREAKER_THRESHOLD = env.int("FIXOPS_BREAKER_THRESHOLD", default=5)
 FIXOPS_BREAKER_OPEN_SECONDS = env.float("FIXOPS_BREAKER_OPEN_SECONDS", default=30.0)
 FIXOPS_BREAKER_MAX_SECONDS = env.float("FIXOPS_BREAKER_MAX_SECONDS", default=600.0)
+# AI advisory (apps/advisory/asking.py): a model provider answering 408/409/429/5xx/529 is
+# asked again up to FIXOPS_ADVISORY_RETRIES times after the wait it asked for; a wait longer
+# than FIXOPS_ADVISORY_MAX_RETRY_WAIT seconds is not waited for (the answer is rate_limited).
+FIXOPS_ADVISORY_RETRIES = env.int("FIXOPS_ADVISORY_RETRIES", default=2)
+FIXOPS_ADVISORY_MAX_RETRY_WAIT = env.float("FIXOPS_ADVISORY_MAX_RETRY_WAIT", default=30.0)
 # Vendor calls: connect and read timeouts (seconds). Together they stay below the outbox lease,
 # so one vendor call that hangs ends (and is recorded as a retry) before a claim could look dead.
 FIXOPS_CONNECTOR_CONNECT_TIMEOUT = env.float("FIXOPS_CONNECTOR_CONNECT_TIMEOUT", default=5.0)

@@ -62,7 +62,7 @@ _FLIP = {
     "smallest_change_kind": lambda v: "risk_acceptance" if v != "risk_acceptance" else "upgrade",
     "confidence": lambda v: round(1 - v, 2),
 }
-_SET = re.compile(r"(?i)\bset\s+([a-z_.]+)\s+to\s+([\w.-]+)")
+_SET = re.compile(r"(?i)\bset\s+([a-z_.]+)\s+to\s+([\w-]+(?:\.\d+)?)")
 
 
 def _scalar(text: str) -> Any:

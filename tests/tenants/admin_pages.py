@@ -313,6 +313,36 @@ def _link(tenant, tag):
     )
 
 
+def _provider(tenant, tag):
+    from apps.advisory.models import Provider
+
+    provider = Provider(
+        tenant=tenant,
+        name=f"{tag}-provider",
+        kind="openai",
+        base_url=f"https://{tag}.example/v1",
+        model=f"{tag}-model",
+    )
+    provider.api_key = f"{tag}-api-key"
+    provider.save()
+    return provider
+
+
+def _advisory_settings(tenant, tag):
+    from apps.advisory.models import AdvisorySettings
+
+    return AdvisorySettings.objects.create(tenant=tenant)
+
+
+def _token_usage(tenant, tag):
+    from apps.advisory.models import TokenUsage
+
+    provider = _provider(tenant, f"{tag}-usage")
+    return TokenUsage.objects.create(
+        tenant=tenant, provider=provider, day=timezone.now().date(), tokens_in=7
+    )
+
+
 # Walked model label -> seeder(tenant, tag) -> one row of it in `tenant`, named with `tag`.
 SEEDERS: dict[str, Callable[..., Model]] = {
     "tenants.Tenant": lambda tenant, _tag: tenant,
@@ -341,6 +371,9 @@ SEEDERS: dict[str, Callable[..., Model]] = {
     "connectors.Integration": _integration,
     "connectors.OutboxMessage": _message,
     "connectors.ExternalLink": _link,
+    "advisory.Provider": _provider,
+    "advisory.AdvisorySettings": _advisory_settings,
+    "advisory.TokenUsage": _token_usage,
 }
 
 

@@ -46,6 +46,7 @@ OBJECT_MAKERS: dict[str, Callable] = {
     "acceptance_id": lambda tenant, _issue: _acceptance(tenant),
     "evidence_id": lambda tenant, _issue: _evidence(tenant),
     "advice_id": lambda tenant, _issue: _advice(tenant),
+    "provider_id": lambda tenant, _issue: _provider(tenant),
 }
 # Routes outside tenant data (they act on the caller only); each says why.
 NOT_TENANT_DATA = {
@@ -98,6 +99,19 @@ def _integration(tenant, name: str = "victim-integration"):
     integration.credentials = {"token": "victim-secret-token"}
     integration.save()
     return integration.pk, name
+
+
+def _provider(tenant, name: str = "victim-provider"):
+    from apps.advisory.models import Provider
+
+    provider, _ = Provider.objects.get_or_create(
+        tenant=tenant,
+        name=name,
+        defaults={"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "victim-model"},
+    )
+    provider.api_key = "victim-provider-key"
+    provider.save()
+    return provider.pk, name
 
 
 def _outbox_message(tenant):
@@ -259,6 +273,7 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
     ),
     "evidence_id": lambda tenant, pk, _: _evidence_row(tenant, pk),
     "advice_id": lambda tenant, pk, _: _advice_untouched(tenant, pk),
+    "provider_id": lambda tenant, pk, name: _advisory_row("Provider", tenant, pk, name=name),
     "prefix": lambda tenant, prefix, _: ApiToken.objects.filter(
         tenant=tenant, prefix=prefix, revoked_at__isnull=True
     ).exists(),
@@ -316,6 +331,12 @@ def _policies_row(model: str, tenant, pk, **fields) -> bool:
     from apps.policies import models
 
     return getattr(models, model).objects.filter(tenant=tenant, pk=pk, **fields).exists()
+
+
+def _advisory_row(model: str, tenant, pk, **fields) -> bool:
+    from django.apps import apps
+
+    return apps.get_model("advisory", model).objects.filter(tenant=tenant, pk=pk, **fields).exists()
 
 
 def _evidence_row(tenant, pk) -> bool:

@@ -130,6 +130,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("outbox-detail", "GET"): Row(V, 200),
     ("outbox-replay", "POST"): Row(AD, 200),
     ("outbox-cancel", "POST"): Row(AD, 409),  # authorised; the maker's message is already dead
+    # --- AI advisory (apps/advisory): providers and usage are admin-only; settings are read by
+    # everyone, changed by admins; the published answer schemas are the same for all ---
+    ("advisory-provider-list", "GET"): Row(AD, 200),
+    ("advisory-provider-list", "POST"): Row(AD, 400),  # authorised; an empty body is refused
+    ("advisory-provider-detail", "GET"): Row(AD, 200),
+    ("advisory-provider-detail", "PUT"): Row(AD, 400),  # authorised; PUT needs the whole object
+    ("advisory-provider-detail", "PATCH"): Row(AD, 200, {"weight": 2}),
+    ("advisory-provider-detail", "DELETE"): Row(AD, 204),
+    ("advisory-usage", "GET"): Row(AD, 200),
+    ("advisory-settings", "GET"): Row(V, 200),
+    ("advisory-settings", "PATCH"): Row(AD, 200, {"consensus_threshold": 0.9}),
+    ("advisory-schema-triage", "GET"): Row(V, 200),
+    ("advisory-schema-brief", "GET"): Row(V, 200),
     # --- analytics (apps/workspace): the caller's own tenant's numbers, nothing to name ---
     ("analytics-summary", "GET"): Row(V, 200),
     ("analytics-trends", "GET"): Row(V, 200),
