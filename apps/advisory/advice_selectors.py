@@ -97,3 +97,48 @@ def _dotted(data: dict, path: str) -> Any:
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
+
+
+def _sided(advice: Advice) -> set[str]:
+    """The providers whose answer is what the advice showed: a valid answer on the winning
+    side of every field that has a winner."""
+    fields = [f for f in (advice.outcome or {}).get("fields", []) if f.get("winner") is not None]
+    sided: set[str] | None = None
+    for field in fields:
+        winners = {p for v in field["votes"] if v["winning"] for p in v["providers"]}
+        sided = winners if sided is None else sided & winners
+    if sided is None:  # nothing compared: every valid answer is what was shown
+        sided = {a.provider_name for a in advice.answers.all() if a.status == "ok"}
+    return sided
+
+
+def _rate(agree: int, disagree: int) -> dict[str, Any]:
+    n = agree + disagree
+    rate = round(agree / n, 3) if n else None
+    return {"agree": agree, "disagree": disagree, "n": n, "rate": rate}
+
+
+def advice_agree_rates(*, tenant: Tenant, since: datetime) -> dict[str, Any]:
+    """Analysts' agree rate = agree / (agree + disagree), with n: for consensus advice, and per
+    provider over the rated advice whose shown answer that provider gave (docs/advisory.md,
+    "Quality")."""
+    rows = (
+        AdviceFeedback.objects.for_tenant(tenant)
+        .filter(advice__created_at__gte=since)
+        .select_related("advice")
+        .prefetch_related("advice__answers")
+    )
+    consensus = [0, 0]
+    providers: dict[str, list[int]] = {}
+    for feedback in rows:
+        slot = 0 if feedback.verdict == "agree" else 1
+        if feedback.advice.result == "consensus":
+            consensus[slot] += 1
+        for name in _sided(feedback.advice):
+            providers.setdefault(name, [0, 0])[slot] += 1
+    return {
+        "consensus": _rate(*consensus),
+        "providers": [
+            {"provider": name, **_rate(*counts)} for name, counts in sorted(providers.items())
+        ],
+    }

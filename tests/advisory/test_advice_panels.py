@@ -155,3 +155,39 @@ def test_another_tenants_subject_is_not_found(
     response = client.post(f"/admin/findings/finding/{foreign.pk}/advice/")
     assert response.status_code == 404
     assert not Advice.objects.exists()
+
+
+def test_the_dashboard_shows_the_analysts_agree_rate(
+    acme,
+    alice,
+    analyst,
+    three_fakes,
+    fake_gemini,
+    make_provider,
+    django_capture_on_commit_callbacks,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.advisory.advice_selectors import advice_agree_rates
+    from apps.advisory.advising import advice_feedback
+
+    client, user = analyst
+    assert 'id="fx-advice-quality"' not in _page(client, "/admin/")  # absent: hidden
+    enable(acme, alice, three_fakes, make_provider, threshold=0.6)
+    fake_gemini.mode = "disagree"  # consensus of two; gemini's answer is not the one shown
+    rated = []
+    for verdict in ("agree", "agree", "disagree"):
+        finding = FindingFactory(tenant=acme)
+        with django_capture_on_commit_callbacks(execute=False):
+            client.post(f"/admin/findings/finding/{finding.pk}/advice/")
+        advice = run_workers(Advice.objects.get(finding=finding))
+        advice_feedback(advice=advice, user=user, verdict=verdict, actor="user:ana")
+        rated.append(advice)
+    rates = advice_agree_rates(tenant=acme, since=timezone.now() - timedelta(days=1))
+    assert rates["consensus"] == {"agree": 2, "disagree": 1, "n": 3, "rate": 0.667}
+    by_provider = {p["provider"]: p for p in rates["providers"]}
+    assert by_provider["fake-openai"]["n"] == 3 and "fake-gemini" not in by_provider
+    page = _page(client, "/admin/")
+    assert 'data-value="advice-consensus">67%' in page
