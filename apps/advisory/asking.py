@@ -24,6 +24,7 @@ import time
 from decimal import Decimal
 
 import requests
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.utils import timezone
 
@@ -71,9 +72,18 @@ def over_budget(provider: Provider, *, estimate: int) -> bool:
 class _Outcome(Exception):
     """A call that ended without a usable answer; `status` says how."""
 
-    def __init__(self, status: str, error: str, *, tokens: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self,
+        status: str,
+        error: str,
+        *,
+        tokens: tuple[int, int] = (0, 0),
+        transient: bool = False,
+    ) -> None:
         super().__init__(error)
         self.status, self.error, self.tokens = status, error, tokens
+        # The destination's health is in doubt (counts toward its circuit breaker).
+        self.transient = transient or status in (AnswerStatus.TIMEOUT, AnswerStatus.RATE_LIMITED)
 
 
 def ask(provider: Provider, question: Question) -> ProviderAnswer:
@@ -105,9 +115,7 @@ def ask(provider: Provider, question: Question) -> ProviderAnswer:
     except _Outcome as outcome:
         answer.status, answer.error = outcome.status, outcome.error
         tokens = outcome.tokens
-        if outcome.status in (AnswerStatus.TIMEOUT, AnswerStatus.RATE_LIMITED) or (
-            outcome.status == AnswerStatus.FAILED and outcome.error.startswith("transient")
-        ):
+        if outcome.transient:
             breaker.record_failure(rows, outcome.error)
         else:
             breaker.record_success(rows)  # it answered: the destination is healthy
@@ -136,10 +144,17 @@ def _breaker_holds(provider: Provider, rows) -> str:
 
 def _call(provider: Provider, question: Question) -> tuple[dict, tuple[int, int]]:
     adapter = adapter_for(provider.kind)
+    try:
+        api_key = provider.api_key
+    except InvalidToken:
+        raise _Outcome(
+            AnswerStatus.FAILED,
+            "the API key cannot be decrypted with FIXOPS_ENCRYPTION_KEYS; enter it again",
+        ) from None
     session = build_session(
         label=f"advisory provider {provider.name!r}",
         timeout=(CONNECT_TIMEOUT, float(provider.timeout)),
-        headers=adapter.headers(provider.api_key, provider.base_url),
+        headers=adapter.headers(api_key, provider.base_url),
         map_status=False,
     )
     url = adapter.url(provider.base_url, provider.model)
@@ -165,7 +180,7 @@ def _call(provider: Provider, question: Question) -> tuple[dict, tuple[int, int]
                     if response.status_code == 429
                     else AnswerStatus.FAILED
                 )
-                raise _Outcome(status, f"transient: {error} (after {attempt + 1} attempt(s))")
+                raise _Outcome(status, f"{error} (after {attempt + 1} attempt(s))", transient=True)
             delay = backoff_delay(attempt, base=1.0, retry_after=wait)
             logger.warning(
                 "advisory provider busy, retrying",
@@ -181,7 +196,7 @@ def _post(session, url: str, body: dict) -> requests.Response:
     except TransientError as exc:
         if isinstance(exc.__cause__, requests.exceptions.Timeout):
             raise _Outcome(AnswerStatus.TIMEOUT, str(exc)) from exc
-        raise _Outcome(AnswerStatus.FAILED, f"transient: {exc}") from exc
+        raise _Outcome(AnswerStatus.FAILED, str(exc), transient=True) from exc
     except OutboundError as exc:
         raise _Outcome(AnswerStatus.FAILED, str(exc)) from exc
 

@@ -61,13 +61,21 @@ USER_PREFIX = {
 }
 
 
-def _clip(value: str) -> str:
-    return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…[truncated]"
+def _clipped(value: Any) -> Any:
+    """Every string of `value` cut at MAX_TEXT. Runs after redaction: a secret cut first might
+    no longer match its pattern and leave half of itself."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…[truncated]"
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clipped(v) for v in value]
+    return value
 
 
 def _application(app: Any) -> dict[str, Any]:
     return {
-        "name": _clip(app.name),
+        "name": app.name,
         "criticality": app.criticality,
         "internet_exposed": app.internet_exposed,
         "data_classification": app.data_classification,
@@ -80,27 +88,25 @@ def finding_data(finding: Finding) -> dict[str, Any]:
     return {
         "id": finding.pk,
         "kind": finding.kind,
-        "tool": _clip(finding.tool),
-        "rule_id": _clip(finding.rule_id),
-        "title": _clip(finding.title),
+        "tool": finding.tool,
+        "rule_id": finding.rule_id,
+        "title": finding.title,
         # A secret finding's message is its match or the text around it: it never leaves.
-        "message": "[REDACTED:secret_finding]"
-        if secret and finding.message
-        else _clip(finding.message),
+        "message": "[REDACTED:secret_finding]" if secret and finding.message else finding.message,
         "severity": finding.severity,
         "cwe": finding.cwe,
         "vulnerability": finding.vuln_id,
-        "aliases": [_clip(str(a)) for a in (finding.aliases or [])][:20],
+        "aliases": [str(a) for a in (finding.aliases or [])][:20],
         "component": {
-            "purl": _clip(finding.component_purl),
-            "name": _clip(finding.component_name),
-            "version": _clip(finding.component_version),
-            "fixed_versions": [_clip(str(v)) for v in (finding.fixed_versions or [])][:20],
+            "purl": finding.component_purl,
+            "name": finding.component_name,
+            "version": finding.component_version,
+            "fixed_versions": [str(v) for v in (finding.fixed_versions or [])][:20],
         },
         "location": {
-            "path": _clip(finding.path),
+            "path": finding.path,
             "line": finding.line,
-            "resource": _clip(finding.resource),
+            "resource": finding.resource,
         },
         "status": finding.status,
         "risk": {
@@ -126,13 +132,13 @@ def _brief_data(decision: Decision) -> dict[str, Any]:
             "id": decision.pk,
             "outcome": decision.outcome,
             "confidence": decision.confidence,
-            "branch": _clip(decision.branch),
-            "commit": _clip(decision.commit),
+            "branch": decision.branch,
+            "commit": decision.commit,
             "reasons": [
                 {
                     "level": str(r.get("level", "")),
-                    "rule": _clip(str(r.get("rule", ""))),
-                    "message": _clip(str(r.get("message", ""))),
+                    "rule": str(r.get("rule", "")),
+                    "message": str(r.get("message", "")),
                     "finding_ids": [i for i in r.get("finding_ids", []) if isinstance(i, int)],
                 }
                 for r in (decision.reasons or [])
@@ -165,7 +171,7 @@ def build_question(
         raw = _brief_data(decision)
     else:
         raise ValueError(f"unknown advisory task {task!r}")
-    data = Redactor().data(raw)
+    data = _clipped(Redactor().data(raw))
     user = f"{USER_PREFIX[task]}\n{_fenced(data)}"
     schema = schema_for(task)
     name = schema_name(task)

@@ -197,3 +197,16 @@ def test_breaker_opens_after_repeated_failures_and_skips_the_provider(
     assert len(fake_openai.requests) == 2  # the third was held back by the open breaker
     provider.refresh_from_db()
     assert provider.breaker_state == "open"
+
+
+def test_an_undecryptable_key_is_a_failed_answer_without_a_call(
+    acme, fake_openai, make_provider, question
+):
+    provider = make_provider(acme, fake_openai)
+    provider.api_key_token = b"gAAAAA-not-a-fernet-token"
+    provider.save(update_fields=["api_key_token"])
+
+    answer = ask(provider, question)
+
+    assert answer.status == AnswerStatus.FAILED and "decrypted" in answer.error
+    assert fake_openai.requests == []

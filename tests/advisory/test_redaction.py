@@ -110,3 +110,14 @@ def test_the_fakes_receive_no_raw_secret(acme, three_fakes, make_provider):
     for rule, (_, secret) in SAMPLES.items():
         assert secret not in received, rule
         assert secret not in received.replace("\\/", "/"), rule  # JSON-escaped slashes too
+
+
+def test_long_text_is_cut_after_redaction_so_no_half_secret_leaves(acme):
+    key = SAMPLES["aws_access_key_id"][1]
+    # The key straddles the 2,000-character cut: cut first, its first half would match nothing.
+    finding = FindingFactory(tenant=acme, message="x" * 1990 + " " + key + " tail")
+
+    question = build_question("triage", finding=finding)
+
+    assert key[:8] not in question.redacted_text
+    assert question.data["finding"]["message"].endswith("…[truncated]")

@@ -85,6 +85,9 @@ ALLOWLIST: dict[str, str] = {
         "finding.batch, integration.sync); each message keeps its own attempt history"
     ),
     "apps.connectors.drain:claim": "outbox lease bookkeeping",
+    "apps.advisory.services:usage_record": (
+        "token and cost counters per provider per day; the advice that spent them is audited"
+    ),
     "apps.connectors.drain:drain": "outbox delivery: attempts and outcomes per message",
     "apps.connectors.attempts:record": "outbox delivery: attempts and outcomes per message",
     "apps.connectors.attempts:apply": "outbox delivery: the vendor's reply as an external link",

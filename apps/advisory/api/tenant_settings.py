@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -96,7 +97,7 @@ class AdvisorySchemaApi(TenantApi):
     task: ClassVar[str] = ""
 
     @extend_schema(
-        responses={200: serializers.JSONField()},
+        responses={200: OpenApiTypes.OBJECT},
         summary="The JSON schema every answer of this task is validated against",
     )
     def get(self, request):
