@@ -34,7 +34,7 @@ from apps.advisory.models import (
     Provider,
 )
 from apps.advisory.prompts import build_question
-from apps.advisory.providers.base import AnswerStatus, Question
+from apps.advisory.providers.base import AnswerStatus, ProviderAnswer, Question
 from apps.advisory.selectors import provider_enabled_list, settings_of
 from apps.advisory.tasks import advice_ask_task, advice_finish_task
 from apps.findings.models import Finding
@@ -172,12 +172,24 @@ def advice_answer(*, answer_id: int) -> None:
         return  # already asked (a redelivery) or the advice was finished without it
     row = AdviceAnswer.objects.select_related("advice", "provider").get(pk=answer_id)
     advice = row.advice
-    if advice.finished or row.provider is None:
+    if advice.finished:
         return
     Advice.objects.filter(pk=advice.pk, status=AdviceStatus.PENDING).update(
         status=AdviceStatus.RUNNING
     )
-    answer = ask(row.provider, _question_of(advice))  # outside any transaction: a vendor call
+    if row.provider is None:  # deleted since the question was asked: a failed answer
+        answer = ProviderAnswer(
+            provider_id=0,
+            provider_name=row.provider_name,
+            kind=row.kind,
+            model=row.model,
+            ok=False,
+            data=None,
+            error="the provider was deleted before it was asked",
+            status=AnswerStatus.FAILED,
+        )
+    else:  # outside any transaction: a vendor call
+        answer = ask(row.provider, _question_of(advice))
     with transaction.atomic():
         advice = Advice.objects.select_for_update().get(pk=advice.pk)
         if advice.finished:

@@ -292,3 +292,16 @@ def test_the_service_refuses_when_absent(acme, finding):
 
     with pytest.raises(NotFound):
         advice_request(tenant=acme, task="triage", finding=finding, actor="test")
+
+
+def test_a_provider_deleted_after_the_question_is_a_failed_answer(
+    on, finding, acme_analyst, django_capture_on_commit_callbacks
+):
+    from apps.advisory.services import provider_delete
+
+    advice, _ = _ask(acme_analyst, finding, django_capture_on_commit_callbacks)
+    provider_delete(provider=next(p for p in on if p.name == "fake-gemini"))
+    advice = run_workers(advice)
+    gone = advice.answers.get(provider_name="fake-gemini")
+    assert gone.status == "failed" and "deleted" in gone.error
+    assert advice.status == "done" and advice.result == "disagreement"
