@@ -40,7 +40,7 @@ PROVIDER_FIELDS = (
 
 DATA_SHARING_NOTICE = (
     "When AI advisory is enabled, FixOps sends each question to every enabled model provider "
-    "configured below, which are third parties (or your own servers) outside FixOps. A "
+    "configured for this tenant: third parties (or your own servers) outside FixOps. A "
     "question carries the finding's or decision's facts: tool, rule, title, message, "
     "severity, CWE, vulnerability ids, component name and version, file path and line, risk "
     "figures, and the application's name, criticality, exposure and data classification. "
