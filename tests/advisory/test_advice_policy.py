@@ -4,12 +4,15 @@ read it can raise to NEEDS_REVIEW; the advice a decision used is in its evidence
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from apps.advisory.advising import advice_request
+from apps.evidence.services import bundle_store, evidence_envelope
 from apps.evidence.statement import rfc3339
 from apps.pipeline.gate import decision_make
 from apps.pipeline.statement import DECISION_TYPE, decision_statement
@@ -60,7 +63,6 @@ def _advise(tenant, finding, capture):
 
 
 def _schema():
-    import json
     from pathlib import Path
 
     return json.loads(Path("docs/policy-input.schema.json").read_text())
@@ -157,7 +159,11 @@ def test_the_advice_a_decision_used_is_in_its_evidence(
     decision = decision_make(
         tenant=acme, application=app, now=advice.completed_at + timedelta(seconds=1)
     )
-    predicate = decision_statement(decision)["predicate"][DECISION_TYPE]
+    # What was signed and stored (the bundle's DSSE envelope), not a statement rebuilt now.
+    assert bundle_store(bundle_id=decision.evidence.pk)
+    decision.evidence.refresh_from_db()
+    envelope = json.loads(evidence_envelope(decision.evidence))
+    predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"][DECISION_TYPE]
     [used] = predicate["advice"]
     assert used["id"] == advice.pk and used["findingId"] == findings[0].pk
     assert used["promptDigest"] == {"sha256": advice.prompt_digest}
@@ -167,8 +173,6 @@ def test_the_advice_a_decision_used_is_in_its_evidence(
         (f"fake-{f.name}", f.model, "ok") for f in three_fakes
     }
     assert all(a["data"]["suggested_severity"] == "high" for a in used["answers"])
-    # The signed bundle carries the same statement.
-    assert decision.evidence.payload_digest
 
 
 def test_a_decision_without_advice_keeps_its_statement_shape(acme, app, findings):
