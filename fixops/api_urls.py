@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("apps.evidence.api.urls")),
     path("", include("apps.policies.api.urls")),
     path("", include("apps.connectors.api.urls")),
+    path("", include("apps.advisory.api.advice_urls")),
     path("", include("apps.advisory.api.urls")),
     path("", include("apps.workspace.api.urls")),
 ]

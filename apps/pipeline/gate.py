@@ -3,7 +3,9 @@
 1. The scans the decision covers and the policies assigned to the application (findings,
    policies).
 2. The policy input from the application's open findings, intel and acceptances, and how
-   complete and fresh it is (policies.inputs, policies.confidence).
+   complete and fresh it is (policies.inputs, policies.confidence); `input.advice` holds the
+   AI advice on those findings that was complete before now (advisory): the gate never waits
+   for a model, and only a policy written to read it can act on it.
 3. Evaluate the enforcing policy, and the log-only ones beside it (policies.evaluation). An
    engine failure closes the gate (BLOCK with the engine's message); it never allows.
 4. One transaction: the decision row (policies), its in-toto statement (pipeline.statement)
@@ -22,6 +24,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from apps.advisory.advice_selectors import advice_for_gate
+from apps.advisory.services import available as advisory_available
 from apps.connectors.announce import decision_announce
 from apps.evidence.services import bundle_create
 from apps.evidence.tasks import bundle_store_task
@@ -71,6 +75,10 @@ def decision_make(
         now=now,
         settings=settings,
     )
+    if advisory_available(tenant):
+        built.document["advice"] = advice_for_gate(
+            tenant=tenant, application=application, before=now
+        )
     value, detail = confidence.assess(built.document, built.confidence_inputs)
     enriched = clock()
 

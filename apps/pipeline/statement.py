@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.advisory.advice_selectors import advice_for_evidence
 from apps.evidence.signing import STATEMENT_TYPE
 from apps.evidence.statement import rfc3339
 from apps.findings.models import Finding
@@ -44,6 +45,43 @@ def _acceptance_ids(decision: Decision) -> list[int]:
             if isinstance(value, int):
                 ids.add(value)
     return sorted(ids)
+
+
+def _advice_used(decision: Decision) -> list[dict[str, Any]]:
+    """The AI advice the decision's policy input held (input.advice), as its evidence records
+    it: who was asked (providers, models), what (the prompt digest), what each answered and
+    how far they agreed. Empty, and then left out of the statement, when there was none."""
+    entries = decision.input.get("advice") if isinstance(decision.input, dict) else None
+    ids = [e.get("id") for e in (entries or {}).values() if isinstance(e, dict)]
+    ids = [i for i in ids if isinstance(i, int)]
+    if not ids:
+        return []
+    return [
+        {
+            "id": advice.pk,
+            "task": advice.task,
+            "findingId": advice.finding_id,
+            "result": advice.result,
+            "agreement": advice.agreement,
+            "threshold": advice.threshold,
+            "promptDigest": {"sha256": advice.prompt_digest},
+            "completedAt": rfc3339(advice.completed_at),
+            "answers": [
+                {
+                    "provider": answer.provider_name,
+                    "kind": answer.kind,
+                    "model": answer.model,
+                    "weight": answer.weight,
+                    "status": answer.status,
+                    "data": answer.data,
+                    "tokensIn": answer.tokens_in,
+                    "tokensOut": answer.tokens_out,
+                }
+                for answer in advice.answers.all()
+            ],
+        }
+        for advice in advice_for_evidence(tenant=decision.tenant, advice_ids=ids)
+    ]
 
 
 def policy_uri(decision: Decision) -> str:
@@ -136,6 +174,9 @@ def decision_statement(decision: Decision, scans: list | None = None) -> dict[st
             for acceptance in acceptances
         ],
     }
+    advice = _advice_used(decision)
+    if advice:
+        outcome_predicate["advice"] = advice
     return {
         "_type": STATEMENT_TYPE,
         "subject": subjects,

@@ -166,6 +166,7 @@ def empty_document(now: datetime | None = None) -> dict[str, Any]:
         "findings": [],
         "omitted": {"count": 0, "filter": candidate_filter({})},
         "acceptances": [],
+        "advice": {},
     }
 
 
@@ -375,6 +376,9 @@ def build(
     }
     vuln_findings = sum(1 for r in rows if r[KIND] in VULN_KINDS and r[VULN])
     document["acceptances"] = [accepted.describe(pk) for pk in sorted(applied)]
+    # AI advice per finding id; filled by the gate (apps/pipeline/gate.py) when advisory is
+    # present for the tenant. Policies may read it; the default pack does not.
+    document["advice"] = {}
     return Built(
         document=document,
         confidence_inputs={"vuln_findings": vuln_findings, "unenriched": unenriched},

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.advisory.advice_selectors import advice_agree_rates
+from apps.advisory.services import available as advisory_available
 from apps.findings.models import Severity, SlaState
 from apps.policies.models import Outcome
 from apps.tenants.admin_scoping import admin_roles_for
@@ -37,6 +39,7 @@ SLA_LABELS = {
     SlaState.PAUSED: "Paused",
 }
 STALE_AFTER = timedelta(minutes=15)
+ADVICE_DAYS = 90
 OUTCOMES = [
     (Outcome.BLOCK, "Block", "fx-block"),
     (Outcome.NEEDS_REVIEW, "Needs review", "fx-review"),
@@ -108,6 +111,7 @@ def build(request) -> dict[str, Any]:
         ),
         "trends": trends,
         "decision_chart": _decision_chart(summary, links),
+        "advice_quality": _advice_quality(tenant),
         "decision_totals": [
             {"outcome": o, "label": label, "n": summary["decisions"]["by_outcome"].get(o, 0)}
             for o, label, _ in OUTCOMES
@@ -125,6 +129,15 @@ def build(request) -> dict[str, Any]:
             "feeds": reverse("admin:intel_feedstatus_changelist"),
         },
     }
+
+
+def _advice_quality(tenant: Tenant) -> dict[str, Any] | None:
+    """Analysts' agree rate on AI advice of the last ADVICE_DAYS days (None when advisory is
+    absent: the panel is hidden)."""
+    if not advisory_available(tenant):
+        return None
+    since = timezone.now() - timedelta(days=ADVICE_DAYS)
+    return {"days": ADVICE_DAYS, **advice_agree_rates(tenant=tenant, since=since)}
 
 
 def _tiles(summary: dict[str, Any], links: Links) -> list[dict[str, Any]]:

@@ -79,6 +79,16 @@ CUSTOM_PAGES: dict[str, Callable[[Model], str]] = {
     "findings_finding_assign_me": (
         lambda finding: f"/admin/findings/finding/{finding.pk}/assign-to-me/"
     ),
+    # The AI advice panel's POST forms (apps/workspace/admin/advice.py) on the finding and
+    # decision pages; a GET goes back to the page.
+    "findings_finding_advice": lambda finding: f"/admin/findings/finding/{finding.pk}/advice/",
+    "findings_finding_advice_feedback": (
+        lambda finding: f"/admin/findings/finding/{finding.pk}/advice/feedback/"
+    ),
+    "policies_decision_advice": lambda d: f"/admin/policies/decision/{d.pk}/advice/",
+    "policies_decision_advice_feedback": (
+        lambda d: f"/admin/policies/decision/{d.pk}/advice/feedback/"
+    ),
 }
 
 MODEL_PAGES = ("changelist", "add", "history", "delete", "change")

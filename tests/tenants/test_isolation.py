@@ -46,6 +46,7 @@ OBJECT_MAKERS: dict[str, Callable] = {
     "decision_id": lambda tenant, _issue: _decision(tenant),
     "acceptance_id": lambda tenant, _issue: _acceptance(tenant),
     "evidence_id": lambda tenant, _issue: _evidence(tenant),
+    "advice_id": lambda tenant, _issue: _advice(tenant),
     "provider_id": lambda tenant, _issue: _provider(tenant),
 }
 # Routes outside tenant data (they act on the caller only); each says why.
@@ -191,6 +192,39 @@ def _acceptance(tenant):
     return acceptance.pk, "victim-acceptance-justification"
 
 
+def _advice(tenant):
+    """Advice of `tenant`, with advisory present for EVERY tenant (a provider nobody calls: no
+    fan-out runs inside these tests), so a 404 proves the scoping, not the feature's absence."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.advisory.models import Advice, AdvisorySettings, Provider
+    from apps.tenants.models import Tenant
+
+    for each in Tenant.objects.all():
+        AdvisorySettings.objects.update_or_create(
+            tenant=each, defaults={"enabled": True, "data_sharing_accepted_at": timezone.now()}
+        )
+        Provider.objects.get_or_create(
+            tenant=each,
+            name="victim-model",
+            defaults={"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+        )
+    finding = Finding.objects.get(pk=_finding(tenant)[0])
+    advice = Advice.objects.create(
+        tenant=tenant,
+        task="triage",
+        finding=finding,
+        threshold=0.85,
+        prompt_digest="0" * 64,
+        redacted_text="victim-advice-text",
+        requested_label="victim-advice-requester",
+        deadline_at=timezone.now() + timedelta(hours=1),
+    )
+    return advice.pk, "victim-advice-requester"
+
+
 def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
     for entry in patterns:
         if isinstance(entry, URLResolver):
@@ -257,11 +291,21 @@ OBJECT_STILL_THERE: dict[str, Callable] = {
         "RiskAcceptance", tenant, pk, status="requested"
     ),
     "evidence_id": lambda tenant, pk, _: _evidence_row(tenant, pk),
+    "advice_id": lambda tenant, pk, _: _advice_untouched(tenant, pk),
     "provider_id": lambda tenant, pk, name: _advisory_row("Provider", tenant, pk, name=name),
     "prefix": lambda tenant, prefix, _: ApiToken.objects.filter(
         tenant=tenant, prefix=prefix, revoked_at__isnull=True
     ).exists(),
 }
+
+
+def _advice_untouched(tenant, pk) -> bool:
+    from apps.advisory.models import Advice, AdviceFeedback
+
+    return (
+        Advice.objects.filter(tenant=tenant, pk=pk, status="pending").exists()
+        and not AdviceFeedback.objects.filter(advice_id=pk).exists()
+    )
 
 
 def _findings_row(model: str, tenant, pk, **fields) -> bool:

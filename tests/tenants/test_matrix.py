@@ -156,6 +156,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("analytics-summary", "GET"): Row(V, 200),
     ("analytics-trends", "GET"): Row(V, 200),
     ("analytics-sla", "GET"): Row(V, 200),
+    # --- AI advice (apps/advisory) ---
+    # The finding and decision makers leave advisory off: the feature is absent, so 404.
+    ("finding-advice", "GET"): Row(V, 404),
+    ("finding-advice", "POST"): Row(AN, 404),
+    ("decision-brief", "GET"): Row(V, 404),
+    ("decision-brief", "POST"): Row(AN, 404),
+    # The advice maker turns advisory on.
+    ("advice-detail", "GET"): Row(V, 200),
+    ("advice-feedback", "POST"): Row(AN, 400),  # authorised; an empty body is refused
     # --- reports (apps/workspace) ---
     ("report-application", "GET"): Row(V, 200),
     ("report-tenant", "GET"): Row(V, 200),

@@ -1,3 +1,12 @@
+from apps.advisory.models.advice import (
+    Advice,
+    AdviceAnswer,
+    AdviceFeedback,
+    AdviceResult,
+    AdviceStatus,
+    AdviceTask,
+    Verdict,
+)
 from apps.advisory.models.providers import (
     AdvisorySettings,
     Provider,
@@ -5,4 +14,16 @@ from apps.advisory.models.providers import (
     TokenUsage,
 )
 
-__all__ = ["AdvisorySettings", "Provider", "ProviderKind", "TokenUsage"]
+__all__ = [
+    "Advice",
+    "AdviceAnswer",
+    "AdviceFeedback",
+    "AdviceResult",
+    "AdviceStatus",
+    "AdviceTask",
+    "AdvisorySettings",
+    "Provider",
+    "ProviderKind",
+    "TokenUsage",
+    "Verdict",
+]

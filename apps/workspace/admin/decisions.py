@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +18,7 @@ from apps.evidence.storage import StorageError
 from apps.findings.admin import CappedCountPaginator
 from apps.policies.admin import DecisionAdmin
 from apps.policies.models import Decision
+from apps.workspace.admin.advice import AdvicePanelMixin
 from apps.workspace.decisions import decision_evidence, decision_page, verification_rows
 from fixops.platform.errors import DomainError
 
@@ -25,7 +26,7 @@ admin.site.unregister(Decision)
 
 
 @admin.register(Decision)
-class DecisionPageAdmin(DecisionAdmin):
+class DecisionPageAdmin(AdvicePanelMixin, DecisionAdmin):
     list_display = (
         "outcome_badge",
         "application",
@@ -44,6 +45,7 @@ class DecisionPageAdmin(DecisionAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     page_template = "admin/workspace/decision_page.html"
+    advice_task = "brief"
 
     def get_queryset(self, request):
         # The input and result documents are large; the page reads them from its own row.
@@ -81,7 +83,7 @@ class DecisionPageAdmin(DecisionAdmin):
                 name="{}_{}_evidence".format(*info),
             ),
         ]
-        return own + super().get_urls()
+        return own + self.advice_urls() + super().get_urls()
 
     def _decision(self, request, object_id: str) -> Decision | None:
         """The decision if it is in the request's tenant and it may view it, else None."""
@@ -92,6 +94,12 @@ class DecisionPageAdmin(DecisionAdmin):
             raise PermissionDenied
         return obj
 
+    def _advice_subject(self, request, object_id: str) -> Decision:
+        decision = self._decision(request, object_id)
+        if decision is None:
+            raise Http404
+        return decision
+
     def _missing(self, request, object_id: str):
         return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
 
@@ -99,6 +107,7 @@ class DecisionPageAdmin(DecisionAdmin):
         context = {
             **self.admin_site.each_context(request),
             **decision_page(decision=decision),
+            **self.advice_context(request, decision),
             **extra,
             "opts": self.opts,
             "app_label": self.opts.app_label,

@@ -19,6 +19,7 @@ from apps.findings.models import Finding, SlaState
 from apps.findings.owners import finding_assign, owner_choose
 from apps.findings.sla import with_state
 from apps.workspace.admin.actions import mark_false_positive, open_tickets, request_acceptance
+from apps.workspace.admin.advice import AdvicePanelMixin
 from apps.workspace.admin.filters import TRIAGE_FILTERS
 from apps.workspace.admin.tenant import request_tenant
 from apps.workspace.triage import finding_page
@@ -42,7 +43,7 @@ class TriageChangeList(ChangeList):
             finding.ticket_links = links.get(finding.pk, [])
 
 
-class FindingTriageAdmin(FindingAdmin):
+class FindingTriageAdmin(AdvicePanelMixin, FindingAdmin):
     change_form_template = "admin/findings/finding/triage_change_form.html"
     change_list_template = "admin/findings/finding/triage_change_list.html"
     ordering = ("-risk_score", "-id")
@@ -207,7 +208,10 @@ class FindingTriageAdmin(FindingAdmin):
                 name=f"{info}_assign_me",
             ),
         ]
-        return own + super().get_urls()
+        return own + self.advice_urls() + super().get_urls()
+
+    def _advice_subject(self, request, object_id):
+        return self._own_finding(request, object_id)[0]
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:
@@ -225,6 +229,7 @@ class FindingTriageAdmin(FindingAdmin):
                     "show_save": False,
                     "show_save_and_continue": False,
                     "show_save_and_add_another": False,
+                    **self.advice_context(request, obj),
                 }
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
