@@ -313,6 +313,7 @@ class Drift(TenantOwned):
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name_plural = "drift"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -364,6 +365,7 @@ class InboundDelivery(TenantOwned):
     applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "inbound deliveries"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(

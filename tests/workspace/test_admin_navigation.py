@@ -23,6 +23,7 @@ ANALYST_SECTIONS = [
     "Integrations",
     "Vulnerability intelligence",
     "Tenants and access",
+    "AI advisory",
 ]
 SYSTEM_PAGES = [
     "auth_user",

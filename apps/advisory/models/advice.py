@@ -68,6 +68,7 @@ class Advice(TenantOwned):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "advice"
         indexes = [
             models.Index(fields=["tenant", "finding", "-id"], name="advice_finding_recent_idx"),
             models.Index(fields=["tenant", "decision", "-id"], name="advice_decision_recent_idx"),
@@ -132,6 +133,7 @@ class AdviceFeedback(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name_plural = "advice feedback"
         constraints = [
             models.UniqueConstraint(fields=["advice", "user"], name="advice_feedback_once")
         ]
