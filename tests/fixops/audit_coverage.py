@@ -124,6 +124,7 @@ PRIMITIVES: dict[str, str] = {
     "apps.findings.retention:scan_details_purge": "retention; apps.pipeline.retention audits",
     "apps.findings.retention:closed_occurrences_purge": "retention; the pipeline audits",
     "apps.connectors.retention:attempts_purge": "retention; the pipeline audits",
+    "apps.connectors.retention:inbox_purge": "retention; the pipeline audits",
     "apps.intel.retention:intel_events_purge": "retention; the pipeline audits",
     "apps.tenants.retention:sessions_purge": "expired sessions (no tenant's state)",
     "fixops.platform.deletion:delete_or_conflict": "delete helper (409 on PROTECT)",
