@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fixops.management.dataset.text import EMPTY_DICT
+from fixops.management.dataset.text import EMPTY_DICT, EMPTY_LIST
 
 
 class FindingHistory:
@@ -148,6 +148,8 @@ class FindingHistory:
                 "closed" if closed else "open",
                 1,
                 EMPTY_DICT,
+                "Done" if closed else "To Do",  # what our last write left (echo suppression)
+                EMPTY_LIST,
                 created,
                 min(created + timedelta(days=1), self.ctx.now),
             )

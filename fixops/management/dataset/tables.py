@@ -187,6 +187,8 @@ TABLES: dict[str, tuple[type[models.Model], list[str]]] = {
             "state",
             "remote_version",
             "remote_extra",
+            "sent_status",
+            "sent_comments",
             "created_at",
             "last_sync_at",
         ],
