@@ -43,7 +43,7 @@ class Integration(TenantOwned, BreakerFields):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)  # registry.py lists them
     name = models.CharField(max_length=200)
-    base_url = models.URLField(max_length=500)
+    base_url = models.URLField(max_length=500, blank=True)  # blank for email (SMTP settings)
     # MultiFernet token of the JSON credentials; never shown, never returned by the API.
     credentials_token = models.BinaryField(editable=False, default=b"")
     settings = models.JSONField(default=dict, blank=True)

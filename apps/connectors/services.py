@@ -58,7 +58,9 @@ def integration_check_config(integration: Integration, credentials: dict) -> Non
     base_url_used = integration.kind not in registry.KINDS or (
         registry.connector_class(integration.kind).base_url_used
     )
-    urls = [("base_url", integration.base_url)] * base_url_used + [
+    if base_url_used and not integration.base_url:
+        errors.setdefault("base_url", f"This field is required for {integration.kind}.")
+    urls = [("base_url", integration.base_url)] * bool(base_url_used and integration.base_url) + [
         (f"credentials.{k}", v)
         for k, v in credentials.items()
         if isinstance(v, str) and k.endswith("url")

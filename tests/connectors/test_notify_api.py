@@ -125,3 +125,31 @@ def test_admin_adds_a_rule_and_a_webhook_with_its_secret_shown_once(acme, alice)
     rule = NotificationRule.objects.get()
     assert rule.events == ["kev_added", "decision_block"] and rule.integration == webhook
     assert AuditEvent.objects.filter(action="notification_rule.create").exists()
+
+
+def test_an_email_channel_needs_no_base_url_but_a_tracker_does(acme_admin):
+    email = acme_admin.post(
+        "/api/v1/integrations/",
+        {
+            "kind": "email",
+            "name": "security mail",
+            "credentials": {},
+            "settings": {"recipients": ["secops@example.com"]},
+        },
+        format="json",
+    )
+    assert email.status_code == 201, email.content
+    assert Integration.objects.get(name="security mail").base_url == ""
+    jira = acme_admin.post(
+        "/api/v1/integrations/",
+        {
+            "kind": "jira",
+            "name": "jira",
+            "credentials": {"email": "bot@example.com", "api_token": "t"},
+            "settings": {"project_key": "SEC"},
+        },
+        format="json",
+    )
+    assert jira.status_code == 400, jira.content
+    assert "base_url" in str(jira.json()), jira.json()
+    assert not Integration.objects.filter(name="jira").exists()

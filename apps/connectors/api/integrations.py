@@ -119,7 +119,14 @@ class WebhookSecretSerializer(serializers.Serializer):
 class IntegrationInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices)
     name = serializers.CharField(max_length=200)
-    base_url = serializers.URLField(max_length=500)
+    base_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The vendor's URL; required by every kind but email, which sends through the "
+        "server's SMTP settings.",
+    )
     credentials = serializers.DictField(
         help_text="Write-only; e.g. Jira Cloud {email, api_token}. Never returned."
     )
