@@ -286,6 +286,10 @@ def run_step(args, *, env: dict, base: str, users: int, out: Path, groups: dict)
     result = json.loads(summary_path.read_text())
     result["users"] = users
     result["cpu"] = sampler.split()
+    server = sum(result["cpu"]["cpu_seconds"][k] for k in ("gunicorn", "worker", "postgres"))
+    # CPU the stack spent per request (gunicorn + worker + PostgreSQL): the figure that holds
+    # when other work shares the machine, unlike the latencies.
+    result["server_cpu_ms_per_request"] = round(1000 * server / max(result["requests"], 1), 1)
     return result
 
 
@@ -299,15 +303,15 @@ def line(result: dict) -> str:
     return (
         f"{result['users']:>6} {ms(lat['p50']):>7} {ms(lat['p95']):>7} {ms(lat['p99']):>7} "
         f"{result['rps']:>7.1f} {100 * result['error_rate']:>7.3f} {result['throttled_429']:>6} "
-        f"{result['status_5xx']:>5}  "
+        f"{result['status_5xx']:>5} {result['server_cpu_ms_per_request']:>7.1f}  "
         + " ".join(f"{k} {100 * v:.0f}%" for k, v in cpu.items())
         + f"  load {result['cpu']['loadavg_start'][0]:.1f}->{result['cpu']['loadavg_end'][0]:.1f}"
     )
 
 
 HEADER = (
-    " users  p50 ms  p95 ms  p99 ms     rps  err %    429s   5xx  CPU share of the machine "
-    "(gunicorn, worker, postgres, locust, other)"
+    " users  p50 ms  p95 ms  p99 ms     rps  err %    429s   5xx  cpu/req  CPU share of the "
+    "machine (gunicorn, worker, postgres, locust, other)"
 )
 
 
@@ -330,6 +334,19 @@ def report(args, results: list[dict], out: Path, setup: dict) -> str:
             else "p95 stayed under 1 s at every step"
         ),
     ]
+    if results:
+        # A projection, labelled as one: the machine's cores spent on the stack alone at the
+        # measured CPU per request and requests per user (the load generator moved elsewhere).
+        per_user = max(r["rps"] / r["users"] for r in results)
+        cpu_ms = min(r["server_cpu_ms_per_request"] for r in results)
+        if cpu_ms > 0 and per_user > 0:
+            rps = 1000 * psutil.cpu_count() / cpu_ms
+            lines.append(
+                f"projection: at {cpu_ms:.1f} ms of server CPU per request and "
+                f"{per_user:.3f} requests/s per user, these {psutil.cpu_count()} cores saturate "
+                f"at ~{rps:.0f} requests/s, ~{rps / per_user:.0f} users (all cores busy; "
+                "p95 grows before that)"
+            )
     for r in results:
         if r["error_kinds"]:
             lines.append(f"errors at {r['users']} users: {r['error_kinds']}")
