@@ -159,6 +159,44 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 # --- CPU split ---------------------------------------------------------------------------------
 
 
+class WaitSampler:
+    """What the load-test database's active backends wait on, sampled every second from
+    pg_stat_activity: backend-seconds per wait (`Lock:tuple`, `Lock:transactionid`, `IO:...`;
+    `running` when not waiting). Lock waits that add up to many seconds name the contention."""
+
+    def __init__(self, dsn: str, database: str) -> None:
+        self.dsn, self.database = dsn, database
+        self.seconds: dict[str, int] = {}
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                while not self.stop_event.wait(1.0):
+                    rows = conn.execute(
+                        "SELECT coalesce(wait_event_type || ':' || wait_event, 'running'), "
+                        "count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+                        "AND pid <> pg_backend_pid() GROUP BY 1",
+                        [self.database],
+                    ).fetchall()
+                    for wait, count in rows:
+                        self.seconds[wait] = self.seconds.get(wait, 0) + count
+        except psycopg.Error as exc:  # a figure lost, not the run
+            self.seconds["sampler failed: " + type(exc).__name__] = 0
+
+    def top(self, n: int = 6) -> dict[str, int]:
+        return dict(sorted(self.seconds.items(), key=lambda kv: -kv[1])[:n])
+
+
 class CpuSampler:
     """CPU seconds per group while a step runs: each process's user+system time is read every
     second and the last reading kept, so processes that come and go (PostgreSQL backends)
@@ -279,13 +317,15 @@ def run_step(args, *, env: dict, base: str, users: int, out: Path, groups: dict)
         sampler = CpuSampler({**groups, "locust": tree(proc)})
         # the CPU split covers the steady phase, like the latencies
         time.sleep(min(ramp, args.duration))
-        with sampler:
+        waits = WaitSampler(f"{args.pg.rstrip('/')}/postgres", args.database)
+        with sampler, waits:
             proc.wait(timeout=ramp + args.duration + 120)
     if not summary_path.exists():
         sys.exit(f"loadtest: locust wrote no summary; see {step_dir / 'locust.log'}")
     result = json.loads(summary_path.read_text())
     result["users"] = users
     result["cpu"] = sampler.split()
+    result["postgres_waits"] = waits.top()
     server = sum(result["cpu"]["cpu_seconds"][k] for k in ("gunicorn", "worker", "postgres"))
     # CPU the stack spent per request (gunicorn + worker + PostgreSQL): the figure that holds
     # when other work shares the machine, unlike the latencies.
@@ -347,6 +387,8 @@ def report(args, results: list[dict], out: Path, setup: dict) -> str:
                 f"at ~{rps:.0f} requests/s, ~{rps / per_user:.0f} users (all cores busy; "
                 "p95 grows before that)"
             )
+    for r in results:
+        lines.append(f"PostgreSQL backend-seconds at {r['users']} users: {r['postgres_waits']}")
     for r in results:
         if r["error_kinds"]:
             lines.append(f"errors at {r['users']} users: {r['error_kinds']}")
