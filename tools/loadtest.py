@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,6 +38,7 @@ import threading
 import time
 import urllib.request
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -319,18 +321,45 @@ def run_step(args, *, env: dict, base: str, users: int, out: Path, groups: dict)
         time.sleep(min(ramp, args.duration))
         waits = WaitSampler(f"{args.pg.rstrip('/')}/postgres", args.database)
         with sampler, waits:
+            window = (time.time(), None)
             proc.wait(timeout=ramp + args.duration + 120)
+            window = (window[0], time.time())
     if not summary_path.exists():
         sys.exit(f"loadtest: locust wrote no summary; see {step_dir / 'locust.log'}")
     result = json.loads(summary_path.read_text())
     result["users"] = users
     result["cpu"] = sampler.split()
     result["postgres_waits"] = waits.top()
+    result["in_worker_ms"] = in_worker(out / "access.log", *window)
     server = sum(result["cpu"]["cpu_seconds"][k] for k in ("gunicorn", "worker", "postgres"))
     # CPU the stack spent per request (gunicorn + worker + PostgreSQL): the figure that holds
     # when other work shares the machine, unlike the latencies.
     result["server_cpu_ms_per_request"] = round(1000 * server / max(result["requests"], 1), 1)
     return result
+
+
+ACCESS = re.compile(r"\[(?P<t>[^\]]+)\] \"(?P<m>\S+) (?P<u>\S+)\" (?P<s>\d+) (?P<us>\d+)")
+
+
+def in_worker(log: Path, start: float, end: float) -> dict:
+    """Percentiles of the time gunicorn's workers spent per request (the access log's %(D)s)
+    between `start` and `end`; Locust's figures minus these are time queued for a worker."""
+    spent = []
+    for text in log.read_text().splitlines() if log.exists() else ():
+        match = ACCESS.match(text)
+        if match is None:
+            continue
+        moment = datetime.strptime(match["t"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+        if start - 1 <= moment <= end and match["s"] != "429":
+            spent.append(int(match["us"]) / 1000)
+    if not spent:
+        return {"count": 0, "p50": None, "p95": None, "p99": None}
+    spent.sort()
+
+    def at(q: float) -> float:
+        return round(spent[min(len(spent) - 1, int(q * len(spent)))], 1)
+
+    return {"count": len(spent), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99)}
 
 
 def line(result: dict) -> str:
@@ -388,7 +417,12 @@ def report(args, results: list[dict], out: Path, setup: dict) -> str:
                 "p95 grows before that)"
             )
     for r in results:
-        lines.append(f"PostgreSQL backend-seconds at {r['users']} users: {r['postgres_waits']}")
+        w = r["in_worker_ms"]
+        lines.append(
+            f"in gunicorn's workers at {r['users']} users (the rest is queueing): p50 {w['p50']} "
+            f"p95 {w['p95']} p99 {w['p99']} ms over {w['count']} requests; PostgreSQL "
+            f"backend-seconds: {r['postgres_waits']}"
+        )
     for r in results:
         if r["error_kinds"]:
             lines.append(f"errors at {r['users']} users: {r['error_kinds']}")
@@ -457,6 +491,10 @@ def serve_and_load(args, *, env: dict, out: Path, log: Path, steps: list[int]) -
         PY, "-m", "gunicorn", "fixops.wsgi:application", "-c", "python:fixops.gunicorn_conf",
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
         "--backlog", "2048", "--timeout", "120", "--graceful-timeout", "10",
+        # time inside a worker per request (µs), beside Locust's time seen by the client: the
+        # difference is time queued for a free worker
+        "--access-logfile", str(out / "access.log"),
+        "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(D)s',
     ]  # fmt: skip
     worker = [
         PY, "-m", "celery", "-A", "fixops", "worker", "-B", "--loglevel", "WARNING",

@@ -55,6 +55,7 @@ def test_a_short_load_run_is_served_and_reported(tmp_path, database):
     assert step["ci_outcomes"].get("decided", 0) >= 1, step["ci_outcomes"]
     assert set(step["cpu"]["cpu_seconds"]) == {"gunicorn", "worker", "postgres", "locust", "other"}
     assert step["cpu"]["cpu_seconds"]["gunicorn"] > 0
+    assert step["in_worker_ms"]["count"] > 0  # the access log was read for time in workers
     text = (out / "report.txt").read_text()
     assert "p95 ms" in text and "CPU share" in text
     assert "p95 ms" in done.stdout
