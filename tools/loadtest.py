@@ -389,8 +389,9 @@ def report(args, results: list[dict], out: Path, setup: dict) -> str:
     lines = [
         f"FixOps load test {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
         f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB "
-        f"(gunicorn {args.web_workers} sync workers, Celery worker -c {args.worker_concurrency} "
-        f"with beat, PostgreSQL, Redis and Locust on the same machine)",
+        f"(gunicorn {args.web_workers} workers x {args.web_threads} threads, Celery worker "
+        f"-c {args.worker_concurrency} with beat, PostgreSQL, Redis and Locust on the same "
+        "machine)",
         f"data: {setup['tenants']} tenants, big tenant {setup['findings']} findings, others "
         f"{setup['other_findings']}; steady phase {args.duration} s per step",
         f"target: {TARGET['users']} users, p95 < {TARGET['p95_ms']} ms, "
@@ -440,6 +441,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--spawn-rate", type=float, default=0, help="users/s (default users/10)")
     parser.add_argument("--duration", type=int, default=90, help="steady seconds per step")
     parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument(
+        "--web-threads", type=int, default=1,
+        help="gunicorn --threads (above 1: the gthread worker); 1 is the image's sync worker",
+    )  # fmt: skip
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--database", default="fixops_load")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
@@ -490,6 +495,7 @@ def serve_and_load(args, *, env: dict, out: Path, log: Path, steps: list[int]) -
     gunicorn = [
         PY, "-m", "gunicorn", "fixops.wsgi:application", "-c", "python:fixops.gunicorn_conf",
         "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
+        "--threads", str(args.web_threads),
         "--backlog", "2048", "--timeout", "120", "--graceful-timeout", "10",
         # time inside a worker per request (µs), beside Locust's time seen by the client: the
         # difference is time queued for a free worker
@@ -537,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         "findings": args.findings,
         "other_findings": args.other_findings,
         "web_workers": args.web_workers,
+        "web_threads": args.web_threads,
         "worker_concurrency": args.worker_concurrency,
         "async_bytes": args.async_bytes,
         "duration": args.duration,
