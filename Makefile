@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=
 XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare migrate shell sync-schedules requirements up down check-deploy
+.PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare load migrate shell sync-schedules requirements up down check-deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ RUNS ?= 3
 bench-compare: $(STAMP) ## Benchmarks of BASE=<rev> vs this tree, interleaved [BENCH=files] [RUNS=3]
 	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<rev> [BENCH=tests/bench/test_bench_x.py ...] [RUNS=3]"; exit 2; }
 	$(PY) tools/bench_compare.py --runs $(RUNS) $(BASE) $(BENCH)
+
+USERS ?= 50,100,200,400,1000
+DURATION ?= 90
+WEB_WORKERS ?= 4
+load: $(STAMP) ## Load test: gunicorn + worker on PostgreSQL/Redis vs Locust [USERS=50,100 DURATION=90 WEB_WORKERS=4]
+	$(PY) tools/loadtest.py --users $(USERS) --duration $(DURATION) --web-workers $(WEB_WORKERS) $(LOAD_ARGS)
 
 migrate: $(STAMP) ## Apply database migrations
 	$(PY) manage.py migrate

@@ -235,7 +235,10 @@ def scan_replay_of(
 def application_lock(application: Application) -> None:
     """Serialise imports per application (caller holds the transaction): dedup and closure
     see a stable picture."""
-    Application.objects.select_for_update().filter(pk=application.pk).first()
+    # NO KEY: a second import still waits, but rows referencing the application (a decision's
+    # deferred foreign-key check, FOR KEY SHARE) do not; with FOR UPDATE a decision holding
+    # the tenant's audit chain head deadlocked against an import waiting for that head.
+    Application.objects.select_for_update(no_key=True).filter(pk=application.pk).first()
 
 
 def _audit_scan(scan: Scan, action: str, after: dict) -> None:
