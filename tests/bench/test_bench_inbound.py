@@ -126,11 +126,14 @@ def test_bench_inbound_throughput():
 
 def _reset_pools() -> None:
     """Drop the connection and producer pools built for the previous broker URL (earlier
-    tests of this process published to the default broker)."""
+    tests of this process published to the default broker), and the router: Celery caches it
+    with the task_routes of its first send, so a route set afterwards would be ignored."""
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    celery_app.amqp.__dict__.pop("router", None)
+    celery_app.amqp._rtable = None  # rebuilt from task_routes at the next send
 
 
 def test_bench_close_to_finding_updated_with_a_worker(redis_url, tmp_path):
