@@ -333,6 +333,79 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_advisory": [
+        (
+            rf"advisory question \(redact, fence, digest\): (?P<v>{_N}) ms",
+            {"v": ("advisory.question", "ms", "lower")},
+        ),
+        (
+            rf"advisory ask (?P<kind>\w+): (?P<ask>{_N}) ms per answer, (?P<tokens>\d+) tokens "
+            rf"per question; bare POST baseline (?P<base>{_N}) ms",
+            {
+                "ask": ("advisory.ask_{kind}", "ms", "lower"),
+                "base": ("advisory.ask_{kind}_baseline", "ms", "lower"),
+                "tokens": ("advisory.tokens_{kind}", "tokens", "lower"),
+            },
+        ),
+    ],
+    "test_bench_advice": [
+        (
+            rf"consensus advice, 3 providers: (?P<v>{_N}) ms per finding \([^)\n]*\), "
+            rf"(?P<tokens>{_N}) tokens per finding; baseline 3 bare asks (?P<base>{_N}) ms; "
+            rf"ratio {_N}x; combine (?P<combine>{_N}) \u00b5s",
+            {
+                "v": ("advice.per_finding", "ms", "lower"),
+                "base": ("advice.per_finding_baseline", "ms", "lower"),
+                "tokens": ("advice.tokens_per_finding", "tokens", "lower"),
+                "combine": ("advice.combine", "us", "lower"),
+            },
+        )
+    ],
+    "test_bench_hooks_verify": [
+        (
+            rf"(?P<kind>\w+): +(?P<v>{_N}) deliveries/s verified \+ parsed \([^)\n]*\); "
+            rf"baseline HMAC \+ json\.loads (?P<base>{_N})/s",
+            {
+                "v": ("hooks_verify.{kind}", "per_s", "higher"),
+                "base": ("hooks_verify.{kind}_baseline", "per_s", "higher"),
+            },
+        )
+    ],
+    "test_bench_inbound": [
+        (
+            rf"end to end: +(?P<v>{_N}) deliveries/s",
+            {"v": ("inbound.throughput", "deliveries/s", "higher")},
+        ),
+        (
+            rf"baseline, apply_changes alone: +(?P<v>{_N}) changes/s",
+            {"v": ("inbound.baseline_apply", "changes/s", "higher")},
+        ),
+        (
+            rf"close -> fixed p95 in seconds: (?P<v>{_N}) s",
+            {"v": ("inbound.close_to_fixed_p95", "s", "lower")},
+        ),
+    ],
+    "test_bench_reconcile": [
+        (
+            rf"baseline, no drift: (?P<v>{_N}) s",
+            {"v": ("reconcile.baseline_seconds", "s", "lower")},
+        ),
+        (
+            rf"run 1, (?P<drift>\d+) drifted: (?P<v>{_N}) s;",
+            {
+                "v": ("reconcile.drifted_run_seconds", "s", "lower"),
+                "drift": ("reconcile.drift_found", "rows", "higher"),
+            },
+        ),
+        (
+            rf"run 2 \(idempotent\): (?P<v>{_N}) s",
+            {"v": ("reconcile.idempotent_run_seconds", "s", "lower")},
+        ),
+        (
+            rf"run 3: (?P<v>{_N}) s",
+            {"v": ("reconcile.repair_run_seconds", "s", "lower")},
+        ),
+    ],
 }
 
 
