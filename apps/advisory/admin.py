@@ -179,7 +179,7 @@ class AdvisorySettingsAdmin(TenantScopedAdmin):
 
     @admin.display(description="Data-sharing notice")
     def notice(self, obj) -> str:
-        return format_html("<p style='max-width:60em'>{}</p>", DATA_SHARING_NOTICE)
+        return format_html('<p class="fx-notice">{}</p>', DATA_SHARING_NOTICE)
 
     def save_model(self, request, obj, form, change):
         tenant = form.cleaned_data["tenant"]
