@@ -43,19 +43,8 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = (
-            "tenant",
-            "name",
-            "kind",
-            "base_url",
-            "model",
-            "weight",
-            "timeout",
-            "daily_token_budget",
-            "price_in_per_1k",
-            "price_out_per_1k",
-            "enabled",
-        )
+        # The service's fields, but the key: a write-only field of its own (above).
+        fields = ("tenant", *(f for f in PROVIDER_FIELDS if f != "api_key"))
 
     def clean(self):
         cleaned = super().clean()

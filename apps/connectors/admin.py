@@ -265,14 +265,10 @@ class IntegrationAdmin(TenantScopedAdmin):
     def rotate_view(self, request, object_id):
         """POST: a new webhook secret, shown once on the page this answers (never stored in
         a message, which would keep it in a cookie or the session)."""
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        obj, answer = self._posted_to(request, object_id, "Rotating the webhook secret")
+        if answer is not None:
+            return answer
         change_url = reverse("admin:connectors_integration_change", args=[obj.pk])
-        if request.method != "POST":
-            return redirect(change_url)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied("Rotating the webhook secret needs the admin role.")
         try:
             secret = integration_rotate_webhook_secret(integration=obj, actor=_actor(request))
         except DomainError as exc:
@@ -283,16 +279,23 @@ class IntegrationAdmin(TenantScopedAdmin):
     def test_view(self, request, object_id):
         """POST: one cheap read-only call to the vendor with the stored configuration; the
         answer (or the vendor's error: 401, 404, a timeout, an SSRF refusal) as a message."""
+        obj, answer = self._posted_to(request, object_id, "Testing a connection")
+        if answer is not None:
+            return answer
+        self._test(request, obj)
+        return redirect(reverse("admin:connectors_integration_change", args=[obj.pk]))
+
+    def _posted_to(self, request, object_id, what: str):
+        """The integration a button POSTed to, or the answer instead: a redirect for a missing
+        one or a GET, 403 without the admin role."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        change_url = reverse("admin:connectors_integration_change", args=[obj.pk])
+            return None, self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if request.method != "POST":
-            return redirect(change_url)
+            return obj, redirect(reverse("admin:connectors_integration_change", args=[obj.pk]))
         if not self.has_change_permission(request, obj):
-            raise PermissionDenied("Testing a connection needs the admin role.")
-        self._test(request, obj)
-        return redirect(change_url)
+            raise PermissionDenied(f"{what} needs the admin role.")
+        return obj, None
 
     def _test(self, request, integration: Integration) -> None:
         try:
