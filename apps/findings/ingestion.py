@@ -116,10 +116,11 @@ def ingest_report(
     # The caller's target verbatim, else what the report says it scanned.
     scan.target = scan.target or normalise(result.target)
     streams_seen(scan=scan, tools=streams, target=scan.target, writer=writer)
-    _upsert_occurrences(writer, scan, groups, finding_ids)
+    unseen = _upsert_occurrences(writer, scan, groups, finding_ids)
     timer.lap("occurrences")
     if not any(issue.lost_finding for issue in result.skipped):
-        counts["findings_closed"] = _close_missing(writer, scan, streams, set(finding_ids.values()))
+        seen = set(finding_ids.values())
+        counts["findings_closed"] = _close_missing(writer, scan, unseen, streams, seen)
     timer.lap("close")
     counts["components"] = _upsert_components(scan, components, writer.now)
     timer.lap("components")
@@ -265,12 +266,14 @@ def _upsert_findings(
         reopen_reason="reported again",
         existing=existing,
     )
+    # Rare: look only at the keys a VEX statement dismisses, not at every group.
+    vex_dismissed = {
+        key for key, group in groups.items() for k in group if k.finding.vex_state in VEX_DISMISSED
+    }
     dismissed = [
-        existing[unit]
-        for unit in units
-        if unit in existing
-        and existing[unit][1] in ACTIVE
-        and any(k.finding.vex_state in VEX_DISMISSED for k in groups[unit[1]])
+        existing[(app, key)]
+        for key in sorted(vex_dismissed)
+        if (app, key) in existing and existing[(app, key)][1] in ACTIVE
     ]
     writer.set_status(
         dismissed,
@@ -287,7 +290,8 @@ def _upsert_findings(
 
 def _upsert_occurrences(
     writer: FindingWriter, scan: Scan, groups, finding_ids: dict[str, int]
-) -> None:
+) -> list[tuple[int, int, str]]:
+    """Write this scan's sightings; returns its streams' live occurrences it did not see."""
     # One occurrence per (finding, tool) in this scan: the first result of that tool wins.
     latest: dict[tuple[int, str], NormalizedFinding] = {}
     for key, group in groups.items():
@@ -306,7 +310,7 @@ def _upsert_occurrences(
         )
         for unit, nf in latest.items()
     }
-    writer.occurrences(
+    return writer.occurrences(
         seen,
         tenant_id=scan.tenant_id,
         application_of=dict.fromkeys(finding_ids.values(), scan.application_id),
@@ -315,15 +319,27 @@ def _upsert_occurrences(
     )
 
 
-def _close_missing(writer: FindingWriter, scan: Scan, streams: set[str], seen: set[int]) -> int:
-    active = Occurrence.objects.filter(
-        application_id=scan.application_id,
-        branch=scan.branch,
-        target=scan.target,
-        tool__in=sorted(streams),
-        retracted_at__isnull=True,
-    ).values_list("id", "finding_id")
-    gone = [(pk, finding_id) for pk, finding_id in active if finding_id not in seen]
+def _close_missing(
+    writer: FindingWriter,
+    scan: Scan,
+    unseen: list[tuple[int, int, str]],
+    streams: set[str],
+    seen: set[int],
+) -> int:
+    """Retract the live occurrences of the report's streams whose finding it no longer
+    reports (under any of its tools), closing the findings left with none. `unseen` comes
+    from writing the sightings; a report without any reads them here."""
+    if not seen:
+        unseen = list(
+            Occurrence.objects.filter(
+                application_id=scan.application_id,
+                branch=scan.branch,
+                target=scan.target,
+                retracted_at__isnull=True,
+            ).values_list("id", "finding_id", "tool")
+        )
+    gone = [(pk, finding_id) for pk, finding_id, tool in unseen if tool in streams]
+    gone = [(pk, finding_id) for pk, finding_id in gone if finding_id not in seen]
     return writer.retract(gone, reason="no longer reported by any scan stream")
 
 

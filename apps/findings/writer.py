@@ -204,11 +204,13 @@ class FindingWriter:
         branch: str,
         tool: str | None = None,
         target: str = "",
-    ) -> None:
+    ) -> list[tuple[int, int, str]]:
         """Insert or refresh the occurrences of the stream(s) `branch` (+ `tool`) and `target`
-        for (finding id, tool) sightings; a refreshed occurrence is live again."""
+        for (finding id, tool) sightings; a refreshed occurrence is live again. Returns the
+        live occurrences of those streams that `seen` did not include, (pk, finding id, tool),
+        read by the same query: what a re-import may retract."""
         if not seen:
-            return
+            return []
         query = Occurrence.objects.filter(
             application_id__in=sorted(set(application_of.values())), branch=branch, target=target
         )
@@ -250,6 +252,11 @@ class FindingWriter:
         bulk.insert_rows(Occurrence, OCCURRENCE_FIELDS, inserts)
         bulk.update_rows(Occurrence, OCCURRENCE_UPDATE, updates)
         bulk.update_by_ids(Occurrence, unchanged, last_seen=self.now, last_scan_id=self.scan_id)
+        return [
+            (pk, finding_id, name)
+            for (finding_id, name), (pk, _, retracted) in existing.items()
+            if not retracted and (finding_id, name) not in seen
+        ]
 
     def adopt(self, *, application_id: int, branch: str, tools: Sequence[str], target: str) -> int:
         """Give the untargeted ("") streams of `tools` the target `target`, occurrences and all
