@@ -15,6 +15,7 @@ whatever the number of findings.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,19 @@ class Changes:
 
     def any(self) -> bool:
         return any((self.opened, self.reopened, self.closed, self.activated, self.rescored))
+
+
+def _said(values: Sequence[Any]) -> int:
+    """A digest of what a sighting says (SEEN order): Python's 64-bit hash of the values with
+    the fingerprints as sorted pairs. Equal values give equal digests; unequal ones collide
+    with odds of about 2**-64, which would leave one occurrence's details stale until the
+    next change."""
+    fingerprints = values[3]
+    pairs = tuple(sorted(fingerprints.items())) if isinstance(fingerprints, dict) else ()
+    try:
+        return hash((*values[:3], pairs, *values[4:]))
+    except TypeError:  # a fingerprint that is not a string: compare its JSON text
+        return hash((*values[:3], json.dumps(fingerprints, sort_keys=True), *values[4:]))
 
 
 class FindingWriter:
@@ -216,13 +230,14 @@ class FindingWriter:
         )
         if tool is not None:
             query = query.filter(tool=tool)
-        # What each live or retracted occurrence says now: a sighting that says the same
-        # (the common case of a re-import) only moves last_seen, in one narrow UPDATE.
+        # What each live or retracted occurrence says now, as a digest (a stream's rows would
+        # otherwise be held twice): a sighting that says the same (the common case of a
+        # re-import) only moves last_seen, in one narrow UPDATE.
         existing = {
-            (finding_id, name): (pk, tuple(values), retracted is not None)
+            (finding_id, name): (pk, _said(values), retracted is not None)
             for pk, finding_id, name, retracted, *values in query.values_list(
                 "id", "finding_id", "tool", "retracted_at", *SEEN
-            )
+            ).iterator(chunk_size=5000)  # a server-side cursor: the rows never sit whole
         }
         inserts, updates, unchanged = [], [], []
         for (finding_id, name), occurrence in seen.items():
@@ -230,7 +245,7 @@ class FindingWriter:
             known = existing.get((finding_id, name))
             if known is not None:
                 pk, stored, retracted = known
-                if stored == values and not retracted:
+                if stored == _said(values) and not retracted:
                     unchanged.append(pk)
                 else:
                     updates.append((pk, *values, self.scan_id, self.now, None, None))

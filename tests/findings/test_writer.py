@@ -125,3 +125,54 @@ def test_status_changes_sort_into_closed_and_activated(acme):
 def test_nothing_changed_emits_nothing(acme):
     writer = FindingWriter(cause="idle", actor="scan:9")
     assert writer.finish() == [] and not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"fp:a": "1"}, {"fp:a": "2"}),
+        ({"fp:a": "1", "pfp:b": "2"}, {"pfp:b": "2"}),
+        ({"fp:list": ["x"]}, {"fp:list": ["y"]}),  # not strings: compared as JSON text
+    ],
+)
+def test_a_sighting_with_other_fingerprints_rewrites_the_occurrence(acme, before, after):
+    app = ApplicationFactory(tenant=acme)
+    writer = FindingWriter(cause="scan1", actor="scan:1")
+    ids = _upsert(writer, app, "a")
+    pk = ids[(app.pk, "a")]
+
+    def sight(fingerprints, scan_id):
+        seen = {(pk, "semgrep"): SeenOccurrence(rule_id="r", fingerprints=fingerprints)}
+        FindingWriter(cause="s", actor="scan:s", scan_id=scan_id).occurrences(
+            seen, tenant_id=acme.pk, application_of={pk: app.pk}, branch="main"
+        )
+
+    sight(before, None)
+    sight(dict(reversed(list(before.items()))), None)  # the same, in another key order
+    assert Occurrence.objects.get().fingerprints == before
+    sight(after, None)
+    assert Occurrence.objects.get().fingerprints == after
+
+
+def test_occurrences_returns_the_live_ones_the_sighting_left_out(acme):
+    app = ApplicationFactory(tenant=acme)
+    writer = FindingWriter(cause="scan1", actor="scan:1")
+    ids = _upsert(writer, app, "a", "b")
+    application_of = dict.fromkeys(ids.values(), app.pk)
+    writer.occurrences(
+        _sightings(ids), tenant_id=acme.pk, application_of=application_of, branch="main"
+    )
+    a, b = ids[(app.pk, "a")], ids[(app.pk, "b")]
+    only_a = {(a, "semgrep"): SeenOccurrence(rule_id="r", path="src/app.py")}
+
+    unseen = writer.occurrences(
+        only_a, tenant_id=acme.pk, application_of=application_of, branch="main"
+    )
+    b_occurrence = Occurrence.objects.get(finding_id=b)
+    assert unseen == [(b_occurrence.pk, b, "semgrep")]
+    writer.retract([(b_occurrence.pk, b)], reason="gone")
+    # A retracted occurrence is not live: it is not offered for retraction again.
+    assert (
+        writer.occurrences(only_a, tenant_id=acme.pk, application_of=application_of, branch="main")
+        == []
+    )

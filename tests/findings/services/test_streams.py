@@ -242,3 +242,10 @@ def test_a_queued_import_takes_its_target_from_its_report(app, settings):
     assert scan_process(scan_id=queued.pk).target == "shop/api"
     assert scan_process(scan_id=named.pk).target == "web"
     assert sorted(Stream.objects.values_list("target", flat=True)) == ["shop/api", "web"]
+
+
+def test_a_report_with_no_results_closes_everything_its_stream_reported(app):
+    submit(app, trivy("shop/api:1.0", (LOG4SHELL, LOG4J), ("CVE-2022-0778", OPENSSL)))
+    clean, _ = submit(app, trivy("shop/api:1.1"))
+    assert clean.counts["results"] == 0 and clean.counts["findings_closed"] == 2
+    assert not Occurrence.objects.filter(retracted_at__isnull=True).exists()
