@@ -13,10 +13,11 @@ PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=
 XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 # The slow tier runs in two processes at most (one when PYTEST_WORKERS=1): its tests start
 # servers, workers, browsers and clusters of their own, each on a free port, a queue of its
-# own and its process's test database (the fast tier's _gw0 and _gw1), so any two may overlap;
-# more than two would only queue on the CPU. --dist worksteal: a process that runs out of
-# tests takes queued ones from the other, so one long test (two beats for two minutes) does
-# not leave the other process idle at the end.
+# own and its process's test database (the fast tier's _gw0 and _gw1), so any two may overlap.
+# Two at most: that is what has been measured (2 cores), and its heaviest tests (Locust,
+# chromium, gunicorn) already compete for the CPU. --dist worksteal: a process that runs out
+# of tests takes queued ones from the other, so one long test (two beats for two minutes)
+# does not leave the other process idle at the end.
 SLOW_WORKERS ?= $(shell [ $(PYTEST_WORKERS) -gt 2 ] && echo 2 || echo $(PYTEST_WORKERS))
 SLOW_XDIST = $(if $(filter-out 1,$(SLOW_WORKERS)),-n $(SLOW_WORKERS) --dist worksteal,)
 
