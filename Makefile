@@ -8,10 +8,18 @@ PORT ?= 8000
 STAMP := $(VENV)/.fixops-deps
 PYTEST_ARGS ?=
 # The fast tier runs in this many processes (pytest-xdist; each on its own test database,
-# <name>_gw0, _gw1, ...); 1 runs it in one process. The slow tier always runs in one: its
-# tests start servers, workers and browsers of their own.
+# <name>_gw0, _gw1, ...); 1 runs it in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
+# The slow tier runs in two processes at most (one when PYTEST_WORKERS=1): its tests start
+# servers, workers, browsers and clusters of their own, each on a free port, a queue of its
+# own and its process's test database (the fast tier's _gw0 and _gw1), so any two may overlap.
+# Two at most: that is what has been measured (2 cores), and its heaviest tests (Locust,
+# chromium, gunicorn) already compete for the CPU. --dist worksteal: a process that runs out
+# of tests takes queued ones from the other, so one long test (two beats for two minutes)
+# does not leave the other process idle at the end.
+SLOW_WORKERS ?= $(shell [ $(PYTEST_WORKERS) -gt 2 ] && echo 2 || echo $(PYTEST_WORKERS))
+SLOW_XDIST = $(if $(filter-out 1,$(SLOW_WORKERS)),-n $(SLOW_WORKERS) --dist worksteal,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare load migrate shell sync-schedules requirements up down check-deploy
@@ -33,18 +41,19 @@ run: $(STAMP) ## Migrate, load the demo tenant, start web + worker + beat on 127
 
 # The suite in two tiers, one coverage report: fast (in-process) then slow (real processes:
 # browser, worker crashes, gunicorn under hostile input). Each prints its own time; the slow
-# tier reuses the database the fast tier created.
+# tier reuses the databases the fast tier created (pytest-cov gathers the xdist processes'
+# coverage in both tiers; the slow tier appends to the fast tier's).
 COV_ARGS := --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml
 test: $(STAMP) test-peers ## Run the whole test suite, fast tier then slow tier, with coverage
 	@mkdir -p var
 	$(PY) -m pytest -m "not slow" $(XDIST) --cov --cov-report= $(PYTEST_ARGS)
-	$(PY) -m pytest -m slow --cov-append $(COV_ARGS) $(filter-out --create-db,$(PYTEST_ARGS))
+	$(PY) -m pytest -m slow $(SLOW_XDIST) --cov-append $(COV_ARGS) $(filter-out --create-db,$(PYTEST_ARGS))
 
 test-fast: $(STAMP) test-peers ## Only the fast tier (no real processes)
 	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP) test-peers ## Only the slow tier (browser, worker crashes, gunicorn)
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PY) -m pytest -m slow $(SLOW_XDIST) $(PYTEST_ARGS)
 
 test-peers: ## Install the Node test peers; name any other missing peer in one line
 	@bin/test-peers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from io import StringIO
 
 import pytest
@@ -24,7 +25,9 @@ def redis_celery(redis_url):
     redis_app.config_from_object("django.conf:settings", namespace="CELERY")
     redis_app.conf.broker_url = redis_url
     redis_app.conf.broker_transport_options = {"visibility_timeout": 60}
-    redis_app.conf.task_default_queue = "fixops-test"
+    # A queue of its own: a suite running beside this one (or another xdist worker, whose
+    # tasks would write to its own test database) never takes these tasks.
+    redis_app.conf.task_default_queue = f"fixops-test-{uuid.uuid4().hex[:8]}"
     redis_app.autodiscover_tasks([c.name for c in django_apps.get_app_configs()], force=True)
     yield redis_app
     redis_app.close()

@@ -23,6 +23,10 @@ def _status() -> str:
     return Scan.objects.get().status
 
 
+def _reports(tmp_path) -> list:
+    return list((tmp_path / "uploads").rglob("*.report"))
+
+
 def test_killed_worker_mid_import_then_sweeper_and_a_new_worker_import_it_once(
     broker, settings, tmp_path
 ):
@@ -62,11 +66,15 @@ def test_killed_worker_mid_import_then_sweeper_and_a_new_worker_import_it_once(
         assert requeued, Scan.objects.values("status", "lease_owner", "lease_expires_at").get()
         broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)
         broker.app.send_task(task, kwargs={"scan_id": scan.pk}, queue=broker.queue)  # twice
-        done = wait_until(lambda: _status() == ScanStatus.DONE, 120, interval=0.5)
+        # Done means the import committed and then (on commit) deleted its report: the worker
+        # is stopped only after both, or its SIGTERM could end the task between the two.
+        done = wait_until(
+            lambda: _status() == ScanStatus.DONE and not _reports(tmp_path), 120, interval=0.5
+        )
     finally:
         second.stop()
     assert done, second.output()[-3000:]
     imported = Scan.objects.get()
     assert imported.requeues == 1 and imported.counts["findings_new"] == RESULTS
     assert Finding.objects.count() == RESULTS and Occurrence.objects.count() == RESULTS
-    assert imported.upload == "" and not list((tmp_path / "uploads").rglob("*.report"))
+    assert imported.upload == "" and not _reports(tmp_path)
