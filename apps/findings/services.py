@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.findings.ingestion import Outcome
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
+from apps.findings.locks import applications_lock
 from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
 from apps.findings.models.application import source_root_problem, validate_source_roots
 from apps.findings.parsers import (
@@ -233,12 +234,8 @@ def scan_replay_of(
 
 
 def application_lock(application: Application) -> None:
-    """Serialise imports per application (caller holds the transaction): dedup and closure
-    see a stable picture."""
-    # NO KEY: a second import still waits, but rows referencing the application (a decision's
-    # deferred foreign-key check, FOR KEY SHARE) do not; with FOR UPDATE a decision holding
-    # the tenant's audit chain head deadlocked against an import waiting for that head.
-    Application.objects.select_for_update(no_key=True).filter(pk=application.pk).first()
+    """Serialise imports per application (caller holds the transaction; apps/findings/locks.py)."""
+    applications_lock([application.pk])
 
 
 def _audit_scan(scan: Scan, action: str, after: dict) -> None:

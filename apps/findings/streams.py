@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.findings.locks import applications_lock
 from apps.findings.models import Application, Occurrence, Scan, ScanStatus, Stream
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
@@ -107,7 +108,7 @@ def stream_retire(
 ) -> dict:
     """Retire one stream by hand (the thing it scanned is gone); audited."""
     with transaction.atomic():
-        Application.objects.select_for_update().filter(pk=application.pk).first()
+        applications_lock([application.pk])
         stream = (
             Stream.objects.for_tenant(tenant)
             .filter(application=application, tool=tool, branch=branch, target=target)
@@ -149,7 +150,7 @@ def streams_retire_stale(*, now: datetime | None = None) -> dict[str, int]:
     reason = f"scan stream silent for {settings.FIXOPS_STREAM_STALE_DAYS} days"
     for application_id, ids in by_application.items():
         with transaction.atomic():
-            Application.objects.select_for_update().filter(pk=application_id).first()
+            applications_lock([application_id])
             writer = FindingWriter(
                 cause=f"stale-streams-{now:%Y%m%d}", actor="fixops:streams", audit=False
             )

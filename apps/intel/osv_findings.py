@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.findings.dedup import normalise_vuln_id, primary_vuln_id
-from apps.findings.models import Application, Occurrence
+from apps.findings.models import Occurrence
 from apps.findings.models.finding import SEVERITY_RANK
 from apps.findings.rows import NewFinding, SeenOccurrence
 from apps.findings.vocabulary import cwe_number, severity_from_score
@@ -54,17 +54,6 @@ class Match:
     comp: Comp
     advisories: dict[int, dict] = field(default_factory=dict)
     fixed: dict[str, None] = field(default_factory=dict)
-
-
-def lock_applications(apps: set[int]) -> None:
-    """Serialise with imports of the same applications, as ingestion does."""
-    if apps:
-        list(
-            Application.objects.select_for_update()
-            .filter(id__in=sorted(apps))
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
 
 
 def live_occurrences():

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from apps.findings.dedup import dedup_key
+from apps.findings.locks import applications_lock
 from apps.findings.models import Component, Finding, Scan
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding
@@ -46,7 +47,6 @@ from apps.intel.osv_findings import (
     Comp,
     Match,
     live_occurrences,
-    lock_applications,
     retract_unmatched,
     vuln_ids,
     write_matches,
@@ -129,7 +129,7 @@ def _run(
         scope_apps = {c.application_id for c in comps} | {app for app, _ in units or ()}
         if applications is not None:
             scope_apps |= applications
-        lock_applications(scope_apps | {app for app, _ in matches})
+        applications_lock(scope_apps | {app for app, _ in matches})
         writer = FindingWriter(cause="osv-match", actor=ACTOR)
         live = write_matches(writer, matches, stats)
         retract_unmatched(writer, applications, units, live, stats)

@@ -5,7 +5,10 @@ FOR UPDATE and then waited for the tenant's audit chain head, while a decision o
 application held that head and, at COMMIT, ran its deferred foreign-key check on the
 application (FOR KEY SHARE, which FOR UPDATE blocks): PostgreSQL killed one as a deadlock and
 POST /decisions/ answered 500. The lock is now FOR NO KEY UPDATE, which still excludes a
-second import but lets rows that reference the application be checked and committed.
+second import but lets rows that reference the application be checked and committed. The
+same deadlock came back through the advisory match an SBOM import runs, which took its own
+FOR UPDATE; every writer now takes the one lock of apps/findings/locks.py, and each is
+checked below.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import threading
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 
+from apps.findings.models import Stream
 from apps.findings.services import application_lock
+from apps.findings.streams import stream_retire
+from apps.intel.osv_match import match_application_components
 from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,10 +49,25 @@ def _in_other_connection(sql: str, pk: int) -> str:
     return outcome[0]
 
 
-def test_the_import_lock_lets_foreign_key_checks_through_but_not_a_second_import():
+def _retire(app) -> None:
+    Stream.objects.create(tenant=app.tenant, application=app, tool="trivy", branch="main")
+    stream_retire(
+        tenant=app.tenant, application=app, tool="trivy", branch="main", target="", actor="t"
+    )
+
+
+@pytest.mark.parametrize(
+    "writer",
+    [
+        pytest.param(application_lock, id="import"),
+        pytest.param(lambda app: match_application_components(app.pk), id="advisory-match"),
+        pytest.param(_retire, id="stream-retirement"),
+    ],
+)
+def test_the_lock_lets_foreign_key_checks_through_but_not_a_second_writer(writer):
     app = ApplicationFactory()
     with transaction.atomic():
-        application_lock(app)
+        writer(app)
         # What PostgreSQL's foreign-key trigger runs at COMMIT for a row that references it.
         fk_check = "SELECT 1 FROM findings_application WHERE id = %s FOR KEY SHARE"
         assert _in_other_connection(fk_check, app.pk) == "ok"
