@@ -338,8 +338,7 @@ def _close_missing(
                 retracted_at__isnull=True,
             ).values_list("id", "finding_id", "tool")
         )
-    gone = [(pk, finding_id) for pk, finding_id, tool in unseen if tool in streams]
-    gone = [(pk, finding_id) for pk, finding_id in gone if finding_id not in seen]
+    gone = [(pk, fid) for pk, fid, tool in unseen if tool in streams and fid not in seen]
     return writer.retract(gone, reason="no longer reported by any scan stream")
 
 
