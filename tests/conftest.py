@@ -71,6 +71,19 @@ def broker_down():
         reset_pools()
 
 
+@pytest.fixture(autouse=True)
+def _celery_apps_restored():
+    """Celery's current and default app as they were before the test. celery.contrib.testing's
+    start_worker makes its test app both, for the whole process: the shared tasks of every
+    later test in the process would publish through that closed app ("Acquire on closed
+    pool") instead of the project's."""
+    from celery import _state
+
+    saved = _state._tls.current_app, _state.default_app
+    yield
+    _state._tls.current_app, _state.default_app = saved
+
+
 @pytest.fixture
 def acme(db):
     from tests.tenants.factories import TenantFactory
@@ -150,3 +163,28 @@ def acme_viewer(acme, issue_token, api_client) -> APIClient:
 @pytest.fixture
 def globex_admin(globex, issue_token, api_client) -> APIClient:
     return api_client(issue_token(globex, role="admin"))
+
+
+# --- scheduling ---------------------------------------------------------------------------------
+
+# The longest tests, longest first (measured: `pytest --durations`). They start first, each in
+# a process of its own (`make test` runs the slow tier with `--dist loadgroup`: one test at a
+# time to whichever process is free, in this order), and the short ones fill the other
+# processes meanwhile; in collection order the two-minute beat test could start last and
+# leave every other process idle for two minutes. The fast tier's admin walks likewise start
+# early instead of finishing last.
+LONGEST_FIRST = (
+    "tests/fixops/test_beat_leader.py",  # two beats for two minutes, mostly waiting
+    "tests/load/test_load_smoke.py",  # Locust for 60 s
+    "tests/e2e/test_all_pages.py",
+    "tests/ops/test_chaos.py",
+    "tests/fixops/test_embedded_stack.py",
+    "tests/connectors/test_crash.py",
+    "tests/fixops/test_readme_examples.py",
+    "tests/tenants/test_admin_walk.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
