@@ -11,15 +11,15 @@ PYTEST_ARGS ?=
 # <name>_gw0, _gw1, ...); 1 runs it in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
-# The slow tier runs in two processes at most (one when PYTEST_WORKERS=1): its tests start
-# servers, workers, browsers and clusters of their own, each on a free port, a queue of its
-# own and its process's test database (the fast tier's _gw0 and _gw1), so any two may overlap.
-# Two at most: that is what has been measured (2 cores), and its heaviest tests (Locust,
-# chromium, gunicorn) already compete for the CPU. --dist worksteal: a process that runs out
-# of tests takes queued ones from the other, so one long test (two beats for two minutes)
-# does not leave the other process idle at the end.
-SLOW_WORKERS ?= $(shell [ $(PYTEST_WORKERS) -gt 2 ] && echo 2 || echo $(PYTEST_WORKERS))
-SLOW_XDIST = $(if $(filter-out 1,$(SLOW_WORKERS)),-n $(SLOW_WORKERS) --dist worksteal,)
+# The slow tier runs in one process more than the fast tier (one when PYTEST_WORKERS=1): its
+# tests start servers, workers, browsers and clusters of their own, each on a free port, a
+# queue of its own and its process's test database (<name>_gw0, _gw1, ...), so any two may
+# overlap, and its longest ones mostly wait (two beats for two minutes, Locust for 60 s), so a
+# third process on two cores keeps the CPU busy meanwhile (measured: 6.3 min with two, 4.x with
+# three). --dist loadgroup hands out one test at a time to whichever process is free, in the
+# order tests/conftest.py gives: longest first.
+SLOW_WORKERS ?= $(shell [ $(PYTEST_WORKERS) -gt 1 ] && echo $$(( $(PYTEST_WORKERS) + 1 )) || echo 1)
+SLOW_XDIST = $(if $(filter-out 1,$(SLOW_WORKERS)),-n $(SLOW_WORKERS) --dist loadgroup,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast test-slow test-peers lint format bench bench-compare load migrate shell sync-schedules requirements up down check-deploy

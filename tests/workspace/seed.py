@@ -40,11 +40,12 @@ def seed_tenant(tenant, *, findings: int = 120, rng_seed: int = 15) -> dict:
         ApplicationFactory(tenant=tenant, name=f"{tenant.slug}-{n}")
         for n in ("shop", "api", "batch", "quiet")
     ]
+    rows = []
     for i in range(findings):
         app = apps[i % 3]  # "quiet" has none
         status = STATUSES[rng.randrange(len(STATUSES))]
         first_seen = now - timedelta(days=rng.randrange(0, 200), hours=rng.randrange(24))
-        finding = FindingFactory(
+        finding = FindingFactory.build(
             tenant=tenant, application=app, severity=SEVERITIES[rng.randrange(5)]
         )
         closed = first_seen + timedelta(days=rng.randrange(0, 60), hours=rng.randrange(24))
@@ -54,15 +55,15 @@ def seed_tenant(tenant, *, findings: int = 120, rng_seed: int = 15) -> dict:
             2: now + timedelta(days=40),
             3: None,
         }[rng.randrange(4)]
-        Finding.objects.filter(pk=finding.pk).update(
-            status=status,
-            first_seen=first_seen,
-            closed_at=min(closed, now) if status in ("fixed", "verified") else None,
-            kev=rng.random() < 0.25,
-            ssvc=SSVC[rng.randrange(5)],
-            risk_score=None if rng.random() < 0.1 else round(rng.uniform(0, 100), 2),
-            due_at=due,
-        )
+        finding.status = status
+        finding.first_seen = first_seen
+        finding.closed_at = min(closed, now) if status in ("fixed", "verified") else None
+        finding.kev = rng.random() < 0.25
+        finding.ssvc = SSVC[rng.randrange(5)]
+        finding.risk_score = None if rng.random() < 0.1 else round(rng.uniform(0, 100), 2)
+        finding.due_at = due  # as set, not what the SLA policy would give
+        rows.append(finding)
+    Finding.objects.bulk_create(rows)  # one INSERT: the seed runs before most workspace tests
     for i in range(6):
         scan = ScanFactory(tenant=tenant, application=apps[i % 3])
         counts = {"results": 40 + i, "lost": i, "suppressed": 2, "findings": 38 - i}
