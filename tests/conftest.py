@@ -53,22 +53,17 @@ def broker_down():
     """Point Celery at a port nothing listens on; afterwards restore the broker and drop the
     connection and producer pools built meanwhile, or later tests publish into the dead URL."""
     from fixops.celery import app
-
-    def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
-        app.amqp._producer_pool = None
+    from tests.connectors.workers import reset_celery_pools
 
     saved = app.conf.broker_url, app.conf.broker_connection_retry_on_startup
-    reset_pools()
+    reset_celery_pools(app)
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     app.conf.broker_connection_retry_on_startup = False
     try:
         yield app
     finally:
         app.conf.broker_url, app.conf.broker_connection_retry_on_startup = saved
-        reset_pools()
+        reset_celery_pools(app)
 
 
 @pytest.fixture(autouse=True)

@@ -14,17 +14,14 @@ from apps.advisory.advising import advice_request
 from apps.advisory.models import Advice
 from fixops.celery import app
 from tests.advisory.advice_support import enable
-from tests.connectors.workers import Worker, wait_until
+from tests.connectors.workers import Worker, reset_celery_pools, wait_until
 from tests.findings.factories import FindingFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _reset_pools() -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_pools(app)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from apps.findings.models import Finding, FindingStatus
 from fixops.celery import app as celery_app
 from tests.bench.figures import figure
 from tests.connectors.inbound.conftest import endpoint
-from tests.connectors.workers import Broker, wait_until
+from tests.connectors.workers import Broker, reset_celery_pools, wait_until
 from tests.fakes.jira import FakeJira
 from tests.findings.factories import FindingFactory
 from tests.tenants.factories import TenantFactory
@@ -128,10 +128,7 @@ def _reset_pools() -> None:
     """Drop the connection and producer pools built for the previous broker URL (earlier
     tests of this process published to the default broker), and the router: Celery caches it
     with the task_routes of its first send, so a route set afterwards would be ignored."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    reset_celery_pools(celery_app)
     celery_app.amqp.__dict__.pop("router", None)
     celery_app.amqp._rtable = None  # rebuilt from task_routes at the next send
 

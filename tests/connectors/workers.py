@@ -18,6 +18,7 @@ from pathlib import Path
 from celery import Celery
 from django.apps import apps as django_apps
 from django.db import connection
+from kombu import pools
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +99,19 @@ class Worker:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
+
+
+def reset_celery_pools(app: Celery) -> None:
+    """Close every broker connection and producer pool of this process and forget them, so
+    `app` builds new ones for its current broker URL at its next send.
+
+    Closing only `app.pool` is not enough: that pool is kombu's process-wide one for the
+    broker URL, and kombu keeps the closed pool in its registry, so every later send to that
+    URL, by any app, failed with "Acquire on closed pool" (eager tasks included: Celery takes
+    a producer before running one inline)."""
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 class Broker:
