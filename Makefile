@@ -15,7 +15,7 @@ XDIST = $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),)
 # tests start servers, workers, browsers and clusters of their own, each on a free port, a
 # queue of its own and its process's test database (<name>_gw0, _gw1, ...), so any two may
 # overlap, and its longest ones mostly wait (two beats for two minutes, Locust for 60 s), so a
-# third process on two cores keeps the CPU busy meanwhile (measured: 6.3 min with two, 4.x with
+# third process on two cores keeps the CPU busy meanwhile (measured: 6.3 min with two, 5.4 with
 # three). --dist loadgroup hands out one test at a time to whichever process is free, in the
 # order tests/conftest.py gives: longest first.
 SLOW_WORKERS ?= $(shell [ $(PYTEST_WORKERS) -gt 1 ] && echo $$(( $(PYTEST_WORKERS) + 1 )) || echo 1)
