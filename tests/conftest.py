@@ -70,8 +70,8 @@ def broker_down():
 def _celery_apps_restored():
     """Celery's current and default app as they were before the test. celery.contrib.testing's
     start_worker makes its test app both, for the whole process: the shared tasks of every
-    later test in the process would publish through that closed app ("Acquire on closed
-    pool") instead of the project's."""
+    later test in the process would resolve to that closed app on its own broker instead of
+    the project's (the browser journeys' evidence then stayed "pending")."""
     from celery import _state
 
     saved = _state._tls.current_app, _state.default_app
