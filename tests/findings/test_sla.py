@@ -152,3 +152,20 @@ def test_a_breach_is_announced_once_per_due_at(acme, globex, policy):
     sla.sla_policy_update(tenant=acme, actor="user:alice", days={"critical": 8})
     assert sla.sla_breaches_announce(now=now) == 1
     assert Event.objects.filter(topic=sla.SLA_BREACHED).count() == 2
+
+
+def test_the_test_factory_stores_what_the_sql_rule_stores(acme, policy):
+    """tests/findings/factories.py computes due_at in Python; sla.recompute is the rule."""
+    made = {
+        FindingFactory(tenant=acme, severity=severity, kev=kev, ssvc=ssvc, **start).pk: None
+        for severity in ("critical", "high", "medium", "low", "info")
+        for kev in (False, True)
+        for ssvc in ("", "Act", "Attend", "Track")
+        for start in ({}, {"sla_started_at": timezone.now() - 9 * DAY})
+    }
+    made.update(Finding.objects.filter(pk__in=made).values_list("pk", "due_at"))
+    sla.recompute(policy=policy, ids=list(made))
+    recomputed = dict(Finding.objects.filter(pk__in=made).values_list("pk", "due_at"))
+    assert recomputed == made
+    # info with no KEV and no SSVC override ("" or Track) has no deadline, from either start
+    assert sum(due is None for due in made.values()) == 4
