@@ -97,6 +97,14 @@ FINDING_FILTERS = {
 OCCURRENCE_FILTERS = ("tool", "branch", "target")
 
 FINDING_RELATED = ("application", "owner_user", "owner_team")
+LIST_DEFERRED = (
+    "message",
+    "cvss",
+    "risk_explanation",
+    "application__description",
+    "application__owners",
+    "application__source_roots",
+)
 
 
 def finding_filter(
@@ -137,7 +145,8 @@ def finding_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> Qu
     qs = Finding.objects.for_tenant(tenant)
     qs = finding_filter(qs, tenant=tenant, filters=filters, now=now)
     qs = sla.with_state(qs, tenant_id=tenant.pk, now=now)
-    return qs.select_related(*FINDING_RELATED).defer("message", "cvss")
+    # Not in a list row: the long text, and the JSON a row would decode for nothing.
+    return qs.select_related(*FINDING_RELATED).defer(*LIST_DEFERRED)
 
 
 def occurrence_values(*, tenant: Tenant, field: str, limit: int = 15) -> list[str]:

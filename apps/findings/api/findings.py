@@ -12,6 +12,7 @@ from apps.findings.selectors import finding_get, finding_list, occurrence_list
 from apps.findings.services import finding_transition
 from apps.tenants.api.base import TenantApi, actor_label
 from fixops.platform.api.openapi import errors
+from fixops.platform.api.output import FastOutput
 from fixops.platform.api.pagination import KeysetPagination
 from fixops.platform.errors import Invalid
 
@@ -22,7 +23,7 @@ class OwnerSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The username or the team's name.")
 
 
-class FindingOutputSerializer(serializers.Serializer):
+class FindingOutputSerializer(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     application = serializers.CharField(source="application.name")
     application_id = serializers.IntegerField()

@@ -15,6 +15,7 @@ from apps.policies.selectors import decision_get, decision_list
 from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.models import Tenant
 from fixops.platform.api.openapi import errors
+from fixops.platform.api.output import FastOutput
 from fixops.platform.api.pagination import KeysetPagination
 
 
@@ -32,7 +33,7 @@ class PolicyRefSerializer(serializers.Serializer):
     digest = serializers.CharField()
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     outcome = serializers.CharField()
     confidence = serializers.FloatField(help_text="Completeness and freshness of the inputs.")

@@ -21,6 +21,7 @@ from apps.tenants.api.base import TenantApi, actor_label
 from apps.tenants.roles import Role, role_at_least
 from apps.tenants.scopes import scope_granted
 from fixops.platform.api.openapi import errors
+from fixops.platform.api.output import FastOutput
 from fixops.platform.api.pagination import KeysetPagination
 from fixops.platform.errors import Forbidden, TooLarge
 
@@ -33,7 +34,7 @@ class ToolSerializer(serializers.Serializer):
     version = serializers.CharField(source="tool_version")
 
 
-class ScanOutputSerializer(serializers.Serializer):
+class ScanOutputSerializer(FastOutput, serializers.Serializer):
     id = serializers.IntegerField()
     application = serializers.CharField(source="application.name")
     application_id = serializers.IntegerField()
