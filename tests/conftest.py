@@ -162,10 +162,11 @@ def globex_admin(globex, issue_token, api_client) -> APIClient:
 
 # --- scheduling ---------------------------------------------------------------------------------
 
-# The longest tests, longest first (measured: `pytest --durations`). They start first, each in
-# a process of its own (`make test` runs the slow tier with `--dist loadgroup`: one test at a
-# time to whichever process is free, in this order), and the short ones fill the other
-# processes meanwhile; in collection order the two-minute beat test could start last and
+# The longest tests, longest first (measured: `pytest --durations`). They start first and the
+# short ones fill the processes afterwards (`make test` runs the slow tier with `--dist
+# loadgroup`: xdist gives each process two tests from the front of this order, then one at a
+# time to whichever process is free, so the first three start at once and the fourth follows
+# the first process's); in collection order the two-minute beat test could start last and
 # leave every other process idle for two minutes. The fast tier's admin walks likewise start
 # early instead of finishing last.
 LONGEST_FIRST = (

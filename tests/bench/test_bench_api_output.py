@@ -1,25 +1,32 @@
-"""A findings page (50 rows, the API's default) as GET /api/v1/findings/ serialises it.
+"""The two busiest list pages of the load test (docs/operations.md, "Load test"), 50 rows each.
 
-Baseline: DRF's generic `Serializer.to_representation` on the same rows, in the same run;
-measured: FastOutput (fixops/platform/api/output.py), which the list serializers use. The
-whole request is printed beside them: the findings list was 42 % of the web workers' time in
-the load test (docs/operations.md, "Load test").
+- Findings: DRF's generic `Serializer.to_representation` on the same rows (baseline) against
+  FastOutput (fixops/platform/api/output.py), which the list serializers use.
+- Decisions: the page's read with whole scan and bundle rows (baseline) against
+  decision_list's narrower one.
+
+Each prints the whole request beside them; figures are the best of ROUNDS runs.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from rest_framework import serializers
 
 from apps.findings.api.findings import FindingOutputSerializer
 from apps.findings.selectors import finding_list
+from apps.pipeline.api.decisions import DecisionSerializer
+from apps.policies.selectors import decision_list
 from apps.tenants.models import Team
 from tests.bench.figures import figure
 from tests.findings.factories import ApplicationFactory, FindingFactory
+from tests.findings.reports import upload
 
 ROUNDS = 200
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scans"
 
 
 def _best(run) -> float:
@@ -75,3 +82,33 @@ def test_bench_findings_page_serialisation(acme, acme_analyst):
     figure("findings_page.drf_generic", baseline, "ms", better="lower")
     figure("findings_page.fast_output", measured, "ms", better="lower")
     figure("findings_page.request", request, "ms", better="lower")
+
+
+@pytest.mark.django_db
+def test_bench_decisions_page_read(acme, acme_analyst):
+    """The decisions page's read: decision_list against the same query loading every column
+    of the scans and bundles (what it loaded before), in the same run."""
+    report = (FIXTURES / "gitleaks" / "report.json").read_bytes()
+    for i in range(50):
+        answer = acme_analyst.post(
+            "/api/v1/scans/",
+            {"file": upload(report), "application": "shop", "decide": True, "branch": f"b{i}"},
+            format="multipart",
+        )
+        assert answer.status_code == 201, answer.content
+    listed = decision_list(tenant=acme).order_by("-id")
+    whole = (
+        listed.prefetch_related(None).prefetch_related("scans").defer(None).defer("input", "result")
+    )
+    assert [d.pk for d in whole[:50]] == [d.pk for d in listed[:50]]
+    baseline = _best(lambda: DecisionSerializer(list(whole[:51]), many=True).data)
+    measured = _best(lambda: DecisionSerializer(list(listed[:51]), many=True).data)
+    request = _best(lambda: acme_analyst.get("/api/v1/decisions/"))
+    print(
+        f"\nDecisions page of 50, read and serialised: whole scan and bundle rows "
+        f"{baseline:.1f} ms, decision_list {measured:.1f} ms ({baseline / measured:.2f}x); "
+        f"the whole GET /api/v1/decisions/ {request:.1f} ms (best of {ROUNDS})"
+    )
+    figure("decisions_page.whole_rows", baseline, "ms", better="lower")
+    figure("decisions_page.decision_list", measured, "ms", better="lower")
+    figure("decisions_page.request", request, "ms", better="lower")
