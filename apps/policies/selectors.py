@@ -68,8 +68,8 @@ def decision_list(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> Q
     filters = filters or {}
     # A list row shows its scans' ids and its bundle's id, and the decision's subjects name
     # the scans' formats and digests: not their import details (counts, noise, skipped
-    # results) nor the bundle's subjects and pending envelope: 19 -> 13.5 ms for a page of
-    # 50 (tests/bench/test_bench_api_output.py).
+    # results) nor the bundle's subjects and pending envelope (tests/bench/
+    # test_bench_api_output.py).
     scans = Scan.objects.only("id", "format", "sha256")
     queryset = (
         Decision.objects.for_tenant(tenant)

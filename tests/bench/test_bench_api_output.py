@@ -39,6 +39,17 @@ def _best(run) -> float:
     return best * 1000
 
 
+def _report(page: str, baseline: tuple[str, float], measured: tuple[str, float], request: float):
+    """One line beside its baseline, then the BENCH figures (ms, lower is better)."""
+    (base_name, base_ms), (name, ms) = baseline, measured
+    print(
+        f"\n{page} (50 rows): {base_name} {base_ms:.2f} ms, {name} {ms:.2f} ms "
+        f"({base_ms / ms:.2f}x); the whole request {request:.1f} ms (best of {ROUNDS})"
+    )
+    for figure_name, value in ((base_name, base_ms), (name, ms), ("request", request)):
+        figure(f"{page}.{figure_name}", value, "ms", better="lower")
+
+
 @pytest.mark.django_db
 def test_bench_findings_page_serialisation(acme, acme_analyst):
     app = ApplicationFactory(tenant=acme, name="shop")
@@ -74,14 +85,7 @@ def test_bench_findings_page_serialisation(acme, acme_analyst):
     baseline, measured = _best(generic), _best(fast)
     acme_analyst.get("/api/v1/findings/")  # warm up
     request = _best(lambda: acme_analyst.get("/api/v1/findings/"))
-    print(
-        f"\nFindings page of 50: DRF generic {baseline:.2f} ms, FastOutput {measured:.2f} ms "
-        f"({baseline / measured:.1f}x); the whole GET /api/v1/findings/ {request:.1f} ms "
-        f"(best of {ROUNDS})"
-    )
-    figure("findings_page.drf_generic", baseline, "ms", better="lower")
-    figure("findings_page.fast_output", measured, "ms", better="lower")
-    figure("findings_page.request", request, "ms", better="lower")
+    _report("findings_page", ("drf_generic", baseline), ("fast_output", measured), request)
 
 
 @pytest.mark.django_db
@@ -104,11 +108,4 @@ def test_bench_decisions_page_read(acme, acme_analyst):
     baseline = _best(lambda: DecisionSerializer(list(whole[:51]), many=True).data)
     measured = _best(lambda: DecisionSerializer(list(listed[:51]), many=True).data)
     request = _best(lambda: acme_analyst.get("/api/v1/decisions/"))
-    print(
-        f"\nDecisions page of 50, read and serialised: whole scan and bundle rows "
-        f"{baseline:.1f} ms, decision_list {measured:.1f} ms ({baseline / measured:.2f}x); "
-        f"the whole GET /api/v1/decisions/ {request:.1f} ms (best of {ROUNDS})"
-    )
-    figure("decisions_page.whole_rows", baseline, "ms", better="lower")
-    figure("decisions_page.decision_list", measured, "ms", better="lower")
-    figure("decisions_page.request", request, "ms", better="lower")
+    _report("decisions_page", ("whole_rows", baseline), ("decision_list", measured), request)
