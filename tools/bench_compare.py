@@ -84,6 +84,17 @@ LEGACY: dict[str, list[tuple[str, dict[str, tuple[str, str, str]]]]] = {
             },
         )
     ],
+    "test_bench_api_output": [
+        (
+            rf"(?P<page>\w+) \(50 rows\): (?P<base_name>\w+) (?P<base>{_N}) ms, (?P<name>\w+) "
+            rf"(?P<ms>{_N}) ms \({_N}x\); the whole request (?P<request>{_N}) ms",
+            {
+                "base": ("{page}.{base_name}", "ms", "lower"),
+                "ms": ("{page}.{name}", "ms", "lower"),
+                "request": ("{page}.request", "ms", "lower"),
+            },
+        )
+    ],
     "test_bench_decision": [
         (
             rf"(?P<n>\d+) open findings, \d+ decisions:[^\n]*\n"
