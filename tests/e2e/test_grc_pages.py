@@ -38,6 +38,8 @@ def test_decision_page_and_integration_test_in_a_browser(live_server, acme, requ
     page.goto(f"{base}/admin/policies/decision/")
     shot(page, "decisions")
     page.click("a .fixops-outcome-block")
+    # title() does not wait as locators do: wait for the decision page itself to load.
+    page.wait_for_url(f"{base}/admin/policies/decision/{decision.pk}/change/")
     assert page.title().startswith("BLOCK · payments-api @ 3f2a9c1 · ")
     assert page.locator("#decision-reasons a.fixops-finding-link").count() == 2
     assert not page.locator("#decision-input pre").is_visible()  # folded
