@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,7 +222,7 @@ def sign_in(
         totp_secret = page.locator("code.secret").inner_text()
         page.fill("#id_otp_token", totp_code(totp_secret))
         page.click("button[type=submit]")
-        assert page.locator("ul.codes li").count() == 10
+        expect(page.locator("ul.codes li")).to_have_count(10)  # waits for the codes page
         shot(page, f"{username}-recovery-codes")
         assert_clean(page)
         page.click("a.button")

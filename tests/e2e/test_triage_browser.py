@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.findings.models import Occurrence
 from apps.intel.risk import Context, Intel, assess
@@ -78,19 +79,19 @@ def test_triage_pages_in_a_browser(live_server, browsing, acme):
     page.goto(f"{live_server.url}/admin/findings/finding/")
     assert page.locator("#result_list tbody tr").count() == 9
     shot(page, "triage-list")
+    # Each click loads another page (or the same one again): expect() waits for the new
+    # one, where a plain read could still see the page the click left.
     page.click('a.fx-filter-link[data-filter="kev"][data-value="1"]')
-    page.wait_for_load_state()
-    assert page.locator("#result_list tbody tr").count() == 1
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
     page.click("#result_list tbody tr a")
-    page.wait_for_load_state()
-    assert page.locator("#risk-table").count() == 1
+    expect(page.locator("#risk-table")).to_have_count(1)
     assert page.locator("a.fx-code-link").get_attribute("href") == (
         "https://github.com/acme/payments-api/blob/3f9c2ab/package-lock.json#L42"
     )
     page.click("#assign-to-me")
-    assert "ana" in page.locator("#finding-owner").inner_text()
+    expect(page.locator("#finding-owner")).to_contain_text("ana")
     page.fill("#comment-body", "Upgrading in PR 12")
     page.click("#comment-submit")
-    assert "Upgrading in PR 12" in page.locator("#comments").inner_text()
+    expect(page.locator("#comments")).to_contain_text("Upgrading in PR 12")
     shot(page, "triage-finding")
     assert_clean(page)
