@@ -19,6 +19,7 @@ from apps.tenants.scopes import scope_granted, validate_scopes
 from apps.tenants.selectors import user_role_in
 from fixops.platform.audit import audit_record
 from fixops.platform.errors import Conflict, Forbidden, Invalid
+from fixops.platform.prepared import PreparedLookup
 
 TOKEN_MARKER = "fxo"  # noqa: S105 - a public prefix, not a secret
 
@@ -376,13 +377,19 @@ def api_token_revoke(*, token: ApiToken, actor: str = "system") -> ApiToken:
     return token
 
 
+# Every API request runs this lookup: its SQL is compiled once (prefix is unique).
+_TOKEN_BY_PREFIX: PreparedLookup[ApiToken] = PreparedLookup(
+    lambda prefix: ApiToken.objects.select_related("tenant").filter(prefix=prefix)
+)
+
+
 def api_token_authenticate(plaintext: str) -> ApiToken:
     """The live token matching `plaintext`, or TokenError. Touches last_used_at (throttled)."""
     marker, _, rest = plaintext.partition("_")
     prefix, _, secret = rest.partition("_")
     if marker != TOKEN_MARKER or not prefix or not secret:
         raise TokenError("invalid_token", "Malformed API token.")
-    token = ApiToken.objects.select_related("tenant").filter(prefix=prefix).first()
+    token = _TOKEN_BY_PREFIX.get(prefix)
     # Hash anyway when the prefix is unknown, so timing does not reveal valid prefixes.
     presented = _hash_secret(secret)
     expected = token.secret_hash if token else "0" * 64
