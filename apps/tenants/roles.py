@@ -16,5 +16,8 @@ _RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.APPROVER: 2, Role.ADMIN: 3}
 
 
 def role_at_least(role: str, minimum: str) -> bool:
-    """True when `role` grants at least what `minimum` grants."""
-    return _RANK[Role(role)] >= _RANK[Role(minimum)]
+    """True when `role` grants at least what `minimum` grants (ValueError for no role)."""
+    try:  # Role members hash as their values: plain strings need no conversion
+        return _RANK[role] >= _RANK[minimum]
+    except KeyError:
+        return _RANK[Role(role)] >= _RANK[Role(minimum)]

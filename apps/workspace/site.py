@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.text import capfirst
 
 from apps.workspace import dashboard
 from apps.workspace.reports.admin_views import report_urls
@@ -46,6 +49,10 @@ class WorkspaceAdminSite(admin.AdminSite):
     site_title = "FixOps admin"
     index_title = "Dashboard"
 
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._urls: dict[tuple, dict[tuple[str, str | None], str | None]] = {}
+
     def index(self, request, extra_context=None):
         extra = {**(extra_context or {}), "dashboard": dashboard.build(request)}
         return super().index(request, extra)
@@ -72,10 +79,9 @@ class WorkspaceAdminSite(admin.AdminSite):
     def get_app_list(self, request, app_label=None):
         """Django's app list regrouped: the analyst's sections in SECTIONS order, then one
         System section of the operator tables, shown to superusers only."""
-        apps = super().get_app_list(request, app_label)
+        apps = self._apps(request, app_label)
         if app_label is not None:
-            # An app's own index: its models, less the system ones for non-superusers.
-            return _without_system(apps) if not request.user.is_superuser else apps
+            return apps  # an app's own index
         placed = {key: [] for key, _, _ in SECTIONS}
         system, unplaced = [], []
         for app in apps:
@@ -105,6 +111,79 @@ class WorkspaceAdminSite(admin.AdminSite):
             grouped.append(_section(*SYSTEM, system, reverse(f"{self.name}:index") + "#system"))
         return grouped
 
+    def _apps(self, request, label: str | None) -> list[dict]:
+        """Django's app list (AdminSite.get_app_list, same entries, same order), less the
+        System models for anyone but a superuser: their permissions are never asked (a
+        ModelAdmin on Django permissions reads the user's from the database).
+
+        Every admin page builds this list for its sidebar, so its URLs are reversed once per
+        URL configuration and kept (`_url_memo`): reversing about 55 of them on every page
+        was a third of the list's cost.
+        """
+        superuser = request.user.is_superuser
+        urls = self._url_memo()
+        found: dict[str, dict] = {}
+        for model, model_admin in self._registry.items():
+            meta = model._meta
+            if (label and meta.app_label != label) or (not superuser and is_system_model(model)):
+                continue
+            if not model_admin.has_module_permission(request):
+                continue
+            perms = model_admin.get_model_perms(request)
+            if True not in perms.values():
+                continue
+            info = f"{meta.app_label}_{meta.model_name}"
+            entry = {
+                "model": model,
+                "name": capfirst(meta.verbose_name_plural),
+                "object_name": meta.object_name,
+                "perms": perms,
+                "admin_url": None,
+                "add_url": None,
+            }
+            if perms.get("change") or perms.get("view"):
+                entry["view_only"] = not perms.get("change")
+                entry["admin_url"] = self._url(urls, f"{info}_changelist")
+            if perms.get("add"):
+                entry["add_url"] = self._url(urls, f"{info}_add")
+            app = found.get(meta.app_label)
+            if app is None:
+                app = found[meta.app_label] = {
+                    "name": django_apps.get_app_config(meta.app_label).verbose_name,
+                    "app_label": meta.app_label,
+                    "app_url": self._url(urls, "app_list", meta.app_label),
+                    "has_module_perms": True,
+                    "models": [],
+                }
+            app["models"].append(entry)
+        listed = sorted(found.values(), key=lambda app: app["name"].lower())
+        for app in listed:
+            app["models"].sort(key=lambda entry: entry["name"])
+        return listed
+
+    def _url_memo(self) -> dict[tuple[str, str | None], str | None]:
+        """reverse("admin:…") results for the URL configuration and script prefix at hand
+        (all a reversed admin URL depends on)."""
+        key = (settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+        memo = self._urls.get(key)
+        if memo is None:
+            memo = self._urls[key] = {}
+        return memo
+
+    def _url(self, memo: dict, name: str, app_label: str | None = None) -> str | None:
+        """reverse("admin:<name>") through `memo`; None where it has no URL."""
+        try:
+            return memo[name, app_label]
+        except KeyError:
+            pass
+        kwargs = {"app_label": app_label} if app_label else None
+        try:
+            url = reverse(f"admin:{name}", kwargs=kwargs, current_app=self.name)
+        except NoReverseMatch:
+            url = None
+        memo[name, app_label] = url
+        return url
+
 
 def _section_of(app_label: str, label: str) -> str | None:
     for key, _, members in SECTIONS:
@@ -124,15 +203,3 @@ def _section(key: str, name: str, models: list[dict], url: str) -> dict:
         "has_module_perms": True,
         "models": models,
     }
-
-
-def _without_system(apps: list[dict]) -> list[dict]:
-    kept = []
-    for app in apps:
-        if app["app_label"] in SYSTEM_APPS:
-            continue
-        label = app["app_label"]
-        models = [m for m in app["models"] if f"{label}.{m['object_name']}" not in SYSTEM_MODELS]
-        if models:
-            kept.append({**app, "models": models})
-    return kept

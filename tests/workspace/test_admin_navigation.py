@@ -9,6 +9,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.test.utils import override_script_prefix
 from django.urls import reverse
 
 from apps.workspace.site import is_system_model
@@ -114,3 +115,41 @@ def test_every_registered_model_is_in_one_section():
         assert page.count(f'href="{url}"') >= 1, model._meta.label
         if is_system_model(model):
             assert page.index(f'href="{url}"') > page.index(">System</a>"), model._meta.label
+
+
+def _django_app_list(request, app_label=None) -> list[dict]:
+    """Django's own app list for this site, for comparison with the workspace's."""
+    return admin.AdminSite.get_app_list(admin.site, request, app_label)
+
+
+@pytest.mark.parametrize("app_label", [None, "findings", "tenants", "auth"])
+def test_the_app_list_is_djangos_less_the_system_models(rf, tenant_admin, app_label):
+    """The workspace builds Django's list itself (memoised URLs, no permission checks on the
+    System models for non-superusers): the same entries, URLs and permissions as Django's."""
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    for user in (root, tenant_admin):
+        request = rf.get("/admin/")
+        request.user, request.session = user, {}
+        ours = admin.site._apps(request, app_label)
+        expected = [
+            {**app, "models": [m for m in app["models"] if not is_system_model(m["model"])]}
+            for app in _django_app_list(request, app_label)
+        ]
+        if user.is_superuser:
+            expected = _django_app_list(request, app_label)
+        expected = [app for app in expected if app["models"]]
+        assert ours == expected, user.username
+    assert ours or app_label == "auth"  # the tenant admin sees findings and tenants pages
+
+
+def test_sidebar_links_follow_the_script_prefix(tenant_admin):
+    """The memoised URLs are kept per script prefix: FixOps served under /fixops/ links there."""
+    client, index = _client(tenant_admin), reverse("admin:index")
+    plain = client.get(index).content.decode()
+    changelist = reverse("admin:findings_finding_changelist")
+    assert f'href="{changelist}"' in plain
+    with override_script_prefix("/fixops/"):
+        prefixed = client.get(index).content.decode()
+    assert f'href="/fixops{changelist}"' in prefixed
+    assert f'href="{changelist}"' not in prefixed
+    assert f'href="{changelist}"' in client.get(index).content.decode()
