@@ -9,11 +9,12 @@ from apps.workspace.reports import pdf
 
 @checks.register()
 def pdf_reports(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    if pdf.MISSING is None:
+    reason = pdf.missing()  # imports WeasyPrint: a check is where loading it belongs
+    if reason is None:
         return []
     return [
         checks.Warning(
-            f"PDF reports are unavailable: {pdf.MISSING}",
+            f"PDF reports are unavailable: {reason}",
             hint="Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
             "libharfbuzz-subset0 fonts-dejavu-core. HTML and CSV reports work without them.",
             id="fixops.W150",

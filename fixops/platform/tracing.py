@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.celery import CeleryInstrumentor
-from opentelemetry.instrumentation.django import DjangoInstrumentor
-from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-from opentelemetry.instrumentation.requests import RequestsInstrumentor
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -33,9 +30,18 @@ def configure(
     *, service: str, endpoint: str = "", exporter: SpanExporter | None = None
 ) -> TracerProvider | None:
     """Install the tracer provider and the instrumentations, once per process. Does nothing
-    (returns None) without an `endpoint` or an `exporter`."""
+    (returns None) without an `endpoint` or an `exporter`.
+
+    The SDK, the exporter and the instrumentations are imported here, not with the module:
+    they take about half a second to import, which every web worker, Celery worker and
+    management command would pay with tracing off."""
     if not endpoint and exporter is None:
         return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
     with _lock:
         if _installed:
             return _installed[0]
@@ -45,10 +51,11 @@ def configure(
         else:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
-        DjangoInstrumentor().instrument(tracer_provider=provider)
-        CeleryInstrumentor().instrument(tracer_provider=provider)
-        PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
-        RequestsInstrumentor().instrument(tracer_provider=provider)
+        django, celery, psycopg, requests = _instrumentors()
+        django.instrument(tracer_provider=provider)
+        celery.instrument(tracer_provider=provider)
+        psycopg.instrument(tracer_provider=provider, skip_dep_check=True)
+        requests.instrument(tracer_provider=provider)
         _installed.append(provider)
         logger.info("tracing on: service %s", service)
         return provider
@@ -67,11 +74,21 @@ def shutdown() -> None:
     with _lock:
         if not _installed:
             return
-        for instrumentor in (
-            DjangoInstrumentor(),
-            CeleryInstrumentor(),
-            PsycopgInstrumentor(),
-            RequestsInstrumentor(),
-        ):
+        for instrumentor in _instrumentors():
             instrumentor.uninstrument()
         _installed.pop().shutdown()
+
+
+def _instrumentors() -> list:
+    """Django, Celery, psycopg and requests (each a process-wide singleton)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    return [
+        DjangoInstrumentor(),
+        CeleryInstrumentor(),
+        PsycopgInstrumentor(),
+        RequestsInstrumentor(),
+    ]

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from weasyprint import HTML
 
-from apps.workspace.reports import formats, pdf
+from apps.workspace.reports import formats, pdf, pdf_layout
 from apps.workspace.reports.document import report_application, report_tenant
 from tests.findings.factories import ApplicationFactory, FindingFactory
 
@@ -252,11 +252,11 @@ def test_pdf_is_a_real_pdf(seeded, acme, issue_token, api_client):
 
 def test_pdf_fetches_nothing_but_its_stylesheet(seeded, acme):
     document = report_application(tenant=acme, application=seeded["payments"])
-    fetcher = pdf.StaticOnlyFetcher()
+    fetcher = pdf_layout.StaticOnlyFetcher()
     pdf.write_pdf(formats.to_html(document, for_pdf=True), fetcher=fetcher)
     assert fetcher.fetched == ["fixops-static:fixops/report.css"] and fetcher.refused == []
     # A page that asks for more gets nothing, and is still laid out.
-    hostile = pdf.StaticOnlyFetcher()
+    hostile = pdf_layout.StaticOnlyFetcher()
     html = (
         '<link rel="stylesheet" href="http://127.0.0.1:9/x.css">'
         '<img src="file:///etc/passwd"><img src="relative.png"><p>still here</p>'
@@ -279,8 +279,8 @@ def test_pdf_pages_hold_everything_within_their_margins(seeded, acme):
     document = report_tenant(tenant=acme, link=lambda p: "https://" + "h" * 120 + ".example" + p)
     laid_out = HTML(
         string=formats.to_html(document, for_pdf=True),
-        base_url=pdf.BASE_URL,
-        url_fetcher=pdf.StaticOnlyFetcher(),
+        base_url=pdf_layout.BASE_URL,
+        url_fetcher=pdf_layout.StaticOnlyFetcher(),
     ).render()
     assert 2 <= len(laid_out.pages) <= 8
     overflowing = []
@@ -375,10 +375,10 @@ def test_scopes(seeded, acme, issue_token, api_client):
 
 
 def test_without_pango_pdf_is_503_and_the_rest_works(acme, issue_token, api_client, monkeypatch):
-    """A server whose WeasyPrint could not load Pango (pdf.MISSING set at import)."""
+    """A server whose WeasyPrint could not load Pango (what pdf.missing() then says)."""
     from django.core import checks
 
-    monkeypatch.setattr(pdf, "MISSING", "WeasyPrint cannot load Pango: no libpango")
+    monkeypatch.setattr(pdf, "missing", lambda: "WeasyPrint cannot load Pango: no libpango")
     client = api_client(issue_token(acme, role="viewer"))
     response = client.get("/api/v1/reports/tenant/?format=pdf")
     assert response.status_code == 503
