@@ -12,8 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded on first use only: WeasyPrint and Pango by the first PDF (apps/workspace/reports/
-# pdf.py), the OpenTelemetry SDK only with tracing on (fixops/platform/tracing.py).
-ON_FIRST_USE = ("weasyprint", "opentelemetry.sdk", "opentelemetry.instrumentation.django")
+# pdf.py), the OpenTelemetry SDK only with tracing on (fixops/platform/tracing.py), pysaml2's
+# responses, signatures and XML schemas by the first SAML request (apps/tenants/sso/urls.py).
+ON_FIRST_USE = (
+    "weasyprint",
+    "opentelemetry.sdk",
+    "opentelemetry.instrumentation.django",
+    "djangosaml2.views",
+    "saml2.response",
+    "saml2.xml.schema",
+)
 
 STARTED = """
 import json, sys
@@ -23,6 +31,8 @@ from django.urls import get_resolver
 get_resolver().url_patterns  # the URL configuration, as the first request loads it
 import fixops.celery  # the Celery app, as a worker and the web's task publishing load it
 import fixops.wsgi  # the web application, as gunicorn loads it
+from django.contrib.auth import get_backends
+get_backends()  # every authentication backend, as the first permission check loads them
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -25,9 +25,8 @@ from apps.tenants.accounts.pages import login_page_context, safe_next
 from apps.tenants.permissions import SESSION_TENANT_KEY
 from apps.tenants.selectors import membership_list
 from apps.tenants.sso import oidc
-from apps.tenants.sso.config import SsoConfigError, oidc_providers
+from apps.tenants.sso.config import SESSION_AUTH_METHOD, SsoConfigError, oidc_providers
 from apps.tenants.sso.provisioning import SsoError
-from apps.tenants.sso.saml import SESSION_AUTH_METHOD
 
 PENDING = "fixops_pending_login"  # {"user": pk, "at": epoch, "next": url}
 PENDING_SECONDS = 300

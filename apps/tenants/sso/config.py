@@ -15,6 +15,9 @@ from django.conf import settings
 from apps.tenants.models import slug_validator
 from apps.tenants.sso.mapping import MappingError, Rule, parse_rules
 
+# The session key saying how a person signed in ("local", "oidc:<slug>", "saml:<slug>").
+SESSION_AUTH_METHOD = "fixops_auth_method"
+
 
 class SsoConfigError(ValueError):
     """A provider entry is malformed; the message says which one and why."""

@@ -58,7 +58,7 @@ FIXOPS_SAML_SP_CERT_FILE = env.str("FIXOPS_SAML_SP_CERT_FILE", default="")
 FIXOPS_SAML_XMLSEC = env.str("FIXOPS_SAML_XMLSEC", default="/usr/bin/xmlsec1")
 # Seconds of clock skew tolerated on NotBefore / NotOnOrAfter.
 FIXOPS_SAML_CLOCK_SKEW = env.int("FIXOPS_SAML_CLOCK_SKEW", default=60)
-SAML_CONFIG_LOADER = "apps.tenants.sso.saml.sp_config"
+SAML_CONFIG_LOADER = "apps.tenants.sso.saml_views.sp_config"
 SAML_SESSION_COOKIE_NAME = "fixops_saml"
 # Loopback IdPs and same-site deployments post back same-site; a cross-site IdP needs None
 # (and then a Secure cookie, i.e. HTTPS).
@@ -67,7 +67,7 @@ SAML_CREATE_UNKNOWN_USER = True
 SAML_ATTRIBUTE_MAPPING: dict = {}
 SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 SAML2_CUSTOM_POST_BINDING_FORM_TEMPLATE = "accounts/saml_post.html"
-SAML_ACS_FAILURE_RESPONSE_FUNCTION = "apps.tenants.sso.saml.acs_failure"
+SAML_ACS_FAILURE_RESPONSE_FUNCTION = "apps.tenants.sso.saml_views.acs_failure"
 SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = True
 
 # Local accounts: TOTP (django-otp), recovery codes, lockout (django-axes).

@@ -26,7 +26,7 @@ from apps.intel.feeds.download import fetch
 from apps.pipeline.gate import decision_make
 from apps.policies import opa
 from apps.policies.models import PolicySettings
-from apps.tenants.sso import saml
+from apps.tenants.sso import saml_views
 from apps.tenants.sso.config import OidcProviderConfig
 from apps.tenants.sso.oidc import OidcBackend, provider_metadata
 from fixops.platform.http.errors import Refused
@@ -274,11 +274,11 @@ def _saml_metadata_call(server: FakeIdpAndMirror, settings) -> None:
             "mapping": [],
         }
     ]
-    saml._config_cache.clear()
+    saml_views._config_cache.clear()
     try:
-        assert SAML_IDP_ENTITY in saml.sp_config().metadata.identity_providers()
+        assert SAML_IDP_ENTITY in saml_views.sp_config().metadata.identity_providers()
     finally:
-        saml._config_cache.clear()
+        saml_views._config_cache.clear()
 
 
 @pytest.fixture
