@@ -16,7 +16,6 @@ path is kept in the sessions of people signed in with SAML: it stays here.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -31,8 +30,6 @@ from apps.tenants.models import SamlAssertionSeen
 from apps.tenants.sso.config import saml_provider_by_entity_id, saml_providers, xmlsec_binary
 from apps.tenants.sso.mapping import groups_from
 from apps.tenants.sso.provisioning import SsoError, SsoProfile, sso_sign_in
-
-logger = logging.getLogger(__name__)
 
 BACKEND_PATH = "apps.tenants.sso.saml.SamlBackend"
 
