@@ -7,11 +7,43 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from rest_framework.test import APIClient
+
+from tests.db_template import TEMPLATE_ENV, ensure_template
+
+
+def pytest_configure(config) -> None:
+    """Build (or find) the migrated template the test databases are cloned from, once, in
+    the controller; xdist's processes inherit its name (tests/db_template.py)."""
+    if hasattr(config, "workerinput") or config.getoption("help") or os.environ.get(TEMPLATE_ENV):
+        return
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    # Without PostgreSQL here each process migrates its own database, as it would.
+    with contextlib.suppress(psycopg.OperationalError):
+        os.environ[TEMPLATE_ENV] = ensure_template(
+            database, database["TEST"]["NAME"], os.environ["DJANGO_SETTINGS_MODULE"]
+        )
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Clone each process's test database from the template, when there is one."""
+    from django.conf import settings
+
+    template = os.environ.get(TEMPLATE_ENV)
+    if template:
+        settings.DATABASES["default"]["TEST"]["TEMPLATE"] = template
 
 
 def service_available(host: str, port: int) -> bool:
