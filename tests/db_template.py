@@ -52,7 +52,8 @@ def ensure_template(database: dict, test_name: str, settings_module: str) -> str
     `settings_module` the Django settings the tests run with."""
     name = f"{test_name}_tmpl_{schema_digest(settings_module)[:12]}"
     with _admin_connection(database) as conn:
-        existing = _databases(conn, f"{test_name}_tmpl_%")
+        # Finished templates only: a name as long as ours (another run's build is longer).
+        existing = [n for n in _databases(conn, f"{test_name}_tmpl_") if len(n) == len(name)]
         if name in existing:
             return name
         building = f"{name}_{os.getpid()}"
@@ -87,8 +88,8 @@ def _admin_connection(database: dict) -> psycopg.Connection:
     )
 
 
-def _databases(conn: psycopg.Connection, like: str) -> list[str]:
-    rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (like,))
+def _databases(conn: psycopg.Connection, prefix: str) -> list[str]:
+    rows = conn.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))
     return [name for (name,) in rows]
 
 
