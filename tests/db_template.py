@@ -65,7 +65,7 @@ def ensure_template(database: dict, test_name: str, settings_module: str) -> str
                     sql.Identifier(building), sql.Identifier(name)
                 )
             )
-        except (subprocess.CalledProcessError, psycopg.errors.DuplicateDatabase):
+        except (subprocess.SubprocessError, psycopg.errors.DuplicateDatabase):
             # A failed migrate, or a concurrent run that finished the same template first.
             _drop(conn, building)
             if name not in _databases(conn, name):
@@ -114,6 +114,7 @@ def _migrate(database: dict, name: str, settings_module: str) -> None:
         cwd=ROOT,
         env=env,
         check=True,
+        timeout=600,  # a migrate that hangs fails the run instead of stalling it
     )
 
 

@@ -237,6 +237,7 @@ def test_bench_sarif_reimport_unchanged(tmp_path, settings):
     read_s = _median([_read_and_key(again_file) for _ in range(rounds)])
     tokenise_s = _median([_tokenise(again_file) for _ in range(rounds)])
     stamp_s, fixed_s = _median(stamps), _median(fixed)
+    assert stamp_s > 0, "no last_seen UPDATE found in the re-import's statements"
     floor = (tokenise_s + stamp_s + fixed_s) / first_s
     print(f"\nSARIF {n:,} results, same content in other bytes ({rounds} rounds, medians):")
     print(f"  first import      {first_s:.3f} s, {first_q} SQL statements")
