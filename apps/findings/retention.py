@@ -28,11 +28,16 @@ def scan_details_purge(*, tenant_id: int, before: datetime, batch: int = 5000) -
 
 
 def closed_occurrences_purge(*, tenant_id: int, before: datetime, batch: int = 5000) -> int:
-    """Delete the occurrences of findings closed before `before` (a finding that comes back
-    gets a new occurrence from the scan that reports it)."""
+    """Delete the retracted occurrences of findings closed before `before` (a finding that
+    comes back gets a new occurrence from the scan that reports it). A live one stays: a
+    stream still reports it, and a repeat of that stream's scan reopens the finding by it
+    (apps/findings/repeat.py)."""
     closed = Finding.objects.filter(
         tenant_id=tenant_id, status__in=sorted(CLOSED), closed_at__lt=before
     ).values("pk")
     return bulk.delete_in_batches(
-        Occurrence.objects.filter(tenant_id=tenant_id, finding_id__in=closed), batch=batch
+        Occurrence.objects.filter(
+            tenant_id=tenant_id, finding_id__in=closed, retracted_at__isnull=False
+        ),
+        batch=batch,
     )
