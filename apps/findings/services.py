@@ -31,11 +31,15 @@ from apps.findings.parsers.base import Parser
 from apps.findings.selectors import application_find
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
+from fixops.platform import events
 from fixops.platform.audit import audit_record
 from fixops.platform.deletion import delete_or_conflict
 from fixops.platform.errors import Conflict, Invalid, NotFound, TooLarge
 from fixops.platform.text import clean_text
 
+APPLICATION_CONTEXT_CHANGED = "application.context_changed"
+# What the risk of an application's findings weighs of it (apps/intel/scoring.py).
+RISK_CONTEXT = ("criticality", "internet_exposed", "data_classification")
 APPLICATION_FIELDS = (
     "name",
     "description",
@@ -76,7 +80,15 @@ def _save(
             application.save(update_fields=update_fields)
             changed = [f for f in (update_fields or APPLICATION_FIELDS) if f != "updated_at"]
             action = "application.create" if update_fields is None else "application.update"
-            _audit(application, actor, action, before, _facts(application, changed))
+            after = _facts(application, changed)
+            _audit(application, actor, action, before, after)
+            moved = [f for f in RISK_CONTEXT if before and f in before and before[f] != after[f]]
+            if moved:  # the findings' risk weighs these: the pipeline re-scores them
+                events.emit(
+                    topic=APPLICATION_CONTEXT_CHANGED,
+                    tenant_id=application.tenant_id,
+                    payload={"application_id": application.pk, "fields": moved},
+                )
     except IntegrityError:
         raise Conflict(
             f"An application named {application.name!r} already exists.",

@@ -7,15 +7,20 @@ queues nothing new.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from apps.connectors.announce import notify
 from apps.connectors.inbound.apply import ACCEPTANCE_WANTED
 from apps.connectors.tickets import findings_changed, findings_comment
+from apps.findings.models import Finding
+from apps.findings.services import APPLICATION_CONTEXT_CHANGED
 from apps.findings.sla import SLA_BREACHED
 from apps.findings.writer import TOPIC as FINDING_CHANGED
 from apps.intel.notices import INTEL_RECORDED, intel_notices
+from apps.intel.scoring import risk_refresh
 from apps.pipeline.inbound import acceptance_from_ticket
+from apps.pipeline.tasks import risk_refresh_task
 from apps.policies.acceptances import ACCEPTANCE_EXPIRED
 from apps.tenants.models import Tenant
 from fixops.platform import events
@@ -106,7 +111,20 @@ def acceptance_wanted(event: Event) -> None:
     acceptance_from_ticket(tenant_id=event.tenant_id, payload=event.payload)
 
 
+def application_context_changed(event: Event) -> None:
+    """Re-score an application's findings when what their risk weighs of it changed (its
+    exposure, criticality, data): inline for the sizes an import scores inline, by a worker
+    for larger ones."""
+    application_id = event.payload["application_id"]
+    findings = Finding.objects.filter(application_id=application_id)
+    if findings[: settings.FIXOPS_RISK_INLINE_MAX + 1].count() <= settings.FIXOPS_RISK_INLINE_MAX:
+        risk_refresh(application_id=application_id)
+    else:
+        risk_refresh_task.delay(application_id=application_id)
+
+
 def subscribe() -> None:
+    events.subscribe(APPLICATION_CONTEXT_CHANGED, application_context_changed)
     events.subscribe(FINDING_CHANGED, finding_changed)
     events.subscribe(ACCEPTANCE_EXPIRED, acceptance_expired)
     events.subscribe(SLA_BREACHED, finding_sla_breached)
