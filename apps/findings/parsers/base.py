@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -263,6 +263,10 @@ class Parser(ABC):
     # the keys or markers that decide.
     shape: ClassVar[str] = "object"
     expects: ClassVar[str] = ""
+    # Members the parser never reads, left out of the report's content digest (parsers/
+    # content.py) so that a re-run's new timestamps do not count as new content: the path of
+    # an object (keys, "*" for any array element) -> the only member names read there.
+    unread: ClassVar[Mapping[tuple[str, ...], frozenset[str]]] = {}
 
     @classmethod
     @abstractmethod

@@ -40,6 +40,13 @@ class SarifParser(Parser):
     label = "SARIF 2.1.0"
     expects = "`runs` (with `version` 2.1.0 or a `tool.driver`)"
     priority = 10
+    # Of an invocation, only these are read (scan.py); the rest (times, command line,
+    # machine, exit code, notifications) changes with every run.
+    unread = {
+        ("runs", "*", "invocations", "*"): frozenset(
+            {"workingDirectory", "ruleConfigurationOverrides"}
+        )
+    }
 
     @classmethod
     def detect(cls, head: bytes) -> bool:
