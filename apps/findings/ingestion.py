@@ -24,7 +24,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import BinaryIO, TypeVar
 
 from django.conf import settings
@@ -40,33 +40,22 @@ from apps.findings.dedup import (
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
+from apps.findings.outcome import Outcome
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser, input_limits
+from apps.findings.parsers.content import content_digest
+from apps.findings.repeat import repeat, repeatable, repeated_scan
 from apps.findings.rows import NewFinding, SeenOccurrence
-from apps.findings.streams import streams_seen
+from apps.findings.streams import streams_pending, streams_seen
 from apps.findings.targets import normalise
 from apps.findings.writer import FindingWriter
 from fixops.platform import bulk
 from fixops.platform.errors import TooLarge
-from fixops.platform.models import Event
 
 logger = logging.getLogger(__name__)
 
 VEX_DISMISSED = frozenset({"not_affected", "false_positive"})
 T = TypeVar("T")
-
-
-@dataclass
-class Outcome:
-    counts: dict[str, int]
-    noise: dict
-    skipped: list[dict] = field(default_factory=list)
-    tool_name: str = ""
-    tool_version: str = ""
-    target: str = ""
-    finding_ids: list[int] = field(default_factory=list)
-    # The writer's `finding.changed` events (written in the import's transaction).
-    events: list[Event] = field(default_factory=list)
 
 
 def _clip(value: str | None, length: int) -> str:
@@ -86,6 +75,13 @@ def ingest_report(
     """Parse `stream` with `parser` and apply it to `scan`'s application. Caller holds the
     transaction and the application's lock; ParseError propagates (and rolls back)."""
     timer = _PhaseTimer()
+    # The caller's target and branch and how paths resolve are part of what the report says.
+    context = (repr(parser.paths), tool_override, scan.target, scan.branch)
+    digest = content_digest(stream, parser, context=context) or ""
+    earlier = repeated_scan(scan, digest) if digest else None
+    if earlier is not None:
+        return repeat(scan, *earlier, digest=digest)
+    timer.lap("digest")
     with input_limits(max_depth=settings.FIXOPS_MAX_INPUT_DEPTH):
         result = parser.parse(stream)
         budget = _ResultBudget(settings.FIXOPS_UPLOAD_MEMORY_MB)
@@ -110,21 +106,32 @@ def ingest_report(
         "findings_reopened": 0,
         "duplicates_collapsed": 0,
     }
-    finding_ids = _upsert_findings(writer, scan, groups, counts)
-    timer.lap("findings")
     streams = {_clip(nf.tool, 100) for nf in results} | {_clip(tool_name, 100)}
     # The caller's target verbatim, else what the report says it scanned.
     scan.target = scan.target or normalise(result.target)
+    pending = streams_pending(scan=scan, tools=streams, target=scan.target, writer=writer)
+    finding_ids = _upsert_findings(writer, scan, groups, counts)
+    timer.lap("findings")
     streams_seen(scan=scan, tools=streams, target=scan.target, writer=writer)
     unseen = _upsert_occurrences(writer, scan, groups, finding_ids)
+    writer.settle(pending)  # before retraction: what this scan no longer reports was seen till now
     timer.lap("occurrences")
-    if not any(issue.lost_finding for issue in result.skipped):
-        seen = set(finding_ids.values())
+    lost = any(issue.lost_finding for issue in result.skipped)
+    seen = set(finding_ids.values())
+    if not lost:
         counts["findings_closed"] = _close_missing(writer, scan, unseen, streams, seen)
     timer.lap("close")
     counts["components"] = _upsert_components(scan, components, writer.now)
     timer.lap("components")
-    noise = {**noise_summary(keyed), "timings_ms": timer.laps}
+    noise = {**noise_summary(keyed), "streams": len(streams), "timings_ms": timer.laps}
+    kept_unseen = sum(1 for _, fid, tool in unseen if tool in streams and fid in seen)
+    if not repeatable(
+        lost=lost,
+        vex_dismissed=counts.pop("vex_dismissed"),
+        components=counts["components"],
+        kept_unseen=kept_unseen,
+    ):
+        digest = ""
     counts["duplicates_collapsed"] = noise["duplicates_collapsed"]
     skipped = skipped_entries(result.skipped)
     suppressed = sum(1 for nf in results if nf.suppressed or nf.vex_state in VEX_DISMISSED)
@@ -150,6 +157,7 @@ def ingest_report(
         tool_version=result.tool_version,
         target=scan.target,
         events=writer.finish(comment=comment),
+        content_digest=digest,
     )
 
 
@@ -282,6 +290,7 @@ def _upsert_findings(
         tenant_id=scan.tenant_id,
     )
     changes = writer.changes(scan.tenant_id)
+    counts["vex_dismissed"] = len(vex_dismissed)  # popped by the caller: not a scan count
     counts["findings_new"] = len(units) - len(existing)
     counts["findings_existing"] = len(existing)
     counts["findings_reopened"] = len(changes.reopened)

@@ -4,8 +4,11 @@ columns' lengths in one place."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from apps.findings.models.finding import FindingStatus
 
@@ -188,3 +191,16 @@ class SeenOccurrence:
             _clip(self.baseline_state, 20),
             _clip(self.original_path, 2000),
         )
+
+
+def said(values: Sequence[Any]) -> int:
+    """A digest of what a sighting says (SEEN order): Python's 64-bit hash of the values with
+    the fingerprints as sorted pairs. Equal values give equal digests; unequal ones collide
+    with odds of about 2**-64, which would leave one occurrence's details stale until the
+    next change."""
+    fingerprints = values[3]
+    pairs = tuple(sorted(fingerprints.items())) if isinstance(fingerprints, dict) else ()
+    try:
+        return hash((*values[:3], pairs, *values[4:]))
+    except TypeError:  # a fingerprint that is not a string: compare its JSON text
+        return hash((*values[:3], json.dumps(fingerprints, sort_keys=True), *values[4:]))

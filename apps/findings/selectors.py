@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from apps.findings import sla
+from apps.findings import sightings, sla
 from apps.findings.models import (
     Application,
     Finding,
@@ -165,9 +165,32 @@ def occurrence_values(*, tenant: Tenant, field: str, limit: int = 15) -> list[st
 
 
 def finding_get(*, tenant: Tenant, finding_id: int) -> Finding:
-    """One finding of `tenant` with its `sla_state`; NotFound otherwise."""
+    """One finding of `tenant` with its `sla_state` and latest sighting; NotFound otherwise."""
     qs = sla.with_state(Finding.objects.select_related(*FINDING_RELATED), tenant_id=tenant.pk)
-    return get_scoped_or_404(qs, tenant=tenant, pk=finding_id)
+    finding = get_scoped_or_404(qs, tenant=tenant, pk=finding_id)
+    sightings.findings_seen([finding])
+    return finding
+
+
+def findings_sighted(findings: Iterable[Finding]) -> list[Finding]:
+    """`findings` (a page) with the last_seen and last_scan of the repeated scans that saw
+    them last (apps/findings/sightings.py): read them from here, not from the rows."""
+    page = list(findings)
+    sightings.findings_seen(page)
+    return page
+
+
+def findings_reported_by(*, application_id: int, scan_ids: Iterable[int]) -> set[int]:
+    """Ids of the findings that scans of `scan_ids` reported as repeats, whose rows keep an
+    earlier last_scan (apps/findings/sightings.py)."""
+    return sightings.reported_by(application_id, scan_ids)
+
+
+def occurrences_sighted(*, finding: Finding, limit: int | None = None) -> list[Occurrence]:
+    """`occurrence_list` (up to `limit`), each with its latest sighting."""
+    rows = list(occurrence_list(finding=finding)[:limit])
+    sightings.occurrences_seen(rows)
+    return rows
 
 
 def application_sla(*, tenant: Tenant, application: Application) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.findings.ingestion import Outcome
 from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.locks import applications_lock
 from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
 from apps.findings.models.application import source_root_problem, validate_source_roots
+from apps.findings.outcome import Outcome
 from apps.findings.parsers import (
     HEAD_BYTES,
     NO_PATHS,
@@ -287,6 +287,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
     scan.counts = outcome.counts
     scan.noise = outcome.noise
     scan.skipped = outcome.skipped[:1000]
+    scan.content_digest = outcome.content_digest
     scan.status = ScanStatus.DONE
     scan.progress = 100
     scan.finished_at = timezone.now()
@@ -298,6 +299,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
             "counts",
             "noise",
             "skipped",
+            "content_digest",
             "status",
             "progress",
             "finished_at",

@@ -25,6 +25,27 @@ from fixops.platform.audit import audit_record
 from fixops.platform.errors import NotFound
 
 
+def streams_pending(
+    *, scan: Scan, tools: Iterable[str], target: str, writer: FindingWriter
+) -> list[Stream]:
+    """The streams of a full import of `scan` whose sightings a repeated scan left pending
+    (apps/findings/sightings.py), as they are before the import moves them: the import
+    settles them once it has written its own sightings, so only the rows it did not write
+    are written twice. Untargeted ones it may adopt are settled now, before they move."""
+    tools = sorted({tool[:100] for tool in tools if tool})
+    found = list(
+        Stream.objects.filter(
+            application_id=scan.application_id,
+            branch=scan.branch,
+            tool__in=tools,
+            target__in=sorted({target, ""}),
+            sightings_pending=True,
+        )
+    )
+    writer.settle([stream for stream in found if stream.target != target])
+    return [stream for stream in found if stream.target == target]
+
+
 def streams_seen(*, scan: Scan, tools: Iterable[str], target: str, writer: FindingWriter) -> int:
     """Adopt the untargeted streams a named scan continues, then mark the scan's streams
     scanned now (live again if retired). Returns the occurrences adopted."""
@@ -46,7 +67,13 @@ def streams_seen(*, scan: Scan, tools: Iterable[str], target: str, writer: Findi
         ],
         update_conflicts=True,
         unique_fields=["application", "tool", "branch", "target"],
-        update_fields=["last_scan", "last_scan_at", "retired_at", "retired_reason"],
+        update_fields=[
+            "last_scan",
+            "last_scan_at",
+            "retired_at",
+            "retired_reason",
+            "sightings_pending",
+        ],
     )
     return adopted
 
@@ -81,6 +108,7 @@ def _adopt(scan: Scan, tools: list[str], target: str, writer: FindingWriter) -> 
 def _retire(stream: Stream, *, writer: FindingWriter, reason: str) -> tuple[int, int]:
     """Retract the stream's live occurrences (closing findings no other stream reports) and
     mark it retired; returns (occurrences retracted, findings closed)."""
+    writer.settle([stream])
     live = list(
         Occurrence.objects.filter(
             application_id=stream.application_id,

@@ -15,7 +15,6 @@ whatever the number of findings.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from apps.findings import sla
 from apps.findings.lifecycle import ACTIVE, CLOSED
-from apps.findings.models import Finding, FindingEvent, Occurrence, SlaPolicy
+from apps.findings.models import Finding, FindingEvent, Occurrence, SlaPolicy, Stream
 from apps.findings.models.finding import FindingStatus
 from apps.findings.rows import (
     EVENT_FIELDS,
@@ -39,7 +38,9 @@ from apps.findings.rows import (
     SEEN,
     NewFinding,
     SeenOccurrence,
+    said,
 )
+from apps.findings.sightings import live_in
 from apps.tenants.models import Tenant
 from fixops.platform import bulk, events
 from fixops.platform.audit import audit_record
@@ -62,19 +63,6 @@ class Changes:
 
     def any(self) -> bool:
         return any((self.opened, self.reopened, self.closed, self.activated, self.rescored))
-
-
-def _said(values: Sequence[Any]) -> int:
-    """A digest of what a sighting says (SEEN order): Python's 64-bit hash of the values with
-    the fingerprints as sorted pairs. Equal values give equal digests; unequal ones collide
-    with odds of about 2**-64, which would leave one occurrence's details stale until the
-    next change."""
-    fingerprints = values[3]
-    pairs = tuple(sorted(fingerprints.items())) if isinstance(fingerprints, dict) else ()
-    try:
-        return hash((*values[:3], pairs, *values[4:]))
-    except TypeError:  # a fingerprint that is not a string: compare its JSON text
-        return hash((*values[:3], json.dumps(fingerprints, sort_keys=True), *values[4:]))
 
 
 class FindingWriter:
@@ -234,7 +222,7 @@ class FindingWriter:
         # otherwise be held twice): a sighting that says the same (the common case of a
         # re-import) only moves last_seen, in one narrow UPDATE.
         existing = {
-            (finding_id, name): (pk, _said(values), retracted is not None)
+            (finding_id, name): (pk, said(values), retracted is not None)
             for pk, finding_id, name, retracted, *values in query.values_list(
                 "id", "finding_id", "tool", "retracted_at", *SEEN
             ).iterator(chunk_size=5000)  # a server-side cursor: the rows never sit whole
@@ -245,7 +233,7 @@ class FindingWriter:
             known = existing.get((finding_id, name))
             if known is not None:
                 pk, stored, retracted = known
-                if stored == _said(values) and not retracted:
+                if stored == said(values) and not retracted:
                     unchanged.append(pk)
                 else:
                     updates.append((pk, *values, self.scan_id, self.now, None, None))
@@ -272,6 +260,18 @@ class FindingWriter:
             for (finding_id, name), (pk, _, retracted) in existing.items()
             if not retracted and (finding_id, name) not in seen
         ]
+
+    def settle(self, streams: Iterable[Stream]) -> None:
+        """Write the sightings a repeated scan left pending on `streams` (as read before anything
+        moved them; apps/findings/sightings.py) into their live occurrences and findings that
+        have older ones, and clear the mark."""
+        for stream in [s for s in streams if s.sightings_pending]:
+            live = live_in([stream])
+            seen = {"last_seen": stream.last_scan_at, "last_scan_id": stream.last_scan_id}
+            older = {"last_seen__lt": stream.last_scan_at}
+            Finding.objects.filter(pk__in=live.values("finding_id"), **older).update(**seen)
+            live.filter(**older).update(**seen)
+            Stream.objects.filter(pk=stream.pk).update(sightings_pending=False)
 
     def adopt(self, *, application_id: int, branch: str, tools: Sequence[str], target: str) -> int:
         """Give the untargeted ("") streams of `tools` the target `target`, occurrences and all

@@ -39,8 +39,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 
 from apps.findings.counts import result_counts
-from apps.findings.ingestion import Outcome, ingest_report
+from apps.findings.ingestion import ingest_report
 from apps.findings.models import Application, Scan
+from apps.findings.outcome import Outcome
 from apps.findings.parsers import ParseError, PathContext, get_parser, path_context
 from apps.findings.parsers.base import Parser
 from apps.findings.scan_queue import (

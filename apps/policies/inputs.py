@@ -24,6 +24,7 @@ from apps.findings.counts import result_counts
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Application, Finding, FindingStatus, Scan
 from apps.findings.parsers.sarif.taxonomy import IAC_TOOLS, SECRET_TOOLS
+from apps.findings.selectors import findings_reported_by
 from apps.intel.models import FeedStatus
 from apps.policies.models import AcceptanceScope, AcceptanceStatus, PolicySettings, RiskAcceptance
 from apps.policies.profiles import (
@@ -275,6 +276,8 @@ def build(
     filt = candidate_filter(parameters)
     accepted = _Acceptances(tenant, application, now)
     scan_ids = {s.pk for s in scans}
+    # A repeated scan leaves last_scan on the rows as they were (apps/findings/sightings.py).
+    repeated = findings_reported_by(application_id=application.pk, scan_ids=scan_ids)
     now_ns = to_ns(now)
 
     rows: list[tuple] = []
@@ -316,7 +319,8 @@ def build(
             applied.add(acceptance.pk)
         if kind in VULN_KINDS and vuln_id and epss is None:
             unenriched += 1
-        if last_scan_id in scan_ids:
+        reported = last_scan_id in scan_ids or fid in repeated
+        if reported:
             present.add(kind)
         rows.append(
             (
@@ -332,7 +336,7 @@ def build(
                 age_ns // DAY_NS,
                 limit,
                 past_sla,
-                last_scan_id in scan_ids,
+                reported,
                 rule_id,
                 vuln_id,
                 path,

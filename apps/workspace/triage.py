@@ -16,7 +16,7 @@ from apps.connectors.models import ExternalLink
 from apps.connectors.selectors import finding_links
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Finding, Occurrence, Scan
-from apps.findings.selectors import comment_list, finding_event_list, occurrence_list
+from apps.findings.selectors import comment_list, finding_event_list, occurrences_sighted
 from apps.intel.osv_versions import smallest_fix_above
 from apps.policies.selectors import acceptances_covering
 from apps.tenants.models import Tenant
@@ -186,7 +186,7 @@ class OccurrenceRow:
 def occurrence_rows(finding: Finding) -> list[OccurrenceRow]:
     """Who reports the finding, each with the commit its last scan saw and a link to the
     code there (two queries)."""
-    occurrences = list(occurrence_list(finding=finding)[:100])
+    occurrences = occurrences_sighted(finding=finding, limit=100)
     scan_ids = {o.last_scan_id for o in occurrences if o.last_scan_id}
     commits = dict(
         Scan.objects.filter(tenant_id=finding.tenant_id, pk__in=scan_ids).values_list(

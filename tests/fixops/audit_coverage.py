@@ -98,6 +98,10 @@ ALLOWLIST: dict[str, str] = {
         "clears the lease inside the import's transaction, which scan.import audits"
     ),
     "apps.findings.streams:streams_seen": "stream sightings of an import audited as scan.import",
+    "apps.findings.streams:streams_pending": (
+        "settles a stream's sightings inside an import audited as scan.import"
+    ),
+    "apps.findings.repeat:repeat": "a repeated scan's import, audited as scan.import",
     "apps.evidence.services:bundle_store": (
         "stores the write-once object of a bundle audited as evidence.bundle_create"
     ),
@@ -132,6 +136,9 @@ PRIMITIVES: dict[str, str] = {
     "apps.findings.writer:FindingWriter.upsert": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.occurrences": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.adopt": "the writer; finish() audits the batch",
+    "apps.findings.writer:FindingWriter.settle": (
+        "the writer; sightings of the import or retirement that calls it, audited as such"
+    ),
     "apps.findings.writer:FindingWriter.retract": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.set_status": "the writer; finish() audits the batch",
     "apps.findings.writer:FindingWriter.risk": "the writer; finish() audits the batch",

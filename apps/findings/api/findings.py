@@ -8,7 +8,12 @@ from rest_framework.response import Response
 
 from apps.findings.models import FindingStatus, Severity, SlaState
 from apps.findings.models.finding import FindingKind
-from apps.findings.selectors import finding_get, finding_list, occurrence_list
+from apps.findings.selectors import (
+    finding_get,
+    finding_list,
+    findings_sighted,
+    occurrences_sighted,
+)
 from apps.findings.services import finding_transition
 from apps.tenants.api.base import TenantApi, actor_label
 from fixops.platform.api.openapi import errors
@@ -153,8 +158,10 @@ class FindingCollectionApi(TenantApi):
         paginator = self.pagination_class()
         order = values.pop("ordering")
         paginator.ordering = (order, "-id") if order != "-id" else ("-id",)
-        page = paginator.paginate_queryset(
-            finding_list(tenant=request.tenant, filters=values), request, self
+        page = findings_sighted(
+            paginator.paginate_queryset(
+                finding_list(tenant=request.tenant, filters=values), request, self
+            )
         )
         return paginator.get_paginated_response(FindingOutputSerializer(page, many=True).data)
 
@@ -181,7 +188,7 @@ class FindingDetailApi(TenantApi):
     @extend_schema(responses=FindingDetailSerializer, summary="One finding with its occurrences")
     def get(self, request, finding_id: int):
         finding = finding_get(tenant=request.tenant, finding_id=finding_id)
-        finding.occurrence_rows = list(occurrence_list(finding=finding))
+        finding.occurrence_rows = occurrences_sighted(finding=finding)
         return Response(FindingDetailSerializer(finding).data)
 
 

@@ -53,6 +53,10 @@ class Scan(TenantOwned):
     uploaded_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What the report says (apps/findings/parsers/content.py), when a later scan with the
+    # same digest may repeat this one instead of importing it again (apps/findings/repeat.py);
+    # "" when it may not (a lost result, a VEX dismissal, components, a non-JSON format).
+    content_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
@@ -60,6 +64,11 @@ class Scan(TenantOwned):
             # The scan list's format filter reads the tenant's distinct formats from it.
             models.Index(fields=["tenant", "format"], name="scan_tenant_format_idx"),
             models.Index(fields=["application", "branch", "sha256"], name="scan_app_bytes_idx"),
+            models.Index(
+                fields=["application", "content_digest"],
+                condition=~models.Q(content_digest=""),
+                name="scan_app_content_idx",
+            ),
             # The sweeper's scan: only unfinished scans, a handful at any time.
             models.Index(
                 fields=["status"],

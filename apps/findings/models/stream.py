@@ -30,6 +30,10 @@ class Stream(TenantOwned):
         "findings.Scan", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     last_scan_at = models.DateTimeField(default=timezone.now)
+    # True while the stream's last scan repeated the one before it (apps/findings/repeat.py)
+    # and did not write last_seen and last_scan on each live occurrence and its finding:
+    # readers take them from here (apps/findings/sightings.py) until `settle` writes them.
+    sightings_pending = models.BooleanField(default=False, db_default=False)
     # Set when the stream was retired (by a person or as stale); a new scan clears it.
     retired_at = models.DateTimeField(null=True, blank=True)
     retired_reason = models.CharField(max_length=200, blank=True)

@@ -17,6 +17,7 @@ from apps.findings.admin import FindingAdmin, assign_to, assign_to_me, transitio
 from apps.findings.comments import comment_add
 from apps.findings.models import Finding, SlaState
 from apps.findings.owners import finding_assign, owner_choose
+from apps.findings.selectors import findings_sighted
 from apps.findings.sla import with_state
 from apps.workspace.admin.actions import mark_false_positive, open_tickets, request_acceptance
 from apps.workspace.admin.advice import AdvicePanelMixin
@@ -127,6 +128,12 @@ class FindingTriageAdmin(AdvicePanelMixin, FindingAdmin):
 
     def get_changelist(self, request, **kwargs):
         return TriageChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        finding = super().get_object(request, object_id, from_field)
+        if finding is not None:  # last_seen of a repeated scan is on its stream, not the row
+            findings_sighted([finding])
+        return finding
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
