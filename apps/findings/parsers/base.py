@@ -267,6 +267,9 @@ class Parser(ABC):
     # content.py) so that a re-run's new timestamps do not count as new content: the path of
     # an object (keys, "*" for any array element) -> the only member names read there.
     unread: ClassVar[Mapping[tuple[str, ...], frozenset[str]]] = {}
+    # False for formats whose imports are never repeated (SBOMs: their components are sighted
+    # row by row), so that they pay for no digest (apps/findings/repeat.py).
+    repeatable: ClassVar[bool] = True
 
     @classmethod
     @abstractmethod

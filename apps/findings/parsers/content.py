@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle  # noqa: S403 - only writes, of values it built itself
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from collections.abc import Mapping, Sequence
+from itertools import accumulate, islice, repeat
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 import ijson
@@ -41,25 +42,36 @@ _CHUNK = 8192  # events encoded at once: few C calls, bounded memory
 _OPEN = frozenset({"start_map", "start_array"})
 _CLOSE = frozenset({"end_map", "end_array"})
 _DEPTH = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
+_KIND = itemgetter(0)
 
 Event = tuple[str, Any]
 
 
 def content_digest(stream: BinaryIO, parser: Parser, *, context: Sequence[str]) -> str | None:
     """The sha256 of the report's JSON tokens (less `parser.unread`) and `context`, or None
-    when the format is not one JSON document, the stream cannot seek back or the reader
-    refuses the document. The stream is left where it was."""
-    if type(parser).shape not in _JSON_SHAPES or not stream.seekable():
+    when the format is not one JSON document, its parser's imports are never repeated, the
+    stream cannot seek back or the reader refuses the document. The stream is left where it
+    was."""
+    kind = type(parser)
+    if kind.shape not in _JSON_SHAPES or not kind.repeatable or not stream.seekable():
         return None
     digest = hashlib.sha256(repr((PARSER_REVISION, parser.format, *context)).encode())
     start = stream.tell()
     guard = TextGuard(stream)
+    kept = _Unread(kind.unread) if kind.unread else None
+    held: list[Event] = []  # kept events not hashed yet: hashed in blocks of exactly _CHUNK
     try:
-        events: Iterator[Event] = iter(_ijson.basic_parse(guard, use_float=True))
-        if type(parser).unread:
-            events = _without_unread(events, type(parser).unread)
+        events = iter(_ijson.basic_parse(guard, use_float=True))
         while chunk := list(islice(events, _CHUNK)):
-            digest.update(_encoded(chunk))
+            if kept is None:
+                digest.update(_encoded(chunk))
+                continue
+            held += kept.filter(chunk)
+            while len(held) >= _CHUNK:
+                digest.update(_encoded(held[:_CHUNK]))
+                del held[:_CHUNK]
+        if held:
+            digest.update(_encoded(held))
     except (ijson.JSONError, ValueError, UnicodeDecodeError):
         return None
     finally:
@@ -79,45 +91,78 @@ def _encoded(chunk: list[Event]) -> memoryview:
     return out.getbuffer()
 
 
-def _without_unread(
-    events: Iterable[Event], unread: Mapping[tuple[str, ...], frozenset[str]]
-) -> Iterator[Event]:
-    """`events` less the members of the objects at the paths of `unread` (keys, "*" for any
-    array element) that are not among the names read there. Containers are tracked only as
-    deep as the deepest rule's object; below that, nesting is only counted."""
-    limit = max(len(path) for path in unread)
-    path: list[str] = []  # keys ("*" for array elements) down to the current container
-    keys: list[str | None] = []  # per tracked container: the key of its current member
-    reads: list[frozenset[str] | None] = []  # per tracked container: the names it keeps
-    skip = 0  # > 0 inside a left-out member: its nesting depth
-    deep = 0  # > 0 inside containers below the tracked ones: their nesting depth
-    for event in events:
-        kind = event[0]
-        if skip:
-            skip += _DEPTH.get(kind, 0)
-            if skip == 1:  # back at the member's level: its value has ended
-                skip = 0
-            continue
-        if deep:
-            deep += _DEPTH.get(kind, 0)
-        elif kind == "map_key":
-            read = reads[-1]
-            if read is not None and event[1] not in read:
-                skip = 1
+class _Unread:
+    """Leaves out of an event stream the members of the objects at the paths of `unread`
+    (keys, "*" for any array element) that are not among the names read there.
+
+    Only the containers on the way to a rule's object are walked event by event. Any other
+    value, and a left-out member, is passed or dropped whole: where it ends is found in C,
+    from the nesting depth after each event of the chunk (`accumulate`), so the results of a
+    SARIF log cost no Python per event."""
+
+    def __init__(self, unread: Mapping[tuple[str, ...], frozenset[str]]) -> None:
+        self.unread = unread
+        self.on_the_way = {path[:n] for path in unread for n in range(len(path) + 1)}
+        self.depth = 0  # containers open before the next event
+        self.path: list[str] = []  # keys ("*" in an array) down to the innermost walked one
+        self.keys: list[str | None] = []  # per walked container: its current member's key
+        self.reads: list[frozenset[str] | None] = []  # per walked container: names read
+        self.drop_next = False  # the next value is a left-out member's
+        self.until: int | None = None  # inside a whole value: the depth it ends at
+        self.keep = True  # whether that value is passed (or dropped)
+
+    def filter(self, chunk: list[Event]) -> list[Event]:
+        depths = list(accumulate(map(_DEPTH.get, map(_KIND, chunk), repeat(0)), initial=self.depth))
+        self.depth = depths[-1]
+        out: list[Event] = []
+        i, n = 0, len(chunk)
+        while i < n:
+            if self.until is not None:  # a whole value: up to the event back at its depth
+                try:
+                    end = depths.index(self.until, i + 1)
+                except ValueError:
+                    end = n  # it goes on in the next chunk
+                else:
+                    self.until = None
+                if self.keep:
+                    out += chunk[i:end]
+                i = end
                 continue
-            keys[-1] = event[1]
-        elif kind in _OPEN:
-            if keys:
-                if len(path) >= limit:
-                    deep = 1
-                    yield event
-                    continue
-                path.append("*" if keys[-1] is None else keys[-1])  # None: in an array
-            keys.append(None)
-            reads.append(unread.get(tuple(path)))
-        elif kind in _CLOSE:
-            keys.pop()
-            reads.pop()
-            if path:
-                path.pop()
-        yield event
+            event = chunk[i]
+            kind = event[0]
+            if kind == "map_key":
+                self._member(event, out)
+                i += 1
+                continue
+            drop, self.drop_next = self.drop_next, False
+            if kind in _OPEN:
+                path = (*self.path, self._child()) if self.keys else ()
+                if drop or path not in self.on_the_way:
+                    self.until, self.keep = depths[i], not drop
+                    continue  # this event opens the whole value
+                if self.keys:
+                    self.path.append(path[-1])
+                self.keys.append(None)
+                self.reads.append(self.unread.get(path))
+            elif kind in _CLOSE:
+                self.keys.pop()
+                self.reads.pop()
+                if self.path:
+                    self.path.pop()
+            if not drop:
+                out.append(event)
+            i += 1
+        return out
+
+    def _member(self, event: Event, out: list[Event]) -> None:
+        """A member's key: kept, or left out with the value that follows."""
+        read = self.reads[-1]
+        if read is not None and event[1] not in read:
+            self.drop_next = True
+        else:
+            self.keys[-1] = event[1]
+            out.append(event)
+
+    def _child(self) -> str:
+        key = self.keys[-1]
+        return "*" if key is None else key  # None: the parent is an array

@@ -103,6 +103,7 @@ class CycloneDxJsonParser(Parser):
 
     format = JSON_FORMAT
     label = "CycloneDX JSON (1.2–1.7)"
+    repeatable = False  # components
     expects = "`bomFormat` CycloneDX (or `bom-ref` with `components`)"
     priority = 10
 

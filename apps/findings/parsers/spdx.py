@@ -55,6 +55,7 @@ class SpdxJsonParser(Parser):
 
     format = FORMAT
     label = "SPDX 2.3 JSON"
+    repeatable = False  # packages become components
     expects = "`spdxVersion` SPDX-2.x / `SPDXID` SPDXRef-DOCUMENT"
     priority = 10
 

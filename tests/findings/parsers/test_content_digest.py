@@ -93,3 +93,32 @@ def test_replaced_characters_count():
     clean = edited(lambda d: d["runs"][0]["results"][0]["message"].update(text="a\ufffdb"))
     nul = edited(lambda d: d["runs"][0]["results"][0]["message"].update(text="a\u0000b"))
     assert digest(clean) != digest(nul)
+
+
+def test_left_out_members_longer_than_a_chunk_of_events():
+    """A left-out member spanning several chunks of events (a run's many notifications) is
+    left out whole, and a read member after it still counts."""
+    notes = [{"message": {"text": f"note {n}"}, "level": "note"} for n in range(5000)]
+
+    def noisy(directory: str):
+        def change(doc):
+            invocation = doc["runs"][0]["invocations"][0]
+            del invocation["workingDirectory"]  # to come after the notifications
+            invocation["toolExecutionNotifications"] = notes
+            invocation["workingDirectory"] = {"uri": directory}
+
+        return edited(change)
+
+    def quiet(directory: str):
+        return edited(
+            lambda d: d["runs"][0]["invocations"][0].update(workingDirectory={"uri": directory})
+        )
+
+    assert digest(noisy("file:///src/")) == digest(quiet("file:///src/"))
+    assert digest(noisy("file:///other/")) != digest(quiet("file:///src/"))
+
+
+def test_sboms_have_no_digest():
+    """Their imports are never repeated (components are sighted per row): no cost for one."""
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []}
+    assert digest(bom, "cyclonedx-json") is None
