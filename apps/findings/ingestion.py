@@ -40,7 +40,7 @@ from apps.findings.dedup import (
 from apps.findings.lifecycle import ACTIVE
 from apps.findings.models import Component, Occurrence, Scan
 from apps.findings.models.finding import SEVERITY_RANK, FindingStatus
-from apps.findings.outcome import Outcome
+from apps.findings.outcome import SKIPPED_KEPT, Outcome
 from apps.findings.parsers.base import Component as ParsedComponent
 from apps.findings.parsers.base import NormalizedFinding, Parser, input_limits
 from apps.findings.parsers.content import content_digest
@@ -75,12 +75,9 @@ def ingest_report(
     """Parse `stream` with `parser` and apply it to `scan`'s application. Caller holds the
     transaction and the application's lock; ParseError propagates (and rolls back)."""
     timer = _PhaseTimer()
-    # The caller's target and branch and how paths resolve are part of what the report says.
-    context = (repr(parser.paths), tool_override, scan.target, scan.branch)
-    digest = content_digest(stream, parser, context=context) or ""
-    earlier = repeated_scan(scan, digest) if digest else None
-    if earlier is not None:
-        return repeat(scan, *earlier, digest=digest)
+    digest, repeated = _repeat_if_unchanged(scan, parser, stream, tool_override)
+    if repeated is not None:
+        return repeated
     timer.lap("digest")
     with input_limits(max_depth=settings.FIXOPS_MAX_INPUT_DEPTH):
         result = parser.parse(stream)
@@ -134,6 +131,7 @@ def ingest_report(
         digest = ""
     counts["duplicates_collapsed"] = noise["duplicates_collapsed"]
     skipped = skipped_entries(result.skipped)
+    noise["skipped_listed"] = min(len(skipped), SKIPPED_KEPT)
     suppressed = sum(1 for nf in results if nf.suppressed or nf.vex_state in VEX_DISMISSED)
     counts.update(import_counts(result.skipped, imported=len(results), suppressed=suppressed))
     logger.info("scan %s imported: %s; phases (ms) %s", scan.pk, counts, timer.laps)
@@ -159,6 +157,20 @@ def ingest_report(
         events=writer.finish(comment=comment),
         content_digest=digest,
     )
+
+
+def _repeat_if_unchanged(
+    scan: Scan, parser: Parser, stream: BinaryIO, tool_override: str
+) -> tuple[str, Outcome | None]:
+    """The report's content digest ("" if it has none) and, when an earlier scan with that
+    content may be repeated, the outcome of repeating it (apps/findings/repeat.py)."""
+    if not settings.FIXOPS_REPEAT_SCANS:
+        return "", None
+    # The caller's target and branch and how paths resolve are part of what the report says.
+    context = (repr(parser.paths), tool_override, scan.target, scan.branch)
+    digest = content_digest(stream, parser, context=context) or ""
+    earlier = repeated_scan(scan, digest) if digest else None
+    return digest, (repeat(scan, *earlier, digest=digest) if earlier is not None else None)
 
 
 # What one parsed result costs an import until commit (the parsed result, its key, its group,

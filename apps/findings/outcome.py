@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from fixops.platform.models import Event
 
+SKIPPED_KEPT = 1000  # skipped results a scan lists; all of them are counted
+
 
 @dataclass
 class Outcome:

@@ -65,6 +65,8 @@ def repeated_scan(scan: Scan, digest: str) -> tuple[Scan, list[Stream]] | None:
     )
     if not streams or len(streams) != earlier.noise.get("streams"):
         return None  # a later scan took over one of its streams, or one was retired
+    if len(earlier.skipped) < earlier.noise.get("skipped_listed", 0):
+        return None  # retention emptied its skipped results: a repeat could not show them
     return earlier, streams
 
 

@@ -16,7 +16,7 @@ from apps.findings.lifecycle import ACTIVE, TransitionError, check_transition
 from apps.findings.locks import applications_lock
 from apps.findings.models import Application, Finding, FindingStatus, Scan, ScanStatus
 from apps.findings.models.application import source_root_problem, validate_source_roots
-from apps.findings.outcome import Outcome
+from apps.findings.outcome import SKIPPED_KEPT, Outcome
 from apps.findings.parsers import (
     HEAD_BYTES,
     NO_PATHS,
@@ -286,7 +286,7 @@ def scan_finish(*, scan: Scan, outcome: Outcome) -> Scan:
     scan.target = outcome.target
     scan.counts = outcome.counts
     scan.noise = outcome.noise
-    scan.skipped = outcome.skipped[:1000]
+    scan.skipped = outcome.skipped[:SKIPPED_KEPT]
     scan.content_digest = outcome.content_digest
     scan.status = ScanStatus.DONE
     scan.progress = 100

@@ -277,6 +277,9 @@ FIXOPS_INGEST_ASYNC_BYTES = env.int("FIXOPS_INGEST_ASYNC_BYTES", default=16 * 10
 # Imports of up to this many findings are risk-scored inside the upload request; larger ones
 # are scored by a worker right after commit.
 FIXOPS_RISK_INLINE_MAX = env.int("FIXOPS_RISK_INLINE_MAX", default=5000)
+# A report whose content is its streams' last scan's repeats that scan (apps/findings/repeat.py);
+# off, no import computes the content digest that takes (an eighth of a first import).
+FIXOPS_REPEAT_SCANS = env.bool("FIXOPS_REPEAT_SCANS", default=True)
 FIXOPS_UPLOAD_DIR = env.path("FIXOPS_UPLOAD_DIR", default=VAR_DIR / "uploads")
 # Queued imports (apps/findings/scan_queue.py): a worker holds a scan under a lease of
 # FIXOPS_SCAN_LEASE_SECONDS, renewed every third of it while it imports; the sweeper re-queues

@@ -5,11 +5,12 @@ readers see is what a full import would have written."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.findings.models import Finding, FindingEvent, Occurrence, Stream
+from apps.findings.models import Finding, FindingEvent, Occurrence, Scan, Stream
 from apps.findings.selectors import findings_reported_by
 from apps.findings.services import finding_transition
 from apps.findings.streams import stream_retire
@@ -18,6 +19,7 @@ from apps.pipeline.ingest import scan_submit
 from tests.findings.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "scans"
 
 
 def sarif(*issues: int, ended: str = "2026-12-06T09:00:00Z", indent: int | None = None) -> bytes:
@@ -198,3 +200,39 @@ def test_an_sbom_is_never_repeated(app):
 
     assert first.content_digest == "" and "repeats_scan" not in again.noise
     assert again.counts["components"] == 1  # their last_seen is written per row, by an import
+
+
+def test_no_repeat_of_a_scan_whose_skipped_results_retention_emptied(app):
+    warned = json.loads(sarif(1, 2))
+    rule = warned["runs"][0]["tool"]["driver"]["rules"][0]
+    rule["defaultConfiguration"] = {"level": "critical"}  # not a SARIF level: a warning
+    first = submit(app, json.dumps(warned).encode())
+    assert first.counts["warnings"] == 1 and len(first.skipped) == 1 and first.content_digest
+    Scan.objects.filter(pk=first.pk).update(skipped=[])  # what scan_details_purge does
+
+    again = submit(app, json.dumps(warned, indent=2).encode())
+
+    assert "repeats_scan" not in again.noise and len(again.skipped) == 1
+
+
+def test_no_repeat_of_an_import_that_dismissed_by_vex(app):
+    """grype's VEX ignore rules set findings false_positive; a person may reopen one, and only
+    a full import of the same report dismisses it again."""
+    report = (FIXTURES / "grype" / "dir-demo-shop.json").read_bytes()
+    first = submit(app, report)
+    dismissed = Finding.objects.filter(application=app, status="false_positive")
+    assert dismissed.exists() and first.content_digest == ""
+
+    again = submit(app, json.dumps(json.loads(report), indent=1).encode())
+
+    assert "repeats_scan" not in again.noise
+
+
+def test_repeats_can_be_turned_off(app, settings):
+    settings.FIXOPS_REPEAT_SCANS = False
+    first = submit(app, sarif(1, 2, 3))
+
+    again = submit(app, sarif(1, 2, 3, ended="2026-12-07T09:00:00Z"))
+
+    assert first.content_digest == again.content_digest == ""
+    assert "repeats_scan" not in again.noise and again.counts["findings_existing"] == 3
