@@ -235,6 +235,18 @@ def test_replay_is_marked_and_keeps_the_original_counts(acme_analyst):
     assert body["counts"]["findings_new"] == 3
 
 
+def test_the_same_content_in_other_bytes_is_a_repeat(acme_analyst):
+    first = post(acme_analyst, sarif(many(3)), branch="main")
+    assert first.json()["repeat_of"] is None
+    reformatted = json.dumps(json.loads(sarif(many(3))), indent=2).encode()
+    again = post(acme_analyst, reformatted, branch="main")
+    assert again.status_code == 201
+    body = again.json()
+    assert body["idempotent_replay"] is False and body["replay_of"] is None
+    assert body["repeat_of"] == first.json()["id"] != body["id"]
+    assert body["counts"]["findings_existing"] == 3 and body["counts"]["findings_new"] == 0
+
+
 def test_the_same_bytes_forced_to_another_format_are_not_a_replay(acme_analyst):
     """`{"results": {}}` reads as an empty checkov report and as an empty detect-secrets
     baseline: the second upload is another tool's stream, imported, not the first one's answer."""

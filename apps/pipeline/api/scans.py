@@ -90,8 +90,17 @@ class ScanUploadOutputSerializer(ScanOutputSerializer):
         "answer shows (they describe that import, not this request); null otherwise."
     )
 
+    repeat_of = serializers.SerializerMethodField(
+        help_text="When the report said what its streams' last scan said, in other bytes: "
+        "the id of the scan this one repeats, whose counts it carries (docs/ingestion.md, "
+        "Repeated reports); null otherwise."
+    )
+
     def get_idempotent_replay(self, scan) -> bool:
         return bool(self.context.get("replay"))
+
+    def get_repeat_of(self, scan) -> int | None:
+        return (scan.noise or {}).get("repeats_scan")
 
     def get_replay_of(self, scan) -> int | None:
         return scan.pk if self.context.get("replay") else None
