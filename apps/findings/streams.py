@@ -18,7 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.findings.locks import applications_lock
-from apps.findings.models import Application, Occurrence, Scan, ScanStatus, Stream
+from apps.findings.models import Application, Scan, ScanStatus, Stream
+from apps.findings.sightings import live_in
 from apps.findings.writer import FindingWriter
 from apps.tenants.models import Tenant
 from fixops.platform.audit import audit_record
@@ -109,15 +110,7 @@ def _retire(stream: Stream, *, writer: FindingWriter, reason: str) -> tuple[int,
     """Retract the stream's live occurrences (closing findings no other stream reports) and
     mark it retired; returns (occurrences retracted, findings closed)."""
     writer.settle([stream])
-    live = list(
-        Occurrence.objects.filter(
-            application_id=stream.application_id,
-            tool=stream.tool,
-            branch=stream.branch,
-            target=stream.target,
-            retracted_at__isnull=True,
-        ).values_list("id", "finding_id")
-    )
+    live = list(live_in([stream]).values_list("id", "finding_id"))
     closed = writer.retract(live, reason=reason)
     stream.retired_at = writer.now
     stream.retired_reason = reason[:200]

@@ -3,12 +3,11 @@
 A scanner run again on unchanged code writes the same results in other bytes: other
 whitespace, another run time. `content_digest` reads the document's JSON tokens through the
 same TextGuard the parsers read through (yajl's C reader, nothing built) and hashes their
-pickled bytes, so
-formatting does not count; the members a parser declares it never reads (`Parser.unread`)
-are left out, so run times do not count either. Equal digests under the same import context
-(format, parser revision, tool override, path resolution) parse to the same results, so the
-import can repeat the earlier scan instead of converting every result again
-(apps/findings/repeat.py).
+pickled bytes, so formatting does not count; the members a parser declares it never reads
+(`Parser.unread`) are left out, so run times do not count either. Equal digests under the
+same import context (format, tool override, target, branch, path resolution) and the same
+conversion code parse to the same results, so the import can repeat the earlier scan instead
+of converting every result again (apps/findings/repeat.py).
 
 Formats that are not one JSON document (XML, tag-value, JSON lines) have no digest, nor does a
 document the reader refuses: the full import then reports what is wrong with it.
@@ -20,8 +19,10 @@ import hashlib
 import io
 import pickle  # noqa: S403 - only writes, of values it built itself
 from collections.abc import Mapping, Sequence
+from functools import cache
 from itertools import accumulate, islice, repeat
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson
@@ -34,9 +35,16 @@ try:  # the C backend; ijson falls back to pure Python without it
 except ImportError:  # pragma: no cover - depends on how ijson was built
     _ijson = ijson
 
-# Bump when what a parser makes of the same tokens changes (a conversion rule, a new field
-# kept), so that no import repeats a scan read under the old rules.
-PARSER_REVISION = "1"
+# The code that turns tokens into findings: when any of it changes (an upgrade, a new rule),
+# no import repeats a scan read under the old code.
+_CONVERSION_CODE = (
+    "apps/findings/parsers",
+    "apps/findings/dedup.py",
+    "apps/findings/ingestion.py",
+    "apps/findings/rows.py",
+    "apps/findings/targets.py",
+)
+_ROOT = Path(__file__).resolve().parents[3]
 _JSON_SHAPES = frozenset({"object", "array", "object-or-array"})
 _CHUNK = 8192  # events encoded at once: few C calls, bounded memory
 _OPEN = frozenset({"start_map", "start_array"})
@@ -55,7 +63,7 @@ def content_digest(stream: BinaryIO, parser: Parser, *, context: Sequence[str]) 
     kind = type(parser)
     if kind.shape not in _JSON_SHAPES or not kind.repeatable or not stream.seekable():
         return None
-    digest = hashlib.sha256(repr((PARSER_REVISION, parser.format, *context)).encode())
+    digest = hashlib.sha256(repr((conversion_revision(), parser.format, *context)).encode())
     start = stream.tell()
     guard = TextGuard(stream)
     kept = _Unread(kind.unread) if kind.unread else None
@@ -78,6 +86,17 @@ def content_digest(stream: BinaryIO, parser: Parser, *, context: Sequence[str]) 
         stream.seek(start)
     # Replaced characters are reported by the import: equal digests must replace as many.
     digest.update(f"|replaced={guard.replaced}".encode())
+    return digest.hexdigest()
+
+
+@cache
+def conversion_revision() -> str:
+    """A digest of the source of the conversion code (`_CONVERSION_CODE`), read once."""
+    digest = hashlib.sha256()
+    for name in _CONVERSION_CODE:
+        path = _ROOT / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(source.relative_to(_ROOT)).encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
 
 

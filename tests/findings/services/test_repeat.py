@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.findings.models import Finding, FindingEvent, Occurrence, Scan, Stream
+from apps.findings.parsers import content
 from apps.findings.selectors import findings_reported_by
 from apps.findings.services import finding_transition
 from apps.findings.streams import stream_retire
@@ -236,3 +237,12 @@ def test_repeats_can_be_turned_off(app, settings):
 
     assert first.content_digest == again.content_digest == ""
     assert "repeats_scan" not in again.noise and again.counts["findings_existing"] == 3
+
+
+def test_no_repeat_across_a_change_of_the_conversion_code(app, first, monkeypatch):
+    """An upgrade that changes how reports become findings imports the next report in full."""
+    monkeypatch.setattr(content, "conversion_revision", lambda: "the next release")
+
+    again = submit(app, sarif(1, 2, 3, ended="2026-12-07T09:00:00Z"))
+
+    assert "repeats_scan" not in again.noise and again.content_digest != first.content_digest
